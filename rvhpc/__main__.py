@@ -1,0 +1,3 @@
+from rvhpc.cli import main
+
+main()

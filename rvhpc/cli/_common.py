@@ -1,0 +1,58 @@
+"""Shared pieces of the CLI: error handling and the stderr console.
+
+Every command is registered through :func:`command`, which turns an :class:`RvhpcError` into one
+line on stderr and its exit code (tracebacks only with ``RVHPC_DEBUG=1`` or ``rvhpc --debug``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Callable
+
+import typer
+from rich.console import Console
+
+from rvhpc.errors import RvhpcError
+
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("RVHPC_DEBUG", "") not in ("", "0")
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print one error line and return the Exit to raise."""
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Map RvhpcError (and a few OS errors users cause) to one line and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except RvhpcError as exc:
+            if debug_enabled():
+                raise
+            raise fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+
+    return wrapper
+
+
+def command(app: typer.Typer, name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``@command(app)`` registers a function as a Typer command with rvhpc's error handling."""
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        app.command(name, **kwargs)(handle_errors(func))
+        return func
+
+    return decorator

@@ -1,0 +1,1 @@
+"""Training, checkpoints, distributed set-up, evaluation and metrics of one grid cell."""
