@@ -1,0 +1,1 @@
+"""HPC glue: site profiles, Slurm scripts/submission/status, containers, Dask clusters."""
