@@ -12,7 +12,8 @@ if ! "$VENV/bin/python" -c 'import torch, sys; sys.exit(0 if torch.__version__.s
   "$VENV/bin/python" -m pip install -q "torch==2.13.0"
 fi
 stamp="$VENV/.rvhpc-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  "$VENV/bin/python" -m pip install -q -e ".[test]"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ containers/requirements.lock -nt "$stamp" ]; then
+  # the container lock pins every runtime dependency: CI and the image resolve the same versions
+  "$VENV/bin/python" -m pip install -q -e ".[test]" -c containers/requirements.lock
   touch "$stamp"
 fi

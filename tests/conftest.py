@@ -32,3 +32,32 @@ def slurm_cluster() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI needs the local Slurm cluster: {reason}")
         pytest.skip(reason)
+
+
+# --- CAMELS US test data (rvhpc.data) ---------------------------------------------------------
+
+TINY_TRAIN = ("2000-10-01", "2002-09-30")
+TINY_EVAL = ("1999-01-01", "2000-09-30")
+
+
+@pytest.fixture(scope="session")
+def tiny_camels(tmp_path_factory):
+    """A synthetic CAMELS US tree: 4 basins, daily data 1998-01-01..2003-12-31, seed 0.
+    Returns rvhpc.data.synth.SynthResult (root, basins, basin_file, dates); treat it as read-only."""
+    from rvhpc import progress
+    from rvhpc.data.synth import synthesize
+
+    progress.set_quiet(True)
+    return synthesize(tmp_path_factory.mktemp("tiny_camels"), n_basins=4, start="1998-01-01",
+                      end="2003-12-31", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tiny_camels, tmp_path_factory):
+    """Path of a prepared HDF5 basin store of ``tiny_camels`` (train 2000-10-01..2002-09-30,
+    eval 1999-01-01..2000-09-30); treat it as read-only."""
+    from rvhpc.data.store import prepare_store
+
+    out = tmp_path_factory.mktemp("tiny_store") / "store.h5"
+    return prepare_store(tiny_camels.root, tiny_camels.basin_file, out, train_period=TINY_TRAIN,
+                         eval_period=TINY_EVAL)

@@ -1,0 +1,1 @@
+"""Benchmarks: baseline vs rvhpc, side by side."""

@@ -1,0 +1,134 @@
+"""Find the cells to collect: finished run directories (``DONE``) of a runs dir or a grid file."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rvhpc.experiments import KINDS_WITH_DIM, experiment_name
+
+@dataclass(frozen=True)
+class Experiment:
+    """One architecture with one static vector; its seeds are ensembled."""
+
+    arch: str
+    static: str
+    dim: int | None
+    attr_seed: int | None
+
+    @property
+    def name(self) -> str:
+        """The paper's name (``EG-64``); a non-zero attr_seed is appended (``EG-64/a1``)."""
+        base = experiment_name(self.arch, self.static, self.dim)
+        return f"{base}/a{self.attr_seed}" if self.attr_seed else base
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One finished training run."""
+
+    run_dir: Path
+    label: str                 # run dir relative to the collected root, for messages
+    experiment: Experiment
+    seed: int
+
+    @property
+    def predictions(self) -> Path:
+        return self.run_dir / "predictions.parquet"
+
+
+@dataclass
+class Discovery:
+    """What a runs dir or grid holds: finished cells by experiment, unfinished ones, problems."""
+
+    root: Path
+    cells: list[Cell] = field(default_factory=list)
+    unfinished: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def experiments(self) -> dict[Experiment, list[Cell]]:
+        groups: dict[Experiment, list[Cell]] = defaultdict(list)
+        for cell in self.cells:
+            groups[cell.experiment].append(cell)
+        return {exp: sorted(cells, key=lambda c: c.seed) for exp, cells in sorted(groups.items(), key=lambda kv: _order(kv[0]))}
+
+
+def _order(exp: Experiment) -> tuple:
+    from rvhpc.experiments import ARCHS, STATIC_KINDS
+
+    return (ARCHS.index(exp.arch) if exp.arch in ARCHS else 99, STATIC_KINDS.index(exp.static)
+            if exp.static in STATIC_KINDS else 99, exp.dim or 0, exp.attr_seed or 0)
+
+
+def experiment_of(config: dict) -> tuple[Experiment, int]:
+    """(experiment, seed) of a run's config.json; dim/attr_seed kept only for random static kinds."""
+    static = str(config["static"])
+    random_kind = static in KINDS_WITH_DIM
+    dim = int(config["dim"]) if random_kind and config.get("dim") is not None else None
+    attr_seed = int(config.get("attr_seed") or 0) if random_kind else None
+    return Experiment(str(config["arch"]), static, dim, attr_seed), int(config["seed"])
+
+
+def _cell(run_dir: Path, root: Path, out: Discovery) -> None:
+    label = str(run_dir.relative_to(root)) if run_dir.is_relative_to(root) else str(run_dir)
+    if not (run_dir / "DONE").is_file():
+        out.unfinished.append(label)
+        return
+    try:
+        config = json.loads((run_dir / "config.json").read_text())
+        exp, seed = experiment_of(config)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        out.problems.append(f"cell {label}: config.json unusable ({type(exc).__name__}: {exc}); "
+                            f"it needs arch, static, dim, attr_seed, seed")
+        return
+    out.cells.append(Cell(run_dir, label, exp, seed))
+
+
+def scan_runs_dir(root: Path) -> Discovery:
+    """Every directory under ``root`` holding a config.json is a cell; finished when it holds DONE."""
+    root = Path(root)
+    out = Discovery(root)
+    for config in sorted(root.rglob("config.json")):
+        _cell(config.parent, root, out)
+    return out
+
+
+def from_grid(grid: str | Path) -> Discovery:
+    """The cells of a grid file or built-in grid name, via :func:`rvhpc.grid.load_grid`."""
+    from rvhpc.grid import load_grid
+
+    loaded = load_grid(grid)
+    out = Discovery(Path(loaded.runs_dir))
+    for cell in loaded.cells:
+        run_dir = Path(cell.run_dir)
+        if (run_dir / "config.json").is_file():
+            _cell(run_dir, out.root, out)
+        else:
+            out.unfinished.append(str(run_dir.relative_to(out.root)) if run_dir.is_relative_to(out.root)
+                                  else str(run_dir))
+    return out
+
+
+def discover(source: str | Path) -> Discovery:
+    """A directory is scanned as a runs dir; anything else is a grid file or built-in grid name.
+
+    Raises
+    ------
+    ConfigError
+        The source is neither a directory nor a loadable grid.
+    """
+    path = Path(source)
+    found = scan_runs_dir(path) if path.is_dir() else from_grid(source)
+    seen: dict[tuple[Experiment, int], Cell] = {}
+    unique = []
+    for cell in found.cells:
+        first = seen.setdefault((cell.experiment, cell.seed), cell)
+        if first is not cell:
+            found.problems.append(f"cell {cell.label}: seed {cell.seed} of {cell.experiment.name} is also in "
+                                  f"{first.label}; skipped (remove one of them)")
+        else:
+            unique.append(cell)
+    found.cells = unique
+    return found

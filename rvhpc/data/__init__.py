@@ -1,0 +1,1 @@
+"""CAMELS US data layer: reader, synthetic data, basin store, window sampler, static vectors."""

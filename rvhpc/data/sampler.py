@@ -1,0 +1,90 @@
+"""Training and evaluation windows drawn by index straight from the store arrays.
+
+The sampler keeps no copy of the series: it gathers a batch of raw float32 windows from
+``store.forcing`` with one fancy-indexing call and standardises only that batch, so training
+holds the loaded store slice and nothing else (reference.md section 3 for the sample rules).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from rvhpc.data.store import BasinStore
+from rvhpc.errors import DataError
+
+
+class WindowSampler:
+    """Windows of ``seq_length`` days ending on a target day (many-to-one).
+
+    Parameters
+    ----------
+    store : a loaded store (typically ``open_store(path, "train", warmup=seq_length - 1)``)
+    seq_length : days per window, the target day included
+    """
+
+    def __init__(self, store: BasinStore, seq_length: int = 270) -> None:
+        if seq_length < 1:
+            raise DataError(f"seq_length must be positive, got {seq_length}")
+        self.store = store
+        self.seq_length = int(seq_length)
+        n_basins, n_days, n_inputs = store.forcing.shape
+        self._flat = store.forcing.reshape(n_basins * n_days, n_inputs)  # a view, no copy
+        self._n_days = n_days
+        self._offsets = np.arange(-self.seq_length + 1, 1, dtype=np.int64)
+        self._mean = store.x_mean.astype(np.float32)
+        self._inv_std = (1.0 / store.x_std).astype(np.float32)
+        self._q_std = store.q_std.astype(np.float32)
+
+    def _period_days(self, period: tuple) -> np.ndarray:
+        dates = self.store.dates
+        mask = (dates >= period[0]) & (dates <= period[1])
+        return np.flatnonzero(mask).astype(np.int64)
+
+    def train_samples(self) -> np.ndarray:
+        """int64 [n, 2] (basin index, target day index): training-period days with observed
+        target, complete inputs over the window, and a window that starts inside the loaded days."""
+        days = self._period_days(self.store.train_period)
+        days = days[days >= self.seq_length - 1]
+        if len(days) == 0:
+            return np.empty((0, 2), dtype=np.int64)
+        # windows with a missing input are dropped, found with a running count of bad days
+        bad = ~np.isfinite(self.store.forcing).all(axis=2)
+        cum = np.concatenate([np.zeros((bad.shape[0], 1), np.int64), np.cumsum(bad, axis=1)], axis=1)
+        bad_in_window = cum[:, days + 1] - cum[:, days + 1 - self.seq_length]
+        ok = np.isfinite(self.store.qobs[:, days]) & (bad_in_window == 0)
+        basin_idx, k = np.nonzero(ok)
+        return np.stack([basin_idx, days[k]], axis=1).astype(np.int64)
+
+    def eval_days(self) -> np.ndarray:
+        """int64 day indices of the evaluation period (every day gets a prediction)."""
+        days = self._period_days(self.store.eval_period)
+        if len(days) == 0:
+            raise DataError(f"{self.store.path}: the loaded days hold no day of the eval period "
+                            f"{self.store.eval_period[0].date()}..{self.store.eval_period[1].date()}; "
+                            f"open the store with period='eval'")
+        if days[0] - self.seq_length + 1 < 0:
+            raise DataError(f"{self.store.path}: the {self.seq_length}-day warm-up of the first eval day "
+                            f"{self.store.dates[days[0]].date()} reaches before the data start "
+                            f"{self.store.dates[0].date()}; move --eval-start later or shorten seq_length")
+        return days
+
+    def windows(self, basin_idx, day_idx) -> torch.Tensor:
+        """float32 [B, seq_length, 5] standardised inputs of the windows ending on ``day_idx``."""
+        basin_idx, day_idx = np.broadcast_arrays(np.atleast_1d(np.asarray(basin_idx, dtype=np.int64)),
+                                                 np.atleast_1d(np.asarray(day_idx, dtype=np.int64)))
+        rows = (basin_idx * self._n_days + day_idx)[:, None] + self._offsets[None, :]
+        x = self._flat[rows]
+        x -= self._mean
+        x *= self._inv_std
+        return torch.from_numpy(x)
+
+    def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x_d [B,T,5], y [B,1] standardised, q_std [B,1], basin_idx [B]) for rows of train_samples()."""
+        rows = np.asarray(rows, dtype=np.int64)
+        basin_idx, day_idx = rows[:, 0], rows[:, 1]
+        x = self.windows(basin_idx, day_idx)
+        y = (self.store.qobs[basin_idx, day_idx].astype(np.float32) - np.float32(self.store.y_mean)) \
+            / np.float32(self.store.y_std)
+        return (x, torch.from_numpy(y[:, None]), torch.from_numpy(self._q_std[basin_idx][:, None]),
+                torch.from_numpy(basin_idx.copy()))

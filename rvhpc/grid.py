@@ -1,0 +1,283 @@
+"""Grid files -> cells -> run directories, the manifest array tasks read, and the shared data.
+
+A *cell* is one training run: an experiment (arch, static kind, dim, attr_seed) with one init seed.
+Its id is a short hash of its training config, so the same cell has the same id in every grid and
+on every submission; its run directory mirrors the original code's layout (reference.md section 5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pandas as pd
+
+from rvhpc import experiments, progress
+from rvhpc.errors import ConfigError, DataError, RunDirError
+from rvhpc.gridspec import DataSpec, GridSpec, load_spec
+
+MANIFEST_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of the grid, in array-index order."""
+
+    index: int
+    id: str
+    experiment: str
+    arch: str
+    static: str
+    dim: Optional[int]
+    attr_seed: int
+    seed: int
+    run_dir: Path
+    config: dict[str, Any]      # the full TrainConfig as JSON values
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["run_dir"] = str(self.run_dir)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Cell":
+        return cls(**{**data, "run_dir": Path(data["run_dir"])})
+
+    def is_done(self) -> bool:
+        return (self.run_dir / "DONE").exists()
+
+
+def cell_id(config: Any) -> str:
+    """sha1 of the canonical JSON of the config's identity (runtime-only fields excluded), 12 hex."""
+    text = json.dumps(config.identity(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Grid:
+    """A loaded grid: the validated spec, its file, the store path and the expanded cells."""
+
+    spec: GridSpec
+    path: Path
+    store: Path
+    cells: list[Cell]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.spec.runs_dir
+
+    @property
+    def state_dir(self) -> Path:
+        """rvhpc's own bookkeeping in the runs directory (manifests, scripts, submissions)."""
+        return self.runs_dir / ".rvhpc"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.runs_dir / "logs" / self.name
+
+    def digest(self) -> str:
+        """Hash of the cells in order: names the manifest, so pending tasks never see another grid."""
+        text = json.dumps([[c.id, str(c.run_dir)] for c in self.cells])
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+    def manifest_path(self) -> Path:
+        return self.state_dir / "manifests" / f"{self.name}-{self.digest()}.json"
+
+
+def basin_list_name(data: DataSpec) -> str:
+    if data.name:
+        return data.name
+    if data.basins is not None:
+        return data.basins.stem
+    if data.synthetic is not None:
+        return "synthetic"
+    return data.store.stem
+
+
+def store_path(spec: GridSpec) -> Path:
+    return spec.data.store or spec.runs_dir / "data" / "store.h5"
+
+
+def expand(spec: GridSpec, store: Path) -> list[Cell]:
+    """The cartesian product of every experiment; refuses an empty grid, bad combinations, duplicates."""
+    from rvhpc.training.config import TrainConfig
+
+    basin_list = basin_list_name(spec.data)
+    cells: list[Cell] = []
+    seen: dict[str, str] = {}
+    for number, exp in enumerate(spec.experiments):
+        where = f"experiments[{number}] ({exp.name or exp.arch + '/' + exp.static})"
+        if exp.static in experiments.KINDS_WITH_DIM:
+            if not exp.dims:
+                raise ConfigError(f"grid {spec.name}: {where}: static {exp.static!r} needs dims: [..]")
+            dims: list[Optional[int]] = list(exp.dims)
+            attr_seeds = exp.attr_seeds
+        else:
+            if exp.dims:
+                raise ConfigError(f"grid {spec.name}: {where}: static {exp.static!r} takes no dims; remove them")
+            if exp.attr_seeds != [0]:
+                raise ConfigError(f"grid {spec.name}: {where}: attr_seeds apply only to gaussian and mixed vectors")
+            dims, attr_seeds = [None], [0]
+        for dim, attr_seed, seed in itertools.product(dims, attr_seeds, exp.seeds):
+            try:
+                experiments.check_cell(exp.arch, exp.static, dim)
+            except ConfigError as exc:
+                raise ConfigError(f"grid {spec.name}: {where}: {exc}") from None
+            values = {**spec.train, "store": store, "arch": exp.arch, "static": exp.static, "dim": dim,
+                      "attr_seed": attr_seed, "seed": seed}
+            try:
+                config = TrainConfig.create(**values)
+            except ConfigError as exc:
+                raise ConfigError(f"grid {spec.name}: {where}: {exc}") from None
+            cid = cell_id(config)
+            label = f"{exp.arch}/{exp.static}" + (f"/d{dim}/a{attr_seed}" if dim else "") + f"/seed{seed}"
+            if cid in seen:
+                raise ConfigError(f"grid {spec.name}: duplicate cell {label} ({where} repeats {seen[cid]}); "
+                                  "remove one of them")
+            seen[cid] = where
+            name = exp.name or experiments.experiment_name(exp.arch, exp.static, dim)
+            run_dir = spec.runs_dir / experiments.run_subdir(basin_list, exp.arch, exp.static, dim,
+                                                             attr_seed, seed)
+            cells.append(Cell(len(cells), cid, name, exp.arch, exp.static, dim, attr_seed, seed, run_dir,
+                              config.model_dump(mode="json")))
+    if not cells:
+        raise ConfigError(f"grid {spec.name}: no cells: list at least one experiment under experiments:")
+    return cells
+
+
+def load_grid(name_or_path: str | Path) -> Grid:
+    """Read, validate and expand a grid file or built-in grid name."""
+    spec, path = load_spec(name_or_path)
+    store = store_path(spec)
+    return Grid(spec, path, store, expand(spec, store))
+
+
+# ---------------------------------------------------------------- manifest
+
+def write_json_atomic(target: Path, data: Any) -> None:
+    """Write JSON via a temporary file and os.replace."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    os.replace(tmp, target)
+
+
+def check_writable(folder: Path) -> None:
+    """One clear line when the runs directory cannot be created or written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"runs directory {folder} cannot be created ({exc.strerror}); "
+                          "set runs_dir in the grid file to a writable folder") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise RunDirError(f"runs directory {folder} is not writable; set runs_dir in the grid file "
+                          "to a writable folder")
+
+
+def write_manifest(grid: Grid) -> Path:
+    """The cells in array order with their full configs; an existing identical manifest is kept."""
+    check_writable(grid.runs_dir)
+    path = grid.manifest_path()
+    data = {"format": MANIFEST_FORMAT, "grid": grid.name, "grid_file": str(grid.path),
+            "digest": grid.digest(), "data": data_plan(grid), "cells": [c.to_json() for c in grid.cells]}
+    if not path.exists():
+        write_json_atomic(path, data)
+    return path
+
+
+def read_manifest(path: Path) -> tuple[dict[str, Any], list[Cell]]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: manifest not found (rvhpc submit or rvhpc run writes it)") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not a readable manifest ({exc})") from None
+    if data.get("format") != MANIFEST_FORMAT:
+        raise ConfigError(f"{path}: manifest format {data.get('format')!r} is not {MANIFEST_FORMAT}; resubmit")
+    return data, [Cell.from_json(c) for c in data["cells"]]
+
+
+# ---------------------------------------------------------------- data
+
+def data_plan(grid: Grid) -> dict[str, Any]:
+    """What :func:`ensure_data` needs, as JSON (stored in the manifest so array tasks can prepare)."""
+    d = grid.spec.data
+    plan: dict[str, Any] = {"grid": grid.name, "store": str(grid.store), "forcing": d.forcing,
+                            "train_period": d.train_period, "eval_period": d.eval_period}
+    if d.synthetic is not None:
+        plan["synthetic"] = d.synthetic.model_dump()
+        plan["camels_root"] = str(grid.store.parent / f"{grid.store.stem}_camels")
+        plan["basins"] = str(Path(plan["camels_root"]) / "basin_list.txt")
+    elif d.camels_root is not None:
+        plan["camels_root"], plan["basins"] = str(d.camels_root), str(d.basins)
+    return plan
+
+
+def ensure_data(plan: dict[str, Any]) -> Path:
+    """Make the store exist: generate synthetic CAMELS when asked, then prepare (idempotent, locked)."""
+    from filelock import FileLock
+
+    store = Path(plan["store"])
+    if "camels_root" not in plan:
+        if not store.is_file():
+            raise DataError(f"grid {plan['grid']}: data.store {store} does not exist; run `rvhpc data prepare` "
+                            "or give camels_root + basins in the grid file")
+        return store
+    root, basins = Path(plan["camels_root"]), Path(plan["basins"])
+    store.parent.mkdir(parents=True, exist_ok=True)
+    if plan.get("synthetic"):
+        with FileLock(str(root) + ".lock"):
+            if not basins.is_file():
+                _synthesize(root, plan["synthetic"])
+    else:
+        for key, path in (("camels_root", root), ("basins", basins)):
+            if not path.exists():
+                raise DataError(f"grid {plan['grid']}: data.{key} {path} does not exist: edit data.{key} in "
+                                "(a copy of) the grid file to point at your CAMELS US download "
+                                "(see data/basins/README.md)")
+    from rvhpc.data.store import prepare_store
+
+    return Path(prepare_store(root, basins, store, forcing=plan["forcing"],
+                              train_period=tuple(plan["train_period"]),
+                              eval_period=tuple(plan["eval_period"])))
+
+
+def _synthesize(root: Path, synthetic: dict[str, Any]) -> None:
+    from rvhpc.data.synth import synthesize
+
+    progress.log(f"generating synthetic CAMELS US ({synthetic['basins']} basins) in {root}")
+    tmp = root.with_name(f".{root.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    synthesize(tmp, n_basins=synthetic["basins"], start=synthetic["start"], end=synthetic["end"],
+               seed=synthetic["seed"])
+    shutil.rmtree(root, ignore_errors=True)
+    os.replace(tmp, root)       # the basin list inside appears only once the whole tree is there
+
+
+# ---------------------------------------------------------------- work estimate
+
+def estimate(grid: Grid) -> dict[str, Any]:
+    """Samples x epochs per cell and for the grid (sample count from basins x training days)."""
+    d = grid.spec.data
+    n_basins: Optional[int] = d.n_basins
+    if d.synthetic is not None:
+        n_basins = d.synthetic.basins
+    elif d.basins is not None and d.basins.is_file():
+        n_basins = sum(1 for line in d.basins.read_text().splitlines() if line.strip())
+    days = None
+    if d.train_period is not None:
+        days = (pd.Timestamp(d.train_period[1]) - pd.Timestamp(d.train_period[0])).days + 1
+    per_epoch = n_basins * days if n_basins and days else None
+    total = sum(per_epoch * c.config["epochs"] for c in grid.cells) if per_epoch else None
+    return {"basins": n_basins, "train_days": days, "samples_per_epoch": per_epoch, "sample_epochs": total}

@@ -1,0 +1,129 @@
+"""The grid file: a YAML description of a study (data, runs directory, shared training settings,
+experiments). Validated with pydantic, unknown keys refused, one-line errors.
+
+Relative paths resolve against the grid file's folder; a built-in grid named by name (``smoke``,
+``paper``) resolves them against the current directory instead, so nothing is written into the
+installed package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from rvhpc.config_io import read_yaml, validate
+from rvhpc.errors import ConfigError
+
+#: folder of the grids shipped with rvhpc (``rvhpc grid show paper``)
+BUILTIN_DIR = Path(__file__).resolve().parents[1] / "data" / "grids"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SyntheticSpec(_Strict):
+    """A synthetic CAMELS US tree that rvhpc generates when it is missing."""
+
+    basins: int = Field(ge=1)
+    start: str
+    end: str
+    seed: int = 0
+
+
+class DataSpec(_Strict):
+    """Where the basin store comes from: an existing store, a CAMELS root + basin list, or synthetic data."""
+
+    store: Optional[Path] = None          # the store to use, or where to prepare it
+    camels_root: Optional[Path] = None
+    basins: Optional[Path] = None         # basin list file (one 8-digit id per line)
+    forcing: str = "maurer_extended"
+    train_period: Optional[tuple[str, str]] = None
+    eval_period: Optional[tuple[str, str]] = None
+    synthetic: Optional[SyntheticSpec] = None
+    name: Optional[str] = None            # basin-list name in run directories (default: the list's stem)
+    n_basins: Optional[int] = Field(None, ge=1)   # only for the work estimate when the list is not at hand
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "DataSpec":
+        if self.synthetic is not None and (self.camels_root is not None or self.basins is not None):
+            raise ValueError("give either synthetic or camels_root + basins, not both")
+        if (self.camels_root is None) != (self.basins is None):
+            raise ValueError("camels_root and basins go together (the CAMELS folder and a basin list file)")
+        if self.synthetic is None and self.camels_root is None and self.store is None:
+            raise ValueError("name a store, or camels_root + basins, or synthetic")
+        if (self.synthetic is not None or self.camels_root is not None) and (
+                self.train_period is None or self.eval_period is None):
+            raise ValueError("preparing a store needs train_period and eval_period ([start, end] dates)")
+        return self
+
+
+class ExperimentSpec(_Strict):
+    """One row of the study: an architecture and static kind, expanded over dims x attr_seeds x seeds."""
+
+    name: Optional[str] = None            # default: the paper's name (EP, EG-64, ...)
+    arch: str
+    static: str
+    dims: Optional[list[int]] = None
+    attr_seeds: list[int] = Field(default_factory=lambda: [0])
+    seeds: list[int] = Field(default_factory=lambda: [0])
+
+    @field_validator("seeds", "attr_seeds")
+    @classmethod
+    def _nonempty(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("must list at least one seed")
+        return value
+
+
+class GridSpec(_Strict):
+    """The whole grid file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    data: DataSpec
+    runs_dir: Path
+    train: dict[str, Any] = Field(default_factory=dict)   # shared TrainConfig overrides
+    experiments: list[ExperimentSpec]
+
+    @field_validator("train")
+    @classmethod
+    def _no_cell_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reserved = {"store", "arch", "static", "dim", "attr_seed", "seed"} & set(value)
+        if reserved:
+            raise ValueError(f"{', '.join(sorted(reserved))} are set per experiment or by data, not in train")
+        return value
+
+
+def resolve_grid_path(name_or_path: str | Path) -> tuple[Path, Path]:
+    """(grid file, base folder for relative paths) of a path or a built-in grid name."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        if not candidate.is_file():
+            raise ConfigError(f"{candidate}: grid file not found")
+        return candidate.resolve(), candidate.resolve().parent
+    builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
+    if builtin.is_file():
+        return builtin, Path.cwd()
+    known = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")))
+    raise ConfigError(f"grid {str(name_or_path)!r} not found: pass a grid YAML file or a built-in name ({known})")
+
+
+def _absolute(base: Path, path: Optional[Path]) -> Optional[Path]:
+    if path is None:
+        return None
+    path = path.expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def load_spec(name_or_path: str | Path) -> tuple[GridSpec, Path]:
+    """Read and validate a grid file; returns the spec with absolute paths and the file."""
+    path, base = resolve_grid_path(name_or_path)
+    spec = validate(GridSpec, read_yaml(path), str(path))
+    data = spec.data.model_copy(update={
+        "store": _absolute(base, spec.data.store),
+        "camels_root": _absolute(base, spec.data.camels_root),
+        "basins": _absolute(base, spec.data.basins),
+    })
+    return spec.model_copy(update={"data": data, "runs_dir": _absolute(base, spec.runs_dir)}), path

@@ -1,0 +1,112 @@
+"""The Dask cluster behind ``rvhpc collect``: local processes, Slurm worker jobs, or an address.
+
+``local`` starts a LocalCluster of single-threaded worker processes sized to the machine;
+``slurm`` starts a dask-jobqueue SLURMCluster from the site profile's ``dask`` section (workers
+retire ``lifetime_min`` into their wall time, staggered, and adaptive scaling replaces them);
+anything else is taken as the address of a running scheduler.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from rvhpc.errors import ConfigError, SchedulerError
+from rvhpc.hpc.profile import SiteProfile, load_profile
+
+SCHEDULERS = ("local", "slurm")
+
+
+def default_workers() -> int:
+    """One worker per CPU this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def walltime_minutes(walltime: str) -> float:
+    """Minutes of a Slurm time string (``MM``, ``HH:MM:SS``, ``D-HH:MM:SS``)."""
+    m = re.fullmatch(r"(?:(\d+)-)?(\d+):(\d{2}):(\d{2})|(\d+)", walltime.strip())
+    if not m:
+        raise ConfigError(f"dask.walltime {walltime!r}: use HH:MM:SS, D-HH:MM:SS or minutes")
+    if m.group(5):
+        return float(m.group(5))
+    days, h, mnt, s = (int(g or 0) for g in m.groups()[:4])
+    return days * 1440 + h * 60 + mnt + s / 60
+
+
+def slurm_cluster_kwargs(profile: SiteProfile, log_dir: Path | None = None, job_name: str = "rvhpc-dask") -> dict:
+    """SLURMCluster arguments from a site profile (pure: rendered and tested without Slurm)."""
+    dask = profile.dask
+    wall = walltime_minutes(dask.walltime)
+    if dask.lifetime_min >= wall:
+        raise ConfigError(f"profile {profile.name}: dask.lifetime_min ({dask.lifetime_min}) must be below "
+                          f"dask.walltime ({dask.walltime}) so workers retire before Slurm kills them")
+    stagger = max(1, min(5, dask.lifetime_min // 10))
+    prologue = [f"module load {m}" for m in profile.modules] + list(profile.setup)
+    prologue.append(f"export OMP_NUM_THREADS={max(1, dask.cores // max(1, dask.processes))}")
+    extra = [f"--qos={profile.qos}"] if profile.qos else []
+    scheduler_options: dict = {"dashboard_address": ":0"}
+    if profile.name == "local":      # the one-node test cluster: keep everything on loopback
+        scheduler_options["host"] = "127.0.0.1"
+    kwargs = dict(
+        queue=profile.partition, account=profile.account, cores=dask.cores, processes=dask.processes,
+        memory=f"{dask.memory_gb}GB", walltime=dask.walltime, job_name=job_name,
+        python=profile.python or sys.executable, scheduler_options=scheduler_options,
+        job_script_prologue=prologue, job_extra_directives=extra,
+        worker_extra_args=["--lifetime", f"{dask.lifetime_min}m", "--lifetime-stagger", f"{stagger}m",
+                           "--lifetime-restart"],
+    )
+    if log_dir is not None:
+        kwargs["log_directory"] = str(log_dir)
+    return kwargs
+
+
+@contextmanager
+def dask_client(scheduler: str = "local", workers: int | None = None, profile: str | Path | None = None,
+                log_dir: Path | None = None, job_name: str = "rvhpc-dask") -> Iterator:
+    """A connected ``distributed.Client``; the cluster it started (if any) is closed on exit.
+
+    Parameters
+    ----------
+    scheduler : ``local``, ``slurm`` or a scheduler address (``tcp://host:8786``).
+    workers : worker processes (local) or worker jobs (slurm); default: CPUs / profile ``dask.max_jobs``.
+    profile : site profile name or path for ``slurm`` (default ``local``'s values when None).
+    """
+    from distributed import Client, LocalCluster
+
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+                               dashboard_address=":0")
+    elif scheduler == "slurm":
+        from dask_jobqueue import SLURMCluster
+
+        site = load_profile(profile)
+        cluster = SLURMCluster(**slurm_cluster_kwargs(site, log_dir, job_name))
+        n = workers or site.dask.max_jobs
+        cluster.adapt(minimum_jobs=n, maximum_jobs=max(n, site.dask.max_jobs))
+    elif "://" in scheduler or ":" in scheduler:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc}); "
+                                 f"start one (dask scheduler) or use local/slurm") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    else:
+        raise ConfigError(f"--scheduler {scheduler!r}: use local, slurm or a scheduler address like tcp://host:8786")
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()

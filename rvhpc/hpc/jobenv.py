@@ -1,0 +1,103 @@
+"""The array-task entry point (``rvhpc cell MANIFEST``): find the cell, prepare data if needed,
+train it, and keep a small attempt log that ``rvhpc status`` reads.
+
+The attempt log (``runs_dir/.rvhpc/attempts/<cell id>.jsonl``) has a ``start`` line per attempt
+(job id, array task, restart count) and an ``end`` line with the exit status when the process lives
+to write it; it ties Slurm's raw job ids (all the jobcomp log knows) to cells.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from rvhpc import progress
+from rvhpc.errors import ConfigError, RvhpcError
+from rvhpc.grid import Cell, ensure_data, read_manifest
+
+EX_TEMPFAIL = 75
+
+
+def task_index(index: Optional[int], offset: int) -> int:
+    """An explicit index, else SLURM_ARRAY_TASK_ID + offset."""
+    if index is not None:
+        return index
+    task = os.environ.get("SLURM_ARRAY_TASK_ID")
+    if task is None:
+        raise ConfigError("no cell index: pass --index I (outside a Slurm array task there is no SLURM_ARRAY_TASK_ID)")
+    return int(task) + offset
+
+
+def is_rank_zero() -> bool:
+    return os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")) == "0"
+
+
+def slurm_ids() -> dict[str, Any]:
+    env = os.environ
+    return {"job_id": env.get("SLURM_JOB_ID"), "array_job_id": env.get("SLURM_ARRAY_JOB_ID"),
+            "task_id": env.get("SLURM_ARRAY_TASK_ID"), "restart": int(env.get("SLURM_RESTART_COUNT", "0") or 0)}
+
+
+def attempts_file(manifest: Path, cell: Cell) -> Path:
+    return manifest.resolve().parent.parent / "attempts" / f"{cell.id}.jsonl"
+
+
+def append_attempt(path: Path, event: dict[str, Any]) -> None:
+    """One JSON line, appended with a single write (lines of concurrent writers never interleave)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"time": time.time(), **event}) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def read_attempts(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue     # a line cut by a kill: skip it
+    return out
+
+
+def run_cell(manifest: Path, index: Optional[int] = None, offset: int = 0, force: bool = False) -> int:
+    """Train the manifest's cell ``index``; returns the exit status (0 done, 75 checkpointed: requeue)."""
+    from rvhpc.training.config import TrainConfig
+    from rvhpc.training.run import train_cell
+
+    plan, cells = read_manifest(manifest)
+    i = task_index(index, offset)
+    if not 0 <= i < len(cells):
+        raise ConfigError(f"{manifest}: cell index {i} out of range (the manifest has {len(cells)} cells)")
+    cell = cells[i]
+    log = attempts_file(manifest, cell) if is_rank_zero() else None
+    if log is not None:
+        append_attempt(log, {"event": "start", "index": i, "host": socket.gethostname(), "pid": os.getpid(),
+                             **slurm_ids()})
+    progress.log(f"cell {i} {cell.id} {cell.experiment} seed {cell.seed} -> {cell.run_dir}")
+    code, reason = 1, "unexpected error"
+    try:
+        if not Path(plan["data"]["store"]).is_file():
+            ensure_data(plan["data"])
+        outcome = train_cell(TrainConfig.create(**cell.config), cell.run_dir, force=force)
+        code = EX_TEMPFAIL if outcome.status == "preempted" else 0
+        reason = f"training {outcome.status}"
+        return code
+    except RvhpcError as exc:
+        code, reason = exc.exit_code, str(exc)
+        raise
+    except BaseException as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        if log is not None:
+            append_attempt(log, {"event": "end", "index": i, "code": code, "reason": reason, **slurm_ids()})

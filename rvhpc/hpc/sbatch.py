@@ -1,0 +1,145 @@
+"""Render one Slurm array batch script from slurm/templates/array.sbatch.
+
+The template has dask-jobqueue's five slots (shebang, header, prologue, command, epilogue). Header
+lines are sorted ``#SBATCH --key=value`` with every value through ``shlex.quote``; commands are
+``shlex.join``ed, so no value from a grid or a profile reaches the shell unquoted. The profile's
+``setup`` lines are the one deliberate exception: verbatim shell written by the site admin.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from rvhpc.errors import ConfigError
+from rvhpc.hpc.profile import SiteProfile
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "slurm" / "templates" / "array.sbatch"
+SLOTS = ("shebang", "header", "prologue", "command", "epilogue")
+
+
+@dataclass
+class ArrayJob:
+    """One array of a submission: the cells ``offset + task id`` for every task id in ``task_ids``."""
+
+    offset: int
+    task_ids: list[int]
+    script: Path
+    text: str
+
+    @property
+    def cell_indices(self) -> list[int]:
+        return [self.offset + t for t in self.task_ids]
+
+
+def array_spec(task_ids: list[int], max_parallel: Optional[int]) -> str:
+    """``0-4,7%2``: sorted ids compressed into ranges, with the throttle."""
+    ids = sorted(set(task_ids))
+    parts: list[str] = []
+    start = prev = ids[0]
+    for i in ids[1:] + [None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if i is not None:
+            start = prev = i
+    return ",".join(parts) + (f"%{max_parallel}" if max_parallel else "")
+
+
+def chunk(indices: list[int], max_array_size: int) -> list[tuple[int, list[int]]]:
+    """Split cell indices into arrays whose task ids stay below MaxArraySize: (offset, task ids)."""
+    groups: dict[int, list[int]] = {}
+    for index in sorted(indices):
+        offset = (index // max_array_size) * max_array_size
+        groups.setdefault(offset, []).append(index - offset)
+    return sorted(groups.items())
+
+
+def _checked(key: str, value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ConfigError(f"sbatch option --{key}: the value {value!r} holds a line break; remove it")
+    return value
+
+
+def directives(profile: SiteProfile, job_name: str, array: str, log_file: Path, workdir: Path) -> list[str]:
+    """The sorted ``#SBATCH`` lines, then the profile's extra ones; ``skip_sbatch`` drops generated ones."""
+    opts: dict[str, Optional[str]] = {
+        "array": array,
+        "chdir": str(workdir),
+        "cpus-per-task": str(profile.cpus_per_task),
+        "job-name": job_name,
+        "mem": f"{int(round(profile.mem_gb * 1024))}M",
+        "nodes": str(profile.nodes),
+        "ntasks-per-node": str(profile.tasks_per_node),
+        "open-mode": "append",
+        "output": str(log_file),
+        "requeue": None,
+        "signal": f"B:USR1@{profile.signal_seconds}",
+        "time": profile.time_limit,
+    }
+    for key, value in (("partition", profile.partition), ("account", profile.account), ("qos", profile.qos)):
+        if value:
+            opts[key] = value
+    if profile.gpus_per_node:
+        opts["gpus-per-node"] = str(profile.gpus_per_node)
+    lines = []
+    for key in sorted(opts):
+        value = opts[key]
+        line = f"--{key}" if value is None else f"--{key}={shlex.quote(_checked(key, value))}"
+        if not any(skip in line for skip in profile.skip_sbatch):
+            lines.append(f"#SBATCH {line}")
+    for extra in profile.extra_sbatch:
+        _checked("extra_sbatch", extra)
+        if not extra.startswith("-"):
+            raise ConfigError(f"profile {profile.name}: extra_sbatch {extra!r} must look like --key=value")
+        lines.append(f"#SBATCH {extra}")
+    return lines
+
+
+def cell_command(profile: SiteProfile, manifest: Path, offset: int, binds: list[Path]) -> list[str]:
+    """The argv of one array task: ``python -m rvhpc cell MANIFEST --offset N`` (in the container
+    when the profile names one), under ``srun`` when the cell spans several GPUs or nodes."""
+    from rvhpc.hpc.container import uses_container
+
+    in_container = uses_container(profile.container)
+    python = profile.python or ("python3" if in_container else sys.executable)
+    argv = [python, "-m", "rvhpc", "cell", str(manifest), "--offset", str(offset)]
+    if in_container:
+        from rvhpc.hpc.container import wrap_command
+
+        argv = wrap_command(argv, profile.container, binds)
+    if profile.world_size > 1:
+        argv = ["srun", "--kill-on-bad-exit=1", f"--ntasks-per-node={profile.tasks_per_node}",
+                f"--nodes={profile.nodes}"] + argv
+    return argv
+
+
+def prologue(profile: SiteProfile) -> list[str]:
+    lines = [f"module load {shlex.quote(_checked('modules', m))}" for m in profile.modules]
+    lines += list(profile.setup)
+    lines.append(f"RVHPC_MAX_REQUEUES={int(profile.max_requeues)}")
+    lines.append('export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"   # Slurm does not set it; torch would oversubscribe')
+    if profile.world_size > 1:
+        lines.append('export MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"')
+        lines.append('export MASTER_PORT="$(( 20000 + SLURM_JOB_ID % 20000 ))"   # distinct per job')
+    return lines
+
+
+def render(profile: SiteProfile, *, job_name: str, array: str, log_file: Path, workdir: Path,
+           command: list[str], template: Path = TEMPLATE) -> str:
+    """Fill the template's slots."""
+    values = {
+        "shebang": "#!/bin/bash",
+        "header": "\n".join(directives(profile, job_name, array, log_file, workdir)),
+        "prologue": "\n".join(prologue(profile)),
+        "command": shlex.join(command),
+        "epilogue": "",
+    }
+    text = template.read_text()
+    for slot in SLOTS:
+        text = text.replace("{{" + slot + "}}", values[slot])
+    return text

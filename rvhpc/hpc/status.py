@@ -1,0 +1,202 @@
+"""Per-cell state of a grid from the run directories and Slurm.
+
+done: the run directory holds DONE. pending/running: the cell's latest array task is in ``squeue``.
+failed: it was submitted (or run locally) and ended without DONE; the reason comes from ``sacct``
+(accounting), else from the jobcomp log through ``sacct -c`` (raw job ids, tied to cells by the
+attempt log ``rvhpc cell`` keeps), else from the attempt log alone. missing: never run.
+"""
+
+from __future__ import annotations
+
+import getpass
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from rvhpc.grid import Cell, Grid
+from rvhpc.hpc import slurm
+from rvhpc.hpc.commands import CommandError, have, run_command
+from rvhpc.hpc.jobenv import attempts_file, read_attempts
+
+STATES = ("done", "running", "pending", "failed", "missing")
+_LIVE = {"PENDING": "pending", "REQUEUED": "pending", "REQUEUE_HOLD": "pending", "REQUEUE_FED": "pending",
+         "RESV_DEL_HOLD": "pending", "SUSPENDED": "pending", "CONFIGURING": "running", "RUNNING": "running",
+         "COMPLETING": "running", "RESIZING": "running", "SIGNALING": "running", "STAGE_OUT": "running"}
+_TASK = re.compile(r"^(\d+)_(\d+)$")
+
+
+@dataclass
+class CellStatus:
+    index: int
+    id: str
+    experiment: str
+    seed: int
+    state: str
+    run_dir: str
+    job: Optional[str] = None          # "<array job id>_<task id>" of the latest submission
+    slurm_state: Optional[str] = None
+    reason: str = ""
+    log: Optional[str] = None
+    log_tail: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GridStatus:
+    grid: str
+    source: str
+    cells: list[CellStatus]
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(c.state == s for c in self.cells) for s in STATES}
+
+    def indices(self, *states: str) -> list[int]:
+        return [c.index for c in self.cells if c.state in states]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"grid": self.grid, "source": self.source, "counts": self.counts(), "warnings": self.warnings,
+                "cells": [asdict(c) for c in self.cells]}
+
+
+# ---------------------------------------------------------------- parsers (tested on captured output)
+
+def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
+    """``squeue -h -r -o %i|%T|%r`` -> {"123_4": (state, reason)} (array tasks only)."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) >= 3 and _TASK.match(parts[0]):
+            out[parts[0]] = (parts[1], parts[2])
+    return out
+
+
+def parse_sacct(text: str) -> dict[str, tuple[str, str, str]]:
+    """``sacct -P -n -X --format=JobID,State,ExitCode,Elapsed`` -> {"123_4": (state, exit, elapsed)};
+    pending ranges like ``123_[5-9%2]`` and job steps are skipped."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) >= 4 and _TASK.match(parts[0]):
+            out[parts[0]] = (parts[1].split()[0], parts[2], parts[3])   # "CANCELLED by 0" -> CANCELLED
+    return out
+
+
+def parse_jobcomp(text: str) -> dict[str, tuple[str, str, str]]:
+    """``sacct -c -P -n --format=JobID,State,ExitCode,Elapsed`` -> {raw job id: (state, exit, elapsed)};
+    a requeued job appears once per run: the last line wins."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) >= 4 and parts[0].isdigit():
+            out[parts[0]] = (parts[1].split()[0], parts[2], parts[3])
+    return out
+
+
+# ---------------------------------------------------------------- queries
+
+def _squeue() -> dict[str, tuple[str, str]]:
+    return parse_squeue(run_command(["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i|%T|%r"]).stdout)
+
+
+def _sacct(job_ids: list[str]) -> Optional[dict[str, tuple[str, str, str]]]:
+    """None when accounting is disabled; other failures raise."""
+    try:
+        out = run_command(["sacct", "-P", "-n", "-X", "--format=JobID,State,ExitCode,Elapsed",
+                           "-j", ",".join(job_ids)]).stdout
+    except CommandError as exc:
+        if "accounting storage is disabled" in (exc.stderr + exc.stdout).lower() or exc.code is None:
+            return None
+        raise
+    return parse_sacct(out)
+
+
+def _jobcomp() -> dict[str, tuple[str, str, str]]:
+    # sacct -c warns on stderr about fields it cannot parse (ArrayJobId): harmless
+    return parse_jobcomp(run_command(["sacct", "-c", "-P", "-n", "--format=JobID,State,ExitCode,Elapsed"]).stdout)
+
+
+def tail(path: Path, lines: int = 5) -> list[str]:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - 8192))
+            return handle.read().decode(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+
+def latest_tasks(grid: Grid) -> dict[int, tuple[str, Path]]:
+    """Cell index -> ("<array job>_<task>", its log) of the latest submission that included it."""
+    out = {}
+    for entry in slurm.read_submissions(grid):
+        for task in entry["task_ids"]:
+            job = f"{entry['job_id']}_{task}"
+            out[entry["offset"] + task] = (job, grid.log_dir / f"{grid.name}_{job}.log")
+    return out
+
+
+def grid_status(grid: Grid) -> GridStatus:
+    """The state of every cell, and which sources were used."""
+    tasks = latest_tasks(grid)
+    attempts = {c.index: read_attempts(attempts_file(grid.manifest_path(), c)) for c in grid.cells}
+    queue: dict[str, tuple[str, str]] = {}
+    finished: dict[str, tuple[str, str, str]] = {}
+    warnings: list[str] = []
+    source = "run directories (nothing submitted to Slurm)"
+    if tasks:
+        queue = _squeue()
+        job_ids = sorted({t.split("_")[0] for t, _ in tasks.values()})
+        acct = _sacct(job_ids)
+        if acct is not None:
+            finished, source = acct, "sacct (Slurm accounting) + squeue + run directories"
+        elif have("sacct"):
+            try:
+                raw = _jobcomp()
+                source = "squeue + jobcomp log (sacct -c; no accounting) + run directories"
+                for index, (task, _) in tasks.items():
+                    for a in attempts[index]:
+                        if a.get("event") == "start" and f"{a.get('array_job_id')}_{a.get('task_id')}" == task \
+                                and a.get("job_id") in raw:
+                            finished[task] = raw[a["job_id"]]
+            except CommandError as exc:
+                warnings.append(f"sacct -c (jobcomp log) failed: {exc}")
+                source = "squeue + run directories (no accounting)"
+        else:
+            source = "squeue + run directories (no accounting)"
+    cells = [_cell_status(grid, c, tasks.get(c.index), queue, finished, attempts[c.index]) for c in grid.cells]
+    return GridStatus(grid.name, source, cells, warnings)
+
+
+def _cell_status(grid: Grid, cell: Cell, task: Optional[tuple[str, Path]], queue: dict, finished: dict,
+                 attempts: list[dict[str, Any]]) -> CellStatus:
+    st = CellStatus(cell.index, cell.id, cell.experiment, cell.seed, "missing", str(cell.run_dir))
+    job, log = task if task else (None, grid.log_dir / f"{grid.name}_local_{cell.index}.log")
+    st.job = job
+    if cell.is_done():
+        st.state = "done"
+        return st
+    if job is not None and job in queue:
+        st.slurm_state, why = queue[job]
+        st.state = _LIVE.get(st.slurm_state, "running")
+        st.reason = "" if why in ("None", "") else why
+        return st
+    ends = [a for a in attempts if a.get("event") == "end"]
+    last_end = ends[-1] if ends else None
+    if job is not None:
+        st.state = "failed"
+        if job in finished:
+            state, code, elapsed = finished[job]
+            st.slurm_state = state
+            st.reason = f"Slurm {state}, exit {code} after {elapsed}"
+        else:
+            st.reason = "no longer queued and no DONE"
+        if last_end is not None and last_end.get("code") not in (0, None):
+            st.reason += f"; cell: {last_end.get('reason', '')}"
+    elif last_end is not None and last_end.get("code") != 0:
+        st.state = "failed"
+        st.reason = f"exit {last_end.get('code')}: {last_end.get('reason', '')}"
+    if st.state == "failed":
+        st.log = str(log)
+        st.log_tail = tail(log)
+    return st

@@ -1,0 +1,52 @@
+"""FM-LSTM (feature modulation): a standard LSTM whose emitted hidden state is scaled by
+p = sigma(x_s W_sh + b_s), computed once per sample. The state passed on in time is the plain
+h_t, so with a many-to-one head the recurrence is exactly a standard LSTM and runs on torch's
+``nn.LSTM`` (cuDNN on a GPU); only the last emitted state p . h_T is modulated.
+
+The reference gate order here is i, f, o, g, so the reference's "+initial_forget_bias on the
+first H biases" lands on the input gate. We reproduce that.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rvhpc.models.base import orthogonal
+from rvhpc.models.lstm import LSTM
+
+
+class FMLSTM(LSTM):
+    """Standard LSTM with the emitted hidden state modulated by the statics."""
+
+    arch = "fm"
+    uses_static = True
+    ref_gates = "ifog"
+    reference_keys = ("lstm.weight_ih", "lstm.weight_hh", "lstm.weight_sh", "lstm.bias", "lstm.bias_s",
+                      "fc.weight", "fc.bias")
+
+    def _init_extra(self) -> None:
+        self.weight_sh = nn.Parameter(orthogonal(self.n_static, self.hidden))
+        self.bias_s = nn.Parameter(torch.zeros(self.hidden))
+
+    def emit(self, h_last: torch.Tensor, x_s: torch.Tensor | None) -> torch.Tensor:
+        if x_s is None:
+            raise ValueError("model 'fm' needs x_s")
+        return torch.sigmoid(torch.addmm(self.bias_s, x_s, self.weight_sh)) * h_last
+
+    @classmethod
+    def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:
+        return {"n_dynamic": sd["lstm.weight_ih"].shape[0], "n_static": sd["lstm.weight_sh"].shape[0],
+                "hidden": sd["lstm.weight_hh"].shape[0]}
+
+    @torch.no_grad()
+    def load_reference(self, sd: dict[str, torch.Tensor]) -> None:
+        super().load_reference(sd)
+        self.weight_sh.copy_(sd["lstm.weight_sh"])
+        self.bias_s.copy_(sd["lstm.bias_s"])
+
+    def to_reference(self) -> dict[str, torch.Tensor]:
+        out = super().to_reference()
+        out["lstm.weight_sh"] = self.weight_sh.detach().clone()
+        out["lstm.bias_s"] = self.bias_s.detach().clone()
+        return out

@@ -1,0 +1,100 @@
+"""Plain LSTM on the dynamic inputs only (static kind ``none``), on torch's ``nn.LSTM`` (cuDNN on
+a GPU). Also the base of CT-LSTM and FM-LSTM, and home of the gate-layout conversion between the
+reference code ([n, 4H] weights, its own gate order) and ``nn.LSTM`` ([4H, n], gates i, f, g, o).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from rvhpc.models.base import BaseModel, forget_bias, identity_per_gate, orthogonal
+
+TORCH_GATES = "ifgo"
+
+
+def ref_to_torch(w: torch.Tensor, ref_gates: str) -> torch.Tensor:
+    """Reference [..., 4H] columns in ``ref_gates`` order -> nn.LSTM [4H, ...] rows in i, f, g, o."""
+    blocks = dict(zip(ref_gates, w.chunk(4, dim=-1)))
+    out = torch.cat([blocks[g] for g in TORCH_GATES], dim=-1)
+    return out.t().contiguous() if out.dim() == 2 else out.contiguous()
+
+
+def torch_to_ref(w: torch.Tensor, ref_gates: str) -> torch.Tensor:
+    """Inverse of :func:`ref_to_torch`."""
+    w = w.t() if w.dim() == 2 else w
+    blocks = dict(zip(TORCH_GATES, w.chunk(4, dim=-1)))
+    return torch.cat([blocks[g] for g in ref_gates], dim=-1).contiguous()
+
+
+class LSTM(BaseModel):
+    """Standard LSTM (reference gate order f, i, o, g), last h -> dropout -> Linear(H, 1).
+
+    The whole reference bias goes into ``bias_ih_l0``; ``bias_hh_l0`` stays zero and frozen, so the
+    model has exactly the reference's degrees of freedom.
+    """
+
+    arch = "lstm"
+    uses_static = False
+    ref_gates: ClassVar[str] = "fiog"
+    reference_keys = ("lstm.weight_ih", "lstm.weight_hh", "lstm.bias", "fc.weight", "fc.bias")
+
+    def __init__(self, n_dynamic: int, n_static: int = 0, hidden: int = 256, dropout: float = 0.4,
+                 initial_forget_bias: float = 5.0) -> None:
+        super().__init__(n_dynamic, n_static, hidden, dropout)
+        # built on meta: nn.LSTM's own random init would shift the RNG away from the reference's draws
+        self.lstm = nn.LSTM(self.lstm_inputs, hidden, batch_first=True, device="meta").to_empty(device="cpu")
+        ref = {"lstm.weight_ih": orthogonal(self.lstm_inputs, 4 * hidden)}
+        self._init_extra()
+        ref["lstm.weight_hh"] = identity_per_gate(hidden, 4)
+        ref["lstm.bias"] = forget_bias(hidden, 4, initial_forget_bias)
+        self._load_lstm(ref)
+        self.lstm.bias_hh_l0.requires_grad_(False)
+        self._make_head()
+
+    @property
+    def lstm_inputs(self) -> int:
+        """Width of the input fed to nn.LSTM at every step."""
+        return self.n_dynamic
+
+    def _init_extra(self) -> None:
+        """Extra parameters drawn right after weight_ih (FM's static modulation)."""
+
+    def lstm_input(self, x_d: torch.Tensor, x_s: torch.Tensor | None) -> torch.Tensor:
+        return x_d
+
+    def forward(self, x_d: torch.Tensor, x_s: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, T, n_dynamic] (x_s ignored) -> [B, 1]."""
+        out, _ = self.lstm(self.lstm_input(x_d, x_s))
+        return self.head(self.emit(out[:, -1], x_s))
+
+    def emit(self, h_last: torch.Tensor, x_s: torch.Tensor | None) -> torch.Tensor:
+        """The emitted hidden state from the last h (FM modulates it)."""
+        return h_last
+
+    # -- reference layout -------------------------------------------------------------------
+    @classmethod
+    def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:
+        return {"n_dynamic": sd["lstm.weight_ih"].shape[0], "n_static": 0, "hidden": sd["lstm.weight_hh"].shape[0]}
+
+    @torch.no_grad()
+    def _load_lstm(self, sd: dict[str, torch.Tensor]) -> None:
+        self.lstm.weight_ih_l0.copy_(ref_to_torch(sd["lstm.weight_ih"], self.ref_gates))
+        self.lstm.weight_hh_l0.copy_(ref_to_torch(sd["lstm.weight_hh"], self.ref_gates))
+        self.lstm.bias_ih_l0.copy_(ref_to_torch(sd["lstm.bias"], self.ref_gates))
+        self.lstm.bias_hh_l0.zero_()
+
+    @torch.no_grad()
+    def load_reference(self, sd: dict[str, torch.Tensor]) -> None:
+        self._load_lstm(sd)
+        self._load_head(sd)
+
+    def to_reference(self) -> dict[str, torch.Tensor]:
+        lstm = self.lstm
+        bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach()
+        out = {"lstm.weight_ih": torch_to_ref(lstm.weight_ih_l0.detach(), self.ref_gates),
+               "lstm.weight_hh": torch_to_ref(lstm.weight_hh_l0.detach(), self.ref_gates),
+               "lstm.bias": torch_to_ref(bias, self.ref_gates)}
+        return out | self._head_reference()

@@ -1,0 +1,66 @@
+"""Template for a new architecture: copy this file to ``rvhpc/models/<name>lstm.py``, fill in the
+marked parts, and add one line to ``MODELS`` in ``registry.py``. The tests in tests/models/ then run
+over the new name automatically; add its per-step equations to ``reference_forward`` there.
+
+Rules every model keeps (see docs/architecture.md, section Models):
+- ``__init__(n_dynamic, n_static, hidden=256, dropout=0.4, initial_forget_bias=5.0)``;
+- ``forward(x_d [B, T, n_dynamic], x_s [B, n_static] | None) -> [B, 1]`` in standardised units,
+  ending with ``self.head(h_last)`` (dropout, then Linear(H, 1));
+- parameters are drawn in the order of the original code, then ``self._make_head()``, so that a
+  seed gives the original's initial weights;
+- ``reference_keys`` / ``dims_from_reference`` / ``load_reference`` / ``to_reference`` convert
+  the original code's state dict (no ``module.`` prefix here; rvhpc/models/reference.py strips it
+  and checks every shape against ``to_reference`` of a freshly built model).
+- Prefer ``nn.LSTM`` (cuDNN on a GPU) when the recurrence is a standard LSTM; otherwise precompute
+  the input projection of all steps in one matmul and write the step loop like
+  ``ealstm.EARecurrence`` (one matmul per step, in-place pointwise math, weight gradient as one
+  matmul at the end).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rvhpc.models.base import BaseModel, forget_bias, identity_per_gate, orthogonal
+
+
+class TemplateLSTM(BaseModel):
+    """One line on what this architecture does, and the paper it comes from."""
+
+    arch = "template"  # the registry name
+    uses_static = True  # False if the model takes no statics (n_static must then be 0)
+    reference_keys = ("lstm.weight_ih", "lstm.weight_hh", "lstm.bias", "fc.weight", "fc.bias")
+
+    def __init__(self, n_dynamic: int, n_static: int, hidden: int = 256, dropout: float = 0.4,
+                 initial_forget_bias: float = 5.0) -> None:
+        super().__init__(n_dynamic, n_static, hidden, dropout)
+        n_gates = 4
+        # Draw in the original code's order (orthogonal input weights first).
+        self.weight_ih = nn.Parameter(orthogonal(n_dynamic, n_gates * hidden))
+        self.weight_hh = nn.Parameter(identity_per_gate(hidden, n_gates))
+        self.bias = nn.Parameter(forget_bias(hidden, n_gates, initial_forget_bias))
+        self._make_head()
+
+    def forward(self, x_d: torch.Tensor, x_s: torch.Tensor | None) -> torch.Tensor:
+        """[B, T, n_dynamic], [B, n_static] -> [B, 1]."""
+        # ... compute h_last [B, H] from x_d (and x_s) ...
+        h_last = torch.zeros(x_d.shape[0], self.hidden, device=x_d.device)  # replace
+        return self.head(h_last)
+
+    @classmethod
+    def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:
+        return {"n_dynamic": sd["lstm.weight_ih"].shape[0], "n_static": 1, "hidden": sd["lstm.weight_hh"].shape[0]}
+
+    @torch.no_grad()
+    def load_reference(self, sd: dict[str, torch.Tensor]) -> None:
+        # convert gate orders / transpose here if the parameters are stored differently
+        self.weight_ih.copy_(sd["lstm.weight_ih"])
+        self.weight_hh.copy_(sd["lstm.weight_hh"])
+        self.bias.copy_(sd["lstm.bias"])
+        self._load_head(sd)
+
+    def to_reference(self) -> dict[str, torch.Tensor]:
+        out = {"lstm.weight_ih": self.weight_ih.detach().clone(), "lstm.weight_hh": self.weight_hh.detach().clone(),
+               "lstm.bias": self.bias.detach().clone()}
+        return out | self._head_reference()

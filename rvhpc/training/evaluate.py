@@ -1,0 +1,126 @@
+"""Evaluation: predict every day of the evaluation period for every basin and score each basin.
+
+Windows of many basins share a batch (one pass over a flat list of (basin, day) rows, not one
+loader per basin), on the training device. Under DDP each rank predicts a share of the basins and
+rank 0 gathers them and writes one result.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from rvhpc import progress
+from rvhpc.training.distributed import DistEnv, all_gather_objects
+from rvhpc.training.metrics import METRIC_NAMES, all_metrics
+from rvhpc.training.rundir import atomic_path
+
+@contextmanager
+def maybe_task(show: bool, description: str, total: int, every: int) -> Iterator[Any]:
+    """A progress task on the rank that reports, a silent stand-in elsewhere."""
+    if show:
+        with progress.task(description, total=total, every=every) as bar:
+            yield bar
+    else:
+        yield _Silent()
+
+
+class _Silent:
+    def advance(self, n: int = 1, info: str = "") -> None:
+        pass
+
+
+#: windows per forward pass in evaluation (memory of the recurrences grows with B * T * H)
+EVAL_BATCH = 512
+
+
+@torch.no_grad()
+def predict_basins(model: nn.Module, sampler: Any, statics: torch.Tensor | None, basins: list[int],
+                   device: torch.device, batch_size: int = EVAL_BATCH, log_every: int = 50,
+                   show: bool = True, stop: Callable[[], bool] | None = None) -> np.ndarray | None:
+    """Standardised predictions [len(basins), n_eval_days] for the given basin indices.
+
+    Returns None when ``stop()`` became true between two batches.
+    """
+    days = np.asarray(sampler.eval_days(), dtype=np.int64)
+    out = np.empty((len(basins), len(days)), dtype=np.float32)
+    if not basins:
+        return out
+    rows_b = np.repeat(np.asarray(basins, dtype=np.int64), len(days))
+    rows_d = np.tile(days, len(basins))
+    was_training = model.training
+    model.eval()
+    flat = out.reshape(-1)
+    n_batches = -(-len(rows_b) // batch_size)
+    with maybe_task(show, "evaluation", n_batches, log_every) as bar:
+        for start in range(0, len(rows_b), batch_size):
+            if stop is not None and stop():
+                model.train(was_training)
+                return None
+            b = rows_b[start:start + batch_size]
+            x_d = sampler.windows(b, rows_d[start:start + batch_size]).to(device, non_blocking=True)
+            x_s = None if statics is None else statics[torch.from_numpy(b).to(statics.device)]
+            flat[start:start + len(b)] = model(x_d, x_s).reshape(-1).float().cpu().numpy()
+            bar.advance(1)
+    model.train(was_training)
+    return out
+
+
+def predict_store(model: nn.Module, sampler: Any, statics: torch.Tensor | None, n_basins: int,
+                  device: torch.device, env: DistEnv = DistEnv(), log_every: int = 50,
+                  stop: Callable[[], bool] | None = None) -> np.ndarray | None:
+    """Predictions of all basins, split across ranks; the full array on rank 0, None elsewhere.
+
+    A single process returns None too when ``stop()`` interrupted it (ranks of a DDP job evaluate
+    different numbers of batches and cannot agree on a stop point, so they ignore ``stop``).
+    """
+    mine = list(range(env.rank, n_basins, env.world))
+    pred = predict_basins(model, sampler, statics, mine, device, log_every=log_every, show=env.is_main,
+                          stop=None if env.distributed else stop)
+    if pred is None:
+        return None
+    parts = all_gather_objects((mine, pred))
+    if not env.is_main:
+        return None
+    full = np.empty((n_basins, pred.shape[1]), dtype=np.float32)
+    for idx, values in parts:
+        full[idx] = values
+    return full
+
+
+def results_frames(store: Any, sampler: Any, pred_std: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """predictions (basin, date, qobs, qsim mm/day >= 0) and per-basin metrics from standardised output."""
+    days = np.asarray(sampler.eval_days(), dtype=np.int64)
+    qsim = np.maximum(pred_std.astype(np.float64) * float(store.y_std) + float(store.y_mean), 0.0)
+    qobs = np.asarray(store.qobs, dtype=np.float64)[:, days]
+    n_basins, n_days = qsim.shape
+    dates = pd.DatetimeIndex(store.dates[days]).astype("datetime64[ns]")
+    predictions = pd.DataFrame({
+        "basin": pd.Series(np.repeat(np.asarray(store.basins, dtype=object), n_days), dtype=str),
+        "date": np.tile(dates.to_numpy(), n_basins),
+        "qobs": qobs.reshape(-1),
+        "qsim": qsim.reshape(-1),
+    })
+    rows = [{"basin": b, **all_metrics(qobs[i], qsim[i])} for i, b in enumerate(store.basins)]
+    metrics = pd.DataFrame(rows, columns=["basin", *METRIC_NAMES])
+    return predictions, metrics
+
+
+def write_results(out_dir: Path, predictions: pd.DataFrame, metrics: pd.DataFrame) -> None:
+    """predictions.parquet and metrics.csv, each atomically."""
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir / "predictions.parquet") as tmp:
+        predictions.to_parquet(tmp, index=False)
+    with atomic_path(out_dir / "metrics.csv") as tmp:
+        metrics.to_csv(tmp, index=False, float_format="%.6g")
+
+
+def read_metrics(path: Path) -> pd.DataFrame:
+    """metrics.csv with basin ids kept as strings (leading zeros)."""
+    return pd.read_csv(path, dtype={"basin": str})

@@ -1,0 +1,156 @@
+"""The run directory of one training run: its files, atomic writes, and the config guard.
+
+Completion is a fact on disk: ``DONE`` is written last, after ``predictions.parquet`` and
+``metrics.csv``. Every file is written to a temporary name in the same folder and renamed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from rvhpc import __version__
+from rvhpc.errors import RunDirError
+
+#: the files a training run owns (``--force`` removes these and nothing else)
+RUN_FILES = ("config.json", "statics.npz", "losses.csv", "predictions.parquet", "metrics.csv", "DONE")
+CHECKPOINT_DIR = "checkpoints"
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text(target: Path, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(target: Path, data: dict[str, Any]) -> None:
+    write_text(target, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def git_commit() -> str | None:
+    """The commit of the rvhpc source tree, or None when it is not a git checkout."""
+    src = Path(__file__).resolve().parents[2]
+    if not (src / ".git").exists() or shutil.which("git") is None:
+        return None
+    try:
+        proc = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def store_fingerprint(store: Any) -> str:
+    """A short hash of what a store holds: its provenance, basins, axes and normalisation.
+
+    The store's own fingerprint (a hash of its inputs, written by ``prepare_store``) when it has
+    one; otherwise a cheap hash of its provenance, basins, periods and scalers.
+    """
+    own = getattr(store, "fingerprint", "")
+    if own:
+        return str(own)
+    h = hashlib.sha256()
+    prov = getattr(store, "provenance", {}) or {}
+    h.update(json.dumps(prov, sort_keys=True, default=str).encode())
+    h.update("\n".join(store.basins).encode())
+    for period in (store.train_period, store.eval_period):
+        h.update(str(tuple(str(p) for p in period)).encode())
+    for arr in (store.x_mean, store.x_std, np.asarray([store.y_mean, store.y_std]), store.q_std):
+        h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
+    return h.hexdigest()[:16]
+
+
+class RunDir:
+    """Paths and state of one run directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    config_json = property(lambda self: self.path / "config.json")
+    statics_npz = property(lambda self: self.path / "statics.npz")
+    losses_csv = property(lambda self: self.path / "losses.csv")
+    predictions = property(lambda self: self.path / "predictions.parquet")
+    metrics_csv = property(lambda self: self.path / "metrics.csv")
+    done = property(lambda self: self.path / "DONE")
+    checkpoints = property(lambda self: self.path / CHECKPOINT_DIR)
+
+    def is_done(self) -> bool:
+        return self.done.exists()
+
+    def read_config(self) -> dict[str, Any] | None:
+        if not self.config_json.exists():
+            return None
+        try:
+            return json.loads(self.config_json.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RunDirError(f"{self.config_json}: unreadable ({exc}); start over with --force") from None
+
+    def check_same(self, identity: dict[str, Any], fingerprint: str) -> None:
+        """Refuse a run dir whose config.json describes another run."""
+        old = self.read_config()
+        if old is None:
+            return
+        diffs = [k for k in sorted(identity) if old.get(k) != identity[k]]
+        if old.get("store_fingerprint") != fingerprint:
+            diffs.append("store_fingerprint (the store's contents changed)")
+        if diffs:
+            shown = ", ".join(f"{k}: {old.get(k)!r} -> {identity[k]!r}" if k in identity else k for k in diffs[:3])
+            raise RunDirError(f"{self.path} holds a different run ({shown}): pass another --out, "
+                              "or --force to delete its results and start over")
+
+    def clear(self) -> None:
+        """Remove this run's own files (``--force``); anything else in the folder is kept."""
+        for name in RUN_FILES:
+            (self.path / name).unlink(missing_ok=True)
+        shutil.rmtree(self.checkpoints, ignore_errors=True)
+
+    def write_statics(self, statics: Any) -> None:
+        values = statics.values if statics.values is not None else np.zeros((len(statics.basins), 0), np.float32)
+        with atomic_path(self.statics_npz) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, basins=np.asarray(statics.basins, dtype=str), values=values,
+                         names=np.asarray(statics.names, dtype=str), kind=np.asarray(statics.kind))
+
+    def read_statics(self) -> tuple[list[str], np.ndarray]:
+        if not self.statics_npz.exists():
+            raise RunDirError(f"{self.statics_npz} is missing: this is not a (complete) rvhpc run directory")
+        with np.load(self.statics_npz) as npz:
+            return [str(b) for b in npz["basins"]], np.asarray(npz["values"], dtype=np.float32)
+
+    def append_loss(self, epoch: int, train_loss: float, lr: float, seconds: float) -> None:
+        """Rewrite losses.csv with the rows of earlier epochs plus this one (atomic)."""
+        rows = []
+        if self.losses_csv.exists():
+            rows = [r for r in self.losses_csv.read_text().splitlines()[1:]
+                    if r and int(r.split(",")[0]) < epoch]
+        rows.append(f"{epoch},{train_loss:.8g},{lr:.8g},{seconds:.3f}")
+        write_text(self.losses_csv, "epoch,train_loss,lr,seconds\n" + "\n".join(rows) + "\n")
+
+
+def config_record(identity_and_runtime: dict[str, Any], fingerprint: str, experiment: str) -> dict[str, Any]:
+    """What config.json holds: the resolved config plus provenance."""
+    return {**identity_and_runtime, "rvhpc_version": __version__, "git_commit": git_commit(),
+            "store_fingerprint": fingerprint, "experiment": experiment}

@@ -1,0 +1,128 @@
+"""Grid files: expansion, ids, run directories, the paper grid, manifests and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from _gridtools import REPO, rvhpc, write_grid
+from rvhpc.errors import ConfigError, DataError, RunDirError
+from rvhpc.grid import data_plan, ensure_data, load_grid, read_manifest, write_manifest
+
+PAPER_NAMES = {"EP", "EO", "CP", "CO", "PEA", "REA", "FP", "FO", "LSTM"}
+
+
+def test_smoke_grid_expands_with_stable_ids(tmp_path: Path) -> None:
+    path = write_grid(tmp_path)
+    grid = load_grid(path)
+    assert 4 <= len(grid.cells) <= 6
+    assert [c.index for c in grid.cells] == list(range(len(grid.cells)))
+    assert len({c.id for c in grid.cells}) == len(grid.cells)
+    assert all(len(c.id) == 12 and int(c.id, 16) >= 0 for c in grid.cells)
+    again = load_grid(path)
+    assert [c.id for c in again.cells] == [c.id for c in grid.cells]
+    # relative paths resolve against the grid file's folder
+    assert grid.runs_dir == (tmp_path / "runs" / "smoke").resolve()
+    assert grid.store == (tmp_path / "runs" / "smoke" / "data" / "store.h5").resolve()
+    eg = next(c for c in grid.cells if c.static == "gaussian")
+    assert eg.experiment == "EG-8"
+    assert eg.run_dir == grid.runs_dir / "synthetic" / "ea" / "num_of_sf" / "8" / "0" / f"seed{eg.seed}"
+    lstm = next(c for c in grid.cells if c.arch == "lstm")
+    assert lstm.run_dir.relative_to(grid.runs_dir).as_posix() == "synthetic/ea/no_static/seed0"
+    assert eg.config["hidden"] == 8 and eg.config["seq_length"] == 30
+
+
+def test_cell_id_follows_the_training_config(tmp_path: Path) -> None:
+    a = load_grid(write_grid(tmp_path / "a"))
+    b = load_grid(write_grid(tmp_path / "a", hidden=12))
+    assert {c.id for c in a.cells}.isdisjoint({c.id for c in b.cells})
+
+
+def test_paper_grid_shows_without_data(tmp_path: Path) -> None:
+    proc = rvhpc("grid", "show", "paper", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    names = [c["experiment"] for c in data["cells"]]
+    assert PAPER_NAMES <= set(names)
+    for prefix in ("EG-", "EM-", "CG-", "FG-"):
+        dims = {int(n.split("-")[1]) for n in names if n.startswith(prefix)}
+        assert dims and all(d & (d - 1) == 0 and d <= 512 for d in dims), prefix
+    assert {int(n[3:]) for n in names if n.startswith("EG-")} == {8, 16, 32, 64, 128, 256, 512}
+    assert all(names.count(n) == 5 for n in set(names))          # 5 seeds each
+    assert data["estimate"]["basins"] == 531
+    assert not (tmp_path / "runs").exists()                      # showing writes nothing
+    table = rvhpc("grid", "show", "paper", cwd=tmp_path)
+    assert table.returncode == 0 and "REA" in table.stdout and "sample-epochs" in table.stdout
+
+
+def test_paper_grid_without_data_says_what_to_edit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    grid = load_grid("paper")
+    with pytest.raises(DataError, match=r"data\.camels_root .* edit data\.camels_root"):
+        ensure_data(data_plan(grid))
+
+
+def test_manifest_round_trip(tmp_path: Path) -> None:
+    grid = load_grid(write_grid(tmp_path))
+    path = write_manifest(grid)
+    assert path.parent == grid.runs_dir / ".rvhpc" / "manifests" and grid.digest() in path.name
+    plan, cells = read_manifest(path)
+    assert cells == grid.cells
+    assert plan["data"]["synthetic"]["basins"] == 5
+    assert not list(path.parent.glob(".*tmp"))
+
+
+def _bad(tmp_path: Path, edit) -> Path:
+    data = yaml.safe_load(write_grid(tmp_path).read_text())
+    edit(data)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.update(colour="red"), r"colour: unknown key"),
+    (lambda d: d["train"].update(hiden=8), r"hiden"),
+    (lambda d: d["experiments"][0].update(seeds="zero"), r"experiments\.0\.seeds"),
+    (lambda d: d["data"].update(synthetic={"basins": "many", "start": "2000-01-01", "end": "2001-01-01"}),
+     r"data\.synthetic\.basins"),
+    (lambda d: d.update(experiments=[]), r"no cells"),
+    (lambda d: d["experiments"].append({"arch": "ea", "static": "physics", "seeds": [1]}), r"duplicate cell"),
+    (lambda d: d.update(experiments=[{"arch": "ct", "static": "none"}]), r"does not support static kind 'none'"),
+    (lambda d: d.update(experiments=[{"arch": "lstm", "static": "physics"}]), r"does not support"),
+    (lambda d: d.update(experiments=[{"arch": "ea", "static": "gaussian"}]), r"needs dims"),
+    (lambda d: d.update(experiments=[{"arch": "ea", "static": "physics", "dims": [8]}]), r"takes no dims"),
+    (lambda d: d["train"].update(seed=3), r"set per experiment"),
+    (lambda d: d["data"].pop("train_period"), r"train_period and eval_period"),
+])
+def test_bad_grids_give_one_line(tmp_path: Path, edit, message: str) -> None:
+    path = _bad(tmp_path, edit)
+    with pytest.raises(ConfigError, match=message):
+        load_grid(path)
+    proc = rvhpc("grid", "show", path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_grid_name_lists_builtins(tmp_path: Path) -> None:
+    proc = rvhpc("grid", "show", "nosuchgrid", cwd=tmp_path)
+    assert proc.returncode == 2 and "paper" in proc.stderr and "smoke" in proc.stderr
+
+
+def test_runs_dir_not_writable_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    path = _bad(tmp_path, lambda d: d.update(runs_dir=str(tmp_path / "afile" / "runs")))
+    with pytest.raises(RunDirError, match="cannot be created"):
+        write_manifest(load_grid(path))
+    proc = rvhpc("submit", path, "--dry-run")
+    assert proc.returncode == 2 and "runs directory" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_builtin_smoke_is_in_the_repo() -> None:
+    assert (REPO / "data" / "grids" / "smoke.yaml").is_file()
+    assert "rvhpc ships none" in (REPO / "data" / "basins" / "README.md").read_text()

@@ -1,0 +1,84 @@
+"""Kill and signal a real training process mid-epoch, resume it, and get bit-identical weights and
+predictions to an uninterrupted run (CPU, one thread)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainhelp import assert_same_predictions, assert_same_weights, cli_env, rvhpc, train_args, weights
+
+EPOCHS = 3
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_store, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("uninterrupted") / "run"
+    proc = rvhpc(*train_args(tiny_store, out, epochs=EPOCHS))
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def start_and_signal_in_epoch_2(store: Path, out: Path, signum: int) -> tuple[int, str]:
+    """Start ``rvhpc train``, send ``signum`` once epoch 1 is checkpointed and epoch 2 has begun."""
+    proc = subprocess.Popen([sys.executable, "-m", "rvhpc", *map(str, train_args(store, out, epochs=EPOCHS))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+    seen = []
+    deadline = time.monotonic() + 300
+    try:
+        for line in proc.stderr:
+            seen.append(line)
+            if f"epoch 2/{EPOCHS}: 1/" in line:
+                assert (out / "checkpoints" / "epoch_001.pt").exists()
+                proc.send_signal(signum)
+                break
+            assert time.monotonic() < deadline, "training did not reach epoch 2"
+        rest_out, rest_err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, "".join(seen) + rest_err
+
+
+def test_sigkill_mid_epoch_then_resume_is_bit_identical(tiny_store, uninterrupted, tmp_path):
+    out = tmp_path / "run"
+    code, _ = start_and_signal_in_epoch_2(tiny_store, out, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert not (out / "DONE").exists()
+    assert not (out / f"checkpoints/epoch_{EPOCHS:03d}.pt").exists(), "the kill came too late to test a resume"
+
+    proc = rvhpc(*train_args(tiny_store, out, epochs=EPOCHS))
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming" in proc.stderr
+    for epoch in range(1, EPOCHS + 1):
+        assert_same_weights(weights(out, epoch), weights(uninterrupted, epoch))
+    assert_same_predictions(out, uninterrupted)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM])
+def test_slurm_signal_checkpoints_exits_75_and_resumes_exactly(tiny_store, uninterrupted, tmp_path, signum):
+    out = tmp_path / "run"
+    code, stderr = start_and_signal_in_epoch_2(tiny_store, out, signum)
+    assert code == 75, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "rerun to resume" in errors[0] and "Traceback" not in stderr
+    assert not (out / "DONE").exists()
+    partial = out / "checkpoints" / "partial.pt"
+    assert partial.exists(), "a signal inside epoch 2 leaves a mid-epoch checkpoint"
+    state = torch.load(partial, weights_only=False)
+    assert state["epoch"] == 2 and state["batches_done"] >= 1
+
+    proc = rvhpc(*train_args(tiny_store, out, epochs=EPOCHS))
+    assert proc.returncode == 0, proc.stderr
+    assert f"at epoch 2, batch {state['batches_done']}" in proc.stderr
+    assert not partial.exists()
+    for epoch in range(1, EPOCHS + 1):
+        assert_same_weights(weights(out, epoch), weights(uninterrupted, epoch))
+    assert_same_predictions(out, uninterrupted)
