@@ -44,9 +44,9 @@ def _root(
 
 def _register_all() -> None:
     # import lazily inside each module's commands so `rvhpc --help` stays fast
-    from rvhpc.cli import collect, container, data, grid, train  # noqa: F401  (modules register on import)
+    from rvhpc.cli import collect, container, data, demo, grid, train
 
-    for module in (data, train, grid, collect, container):
+    for module in (demo, data, train, grid, collect, container):
         module.register(app)
 
 

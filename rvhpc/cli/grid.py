@@ -21,6 +21,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the cells as JSON.")] = False,
     samples_per_second: Annotated[Optional[float], typer.Option(
         help="Measured training throughput, for CPU/GPU-hour estimates.")] = None,
+    bench: Annotated[bool, typer.Option("--bench", help="Measure samples/s here with a few training steps "
+                                                       "of the grid's first cell (a few seconds).")] = False,
 ) -> None:
     """List a grid's cells, counts per experiment and an estimate of the work.
 
@@ -32,6 +34,12 @@ def show(
 
     g = load_grid(grid)
     work = estimate(g)
+    if bench and not samples_per_second:
+        from rvhpc.training.bench import measure
+
+        first = g.cells[0].config
+        samples_per_second = measure(arch=first["arch"], hidden=first["hidden"], batch_size=first["batch_size"],
+                                     seq_length=first["seq_length"], steps=5, warmup=1)["samples_per_s"]
     if samples_per_second:
         work["hours"] = work["sample_epochs"] / samples_per_second / 3600 if work["sample_epochs"] else None
     if as_json:
@@ -55,7 +63,9 @@ def show(
         line = (f"work: {work['basins']} basins x {work['train_days']} training days = "
                 f"{work['samples_per_epoch']:,} samples/epoch; {work['sample_epochs']:,} sample-epochs in all")
         if work.get("hours") is not None:
-            line += f"; about {work['hours']:.1f} h at {samples_per_second:g} samples/s"
+            hours = work["hours"]
+            span = f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.1f} min"
+            line += f"; about {span} of training at {samples_per_second:.0f} samples/s (one device)"
         else:
             line += " (pass --samples-per-second S for hours)"
         out_console.print(line)

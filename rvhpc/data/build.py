@@ -107,11 +107,14 @@ def build_store(inputs: Inputs, tmp_path: Path, fingerprint: str) -> None:
     descriptors = camels.descriptor_table(attributes, inputs.basins, inputs.root)
     n = len(inputs.basins)
     frames, flows, heads = [], [], []
+    hashes: dict[Path, str] = {}  # hashed from the bytes parsed, so each file is read once
     with progress.task(f"reading {n} basins", total=n) as bar:
         for basin, ffile, qfile in zip(inputs.basins, inputs.forcing_files, inputs.streamflow_files):
-            forcing = camels.read_forcing(ffile)
+            fbytes, qbytes = ffile.read_bytes(), qfile.read_bytes()
+            hashes[ffile], hashes[qfile] = hashlib.sha256(fbytes).hexdigest(), hashlib.sha256(qbytes).hexdigest()
+            forcing = camels.read_forcing(ffile, fbytes)
             frames.append(forcing.data)
-            flows.append(camels.read_streamflow(qfile, forcing.area_m2))
+            flows.append(camels.read_streamflow(qfile, forcing.area_m2, qbytes))
             heads.append((forcing.area_m2, forcing.latitude, forcing.elevation))
             bar.advance(info=basin)
     start = min(f.index[0] for f in frames)
@@ -132,7 +135,7 @@ def build_store(inputs: Inputs, tmp_path: Path, fingerprint: str) -> None:
         source_root=str(inputs.root.resolve()), forcing=inputs.forcing, basin_file=str(inputs.basin_file.resolve()),
         rvhpc_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), host=socket.gethostname(),
         files={str(p.resolve().relative_to(inputs.root.resolve())) if p.resolve().is_relative_to(inputs.root.resolve())
-               else str(p.resolve()): dict(size=p.stat().st_size, sha256=_sha256(p)) for p in inputs.all_files()},
+               else str(p.resolve()): dict(size=p.stat().st_size, sha256=hashes.get(p) or _sha256(p)) for p in inputs.all_files()},
     )
     heads_arr = np.array(heads, dtype=np.float64)
     with h5py.File(tmp_path, "w") as f:

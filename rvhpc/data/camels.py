@@ -172,10 +172,11 @@ def _dates(path: Path, ymd: np.ndarray, first_line: int) -> pd.DatetimeIndex:
     return index
 
 
-def read_forcing(path: str | os.PathLike) -> Forcing:
-    """One basin's forcing file: lines 1-3 latitude, elevation, area (m^2), line 4 the header."""
+def read_forcing(path: str | os.PathLike, content: bytes | None = None) -> Forcing:
+    """One basin's forcing file: lines 1-3 latitude, elevation, area (m^2), line 4 the header
+    (``content``: the file's bytes when the caller already read them)."""
     path = Path(path)
-    parts = path.read_bytes().split(b"\n", 4)
+    parts = (path.read_bytes() if content is None else content).split(b"\n", 4)
     if len(parts) < 5:
         raise DataError(f"{path}: forcing file is too short (needs 3 header values, a column "
                         f"header and daily rows)")
@@ -204,11 +205,11 @@ def read_forcing(path: str | os.PathLike) -> Forcing:
     return Forcing(path, data, head[0], head[1], head[2])
 
 
-def read_streamflow(path: str | os.PathLike, area_m2: float) -> pd.Series:
+def read_streamflow(path: str | os.PathLike, area_m2: float, content: bytes | None = None) -> pd.Series:
     """Daily discharge in mm/day (NaN where -999 or negative) from a ``*_streamflow_qc.txt``."""
     path = Path(path)
     names = ["basin", "year", "month", "day", "q", "flag"]
-    df = _parse_table(path, path.read_bytes(), names, first_line=1, dtypes={"basin": str, "flag": str})
+    df = _parse_table(path, path.read_bytes() if content is None else content, names, first_line=1, dtypes={"basin": str, "flag": str})
     if df.empty:
         raise DataError(f"{path}: streamflow file has no rows")
     values = _numbers(path, df, ["year", "month", "day", "q"], first_line=1)

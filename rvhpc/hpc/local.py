@@ -49,6 +49,21 @@ def run_local(grid: Grid, jobs: int = 1, python: str | None = None) -> LocalResu
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
     env.pop("SLURM_ARRAY_TASK_ID", None)
     running: dict[int, tuple[subprocess.Popen, object]] = {}
+    try:
+        _loop(grid, manifest, todo, running, result, jobs, python, env)
+    finally:
+        # interrupted: the cells checkpoint on SIGTERM; wait for them so nothing is left behind
+        for proc, handle in running.values():
+            proc.terminate()
+        for proc, handle in running.values():
+            proc.wait()
+            handle.close()
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _loop(grid: Grid, manifest: Path, todo: list, running: dict, result: LocalResult, jobs: int,
+          python: str | None, env: dict) -> None:
     with progress.task(f"grid {grid.name}", total=len(todo), every=1) as bar:
         while todo or running:
             while todo and len(running) < jobs:
@@ -68,5 +83,3 @@ def run_local(grid: Grid, jobs: int = 1, python: str | None = None) -> LocalResu
                 del running[index]
                 state = "done" if proc.returncode == 0 else f"exit {proc.returncode}"
                 bar.advance(info=f"cell {index} {state}")
-    result.seconds = time.monotonic() - start
-    return result

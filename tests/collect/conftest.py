@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,8 @@ def client():
     from distributed import Client, LocalCluster
 
     progress.set_quiet(True)
+    # the cluster closes after pytest has released its captured streams: keep its info lines quiet
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0")
     with Client(cluster) as c:
         yield c

@@ -156,3 +156,16 @@ def test_requeue_limit(tmp_path: Path) -> None:
     proc = _start(script, tmp_path, restart=3)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1 and "giving up" in out and "max_requeues=3" in out
+
+
+def test_example_profile_runs_the_cell_in_apptainer() -> None:
+    from rvhpc.hpc.profile import load_profile
+
+    profile = load_profile(Path(__file__).resolve().parents[2] / "slurm" / "profiles" / "example.yaml")
+    text = _render(profile, Path("/scratch/my runs"))
+    command = next(line for line in text.splitlines() if "-m rvhpc cell" in line)
+    argv = shlex.split(command.rstrip(" &"))
+    assert argv[:3] == ["apptainer", "exec", "--nv"]
+    assert "/scratch/my runs:/scratch/my runs" in argv[argv.index("--bind") + 1].split(",")
+    assert argv[argv.index("/project/images/rvhpc.sif") + 1:argv.index("cell")] == ["python3", "-m", "rvhpc"]
+    assert "#SBATCH --gpus-per-node=1" in text and "module load cuda/12.1" in text

@@ -12,7 +12,6 @@ import torch
 
 from rvhpc.errors import ConfigError
 from rvhpc.models import MODELS, build_model, from_reference, load_reference_file, to_reference
-from rvhpc.models.ealstm import EARecurrence
 
 N_DYN, N_STAT, HIDDEN = 5, 7, 8
 ARCHS = sorted(MODELS)
@@ -110,12 +109,40 @@ def to_reference_grads(model) -> dict[str, torch.Tensor]:
     return grads
 
 
-def test_ea_recurrence_gradcheck():
+def test_ea_recurrence_gradients_in_double_precision():
+    """The hand-written backward against autograd through the plain loop, to 1e-10 in float64."""
+    from rvhpc.models.recurrence import ea_last_hidden
+
     gen = torch.Generator().manual_seed(4)
-    xw = torch.randn(6, 3, 12, generator=gen, dtype=torch.float64, requires_grad=True)
-    i = torch.rand(3, 4, generator=gen, dtype=torch.float64, requires_grad=True)
-    w = 0.5 * torch.randn(4, 12, generator=gen, dtype=torch.float64)
-    assert torch.autograd.gradcheck(EARecurrence.apply, (xw, i, w.requires_grad_(True)))
+    args = [torch.randn(3, 6, 2, generator=gen, dtype=torch.float64),  # x_d [B, T, n]
+            torch.rand(3, 4, generator=gen, dtype=torch.float64),  # i [B, H]
+            torch.randn(2, 12, generator=gen, dtype=torch.float64),  # W_ih
+            0.5 * torch.randn(4, 12, generator=gen, dtype=torch.float64),  # W_hh
+            torch.randn(12, generator=gen, dtype=torch.float64)]  # b
+    grad_out = torch.randn(3, 4, generator=gen, dtype=torch.float64)
+
+    def plain(x_d, i, w_ih, w_hh, b):
+        h = c = torch.zeros(3, 4, dtype=torch.float64)
+        for t in range(x_d.shape[1]):
+            h, c = _cell(h @ w_hh + x_d[:, t] @ w_ih + b, c, "fog", i)
+        return h
+
+    results = []
+    for fn in (ea_last_hidden, plain):
+        leaves = [a.clone().requires_grad_(True) for a in args]
+        (fn(*leaves) * grad_out).sum().backward()
+        results.append([leaf.grad for leaf in leaves])
+    for ours, ref in zip(*results):
+        assert torch.allclose(ours, ref, atol=1e-10, rtol=1e-10)
+
+
+def test_ea_recurrence_refuses_a_second_backward():
+    """Its backward reuses its buffers; a second pass over a retained graph fails loudly."""
+    model = build_model("ea", N_DYN, N_STAT, hidden=HIDDEN)
+    out = model(*inputs("ea")).sum()
+    out.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.backward()
 
 
 # -- reference state dicts -----------------------------------------------------------------------
