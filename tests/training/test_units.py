@@ -1,0 +1,118 @@
+"""Pieces without a training run: config, distributed environment, sample order, checkpoints."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from rvhpc.errors import ConfigError, RunDirError
+from rvhpc.training import checkpoint as ckpt_io
+from rvhpc.training.config import TrainConfig
+from rvhpc.training.distributed import DistEnv, first_host, thread_count
+from rvhpc.training.loop import epoch_plan, nse_loss
+from rvhpc.training.rundir import atomic_path
+
+
+def test_config_defaults_are_the_papers(tmp_path):
+    c = TrainConfig.create(store=tmp_path / "s.h5")
+    assert (c.arch, c.static, c.epochs, c.hidden, c.batch_size, c.seq_length) == ("ea", "physics", 20, 256, 256, 270)
+    assert (c.lr, c.lr_late, c.dropout, c.clip_norm, c.initial_forget_bias) == (1e-3, 5e-4, 0.4, 1.0, 5.0)
+    assert [c.lr_for_epoch(e) for e in (1, 10, 11, 20)] == [1e-3, 1e-3, 5e-4, 5e-4]
+    assert c.experiment == "EP"
+    assert TrainConfig.create(store="s", static="gaussian", dim=64).experiment == "EG-64"
+
+
+@pytest.mark.parametrize("values,words", [
+    ({"arch": "gru"}, "gru"), ({"static": "gaussian"}, "--dim"), ({"static": "mixed", "dim": 27}, ">= 28"),
+    ({"lr": -1}, "lr"), ({"nonsense": 1}, "nonsense"),
+])
+def test_config_errors_are_one_line(values, words):
+    with pytest.raises(ConfigError) as err:
+        TrainConfig.create(store="s.h5", **values)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_dist_env_from_torchrun_and_slurm():
+    assert not DistEnv.from_environ({}).distributed
+    env = DistEnv.from_environ({"RANK": "1", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "MASTER_ADDR": "h",
+                                "MASTER_PORT": "1234"})
+    assert (env.rank, env.world, env.local_rank, env.master_addr, env.master_port) == (1, 4, 1, "h", 1234)
+    assert env.from_torchrun
+    slurm = {"SLURM_PROCID": "3", "SLURM_NTASKS": "4", "SLURM_LOCALID": "1", "SLURM_JOB_ID": "123456",
+             "SLURM_JOB_NODELIST": "localhost"}
+    env = DistEnv.from_environ(slurm)
+    assert (env.rank, env.world, env.local_rank) == (3, 4, 1)
+    assert (env.master_addr, env.master_port) == ("localhost", 20000 + 123456 % 20000)
+    assert not env.from_torchrun
+    assert DistEnv.from_environ({**slurm, "MASTER_PORT": "29999"}).master_port == 29999
+    assert not DistEnv.from_environ({**slurm, "SLURM_NTASKS": "1"}).distributed  # one task: no DDP
+
+
+def test_first_host_of_a_node_list():
+    assert first_host("node7") == "node7"
+    if shutil.which("scontrol"):
+        assert first_host("gpu[03-05,09]") == "gpu03"
+    else:
+        with pytest.raises(ConfigError):
+            first_host("gpu[03-05,09]")
+
+
+def test_thread_count():
+    assert thread_count(3, {"SLURM_CPUS_PER_TASK": "8"}) == 3
+    assert thread_count(None, {"SLURM_CPUS_PER_TASK": "8", "OMP_NUM_THREADS": "2"}) == 8
+    assert thread_count(None, {"OMP_NUM_THREADS": "2"}) == 2
+    assert thread_count(None, {}) is None
+
+
+def test_epoch_plan_ranks_split_the_global_batches():
+    n, batch = 103, 8
+    single = epoch_plan(n, batch, seed=4, epoch=2, env=DistEnv())
+    assert sorted(np.concatenate(single).tolist()) == list(range(n))  # every sample once
+    assert [len(b) for b in single] == [8] * 12 + [7]
+    ranks = [epoch_plan(n, batch, seed=4, epoch=2, env=DistEnv(rank=r, world=2)) for r in range(2)]
+    assert len(ranks[0]) == len(ranks[1]) == 13
+    for k in range(13):  # rank 0 + rank 1 = the single-process global batch
+        np.testing.assert_array_equal(np.concatenate([ranks[0][k], ranks[1][k]]), single[k])
+    assert all(len(b) == 4 for b in ranks[0][:12])
+    again = epoch_plan(n, batch, seed=4, epoch=2, env=DistEnv())
+    assert all(np.array_equal(a, b) for a, b in zip(single, again))
+    other = epoch_plan(n, batch, seed=4, epoch=3, env=DistEnv())
+    assert not all(np.array_equal(a, b) for a, b in zip(single, other))
+    # a last global batch smaller than the world is dropped, so no rank gets an empty batch
+    assert len(epoch_plan(17, 8, 0, 1, DistEnv(rank=2, world=4))) == 2
+
+
+def test_nse_loss_formula():
+    y_hat, y = torch.tensor([[1.0], [2.0]]), torch.tensor([[0.0], [0.0]])
+    q_std = torch.tensor([[0.9], [1.9]])
+    assert nse_loss(y_hat, y, q_std).item() == pytest.approx((1 / 1.0 + 4 / 4.0) / 2)
+
+
+def test_checkpoints_atomic_and_latest(tmp_path):
+    d = tmp_path / "checkpoints"
+    assert ckpt_io.latest(d) is None
+    state = dict(model={"w": torch.ones(2)}, optimizer={}, torch_rng=[torch.get_rng_state()])
+    ckpt_io.save(d, ckpt_io.Checkpoint(epoch=1, batches_done=-1, **state))
+    ckpt_io.save(d, ckpt_io.Checkpoint(epoch=2, batches_done=5, **state))
+    assert ckpt_io.complete_epochs(d) == [1]
+    partial = ckpt_io.latest(d)
+    assert partial.epoch == 2 and partial.batches_done == 5 and not partial.complete
+    ckpt_io.save(d, ckpt_io.Checkpoint(epoch=2, batches_done=-1, **state))
+    assert ckpt_io.complete_epochs(d) == [1, 2] and not (d / "partial.pt").exists()
+    assert ckpt_io.latest(d).complete
+    with pytest.raises(RunDirError, match="--epoch 4 is out of range"):
+        ckpt_io.load_epoch(d, 4)
+    assert sorted(os.listdir(d)) == ["epoch_001.pt", "epoch_002.pt"]
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "x.txt"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert os.listdir(tmp_path) == []
