@@ -1,7 +1,8 @@
 """Model-only speed: forward + backward time per batch of rvhpc's models and the original code's
 per-step models (benchmarks/baseline_models.py), side by side, interleaved, in one process.
 
-    python -m benchmarks.bench_models [--hidden 256] [--batch 256] [--seq 270] [--reps 3] [--threads N] [--out FILE]
+    python -m benchmarks.bench_models [--hidden 256] [--batch 256] [--seq 270] [--reps 3] [--threads N]
+        [--tune-allocator] [--out FILE]
 
 Prints one line per model (min and median seconds per batch, speed-up over the baseline of the
 same architecture) and writes the numbers as JSON (``--out``). Data loading is not included; the
@@ -20,7 +21,7 @@ import time
 import torch
 
 from benchmarks.baseline_models import baseline_model
-from rvhpc.models import MODELS, build_model
+from rvhpc.models import MODELS, build_model, tune_cpu_allocator
 
 N_DYNAMIC, N_STATIC = 5, 27
 
@@ -37,9 +38,12 @@ def main() -> None:
     parser.add_argument("--seq", type=int, default=270)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--archs", default=",".join(MODELS))
+    parser.add_argument("--tune-allocator", action="store_true",
+                        help="call rvhpc.models.tune_cpu_allocator() first (affects both sides)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default="benchmarks/results/models.json")
     args = parser.parse_args()
+    tuned = tune_cpu_allocator() if args.tune_allocator else False
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -61,7 +65,7 @@ def main() -> None:
             _step(model, x_d, x_s)
             times[name].append(time.perf_counter() - t0)
     result = {"hidden": args.hidden, "batch": args.batch, "seq": args.seq, "threads": torch.get_num_threads(),
-              "torch": torch.__version__, "models": {}}
+              "torch": torch.__version__, "allocator_tuned": tuned, "models": {}}
     for name, ts in times.items():
         entry = {"min_s": min(ts), "median_s": statistics.median(ts)}
         base = f"baseline_{name}"

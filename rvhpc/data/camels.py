@@ -125,6 +125,24 @@ def _parse_table(path: Path, body: bytes, names: list[str], first_line: int,
     return df
 
 
+def _fast_numbers(body: bytes, n_fields: int, numeric: list[int]) -> np.ndarray | None:
+    """The common case in one C-parser pass: fields ``numeric`` as float64 [rows, len(numeric)],
+    or None when any row is off (then the careful path parses again and names the bad row).
+
+    Every row must have at most ``n_fields`` fields and numbers in every numeric field, so this
+    accepts only tables the careful path accepts, with the same values (same C converter)."""
+    dtypes = {k: (np.float64 if k in numeric else object) for k in range(n_fields)}
+    try:
+        df = pd.read_csv(io.BytesIO(body), sep=r"\s+", header=None, names=range(n_fields), dtype=dtypes,
+                         engine="c", skip_blank_lines=True)
+    except (ValueError, OverflowError):  # ParserError, EmptyDataError, UnicodeDecodeError included
+        return None
+    values = df.to_numpy(np.float64) if len(numeric) == n_fields else df.iloc[:, numeric].to_numpy(np.float64)
+    if not len(values) or np.isnan(values).any():
+        return None
+    return values
+
+
 def _first_bad_row(text: str, n_fields: int, text_cols: set[int]) -> int | None:
     numeric = [i for i in range(n_fields) if i not in text_cols]
     for k, line in enumerate(text.splitlines()):
@@ -157,8 +175,9 @@ def _numbers(path: Path, df: pd.DataFrame, columns: list[str], first_line: int) 
     return values
 
 
-def _dates(path: Path, ymd: np.ndarray, first_line: int) -> pd.DatetimeIndex:
-    """Dates from float columns year, month, day (vectorised; DataError on an invalid date)."""
+def _days(path: Path, ymd: np.ndarray, first_line: int) -> np.ndarray:
+    """Days since 1970-01-01 (int64) from float columns year, month, day (vectorised; DataError on
+    an invalid or repeated date)."""
     y, m, d = (ymd[:, k].astype(np.int64) for k in range(3))
     months = (y - 1970) * 12 + (m - 1)
     days = months.astype("datetime64[M]").astype("datetime64[D]") + (d - 1)
@@ -166,15 +185,39 @@ def _dates(path: Path, ymd: np.ndarray, first_line: int) -> pd.DatetimeIndex:
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise DataError(f"{path}:{first_line + k}: invalid date {y[k]}-{m[k]:02d}-{d[k]:02d}")
-    index = pd.DatetimeIndex(days.astype("datetime64[ns]"), name="date")
-    if index.has_duplicates:
-        raise DataError(f"{path}: date {index[index.duplicated()][0].date()} appears twice")
-    return index
+    days = days.astype(np.int64)
+    if len(days) > 1 and not (np.diff(days) > 0).all():
+        order = np.argsort(days, kind="stable")
+        repeats = order[1:][np.diff(days[order]) == 0]
+        if len(repeats):
+            first = days[int(repeats.min())].astype("datetime64[D]")
+            raise DataError(f"{path}: date {first} appears twice")
+    return days
 
 
-def read_forcing(path: str | os.PathLike, content: bytes | None = None) -> Forcing:
-    """One basin's forcing file: lines 1-3 latitude, elevation, area (m^2), line 4 the header
-    (``content``: the file's bytes when the caller already read them)."""
+def _index(days: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(days.astype("datetime64[D]").astype("datetime64[ns]"), name="date")
+
+
+def _dates(path: Path, ymd: np.ndarray, first_line: int) -> pd.DatetimeIndex:
+    """Dates from float columns year, month, day (vectorised; DataError on an invalid date)."""
+    return _index(_days(path, ymd, first_line))
+
+
+@dataclass
+class ForcingArrays:
+    """A forcing file as plain arrays: days since 1970-01-01 [T], values [T, columns] (float64)."""
+
+    columns: list[str]
+    days: np.ndarray
+    values: np.ndarray
+    latitude: float
+    elevation: float
+    area_m2: float
+
+
+def read_forcing_arrays(path: str | os.PathLike, content: bytes | None = None) -> ForcingArrays:
+    """:func:`read_forcing` without the pandas objects (what the store build needs)."""
     path = Path(path)
     parts = (path.read_bytes() if content is None else content).split(b"\n", 4)
     if len(parts) < 5:
@@ -196,27 +239,45 @@ def read_forcing(path: str | os.PathLike, content: bytes | None = None) -> Forci
     missing = [c for c in DYNAMIC_INPUTS if c.lower() not in names]
     if missing:
         raise DataError(f"{path}:4: column header lacks {', '.join(missing)}")
-    df = _parse_table(path, parts[4], names, first_line=5)
-    values = _numbers(path, df, names, first_line=5)
-    index = _dates(path, values[:, :3], first_line=5)
+    values = _fast_numbers(parts[4], len(names), list(range(len(names))))
+    if values is None:
+        values = _numbers(path, _parse_table(path, parts[4], names, first_line=5), names, first_line=5)
+    days = _days(path, values[:, :3], first_line=5)
     keep = [k for k, n in enumerate(names) if n not in ("year", "mnth", "day", "hr")]
     columns = [{c.lower(): c for c in DYNAMIC_INPUTS}.get(names[k], names[k]) for k in keep]
-    data = pd.DataFrame(values[:, keep], index=index, columns=columns)
-    return Forcing(path, data, head[0], head[1], head[2])
+    return ForcingArrays(columns, days, values[:, keep], head[0], head[1], head[2])
+
+
+def read_forcing(path: str | os.PathLike, content: bytes | None = None) -> Forcing:
+    """One basin's forcing file: lines 1-3 latitude, elevation, area (m^2), line 4 the header
+    (``content``: the file's bytes when the caller already read them)."""
+    f = read_forcing_arrays(path, content)
+    data = pd.DataFrame(f.values, index=_index(f.days), columns=f.columns)
+    return Forcing(Path(path), data, f.latitude, f.elevation, f.area_m2)
+
+
+def read_streamflow_arrays(path: str | os.PathLike, area_m2: float,
+                           content: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`read_streamflow` as (days since 1970-01-01 [T], mm/day [T])."""
+    path = Path(path)
+    names = ["basin", "year", "month", "day", "q", "flag"]
+    body = path.read_bytes() if content is None else content
+    values = _fast_numbers(body, len(names), [1, 2, 3, 4])
+    if values is None:
+        df = _parse_table(path, body, names, first_line=1, dtypes={"basin": str, "flag": str})
+        if df.empty:
+            raise DataError(f"{path}: streamflow file has no rows")
+        values = _numbers(path, df, ["year", "month", "day", "q"], first_line=1)
+    days = _days(path, values[:, :3], first_line=1)
+    q = values[:, 3]
+    q = np.where(q < 0, np.nan, q)  # -999 marks missing; other negatives are invalid readings
+    return days, cfs_to_mm_per_day(q, area_m2)
 
 
 def read_streamflow(path: str | os.PathLike, area_m2: float, content: bytes | None = None) -> pd.Series:
     """Daily discharge in mm/day (NaN where -999 or negative) from a ``*_streamflow_qc.txt``."""
-    path = Path(path)
-    names = ["basin", "year", "month", "day", "q", "flag"]
-    df = _parse_table(path, path.read_bytes() if content is None else content, names, first_line=1, dtypes={"basin": str, "flag": str})
-    if df.empty:
-        raise DataError(f"{path}: streamflow file has no rows")
-    values = _numbers(path, df, ["year", "month", "day", "q"], first_line=1)
-    index = _dates(path, values[:, :3], first_line=1)
-    q = values[:, 3]
-    q = np.where(q < 0, np.nan, q)  # -999 marks missing; other negatives are invalid readings
-    return pd.Series(cfs_to_mm_per_day(q, area_m2), index=index, name="qobs(mm/day)")
+    days, q = read_streamflow_arrays(path, area_m2, content)
+    return pd.Series(q, index=_index(days), name="qobs(mm/day)")
 
 
 def read_attributes(root: str | os.PathLike, basins: list[str] | None = None) -> pd.DataFrame:

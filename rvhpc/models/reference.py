@@ -21,7 +21,8 @@ PREFIX = "module."
 
 def _strip(state_dict: Mapping, arch: str) -> dict[str, torch.Tensor]:
     if not isinstance(state_dict, Mapping):
-        raise ConfigError(f"reference weights for arch {arch!r}: expected a state dict, got {type(state_dict).__name__}")
+        raise ConfigError(f"reference weights for arch {arch!r}: expected a state dict, "
+                          f"got {type(state_dict).__name__}")
     sd = {}
     for key, value in state_dict.items():
         name = key[len(PREFIX):] if isinstance(key, str) and key.startswith(PREFIX) else key
