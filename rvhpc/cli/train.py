@@ -133,7 +133,10 @@ def register(app: typer.Typer) -> None:
 
         Example: rvhpc bench --arch ct --steps 10 --json
         """
+        from rvhpc.models import tune_cpu_allocator
         from rvhpc.training.bench import measure
+
+        tune_cpu_allocator()  # as rvhpc train does, so the numbers match training
 
         result = measure(arch=arch, hidden=hidden, batch_size=batch_size, steps=steps, warmup=warmup,
                          seq_length=seq_length, device=device, store=store, threads=threads)

@@ -4,7 +4,9 @@ Weather is seasonal and stochastic (Markov-chain precipitation occurrence with g
 AR(1) temperature anomalies, radiation and day length from latitude). Discharge comes from a
 bucket model (degree-day snow, a soil store with evapotranspiration, fast and slow linear
 reservoirs, deep losses) whose parameters are functions of the generated attributes, so basins
-differ strongly in how they answer the same weather and the 27 descriptors explain why.
+differ strongly in how they answer the same weather and the 27 descriptors explain why. Basins
+come in clusters of neighbours that share their meteorology (synth_attrs.NEIGHBOURS), so the
+dynamic inputs alone cannot tell them apart: only the static attributes can.
 Everything is vectorised across basins and drawn from one ``numpy`` Generator: one seed, one tree.
 """
 
@@ -51,35 +53,38 @@ def _solar(lat_deg: np.ndarray, doy: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _weather(rng: np.random.Generator, site: dict, dates: pd.DatetimeIndex) -> dict:
-    """Daily weather [n_basins, n_days] for every basin at once."""
+    """Daily weather [n_basins, n_days] for every basin at once; the random fields are drawn per
+    cluster of neighbours (``site["region"]``) and shared by its basins."""
     n, t = len(site["lat"]), len(dates)
+    reg = site["region"]
+    n_reg = int(reg.max()) + 1
     doy = dates.day_of_year.to_numpy().astype(float)
     phase = 2 * np.pi * (doy - 1) / 365.25
     # temperature: lapse rate with elevation, colder and more seasonal to the north
-    t_mean = 22.0 - 0.55 * (site["lat"] - 30) - 6.0 * site["elev"] / 1000 + rng.normal(0, 1.5, n)
-    t_amp = 6.0 + 0.35 * (site["lat"] - 30) + rng.normal(0, 1.0, n)
-    anomaly = lfilter([1.0], [1.0, -0.7], rng.normal(0, 2.2, (n, t)), axis=1)
+    t_mean = 22.0 - 0.55 * (site["lat"] - 30) - 6.0 * site["elev"] / 1000 + rng.normal(0, 1.5, n_reg)[reg]
+    t_amp = 6.0 + 0.35 * (site["lat"] - 30) + rng.normal(0, 1.0, n_reg)[reg]
+    anomaly = lfilter([1.0], [1.0, -0.7], rng.normal(0, 2.2, (n_reg, t)), axis=1)[reg]
     tavg = t_mean[:, None] - t_amp[:, None] * np.cos(phase - 2 * np.pi * 15 / 365.25)[None, :] + anomaly
     # precipitation: seasonal wet-day probability, persistence, gamma amounts
     season = 1 + site["p_season"][:, None] * np.cos(phase[None, :] - site["p_phase"][:, None])
     pi = np.clip(site["wet_frac"][:, None] * (1 + 0.5 * (season - 1)), 0.03, 0.9)
     r = site["persist"][:, None]
     p11, p01 = pi + r * (1 - pi), pi * (1 - r)
-    u = rng.random((n, t))
+    u = rng.random((n_reg, t))[reg]
     wet = np.zeros((n, t), dtype=bool)
     state = u[:, 0] < pi[:, 0]
     for k in range(t):
         state = u[:, k] < np.where(state, p11[:, k], p01[:, k])
         wet[:, k] = state
     shape = 0.75
-    amount = rng.gamma(shape, 1.0, (n, t)) * (site["p_target"][:, None] * season / pi / shape)
+    amount = rng.gamma(shape, 1.0, (n_reg, t))[reg] * (site["p_target"][:, None] * season / pi / shape)
     prcp = np.where(wet, amount, 0.0)
-    dtr = np.clip(7.0 + 6.0 * site["dryness"][:, None] - 4.0 * wet + rng.normal(0, 1.5, (n, t)), 2.0, 22.0)
+    dtr = np.clip(7.0 + 6.0 * site["dryness"][:, None] - 4.0 * wet + rng.normal(0, 1.5, (n_reg, t))[reg], 2.0, 22.0)
     tmax, tmin = tavg + dtr / 2, tavg - dtr / 2
     ra, dayl = _solar(site["lat"], doy)
-    trans = np.clip(np.where(wet, 0.42, 0.72) + rng.normal(0, 0.06, (n, t)), 0.15, 0.8)
+    trans = np.clip(np.where(wet, 0.42, 0.72) + rng.normal(0, 0.06, (n_reg, t))[reg], 0.15, 0.8)
     srad = ra * trans * 1e6 / 86400.0
-    humid = np.clip(0.82 + 0.12 * wet + 0.1 * (1 - site["dryness"][:, None]) + rng.normal(0, 0.04, (n, t)), 0.5, 1.0)
+    humid = np.clip(0.82 + 0.12 * wet + 0.1 * (1 - site["dryness"][:, None]) + rng.normal(0, 0.04, (n_reg, t))[reg], 0.5, 1.0)
     vp = 611.0 * np.exp(17.27 * tmin / (tmin + 237.3)) * humid
     pet = np.maximum(0.0023 * ra / 2.45 * (tavg + 17.8) * np.sqrt(np.maximum(tmax - tmin, 0.0)), 0.0)
     return dict(prcp=prcp, tmax=tmax, tmin=tmin, tavg=tavg, srad=srad, vp=vp, dayl=dayl, pet=pet)

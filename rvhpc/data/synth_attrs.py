@@ -31,21 +31,37 @@ _COVER = np.array(["    Evergreen Needleleaf Forest", "    Deciduous Broadleaf F
                    "    Croplands", "    Grasslands", "    Open Shrublands"])
 
 
+#: gauges per cluster of neighbours that share one meteorology (like nested and adjacent CAMELS
+#: gauges): their dynamic inputs are all but identical, so only their attributes tell them apart
+NEIGHBOURS = 4
+
+
 def sites(rng: np.random.Generator, n: int) -> dict:
-    """Location, elevation and climate drivers of ``n`` basins, sorted by their 8-digit id."""
-    huc = rng.integers(1, 19, n)
+    """Location, elevation and climate drivers of ``n`` basins, sorted by their 8-digit id.
+
+    Basins come in clusters of up to :data:`NEIGHBOURS` neighbours (``region``) that share their
+    climate drivers (up to tiny jitters) and their daily weather; soils, geology and vegetation are
+    drawn per basin in :func:`attributes`.
+    """
+    n_regions = max(1, -(-n // NEIGHBOURS))
+    region = rng.permutation(n) % n_regions
+    p_target_r = np.clip(np.exp(rng.normal(np.log(2.8), 0.5, n_regions)), 0.8, 9.0)
+    p_target = p_target_r[region] * np.exp(rng.normal(0, 0.02, n))
+    dryness = np.clip((np.log(8.0) - np.log(p_target)) / (np.log(8.0) - np.log(0.6)), 0, 1)
+    huc = rng.integers(1, 19, n_regions)[region]
     serial = rng.choice(np.arange(100000, 999999), n, replace=False)
     ids = np.array([f"{h:02d}{s:06d}" for h, s in zip(huc, serial)])
-    p_target = np.clip(np.exp(rng.normal(np.log(2.8), 0.5, n)), 0.8, 9.0)
-    dryness = np.clip((np.log(8.0) - np.log(p_target)) / (np.log(8.0) - np.log(0.6)), 0, 1)
+    wet_noise = rng.normal(0, 0.04, n_regions)[region]
     site = dict(
-        id=ids, huc=huc,
-        lat=rng.uniform(30.0, 48.5, n), lon=rng.uniform(-123.5, -68.5, n),
-        elev=np.clip(np.exp(rng.normal(np.log(550.0), 0.9, n)), 15.0, 3500.0),
+        id=ids, huc=huc, region=region,
+        lat=rng.uniform(30.0, 48.5, n_regions)[region] + rng.normal(0, 0.02, n),
+        lon=rng.uniform(-123.5, -68.5, n_regions)[region] + rng.normal(0, 0.02, n),
+        elev=np.clip(np.exp(rng.normal(np.log(550.0), 0.9, n_regions))[region] * np.exp(rng.normal(0, 0.02, n)),
+                     15.0, 3500.0),
         p_target=p_target, dryness=dryness,
-        p_season=rng.uniform(0.0, 0.8, n), p_phase=rng.uniform(0, 2 * np.pi, n),
-        wet_frac=np.clip(0.12 + 0.4 * (1 - dryness) + rng.normal(0, 0.04, n), 0.08, 0.7),
-        persist=rng.uniform(0.15, 0.5, n),
+        p_season=rng.uniform(0.0, 0.8, n_regions)[region], p_phase=rng.uniform(0, 2 * np.pi, n_regions)[region],
+        wet_frac=np.clip(0.12 + 0.4 * (1 - dryness) + wet_noise, 0.08, 0.7),
+        persist=rng.uniform(0.15, 0.5, n_regions)[region],
     )
     order = np.argsort(ids)
     return {k: v[order] for k, v in site.items()}

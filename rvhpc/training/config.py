@@ -66,9 +66,13 @@ class TrainConfig(BaseModel):
         return self.lr_late if epoch >= self.lr_late_epoch else self.lr
 
     def identity(self) -> dict[str, Any]:
-        """The fields that define the result (used to refuse a run dir holding another config)."""
+        """The fields that define the result (used to refuse a run dir holding another config).
+
+        The store's path is left out: its contents are compared by fingerprint instead, so a run
+        resumes after the store moved (another mount point inside a container, say).
+        """
         data = self.model_dump(mode="json")
-        for key in RUNTIME_FIELDS:
+        for key in (*RUNTIME_FIELDS, "store"):
             data.pop(key)
         return data
 

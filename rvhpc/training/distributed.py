@@ -8,9 +8,11 @@ SLURM_JOB_NODELIST, the port is 20000 + job id % 20000 unless MASTER_PORT is set
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -134,6 +136,12 @@ class ProcessGroup:
 
     def __exit__(self, *exc: Any) -> None:
         if self._owned and dist.is_initialized():
+            # Gloo's destructor joins its worker threads while holding the GIL; a worker still
+            # freeing a finished collective's Python tensors needs the GIL, and the two deadlock
+            # (pytorch/pytorch#56297; seen here after all_gather_object + barrier). Giving the
+            # workers a moment without the GIL lets them finish first.
+            gc.collect()
+            time.sleep(0.5)
             dist.destroy_process_group()
 
 

@@ -104,8 +104,18 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
     samples = sampler.train_samples()
     if len(samples) < env.world:
         raise DataError(f"{config.store}: no training samples with observed discharge in the training period")
+    # the evaluation needs its warm-up inside the data: find out now, not after training
+    WindowSampler(open_store(config.store, period="eval", warmup=config.seq_length - 1),
+                  seq_length=config.seq_length).eval_days()
 
+    if device.type == "cpu":
+        from rvhpc.models import tune_cpu_allocator
+
+        tune_cpu_allocator()  # process-wide; a training process is exactly the entry point it is meant for
     with deterministic(device, thread_count(config.threads)), ProcessGroup(env, device) as group:
+        torch.manual_seed(config.seed)
+        model = _build(config, statics.dim).to(device)  # the same initial weights on every rank
+        x_s = None if statics.values is None else torch.from_numpy(np.asarray(statics.values, np.float32)).to(device)
         if env.is_main:
             if env.distributed:
                 progress.log(f"DDP: {env.world} ranks, {group.backend} via {group.init_method}, "
@@ -113,7 +123,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
             if force:
                 rd.clear()
             rd.path.mkdir(parents=True, exist_ok=True)
-            record = config_record({**config.model_dump(mode="json"), "store": str(config.store)},
+            record = config_record(config.model_dump(mode="json"),
                                    fingerprint, config.experiment)
             if rd.read_config() is None or force:
                 write_json(rd.config_json, record)
@@ -121,9 +131,6 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
                 rd.write_statics(statics)
         barrier()
         resume = ckpt_io.latest(rd.checkpoints)
-        torch.manual_seed(config.seed)
-        model = _build(config, statics.dim).to(device)
-        x_s = None if statics.values is None else torch.from_numpy(np.asarray(statics.values, np.float32)).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         if resume is not None:
             model.load_state_dict(resume.model)
@@ -137,7 +144,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
             outcome = _train_epochs(config, rd, runner, model, optimizer, resume, stop, env, device)
             if outcome is not None:
                 return outcome
-            del store, sampler, samples
+            del store, sampler, samples, runner
             return _evaluate(config, rd, model, x_s, env, device, stop, open_store, WindowSampler)
 
 

@@ -81,3 +81,10 @@ def test_evaluate_bad_reference_weights(tiny_store, tmp_path):
 
 def test_bench_bad_arch():
     assert_one_line_error(rvhpc("bench", "--arch", "gru", "--steps", 1), "gru")
+
+
+def test_eval_warmup_before_data_start_fails_before_training(tiny_store, tmp_path):
+    out = tmp_path / "run"
+    proc = rvhpc("train", "--store", tiny_store, "--out", out, "--hidden", 8, "--seq-length", 400, "--epochs", 1)
+    assert_one_line_error(proc, "warm-up")
+    assert not out.exists()

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from rvhpc.training.metrics import METRIC_NAMES
-from trainhelp import cli_env, train_args
+from trainhelp import run_tree, train_args
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 N_EVAL_DAYS = len(pd.date_range("1999-01-01", "2000-09-30", freq="D"))
@@ -35,7 +34,7 @@ def test_torchrun_two_ranks_gloo(tiny_store, tmp_path):
     run = tmp_path / "run"
     cmd = [str(TORCHRUN), "--standalone", "--nproc_per_node", "2", "-m", "rvhpc",
            *map(str, train_args(tiny_store, run))]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=cli_env())
+    proc = run_tree(cmd, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "DDP: 2 ranks, gloo via env://, 16 samples per rank and step" in proc.stderr
     assert proc.stdout.count("done, median NSE") == 1  # rank 0 reports, rank 1 stays silent
@@ -50,8 +49,7 @@ def test_srun_two_ranks_in_sbatch(slurm_cluster, tiny_store, tmp_path):
     script = tmp_path / "ddp.sbatch"
     script.write_text("#!/bin/bash\n#SBATCH --ntasks=2\n#SBATCH --cpus-per-task=1\n#SBATCH --time=10\n"
                       f"#SBATCH --output={log}\nsrun --ntasks=2 {argv}\n")
-    proc = subprocess.run(["sbatch", "--wait", "--parsable", "--partition=debug", str(script)],
-                          capture_output=True, text=True, timeout=900, env=cli_env(), cwd=tmp_path)
+    proc = run_tree(["sbatch", "--wait", "--parsable", "--partition=debug", str(script)], timeout=900, cwd=tmp_path)
     output = log.read_text() if log.exists() else ""
     assert proc.returncode == 0, f"{proc.stderr}\n{output[-3000:]}"
     job_id = int(proc.stdout.strip().split(";")[0])

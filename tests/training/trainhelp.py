@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,21 @@ def rvhpc(*args: object, timeout: float = 300, env: dict[str, str] | None = None
     """Run ``python -m rvhpc ARGS`` and capture both streams."""
     return subprocess.run([sys.executable, "-m", "rvhpc", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=env or cli_env())
+
+
+def run_tree(cmd: list[str], timeout: float = 600, env: dict[str, str] | None = None,
+             cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run a launcher (torchrun, sbatch) in its own session; on timeout kill its whole process group
+    so no rank outlives the test."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env or cli_env(), cwd=cwd, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"{cmd[0]} timed out after {timeout} s; stderr tail:\n{err[-3000:]}") from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def train_args(store: Path, out: Path, *extra: object, epochs: int = 2) -> list[object]:
