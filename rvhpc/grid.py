@@ -19,6 +19,7 @@ from typing import Any, Optional
 import pandas as pd
 
 from rvhpc import experiments, progress
+from rvhpc.atomic import write_json
 from rvhpc.errors import ConfigError, DataError, RunDirError
 from rvhpc.gridspec import DataSpec, GridSpec, load_spec
 
@@ -166,10 +167,7 @@ def load_grid(name_or_path: str | Path) -> Grid:
 
 def write_json_atomic(target: Path, data: Any) -> None:
     """Write JSON via a temporary file and os.replace."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
-    os.replace(tmp, target)
+    write_json(target, data, indent=1)
 
 
 def check_writable(folder: Path) -> None:

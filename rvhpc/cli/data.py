@@ -97,8 +97,7 @@ def show(
 
     Example: rvhpc data show store.h5 --basin 01013500 --csv 01013500.csv
     """
-    import os
-
+    from rvhpc.atomic import write_text
     from rvhpc.data.store import basin_series
 
     frame, descriptors = basin_series(store, basin)
@@ -106,9 +105,7 @@ def show(
     if csv is None:
         typer.echo(text, nl=False)
     else:
-        tmp = csv.with_name(f".{csv.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, csv)
+        write_text(csv, text)
         out_console.print(f"wrote {len(frame)} days of basin {basin} to {csv}", markup=False)
     typer.echo("# descriptors")
     for name, value in descriptors.items():

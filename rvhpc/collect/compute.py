@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from rvhpc.collect.discover import Cell
-from rvhpc.collect.io import Series, atomic_path, read_predictions
+from rvhpc.atomic import atomic_path
+from rvhpc.collect.io import Series, read_predictions
 from rvhpc.errors import CollectError
 from rvhpc.training.metrics import METRIC_NAMES, all_metrics
 

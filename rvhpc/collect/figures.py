@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rvhpc.collect.io import atomic_path
+from rvhpc.atomic import atomic_path
 from rvhpc.collect.report import ARCH_TITLES
 from rvhpc.experiments import ARCHS
 

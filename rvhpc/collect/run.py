@@ -12,7 +12,7 @@ from rvhpc import progress
 from rvhpc.collect import figures, report
 from rvhpc.collect.compute import cell_key, cell_metrics, ensemble_metrics
 from rvhpc.collect.discover import Cell, Experiment, discover
-from rvhpc.collect.io import atomic_path, write_text
+from rvhpc.atomic import atomic_path, write_text
 from rvhpc.errors import CollectError, RvhpcError
 
 DEFAULT_BASELINE = "EP"

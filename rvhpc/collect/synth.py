@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.signal import lfilter
 
-from rvhpc.collect.io import atomic_path, write_text
+from rvhpc.atomic import atomic_path, write_text
 from rvhpc.experiments import experiment_name, run_subdir
 from rvhpc.training.metrics import METRIC_NAMES, all_metrics
 

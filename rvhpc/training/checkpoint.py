@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from rvhpc.errors import RunDirError
-from rvhpc.training.rundir import atomic_path
+from rvhpc.atomic import atomic_path
 
 _EPOCH_RE = re.compile(r"^epoch_(\d{3,})\.pt$")
 PARTIAL = "partial.pt"

@@ -19,7 +19,7 @@ from torch import nn
 from rvhpc import progress
 from rvhpc.training.distributed import DistEnv, all_gather_objects
 from rvhpc.training.metrics import METRIC_NAMES, all_metrics
-from rvhpc.training.rundir import atomic_path
+from rvhpc.atomic import atomic_path
 
 @contextmanager
 def maybe_task(show: bool, description: str, total: int, every: int) -> Iterator[Any]:

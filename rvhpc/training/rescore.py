@@ -16,7 +16,8 @@ from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import DistEnv, resolve_device
 from rvhpc.training.evaluate import predict_store, results_frames, write_results
-from rvhpc.training.rundir import RunDir, store_fingerprint, write_json
+from rvhpc.atomic import write_json
+from rvhpc.training.rundir import RunDir, store_fingerprint
 
 
 def _score(model: torch.nn.Module, store: Any, seq_length: int, statics: np.ndarray | None, device: torch.device,

@@ -26,7 +26,8 @@ from rvhpc.training.distributed import (DistEnv, ProcessGroup, all_gather_object
                                         resolve_device, thread_count)
 from rvhpc.training.evaluate import predict_store, results_frames, write_results
 from rvhpc.training.loop import EpochRunner, _mix, StopFlag, check_batch_size, rng_state, set_rng_state
-from rvhpc.training.rundir import RunDir, config_record, store_fingerprint, write_json, write_text
+from rvhpc.atomic import write_json, write_text
+from rvhpc.training.rundir import RunDir, config_record, store_fingerprint
 
 #: exit status of ``rvhpc train`` after a signal-triggered checkpoint (EX_TEMPFAIL: requeue me)
 EXIT_PREEMPTED = 75

@@ -8,46 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from rvhpc import __version__
+from rvhpc.atomic import atomic_path, write_text
 from rvhpc.errors import RunDirError
 
 #: the files a training run owns (``--force`` removes these and nothing else)
 RUN_FILES = ("config.json", "statics.npz", "losses.csv", "predictions.parquet", "metrics.csv", "DONE")
 CHECKPOINT_DIR = "checkpoints"
-
-
-@contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` only on success."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_text(target: Path, text: str) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_text(text)
-
-
-def write_json(target: Path, data: dict[str, Any]) -> None:
-    write_text(target, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def git_commit() -> str | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from handmade import make_tree
+from tests.data.handmade import make_tree
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from handmade import HAND_EVAL, HAND_TRAIN, forcing_text
+from tests.data.handmade import HAND_EVAL, HAND_TRAIN, forcing_text
 from rvhpc.cli import app
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from handmade import AREAS, BASINS, N_DAYS, forcing_text, make_tree
+from tests.data.handmade import AREAS, BASINS, N_DAYS, forcing_text, make_tree
 from rvhpc.data import camels
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
 from rvhpc.errors import DataError

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handmade import forcing_text
+from tests.data.handmade import forcing_text
 from rvhpc.data import build, camels
 from rvhpc.data.synth import synthesize
 from rvhpc.errors import DataError

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from handmade import AREAS, HAND_EVAL, HAND_TRAIN, N_DAYS, q_mm
+from tests.data.handmade import AREAS, HAND_EVAL, HAND_TRAIN, N_DAYS, q_mm
 from rvhpc.cli import app
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
 from rvhpc.data.store import FORMAT_VERSION, open_store, prepare_store, store_fingerprint

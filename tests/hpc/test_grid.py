@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from _gridtools import REPO, rvhpc, write_grid
+from tests.hpc._gridtools import REPO, rvhpc, write_grid
 from rvhpc.errors import ConfigError, DataError, RunDirError
 from rvhpc.grid import data_plan, ensure_data, load_grid, read_manifest, write_manifest
 

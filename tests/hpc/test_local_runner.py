@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from _gridtools import REPO, rvhpc, write_grid
+from tests.hpc._gridtools import REPO, rvhpc, write_grid
 
 
 def test_run_smoke_locally_completes_every_cell(tmp_path: Path) -> None:

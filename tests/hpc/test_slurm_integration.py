@@ -11,7 +11,7 @@ from typing import Callable
 
 import pytest
 
-from _gridtools import rvhpc, write_grid
+from tests.hpc._gridtools import rvhpc, write_grid
 
 pytestmark = pytest.mark.slurm
 WAIT = 600      # generous: the cluster is shared with other tests on 2 cores

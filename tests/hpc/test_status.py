@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from _gridtools import rvhpc, write_grid
+from tests.hpc._gridtools import rvhpc, write_grid
 from rvhpc.grid import load_grid, write_manifest
 from rvhpc.hpc import slurm
 from rvhpc.hpc.jobenv import append_attempt, attempts_file

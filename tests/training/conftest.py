@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from trainhelp import rvhpc, train_args
+from tests.training.trainhelp import rvhpc, train_args
 
 
 @pytest.fixture(scope="session")

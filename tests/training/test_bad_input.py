@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import h5py
 import pytest
 
-from trainhelp import cli_env, rvhpc, train_args
+from tests.training.trainhelp import cli_env, rvhpc, train_args
 
 
 def assert_one_line_error(proc, *words: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from trainhelp import rvhpc
+from tests.training.trainhelp import rvhpc
 
 
 def test_bench_json_synthetic_and_store(tiny_store):

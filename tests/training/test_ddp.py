@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from rvhpc.training.metrics import METRIC_NAMES
-from trainhelp import run_tree, train_args
+from tests.training.trainhelp import run_tree, train_args
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 N_EVAL_DAYS = len(pd.date_range("1999-01-01", "2000-09-30", freq="D"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainhelp import assert_same_predictions, assert_same_weights, cli_env, rvhpc, train_args, weights
+from tests.training.trainhelp import assert_same_predictions, assert_same_weights, cli_env, rvhpc, train_args, weights
 
 EPOCHS = 3
 

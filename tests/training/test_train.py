@@ -14,7 +14,7 @@ import torch
 
 from rvhpc.data.store import open_store
 from rvhpc.training.metrics import METRIC_NAMES, all_metrics
-from trainhelp import assert_same_predictions, assert_same_weights, rvhpc, train_args, weights
+from tests.training.trainhelp import assert_same_predictions, assert_same_weights, rvhpc, train_args, weights
 
 EVAL_DAYS = pd.date_range("1999-01-01", "2000-09-30", freq="D")  # tests/conftest.py TINY_EVAL
 

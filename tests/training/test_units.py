@@ -14,7 +14,7 @@ from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import DistEnv, first_host, thread_count
 from rvhpc.training.loop import epoch_plan, nse_loss
-from rvhpc.training.rundir import atomic_path
+from rvhpc.atomic import atomic_path
 
 
 def test_config_defaults_are_the_papers(tmp_path):
