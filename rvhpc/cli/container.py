@@ -17,7 +17,8 @@ container_app = typer.Typer(help="Build the container image that array tasks run
 
 @command(container_app, "build")
 def build(
-    def_file: Annotated[Path, typer.Option("--def", help="Apptainer definition file.")] = DEFAULT_DEF,
+    def_file: Annotated[Optional[Path], typer.Option(
+        "--def", help="Apptainer definition file (default: containers/rvhpc.def of this rvhpc source tree).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Image to write (.sif).")] = Path("rvhpc.sif"),
     runtime: Annotated[Optional[str], typer.Option(
         "--runtime", help="apptainer or singularity (default: whichever is on PATH).")] = None,
@@ -34,7 +35,7 @@ def build(
     """
     from rvhpc.hpc.container import build_image
 
-    argv = build_image(def_file, out, runtime, dry_run=dry_run, fakeroot=fakeroot)
+    argv = build_image(def_file or DEFAULT_DEF, out, runtime, dry_run=dry_run, fakeroot=fakeroot)
     if dry_run:
         out_console.print(shlex.join(argv), markup=False, highlight=False, soft_wrap=True)
     else:

@@ -140,19 +140,20 @@ def bwrap_args(image: str, mounts: list[Bind], cwd: str | None = None) -> list[s
     """bubblewrap options: the image (``host`` or a root directory) read-only, ``mounts`` on top."""
     args: list[str] = []
     if image == "host":
+        # the private /tmp first: the venv or the rvhpc checkout may themselves live below /tmp
+        args += ["--tmpfs", "/tmp"]
         for path in _host_dirs():
             if os.path.islink(path) and path in SYSTEM_DIRS:
                 args += ["--symlink", os.readlink(path), path]   # /lib -> usr/lib on merged-/usr systems
             elif os.path.isdir(path):
                 args += ["--ro-bind", path, path]
-        args += ["--ro-bind-try", "/sys", "/sys"]
+        args += ["--ro-bind-try", "/sys", "/sys", "--proc", "/proc", "--dev", "/dev"]
     else:
         root = os.path.abspath(os.path.expanduser(image))
         if root.endswith(".sif") or (os.path.exists(root) and not os.path.isdir(root)):
             raise ContainerError(f"container.image {image!r}: the bwrap runtime runs 'host' or an unpacked "
                                  "root directory, not an image file; use runtime apptainer for .sif files")
-        args += ["--ro-bind", root, "/"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        args += ["--ro-bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for bind in mounts:   # after the /tmp tmpfs, so binds below /tmp stay visible
         args += ["--ro-bind" if bind.read_only else "--bind", bind.src, bind.dst]
     if image == "host":   # like a .sif: nothing outside the binds and /tmp is writable
