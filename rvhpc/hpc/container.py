@@ -122,7 +122,7 @@ def wrap_command(argv: list[str], settings: Optional["ContainerSettings"],
     return [*wrapped, *settings.extra_args, image, *argv]
 
 
-def _host_dirs() -> list[str]:
+def host_dirs() -> list[str]:
     """Directories of the host a ``host`` sandbox needs: the system, Python, the venv, rvhpc."""
     import rvhpc
 
@@ -142,7 +142,7 @@ def bwrap_args(image: str, mounts: list[Bind], cwd: str | None = None) -> list[s
     if image == "host":
         # the private /tmp first: the venv or the rvhpc checkout may themselves live below /tmp
         args += ["--tmpfs", "/tmp"]
-        for path in _host_dirs():
+        for path in host_dirs():
             if os.path.islink(path) and path in SYSTEM_DIRS:
                 args += ["--symlink", os.readlink(path), path]   # /lib -> usr/lib on merged-/usr systems
             elif os.path.isdir(path):
