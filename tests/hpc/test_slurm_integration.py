@@ -146,3 +146,29 @@ def test_sbatch_rejection_shows_slurms_message(tmp_path: Path, slurm_cluster) ->
     assert proc.returncode == 2
     assert "sbatch rejected" in proc.stderr and "partition" in proc.stderr.lower()
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_array_task_runs_inside_the_sandbox_container(tmp_path: Path, slurm_cluster) -> None:
+    """An array task submitted through Slurm runs its cell inside bubblewrap (the Apptainer stand-in
+    here): the rendered script wraps the cell, and only the bound runs/store/grid folders are visible,
+    yet the cell reaches DONE on the host."""
+    import shutil
+    import sys
+
+    import yaml
+
+    if shutil.which("bwrap") is None:
+        pytest.fail("bubblewrap (bwrap) is missing: scripts/test.sh installs it")
+    grid = write_grid(tmp_path, name="boxed", experiments=[{"arch": "lstm", "static": "none", "seeds": [0]}],
+                      epochs=1)
+    profile = tmp_path / "boxed-profile.yaml"
+    site = yaml.safe_load((Path(__file__).resolve().parents[2] / "slurm" / "profiles" / "local.yaml").read_text())
+    site.update(name="boxed", python=sys.executable, container={"runtime": "bwrap", "image": "host"})
+    profile.write_text(yaml.safe_dump(site))
+    proc = rvhpc("submit", grid, "--profile", profile)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    script = next((tmp_path / "runs" / "boxed" / ".rvhpc" / "scripts").glob("*.sbatch")).read_text()
+    assert "-m rvhpc.hpc.container" in script and "--unshare-all" in script   # the bwrap launcher
+    _wait("the sandboxed cell", grid, lambda: _all_done(grid))
+    log = next((tmp_path / "runs" / "boxed").glob("logs/*/*.log")).read_text()
+    assert "the cell exited with status 0" in log, log[-3000:]
