@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rvhpc.collect.discover import Cell
 from rvhpc.atomic import atomic_path
+from rvhpc.collect.discover import Cell
 from rvhpc.collect.io import Series, read_predictions
 from rvhpc.errors import CollectError
 from rvhpc.training.metrics import METRIC_NAMES, all_metrics

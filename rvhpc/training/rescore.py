@@ -10,13 +10,13 @@ import numpy as np
 import torch
 
 from rvhpc import progress
+from rvhpc.atomic import write_json
 from rvhpc.errors import ConfigError, RunDirError
 from rvhpc.experiments import check_cell
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import DistEnv, resolve_device
 from rvhpc.training.evaluate import predict_store, results_frames, write_results
-from rvhpc.atomic import write_json
 from rvhpc.training.rundir import RunDir, store_fingerprint
 
 

@@ -19,6 +19,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from rvhpc import progress
+from rvhpc.atomic import write_json, write_text
 from rvhpc.errors import DataError
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
@@ -26,7 +27,6 @@ from rvhpc.training.distributed import (DistEnv, ProcessGroup, all_gather_object
                                         resolve_device, thread_count)
 from rvhpc.training.evaluate import predict_store, results_frames, write_results
 from rvhpc.training.loop import EpochRunner, _mix, StopFlag, check_batch_size, rng_state, set_rng_state
-from rvhpc.atomic import write_json, write_text
 from rvhpc.training.rundir import RunDir, config_record, store_fingerprint
 
 #: exit status of ``rvhpc train`` after a signal-triggered checkpoint (EX_TEMPFAIL: requeue me)
