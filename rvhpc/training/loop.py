@@ -28,7 +28,7 @@ from rvhpc.training.evaluate import maybe_task
 STOP_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM)
 
 
-def _mix(*parts: int) -> int:
+def mix_seed(*parts: int) -> int:
     """A 63-bit seed from integers (stable across runs and platforms)."""
     h = 1469598103934665603
     for p in parts:
@@ -47,7 +47,7 @@ def epoch_plan(n_samples: int, batch_size: int, seed: int, epoch: int, env: Dist
     A last incomplete global batch is split evenly across ranks; it is dropped when it holds fewer
     samples than there are ranks (a rank with an empty batch would stall the gradient all-reduce).
     """
-    g = torch.Generator().manual_seed(_mix(seed, epoch, 0x5A3D))
+    g = torch.Generator().manual_seed(mix_seed(seed, epoch, 0x5A3D))
     perm = torch.randperm(n_samples, generator=g).numpy()
     per_rank = batch_size // env.world
     plan = []
@@ -157,7 +157,7 @@ class EpochRunner:
         The caller restores the RNG state of a partial epoch before calling with start_batch > 0.
         """
         if start_batch == 0:
-            torch.manual_seed(_mix(self.seed, epoch, self.env.rank))
+            torch.manual_seed(mix_seed(self.seed, epoch, self.env.rank))
         plan = epoch_plan(len(self.samples), self.batch_size, self.seed, epoch, self.env)
         self.model.train()
         t0 = time.perf_counter() - seconds

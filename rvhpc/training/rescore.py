@@ -17,7 +17,7 @@ from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import DistEnv, resolve_device
 from rvhpc.training.evaluate import predict_store, results_frames, write_results
-from rvhpc.training.rundir import RunDir, store_fingerprint
+from rvhpc.training.rundir import RunDir
 
 
 def _score(model: torch.nn.Module, store: Any, seq_length: int, statics: np.ndarray | None, device: torch.device,
@@ -52,7 +52,7 @@ def evaluate_run(run_dir: Path, epoch: int | None = None, out: Path | None = Non
     ckpt = ckpt_io.load_epoch(rd.checkpoints, epoch)
     basins, values = rd.read_statics()
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
-    if record.get("store_fingerprint") not in (None, store_fingerprint(store)):
+    if record.get("store_fingerprint") not in (None, store.fingerprint):
         raise RunDirError(f"{config.store} changed since {rd.path} was trained (store fingerprint differs): "
                           "rebuild the original store or retrain")
     if list(store.basins) != basins:

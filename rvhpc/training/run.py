@@ -26,8 +26,8 @@ from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import (DistEnv, ProcessGroup, all_gather_objects, any_rank, barrier,
                                         resolve_device, thread_count)
 from rvhpc.training.evaluate import predict_store, results_frames, write_results
-from rvhpc.training.loop import EpochRunner, _mix, StopFlag, check_batch_size, rng_state, set_rng_state
-from rvhpc.training.rundir import RunDir, config_record, store_fingerprint
+from rvhpc.training.loop import EpochRunner, StopFlag, check_batch_size, mix_seed, rng_state, set_rng_state
+from rvhpc.training.rundir import RunDir, config_record
 
 #: exit status of ``rvhpc train`` after a signal-triggered checkpoint (EX_TEMPFAIL: requeue me)
 EXIT_PREEMPTED = 75
@@ -97,7 +97,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
         if old is not None and rd.is_done() and all(old.get(k) == v for k, v in identity.items()):
             return TrainOutcome("skipped", rd.path, epochs_done=config.epochs, rank=env.rank)
     store = open_store(config.store, period="train", warmup=config.seq_length - 1)
-    fingerprint = store_fingerprint(store)
+    fingerprint = store.fingerprint   # hash of the store's inputs, written by prepare_store
     if not force:
         rd.check_same(identity, fingerprint)
     statics = build_statics(config.static, store, dim=config.dim, attr_seed=config.attr_seed)
@@ -146,7 +146,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
             if outcome is not None:
                 return outcome
             del store, sampler, samples, runner
-            return _evaluate(config, rd, model, x_s, env, device, stop, open_store, WindowSampler)
+            return _evaluate(config, rd, model, x_s, env, device, stop)
 
 
 def _build(config: TrainConfig, n_static: int) -> torch.nn.Module:
@@ -170,7 +170,7 @@ def _train_epochs(config: TrainConfig, rd: RunDir, runner: EpochRunner, model: t
             if len(states) == env.world:
                 set_rng_state(states[env.rank], device)
             else:  # resumed with another world size: the order is kept, dropout masks are new
-                torch.manual_seed(_mix(config.seed, resume.epoch, resume.batches_done, env.rank))
+                torch.manual_seed(mix_seed(config.seed, resume.epoch, resume.batches_done, env.rank))
             ckpt_io.restore_host_rng(resume.numpy_rng, resume.python_rng)
         if env.is_main and first <= config.epochs:
             progress.log(f"resuming {rd.path} at epoch {first}" + (f", batch {start_batch}" if start_batch else ""))
@@ -201,12 +201,15 @@ def _train_epochs(config: TrainConfig, rd: RunDir, runner: EpochRunner, model: t
 
 
 def _evaluate(config: TrainConfig, rd: RunDir, model: torch.nn.Module, x_s: torch.Tensor | None, env: DistEnv,
-              device: torch.device, stop: StopFlag, open_store, sampler_cls) -> TrainOutcome:
+              device: torch.device, stop: StopFlag) -> TrainOutcome:
     """Predict the evaluation period, write predictions, metrics and DONE (rank 0)."""
+    from rvhpc.data.sampler import WindowSampler
+    from rvhpc.data.store import open_store
+
     if any_rank(bool(stop), device):
         return TrainOutcome("preempted", rd.path, epochs_done=config.epochs, signal=stop.signum, rank=env.rank)
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
-    sampler = sampler_cls(store, seq_length=config.seq_length)
+    sampler = WindowSampler(store, seq_length=config.seq_length)
     pred = predict_store(model, sampler, x_s, len(store.basins), device, env, log_every=config.log_every,
                          stop=lambda: bool(stop))
     if env.is_main and pred is None:

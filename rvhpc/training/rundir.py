@@ -6,7 +6,6 @@ Completion is a fact on disk: ``DONE`` is written last, after ``predictions.parq
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -35,26 +34,6 @@ def git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
-
-
-def store_fingerprint(store: Any) -> str:
-    """A short hash of what a store holds: its provenance, basins, axes and normalisation.
-
-    The store's own fingerprint (a hash of its inputs, written by ``prepare_store``) when it has
-    one; otherwise a cheap hash of its provenance, basins, periods and scalers.
-    """
-    own = getattr(store, "fingerprint", "")
-    if own:
-        return str(own)
-    h = hashlib.sha256()
-    prov = getattr(store, "provenance", {}) or {}
-    h.update(json.dumps(prov, sort_keys=True, default=str).encode())
-    h.update("\n".join(store.basins).encode())
-    for period in (store.train_period, store.eval_period):
-        h.update(str(tuple(str(p) for p in period)).encode())
-    for arr in (store.x_mean, store.x_std, np.asarray([store.y_mean, store.y_std]), store.q_std):
-        h.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
-    return h.hexdigest()[:16]
 
 
 class RunDir:
