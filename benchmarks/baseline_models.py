@@ -20,8 +20,13 @@ from torch import nn
 class ReferenceEALSTM(nn.Module):
     """EA-LSTM exactly as the original: gate order f, o, g; per-step loop."""
 
-    def __init__(self, input_size_dyn: int, input_size_stat: int, hidden_size: int,
-                 initial_forget_bias: float = 0.0) -> None:
+    def __init__(
+        self,
+        input_size_dyn: int,
+        input_size_stat: int,
+        hidden_size: int,
+        initial_forget_bias: float = 0.0,
+    ) -> None:
         super().__init__()
         self.hidden_size = hidden_size
         self.initial_forget_bias = initial_forget_bias
@@ -114,17 +119,28 @@ class ReferenceModel(nn.Module):
         CT-LSTM (LSTM on [x_t, x_s]) and the plain LSTM; EA-LSTM when both are False.
     """
 
-    def __init__(self, input_size_dyn: int, input_size_stat: int, hidden_size: int,
-                 initial_forget_bias: float = 5.0, dropout: float = 0.0, concat_static: bool = False,
-                 no_static: bool = False) -> None:
+    def __init__(
+        self,
+        input_size_dyn: int,
+        input_size_stat: int,
+        hidden_size: int,
+        initial_forget_bias: float = 5.0,
+        dropout: float = 0.0,
+        concat_static: bool = False,
+        no_static: bool = False,
+    ) -> None:
         super().__init__()
         self.concat_static, self.no_static = concat_static, no_static
         if concat_static or no_static:
             n_in = input_size_dyn + (input_size_stat if concat_static else 0)
             self.lstm = ReferenceLSTM(n_in, hidden_size, initial_forget_bias=initial_forget_bias)
         else:
-            self.lstm = ReferenceEALSTM(input_size_dyn, input_size_stat, hidden_size,
-                                        initial_forget_bias=initial_forget_bias)
+            self.lstm = ReferenceEALSTM(
+                input_size_dyn,
+                input_size_stat,
+                hidden_size,
+                initial_forget_bias=initial_forget_bias,
+            )
         self.dropout = nn.Dropout(p=dropout)
         self.fc = nn.Linear(hidden_size, 1)
 
@@ -139,10 +155,23 @@ class ReferenceModel(nn.Module):
         return self.fc(self.dropout(h_n[:, -1, :]))
 
 
-def baseline_model(arch: str, n_dynamic: int, n_static: int, hidden: int = 256, dropout: float = 0.4,
-                   initial_forget_bias: float = 5.0) -> ReferenceModel:
+def baseline_model(
+    arch: str,
+    n_dynamic: int,
+    n_static: int,
+    hidden: int = 256,
+    dropout: float = 0.4,
+    initial_forget_bias: float = 5.0,
+) -> ReferenceModel:
     """The baseline for ``ea``, ``ct`` or ``lstm`` with :func:`rvhpc.models.build_model`'s signature."""
     if arch not in ("ea", "ct", "lstm"):
         raise ValueError(f"no per-step baseline for arch {arch!r} (have: ea, ct, lstm)")
-    return ReferenceModel(n_dynamic, n_static, hidden, initial_forget_bias=initial_forget_bias, dropout=dropout,
-                          concat_static=arch == "ct", no_static=arch == "lstm")
+    return ReferenceModel(
+        n_dynamic,
+        n_static,
+        hidden,
+        initial_forget_bias=initial_forget_bias,
+        dropout=dropout,
+        concat_static=arch == "ct",
+        no_static=arch == "lstm",
+    )

@@ -38,8 +38,11 @@ def main() -> None:
     parser.add_argument("--seq", type=int, default=270)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--archs", default=",".join(MODELS))
-    parser.add_argument("--tune-allocator", action="store_true",
-                        help="call rvhpc.models.tune_cpu_allocator() first (affects both sides)")
+    parser.add_argument(
+        "--tune-allocator",
+        action="store_true",
+        help="call rvhpc.models.tune_cpu_allocator() first (affects both sides)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default="benchmarks/results/models.json")
     args = parser.parse_args()
@@ -52,10 +55,15 @@ def main() -> None:
     runs = {}
     for arch in args.archs.split(","):
         n_stat = N_STATIC if MODELS[arch].uses_static else 0
-        runs[arch] = (build_model(arch, N_DYNAMIC, n_stat, hidden=args.hidden), x_st if n_stat else None)
+        runs[arch] = (
+            build_model(arch, N_DYNAMIC, n_stat, hidden=args.hidden),
+            x_st if n_stat else None,
+        )
         if arch in ("ea", "ct", "lstm"):
-            runs[f"baseline_{arch}"] = (baseline_model(arch, N_DYNAMIC, n_stat, hidden=args.hidden),
-                                        x_st if n_stat else None)
+            runs[f"baseline_{arch}"] = (
+                baseline_model(arch, N_DYNAMIC, n_stat, hidden=args.hidden),
+                x_st if n_stat else None,
+            )
     times: dict[str, list[float]] = {name: [] for name in runs}
     for name, (model, x_s) in runs.items():  # warm-up
         _step(model, x_d, x_s)
@@ -64,8 +72,15 @@ def main() -> None:
             t0 = time.perf_counter()
             _step(model, x_d, x_s)
             times[name].append(time.perf_counter() - t0)
-    result = {"hidden": args.hidden, "batch": args.batch, "seq": args.seq, "threads": torch.get_num_threads(),
-              "torch": torch.__version__, "allocator_tuned": tuned, "models": {}}
+    result = {
+        "hidden": args.hidden,
+        "batch": args.batch,
+        "seq": args.seq,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "allocator_tuned": tuned,
+        "models": {},
+    }
     for name, ts in times.items():
         entry = {"min_s": min(ts), "median_s": statistics.median(ts)}
         base = f"baseline_{name}"
@@ -75,7 +90,9 @@ def main() -> None:
         extra = f"  x{entry['speedup_min']:.2f} vs baseline" if "speedup_min" in entry else ""
         print(f"{name:14s} min {entry['min_s']:.3f} s  median {entry['median_s']:.3f} s{extra}")
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(args.out) or ".", delete=False, suffix=".tmp") as fh:
+    with tempfile.NamedTemporaryFile(
+        "w", dir=os.path.dirname(args.out) or ".", delete=False, suffix=".tmp"
+    ) as fh:
         json.dump(result, fh, indent=2)
     os.replace(fh.name, args.out)
 

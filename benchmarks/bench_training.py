@@ -64,8 +64,12 @@ class CamelsH5NoCache(Dataset):
             basin = f["sample_2_basin"][idx].decode("ascii")
             q_std = f["q_stds"][idx]
         attributes = self.df.loc[self.df.index == basin].values
-        return (torch.from_numpy(x), torch.from_numpy(attributes.astype(np.float32)).squeeze(0),
-                torch.from_numpy(y), torch.from_numpy(q_std))
+        return (
+            torch.from_numpy(x),
+            torch.from_numpy(attributes.astype(np.float32)).squeeze(0),
+            torch.from_numpy(y),
+            torch.from_numpy(q_std),
+        )
 
 
 def _sync(device: torch.device) -> None:
@@ -73,8 +77,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def baseline_throughput(arch: str, window_file: Path, attributes: pd.DataFrame, steps: int, warmup: int,
-                        workers: int, device: torch.device) -> dict:
+def baseline_throughput(
+    arch: str,
+    window_file: Path,
+    attributes: pd.DataFrame,
+    steps: int,
+    warmup: int,
+    workers: int,
+    device: torch.device,
+) -> dict:
     torch.manual_seed(0)
     n_static = attributes.shape[1]
     # the original CT dataset concatenated the attributes to every step per sample; baseline_model('ct')
@@ -82,8 +93,14 @@ def baseline_throughput(arch: str, window_file: Path, attributes: pd.DataFrame, 
     model = baseline_model(arch, 5, n_static, hidden=HIDDEN).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     data = CamelsH5NoCache(window_file, attributes)
-    loader = DataLoader(data, batch_size=BATCH, shuffle=True, num_workers=workers, drop_last=True,
-                        generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        data,
+        batch_size=BATCH,
+        shuffle=True,
+        num_workers=workers,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     model.train()
     it = iter(loader)
     times, data_times = [], []
@@ -102,15 +119,20 @@ def baseline_throughput(arch: str, window_file: Path, attributes: pd.DataFrame, 
             times.append(time.perf_counter() - t0)
             data_times.append(t1 - t0)
     step_s = float(np.mean(times))
-    return {"samples_per_s": BATCH / step_s, "seconds_per_step": step_s,
-            "data_seconds_per_step": float(np.mean(data_times))}
+    return {
+        "samples_per_s": BATCH / step_s,
+        "seconds_per_step": step_s,
+        "data_seconds_per_step": float(np.mean(data_times)),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=6, help="timed batches per measurement")
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--reps", type=int, default=2, help="interleaved repetitions; the best of each is kept")
+    parser.add_argument(
+        "--reps", type=int, default=2, help="interleaved repetitions; the best of each is kept"
+    )
     parser.add_argument("--basins", type=int, default=8)
     parser.add_argument("--archs", default="ea,ct")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers of the baseline")
@@ -125,40 +147,96 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
-    synth = synthesize(args.workdir / "camels", n_basins=args.basins, start="1998-01-01", end=TRAIN[1], seed=0)
-    store_path = prepare_store(synth.root, synth.basin_file, args.workdir / "store.h5", train_period=TRAIN,
-                               eval_period=EVAL)
+    synth = synthesize(
+        args.workdir / "camels", n_basins=args.basins, start="1998-01-01", end=TRAIN[1], seed=0
+    )
+    store_path = prepare_store(
+        synth.root,
+        synth.basin_file,
+        args.workdir / "store.h5",
+        train_period=TRAIN,
+        eval_period=EVAL,
+    )
     store = open_store(store_path, "train", warmup=SEQ - 1)
     window_file = args.workdir / "windows.h5"
-    n = build_window_file(synth.root, synth.basins, window_file, TRAIN, store.x_mean, store.x_std,
-                          store.y_mean, store.y_std)
+    n = build_window_file(
+        synth.root,
+        synth.basins,
+        window_file,
+        TRAIN,
+        store.x_mean,
+        store.x_std,
+        store.y_mean,
+        store.y_std,
+    )
     statics = build_statics("physics", store)
     attributes = pd.DataFrame(statics.values, index=statics.basins)
-    print(f"{args.basins} basins, {n} training windows; hidden {HIDDEN}, batch {BATCH}, seq {SEQ}, "
-          f"{torch.get_num_threads()} threads", flush=True)
+    print(
+        f"{args.basins} basins, {n} training windows; hidden {HIDDEN}, batch {BATCH}, seq {SEQ}, "
+        f"{torch.get_num_threads()} threads",
+        flush=True,
+    )
 
-    result = {"hidden": HIDDEN, "batch_size": BATCH, "seq_length": SEQ, "steps": args.steps, "reps": args.reps,
-              "device": args.device, "threads": torch.get_num_threads(), "basins": args.basins, "baseline_workers": args.workers, "allocator_tuned": tuned,
-              "torch": torch.__version__, "archs": {}}
+    result = {
+        "hidden": HIDDEN,
+        "batch_size": BATCH,
+        "seq_length": SEQ,
+        "steps": args.steps,
+        "reps": args.reps,
+        "device": args.device,
+        "threads": torch.get_num_threads(),
+        "basins": args.basins,
+        "baseline_workers": args.workers,
+        "allocator_tuned": tuned,
+        "torch": torch.__version__,
+        "archs": {},
+    }
     for arch in args.archs.split(","):
         # interleaved repetitions, best of each side: the CPU is shared, so slow outliers are noise
         bases, ours_all = [], []
         for _ in range(args.reps):
-            bases.append(baseline_throughput(arch, window_file, attributes, args.steps, args.warmup, args.workers,
-                                             torch.device(args.device)))
-            ours_all.append(measure(arch=arch, hidden=HIDDEN, batch_size=BATCH, steps=args.steps,
-                                    warmup=args.warmup, seq_length=SEQ, device=args.device, store=store_path,
-                                    threads=args.threads))
+            bases.append(
+                baseline_throughput(
+                    arch,
+                    window_file,
+                    attributes,
+                    args.steps,
+                    args.warmup,
+                    args.workers,
+                    torch.device(args.device),
+                )
+            )
+            ours_all.append(
+                measure(
+                    arch=arch,
+                    hidden=HIDDEN,
+                    batch_size=BATCH,
+                    steps=args.steps,
+                    warmup=args.warmup,
+                    seq_length=SEQ,
+                    device=args.device,
+                    store=store_path,
+                    threads=args.threads,
+                )
+            )
         base = max(bases, key=lambda r: r["samples_per_s"])
         ours = max(ours_all, key=lambda r: r["samples_per_s"])
         ratio = ours["samples_per_s"] / base["samples_per_s"]
         target = ">= 2" if args.device == "cpu" else (">= 5" if arch == "ea" else ">= 10")
-        result["archs"][arch] = {"rvhpc": ours, "baseline": base, "ratio": ratio, "target": target,
-                                 "all_rvhpc_samples_per_s": [r["samples_per_s"] for r in ours_all],
-                                 "all_baseline_samples_per_s": [r["samples_per_s"] for r in bases]}
-        print(f"{arch}: rvhpc {ours['samples_per_s']:.1f} samples/s (data {ours['data_seconds_per_step']:.3f} s/step)"
-              f" | baseline {base['samples_per_s']:.1f} samples/s (data {base['data_seconds_per_step']:.3f} s/step)"
-              f" | ratio {ratio:.2f}x (target {target})", flush=True)
+        result["archs"][arch] = {
+            "rvhpc": ours,
+            "baseline": base,
+            "ratio": ratio,
+            "target": target,
+            "all_rvhpc_samples_per_s": [r["samples_per_s"] for r in ours_all],
+            "all_baseline_samples_per_s": [r["samples_per_s"] for r in bases],
+        }
+        print(
+            f"{arch}: rvhpc {ours['samples_per_s']:.1f} samples/s (data {ours['data_seconds_per_step']:.3f} s/step)"
+            f" | baseline {base['samples_per_s']:.1f} samples/s (data {base['data_seconds_per_step']:.3f} s/step)"
+            f" | ratio {ratio:.2f}x (target {target})",
+            flush=True,
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

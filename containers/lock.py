@@ -12,16 +12,16 @@ the lock holds what either needs; the image installs it with ``pip install --no-
 from __future__ import annotations
 
 import sys
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
+import tomllib
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
-EXCLUDED = {"torch"}   # installed from the PyTorch CUDA index in %post, with its own dependencies
+EXCLUDED = {"torch"}  # installed from the PyTorch CUDA index in %post, with its own dependencies
 PYTHONS = ("3.11", "3.12")
 
 
@@ -29,8 +29,14 @@ def _environments() -> list[dict[str, str]]:
     envs = []
     for version in PYTHONS:
         env = dict(default_environment())
-        env.update(python_version=version, python_full_version=f"{version}.0", sys_platform="linux",
-                   platform_system="Linux", os_name="posix", platform_machine="x86_64")
+        env.update(
+            python_version=version,
+            python_full_version=f"{version}.0",
+            sys_platform="linux",
+            platform_system="Linux",
+            os_name="posix",
+            platform_machine="x86_64",
+        )
         envs.append(env)
     return envs
 
@@ -65,7 +71,9 @@ def closure(roots: list[Requirement]) -> dict[str, str]:
         try:
             dist = metadata.distribution(req.name)
         except metadata.PackageNotFoundError:
-            raise SystemExit(f"{req.name} is not installed in {sys.prefix}: install the project first")
+            raise SystemExit(
+                f"{req.name} is not installed in {sys.prefix}: install the project first"
+            )
         pinned[name] = dist.version
         for spec in dist.requires or []:
             sub = Requirement(spec)

@@ -23,7 +23,11 @@ def describe_validation_error(source: str, exc: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling; see the documented keys)"
     got = first.get("input")
-    got_text = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
+    got_text = (
+        ""
+        if first["type"] in ("missing", "extra_forbidden") or isinstance(got, dict)
+        else f" (got {got!r})"
+    )
     more = f" [+{len(errors) - 1} more problem(s)]" if len(errors) > 1 else ""
     return f"{source}: {where}: {msg}{got_text}{more}"
 
@@ -38,11 +42,15 @@ def read_yaml(path: Path) -> dict:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise ConfigError(
+            f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     if data is None:
         raise ConfigError(f"{path}: the file is empty")
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}"
+        )
     return data
 
 

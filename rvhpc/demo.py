@@ -48,7 +48,7 @@ class DemoResult:
     out: Path
     grid_file: Path
     results_dir: Path
-    summary: "object"          # pandas DataFrame of rvhpc.collect's summary
+    summary: object  # pandas DataFrame of rvhpc.collect's summary
     seconds: float
     failed_cells: list[int]
 
@@ -64,7 +64,12 @@ def demo_grid(out: Path, basins: int = 16, seed: int = 0) -> dict:
     return {
         "name": "demo",
         "data": {
-            "synthetic": {"basins": basins, "start": "1994-01-01", "end": "2008-12-31", "seed": seed},
+            "synthetic": {
+                "basins": basins,
+                "start": "1994-01-01",
+                "end": "2008-12-31",
+                "seed": seed,
+            },
             "store": "data/store.h5",
             "train_period": ["2002-10-01", "2008-09-30"],
             "eval_period": ["1995-10-01", "2002-09-30"],
@@ -109,4 +114,6 @@ def run_demo(out: Path, jobs: int = 2, workers: int | None = None, basins: int =
     with dask_client("local", workers=workers, log_dir=results / "dask-logs") as client:
         progress.log(f"dask dashboard: {client.dashboard_link}")
         report = collect(grid_file, results, client, baseline="EP")
-    return DemoResult(out, grid_file, results, report.summary, time.monotonic() - start, local.failed)
+    return DemoResult(
+        out, grid_file, results, report.summary, time.monotonic() - start, local.failed
+    )

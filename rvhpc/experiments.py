@@ -39,18 +39,24 @@ def supported_statics(arch: str) -> tuple[str, ...]:
 def check_cell(arch: str, static: str, dim: int | None) -> None:
     """Raise ConfigError when an (arch, static, dim) combination cannot be trained."""
     if static not in STATIC_KINDS:
-        raise ConfigError(f"unknown static kind {static!r}: choose one of {', '.join(STATIC_KINDS)}")
+        raise ConfigError(
+            f"unknown static kind {static!r}: choose one of {', '.join(STATIC_KINDS)}"
+        )
     if static not in supported_statics(arch):
         hint = " (use arch 'lstm' for no static vector)" if static == "none" else ""
         raise ConfigError(f"architecture {arch!r} does not support static kind {static!r}{hint}")
     if static in KINDS_WITH_DIM:
         if dim is None:
-            raise ConfigError(f"static kind {static!r} needs a dimension: pass --dim D (e.g. --dim 64)")
+            raise ConfigError(
+                f"static kind {static!r} needs a dimension: pass --dim D (e.g. --dim 64)"
+            )
         if dim < 1:
             raise ConfigError(f"--dim must be positive, got {dim}")
         if static == "mixed" and dim < 28:
-            raise ConfigError(f"mixed vectors hold the 27 descriptors plus at least one Gaussian column: "
-                              f"--dim must be >= 28, got {dim}")
+            raise ConfigError(
+                f"mixed vectors hold the 27 descriptors plus at least one Gaussian column: "
+                f"--dim must be >= 28, got {dim}"
+            )
     elif dim is not None:
         raise ConfigError(f"static kind {static!r} takes no dimension: drop --dim {dim}")
 
@@ -60,15 +66,23 @@ def experiment_name(arch: str, static: str, dim: int | None = None) -> str:
     if static == "none":
         return "LSTM" if arch in ("lstm", "ea") else f"{arch.upper()}-none"
     if arch == "sr":
-        return "PEA" if static == "physics" else ("REA" if static == "gaussian" and dim in (None, 27)
-                                                  else f"SR-{static}" + (f"-{dim}" if dim else ""))
+        return (
+            "PEA"
+            if static == "physics"
+            else (
+                "REA"
+                if static == "gaussian" and dim in (None, 27)
+                else f"SR-{static}" + (f"-{dim}" if dim else "")
+            )
+        )
     letter = _ARCH_LETTER.get(arch, arch.upper())
     name = letter + _KIND_LETTER[static]
     return f"{name}-{dim}" if static in KINDS_WITH_DIM else name
 
 
-def run_subdir(basin_list: str, arch: str, static: str, dim: int | None, attr_seed: int | None,
-               seed: int) -> str:
+def run_subdir(
+    basin_list: str, arch: str, static: str, dim: int | None, attr_seed: int | None, seed: int
+) -> str:
     """Relative run directory, mirroring the original code's layout (reference.md section 5):
     ``<basin list>/<arch>/<static dir>/[<d>/<attr_seed>/]seed<N>``. The no-static LSTM lives under
     ``ea/no_static`` as in the original code."""

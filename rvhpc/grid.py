@@ -14,7 +14,7 @@ import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pandas as pd
 
@@ -35,11 +35,11 @@ class Cell:
     experiment: str
     arch: str
     static: str
-    dim: Optional[int]
+    dim: int | None
     attr_seed: int
     seed: int
     run_dir: Path
-    config: dict[str, Any]      # the full TrainConfig as JSON values
+    config: dict[str, Any]  # the full TrainConfig as JSON values
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -47,7 +47,7 @@ class Cell:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Cell":
+    def from_json(cls, data: dict[str, Any]) -> Cell:
         return cls(**{**data, "run_dir": Path(data["run_dir"])})
 
     def is_done(self) -> bool:
@@ -120,39 +120,73 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
         where = f"experiments[{number}] ({exp.name or exp.arch + '/' + exp.static})"
         if exp.static in experiments.KINDS_WITH_DIM:
             if not exp.dims:
-                raise ConfigError(f"grid {spec.name}: {where}: static {exp.static!r} needs dims: [..]")
-            dims: list[Optional[int]] = list(exp.dims)
+                raise ConfigError(
+                    f"grid {spec.name}: {where}: static {exp.static!r} needs dims: [..]"
+                )
+            dims: list[int | None] = list(exp.dims)
             attr_seeds = exp.attr_seeds
         else:
             if exp.dims:
-                raise ConfigError(f"grid {spec.name}: {where}: static {exp.static!r} takes no dims; remove them")
+                raise ConfigError(
+                    f"grid {spec.name}: {where}: static {exp.static!r} takes no dims; remove them"
+                )
             if exp.attr_seeds != [0]:
-                raise ConfigError(f"grid {spec.name}: {where}: attr_seeds apply only to gaussian and mixed vectors")
+                raise ConfigError(
+                    f"grid {spec.name}: {where}: attr_seeds apply only to gaussian and mixed vectors"
+                )
             dims, attr_seeds = [None], [0]
         for dim, attr_seed, seed in itertools.product(dims, attr_seeds, exp.seeds):
             try:
                 experiments.check_cell(exp.arch, exp.static, dim)
             except ConfigError as exc:
                 raise ConfigError(f"grid {spec.name}: {where}: {exc}") from None
-            values = {**spec.train, "store": store, "arch": exp.arch, "static": exp.static, "dim": dim,
-                      "attr_seed": attr_seed, "seed": seed}
+            values = {
+                **spec.train,
+                "store": store,
+                "arch": exp.arch,
+                "static": exp.static,
+                "dim": dim,
+                "attr_seed": attr_seed,
+                "seed": seed,
+            }
             try:
                 config = TrainConfig.create(**values)
             except ConfigError as exc:
                 raise ConfigError(f"grid {spec.name}: {where}: {exc}") from None
             cid = cell_id(config)
-            label = f"{exp.arch}/{exp.static}" + (f"/d{dim}/a{attr_seed}" if dim else "") + f"/seed{seed}"
+            label = (
+                f"{exp.arch}/{exp.static}"
+                + (f"/d{dim}/a{attr_seed}" if dim else "")
+                + f"/seed{seed}"
+            )
             if cid in seen:
-                raise ConfigError(f"grid {spec.name}: duplicate cell {label} ({where} repeats {seen[cid]}); "
-                                  "remove one of them")
+                raise ConfigError(
+                    f"grid {spec.name}: duplicate cell {label} ({where} repeats {seen[cid]}); "
+                    "remove one of them"
+                )
             seen[cid] = where
             name = exp.name or experiments.experiment_name(exp.arch, exp.static, dim)
-            run_dir = spec.runs_dir / experiments.run_subdir(basin_list, exp.arch, exp.static, dim,
-                                                             attr_seed, seed)
-            cells.append(Cell(len(cells), cid, name, exp.arch, exp.static, dim, attr_seed, seed, run_dir,
-                              config.model_dump(mode="json")))
+            run_dir = spec.runs_dir / experiments.run_subdir(
+                basin_list, exp.arch, exp.static, dim, attr_seed, seed
+            )
+            cells.append(
+                Cell(
+                    len(cells),
+                    cid,
+                    name,
+                    exp.arch,
+                    exp.static,
+                    dim,
+                    attr_seed,
+                    seed,
+                    run_dir,
+                    config.model_dump(mode="json"),
+                )
+            )
     if not cells:
-        raise ConfigError(f"grid {spec.name}: no cells: list at least one experiment under experiments:")
+        raise ConfigError(
+            f"grid {spec.name}: no cells: list at least one experiment under experiments:"
+        )
     return cells
 
 
@@ -165,6 +199,7 @@ def load_grid(name_or_path: str | Path) -> Grid:
 
 # ---------------------------------------------------------------- manifest
 
+
 def write_json_atomic(target: Path, data: Any) -> None:
     """Write JSON via a temporary file and os.replace."""
     write_json(target, data, indent=1)
@@ -175,19 +210,29 @@ def check_writable(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunDirError(f"runs directory {folder} cannot be created ({exc.strerror}); "
-                          "set runs_dir in the grid file to a writable folder") from None
+        raise RunDirError(
+            f"runs directory {folder} cannot be created ({exc.strerror}); "
+            "set runs_dir in the grid file to a writable folder"
+        ) from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise RunDirError(f"runs directory {folder} is not writable; set runs_dir in the grid file "
-                          "to a writable folder")
+        raise RunDirError(
+            f"runs directory {folder} is not writable; set runs_dir in the grid file "
+            "to a writable folder"
+        )
 
 
 def write_manifest(grid: Grid) -> Path:
     """The cells in array order with their full configs; an existing identical manifest is kept."""
     check_writable(grid.runs_dir)
     path = grid.manifest_path()
-    data = {"format": MANIFEST_FORMAT, "grid": grid.name, "grid_file": str(grid.path),
-            "digest": grid.digest(), "data": data_plan(grid), "cells": [c.to_json() for c in grid.cells]}
+    data = {
+        "format": MANIFEST_FORMAT,
+        "grid": grid.name,
+        "grid_file": str(grid.path),
+        "digest": grid.digest(),
+        "data": data_plan(grid),
+        "cells": [c.to_json() for c in grid.cells],
+    }
     if not path.exists():
         write_json_atomic(path, data)
     return path
@@ -198,21 +243,31 @@ def read_manifest(path: Path) -> tuple[dict[str, Any], list[Cell]]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"{path}: manifest not found (rvhpc submit or rvhpc run writes it)") from None
+        raise ConfigError(
+            f"{path}: manifest not found (rvhpc submit or rvhpc run writes it)"
+        ) from None
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: not a readable manifest ({exc})") from None
     if data.get("format") != MANIFEST_FORMAT:
-        raise ConfigError(f"{path}: manifest format {data.get('format')!r} is not {MANIFEST_FORMAT}; resubmit")
+        raise ConfigError(
+            f"{path}: manifest format {data.get('format')!r} is not {MANIFEST_FORMAT}; resubmit"
+        )
     return data, [Cell.from_json(c) for c in data["cells"]]
 
 
 # ---------------------------------------------------------------- data
 
+
 def data_plan(grid: Grid) -> dict[str, Any]:
     """What :func:`ensure_data` needs, as JSON (stored in the manifest so array tasks can prepare)."""
     d = grid.spec.data
-    plan: dict[str, Any] = {"grid": grid.name, "store": str(grid.store), "forcing": d.forcing,
-                            "train_period": d.train_period, "eval_period": d.eval_period}
+    plan: dict[str, Any] = {
+        "grid": grid.name,
+        "store": str(grid.store),
+        "forcing": d.forcing,
+        "train_period": d.train_period,
+        "eval_period": d.eval_period,
+    }
     if d.synthetic is not None:
         plan["synthetic"] = d.synthetic.model_dump()
         plan["camels_root"] = str(grid.store.parent / f"{grid.store.stem}_camels")
@@ -229,8 +284,10 @@ def ensure_data(plan: dict[str, Any]) -> Path:
     store = Path(plan["store"])
     if "camels_root" not in plan:
         if not store.is_file():
-            raise DataError(f"grid {plan['grid']}: data.store {store} does not exist; run `rvhpc data prepare` "
-                            "or give camels_root + basins in the grid file")
+            raise DataError(
+                f"grid {plan['grid']}: data.store {store} does not exist; run `rvhpc data prepare` "
+                "or give camels_root + basins in the grid file"
+            )
         return store
     root, basins = Path(plan["camels_root"]), Path(plan["basins"])
     store.parent.mkdir(parents=True, exist_ok=True)
@@ -241,14 +298,23 @@ def ensure_data(plan: dict[str, Any]) -> Path:
     else:
         for key, path in (("camels_root", root), ("basins", basins)):
             if not path.exists():
-                raise DataError(f"grid {plan['grid']}: data.{key} {path} does not exist: edit data.{key} in "
-                                "(a copy of) the grid file to point at your CAMELS US download "
-                                "(see data/basins/README.md)")
+                raise DataError(
+                    f"grid {plan['grid']}: data.{key} {path} does not exist: edit data.{key} in "
+                    "(a copy of) the grid file to point at your CAMELS US download "
+                    "(see data/basins/README.md)"
+                )
     from rvhpc.data.store import prepare_store
 
-    return Path(prepare_store(root, basins, store, forcing=plan["forcing"],
-                              train_period=tuple(plan["train_period"]),
-                              eval_period=tuple(plan["eval_period"])))
+    return Path(
+        prepare_store(
+            root,
+            basins,
+            store,
+            forcing=plan["forcing"],
+            train_period=tuple(plan["train_period"]),
+            eval_period=tuple(plan["eval_period"]),
+        )
+    )
 
 
 def _synthesize(root: Path, synthetic: dict[str, Any]) -> None:
@@ -257,18 +323,24 @@ def _synthesize(root: Path, synthetic: dict[str, Any]) -> None:
     progress.log(f"generating synthetic CAMELS US ({synthetic['basins']} basins) in {root}")
     tmp = root.with_name(f".{root.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    synthesize(tmp, n_basins=synthetic["basins"], start=synthetic["start"], end=synthetic["end"],
-               seed=synthetic["seed"])
+    synthesize(
+        tmp,
+        n_basins=synthetic["basins"],
+        start=synthetic["start"],
+        end=synthetic["end"],
+        seed=synthetic["seed"],
+    )
     shutil.rmtree(root, ignore_errors=True)
-    os.replace(tmp, root)       # the basin list inside appears only once the whole tree is there
+    os.replace(tmp, root)  # the basin list inside appears only once the whole tree is there
 
 
 # ---------------------------------------------------------------- work estimate
 
+
 def estimate(grid: Grid) -> dict[str, Any]:
     """Samples x epochs per cell and for the grid (sample count from basins x training days)."""
     d = grid.spec.data
-    n_basins: Optional[int] = d.n_basins
+    n_basins: int | None = d.n_basins
     if d.synthetic is not None:
         n_basins = d.synthetic.basins
     elif d.basins is not None and d.basins.is_file():
@@ -278,4 +350,9 @@ def estimate(grid: Grid) -> dict[str, Any]:
         days = (pd.Timestamp(d.train_period[1]) - pd.Timestamp(d.train_period[0])).days + 1
     per_epoch = n_basins * days if n_basins and days else None
     total = sum(per_epoch * c.config["epochs"] for c in grid.cells) if per_epoch else None
-    return {"basins": n_basins, "train_days": days, "samples_per_epoch": per_epoch, "sample_epochs": total}
+    return {
+        "basins": n_basins,
+        "train_days": days,
+        "samples_per_epoch": per_epoch,
+        "sample_epochs": total,
+    }

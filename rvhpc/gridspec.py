@@ -9,7 +9,7 @@ installed package.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -36,37 +36,44 @@ class SyntheticSpec(_Strict):
 class DataSpec(_Strict):
     """Where the basin store comes from: an existing store, a CAMELS root + basin list, or synthetic data."""
 
-    store: Optional[Path] = None          # the store to use, or where to prepare it
-    camels_root: Optional[Path] = None
-    basins: Optional[Path] = None         # basin list file (one 8-digit id per line)
+    store: Path | None = None  # the store to use, or where to prepare it
+    camels_root: Path | None = None
+    basins: Path | None = None  # basin list file (one 8-digit id per line)
     forcing: str = "maurer_extended"
-    train_period: Optional[tuple[str, str]] = None
-    eval_period: Optional[tuple[str, str]] = None
-    synthetic: Optional[SyntheticSpec] = None
-    name: Optional[str] = None            # basin-list name in run directories (default: the list's stem)
-    n_basins: Optional[int] = Field(None, ge=1)   # only for the work estimate when the list is not at hand
+    train_period: tuple[str, str] | None = None
+    eval_period: tuple[str, str] | None = None
+    synthetic: SyntheticSpec | None = None
+    name: str | None = None  # basin-list name in run directories (default: the list's stem)
+    n_basins: int | None = Field(
+        None, ge=1
+    )  # only for the work estimate when the list is not at hand
 
     @model_validator(mode="after")
-    def _one_source(self) -> "DataSpec":
+    def _one_source(self) -> DataSpec:
         if self.synthetic is not None and (self.camels_root is not None or self.basins is not None):
             raise ValueError("give either synthetic or camels_root + basins, not both")
         if (self.camels_root is None) != (self.basins is None):
-            raise ValueError("camels_root and basins go together (the CAMELS folder and a basin list file)")
+            raise ValueError(
+                "camels_root and basins go together (the CAMELS folder and a basin list file)"
+            )
         if self.synthetic is None and self.camels_root is None and self.store is None:
             raise ValueError("name a store, or camels_root + basins, or synthetic")
         if (self.synthetic is not None or self.camels_root is not None) and (
-                self.train_period is None or self.eval_period is None):
-            raise ValueError("preparing a store needs train_period and eval_period ([start, end] dates)")
+            self.train_period is None or self.eval_period is None
+        ):
+            raise ValueError(
+                "preparing a store needs train_period and eval_period ([start, end] dates)"
+            )
         return self
 
 
 class ExperimentSpec(_Strict):
     """One row of the study: an architecture and static kind, expanded over dims x attr_seeds x seeds."""
 
-    name: Optional[str] = None            # default: the paper's name (EP, EG-64, ...)
+    name: str | None = None  # default: the paper's name (EP, EG-64, ...)
     arch: str
     static: str
-    dims: Optional[list[int]] = None
+    dims: list[int] | None = None
     attr_seeds: list[int] = Field(default_factory=lambda: [0])
     seeds: list[int] = Field(default_factory=lambda: [0])
 
@@ -84,7 +91,7 @@ class GridSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     data: DataSpec
     runs_dir: Path
-    train: dict[str, Any] = Field(default_factory=dict)   # shared TrainConfig overrides
+    train: dict[str, Any] = Field(default_factory=dict)  # shared TrainConfig overrides
     experiments: list[ExperimentSpec]
 
     @field_validator("train")
@@ -92,7 +99,9 @@ class GridSpec(_Strict):
     def _no_cell_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
         reserved = {"store", "arch", "static", "dim", "attr_seed", "seed"} & set(value)
         if reserved:
-            raise ValueError(f"{', '.join(sorted(reserved))} are set per experiment or by data, not in train")
+            raise ValueError(
+                f"{', '.join(sorted(reserved))} are set per experiment or by data, not in train"
+            )
         return value
 
 
@@ -107,10 +116,12 @@ def resolve_grid_path(name_or_path: str | Path) -> tuple[Path, Path]:
     if builtin.is_file():
         return builtin, Path.cwd()
     known = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")))
-    raise ConfigError(f"grid {str(name_or_path)!r} not found: pass a grid YAML file or a built-in name ({known})")
+    raise ConfigError(
+        f"grid {str(name_or_path)!r} not found: pass a grid YAML file or a built-in name ({known})"
+    )
 
 
-def _absolute(base: Path, path: Optional[Path]) -> Optional[Path]:
+def _absolute(base: Path, path: Path | None) -> Path | None:
     if path is None:
         return None
     path = path.expanduser()
@@ -121,9 +132,11 @@ def load_spec(name_or_path: str | Path) -> tuple[GridSpec, Path]:
     """Read and validate a grid file; returns the spec with absolute paths and the file."""
     path, base = resolve_grid_path(name_or_path)
     spec = validate(GridSpec, read_yaml(path), str(path))
-    data = spec.data.model_copy(update={
-        "store": _absolute(base, spec.data.store),
-        "camels_root": _absolute(base, spec.data.camels_root),
-        "basins": _absolute(base, spec.data.basins),
-    })
+    data = spec.data.model_copy(
+        update={
+            "store": _absolute(base, spec.data.store),
+            "camels_root": _absolute(base, spec.data.camels_root),
+            "basins": _absolute(base, spec.data.basins),
+        }
+    )
     return spec.model_copy(update={"data": data, "runs_dir": _absolute(base, spec.runs_dir)}), path

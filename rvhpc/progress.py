@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from rich.console import Console
 
@@ -47,7 +47,9 @@ class _Task:
         self.done += n
         self._info = info
         if self._bar is not None:
-            self._bar.update(self._bar_task, advance=n, description=f"{self.description} {info}".strip())
+            self._bar.update(
+                self._bar_task, advance=n, description=f"{self.description} {info}".strip()
+            )
         elif self.done % self.every == 0 or (self.total is not None and self.done == self.total):
             total = f"/{self.total}" if self.total is not None else ""
             log(f"{self.description}: {self.done}{total} {info}".rstrip())
@@ -57,10 +59,22 @@ class _Task:
 def task(description: str, total: int | None = None, every: int = 50) -> Iterator[_Task]:
     """A unit of work with ``total`` steps: a bar on a terminal, a line every ``every`` steps otherwise."""
     if interactive():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=_console, transient=False) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=_console,
+            transient=False,
+        ) as bar:
             yield _Task(description, total, every, bar)
     else:
         yield _Task(description, total, every, None)

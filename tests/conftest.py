@@ -19,7 +19,9 @@ def _slurm_ready() -> str | None:
         return "sinfo not found (run slurm/cluster-up.sh)"
     proc = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30)
     states = proc.stdout.split()
-    if proc.returncode != 0 or not any(s in ("idle", "mixed", "allocated", "completing") for s in states):
+    if proc.returncode != 0 or not any(
+        s in ("idle", "mixed", "allocated", "completing") for s in states
+    ):
         return f"no usable Slurm node: {proc.stdout.strip() or proc.stderr.strip()}"
     return None
 
@@ -48,8 +50,13 @@ def tiny_camels(tmp_path_factory):
     from rvhpc.data.synth import synthesize
 
     progress.set_quiet(True)
-    return synthesize(tmp_path_factory.mktemp("tiny_camels"), n_basins=4, start="1998-01-01",
-                      end="2003-12-31", seed=0)
+    return synthesize(
+        tmp_path_factory.mktemp("tiny_camels"),
+        n_basins=4,
+        start="1998-01-01",
+        end="2003-12-31",
+        seed=0,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -59,5 +66,10 @@ def tiny_store(tiny_camels, tmp_path_factory):
     from rvhpc.data.store import prepare_store
 
     out = tmp_path_factory.mktemp("tiny_store") / "store.h5"
-    return prepare_store(tiny_camels.root, tiny_camels.basin_file, out, train_period=TINY_TRAIN,
-                         eval_period=TINY_EVAL)
+    return prepare_store(
+        tiny_camels.root,
+        tiny_camels.basin_file,
+        out,
+        train_period=TINY_TRAIN,
+        eval_period=TINY_EVAL,
+    )

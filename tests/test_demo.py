@@ -14,9 +14,17 @@ from tests.cli.test_readme import REPO, quick_start_commands
 def test_readme_demo_command_runs_the_study_and_statics_beat_no_statics() -> None:
     demo_command = quick_start_commands()[0]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
-    proc = subprocess.run(["bash", "-c", demo_command], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=1500)
-    assert proc.returncode == 0, f"{demo_command} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    proc = subprocess.run(
+        ["bash", "-c", demo_command],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert proc.returncode == 0, (
+        f"{demo_command} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     results = REPO / "demo-out" / "results"
     summary = pd.read_csv(results / "summary.csv").set_index("experiment")
     expected = {"EP", "EG-8", "EG-32", "EM-32", "EO", "CP", "LSTM"}

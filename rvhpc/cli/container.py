@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,19 +12,34 @@ from rvhpc.cli._common import command, out_console
 
 DEFAULT_DEF = Path(__file__).resolve().parents[2] / "containers" / "rvhpc.def"
 
-container_app = typer.Typer(help="Build the container image that array tasks run in.", no_args_is_help=True)
+container_app = typer.Typer(
+    help="Build the container image that array tasks run in.", no_args_is_help=True
+)
 
 
 @command(container_app, "build")
 def build(
-    def_file: Annotated[Optional[Path], typer.Option(
-        "--def", help="Apptainer definition file (default: containers/rvhpc.def of this rvhpc source tree).")] = None,
+    def_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--def",
+            help="Apptainer definition file (default: containers/rvhpc.def of this rvhpc source tree).",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="Image to write (.sif).")] = Path("rvhpc.sif"),
-    runtime: Annotated[Optional[str], typer.Option(
-        "--runtime", help="apptainer or singularity (default: whichever is on PATH).")] = None,
-    fakeroot: Annotated[Optional[bool], typer.Option(
-        "--fakeroot/--no-fakeroot", help="Build as fake root (default: when not root).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the build command, run nothing.")] = False,
+    runtime: Annotated[
+        str | None,
+        typer.Option("--runtime", help="apptainer or singularity (default: whichever is on PATH)."),
+    ] = None,
+    fakeroot: Annotated[
+        bool | None,
+        typer.Option(
+            "--fakeroot/--no-fakeroot", help="Build as fake root (default: when not root)."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the build command, run nothing.")
+    ] = False,
 ) -> None:
     """Build the rvhpc container image (.sif) with apptainer build or singularity build.
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from rvhpc.cli._common import command, out_console
 
-data_app = typer.Typer(name="data", help="CAMELS US data: synthetic trees and HDF5 basin stores.",
-                       no_args_is_help=True)
+data_app = typer.Typer(
+    name="data", help="CAMELS US data: synthetic trees and HDF5 basin stores.", no_args_is_help=True
+)
 
 
 @command(data_app, "synth")
@@ -28,21 +29,35 @@ def synth(
     from rvhpc.data.synth import synthesize
 
     result = synthesize(out, n_basins=basins, start=start, end=end, seed=seed)
-    out_console.print(f"wrote {len(result.basins)} basins ({result.dates[0].date()}..{result.dates[-1].date()}) "
-                      f"to {result.root}; basin list {result.basin_file}", markup=False)
+    out_console.print(
+        f"wrote {len(result.basins)} basins ({result.dates[0].date()}..{result.dates[-1].date()}) "
+        f"to {result.root}; basin list {result.basin_file}",
+        markup=False,
+    )
 
 
 @command(data_app, "prepare")
 def prepare(
     camels_root: Annotated[Path, typer.Option("--camels-root", help="CAMELS US root folder.")],
-    basins: Annotated[Path, typer.Option("--basins", help="Basin list file (one 8-digit id per line).")],
+    basins: Annotated[
+        Path, typer.Option("--basins", help="Basin list file (one 8-digit id per line).")
+    ],
     out: Annotated[Path, typer.Option("--out", help="HDF5 store to write.")],
-    forcing: Annotated[str, typer.Option("--forcing", help="Forcing folder under basin_mean_forcing.")]
-    = "maurer_extended",
-    train_start: Annotated[str, typer.Option("--train-start", help="First training day.")] = "1999-10-01",
-    train_end: Annotated[str, typer.Option("--train-end", help="Last training day.")] = "2008-09-30",
-    eval_start: Annotated[str, typer.Option("--eval-start", help="First evaluation day.")] = "1989-10-01",
-    eval_end: Annotated[str, typer.Option("--eval-end", help="Last evaluation day.")] = "1999-09-30",
+    forcing: Annotated[
+        str, typer.Option("--forcing", help="Forcing folder under basin_mean_forcing.")
+    ] = "maurer_extended",
+    train_start: Annotated[
+        str, typer.Option("--train-start", help="First training day.")
+    ] = "1999-10-01",
+    train_end: Annotated[
+        str, typer.Option("--train-end", help="Last training day.")
+    ] = "2008-09-30",
+    eval_start: Annotated[
+        str, typer.Option("--eval-start", help="First evaluation day.")
+    ] = "1989-10-01",
+    eval_end: Annotated[
+        str, typer.Option("--eval-end", help="Last evaluation day.")
+    ] = "1999-09-30",
 ) -> None:
     """Build the basin store (reused when its inputs are unchanged; safe to run concurrently).
 
@@ -50,8 +65,14 @@ def prepare(
     """
     from rvhpc.data.store import prepare_store
 
-    path = prepare_store(camels_root, basins, out, forcing=forcing, train_period=(train_start, train_end),
-                         eval_period=(eval_start, eval_end))
+    path = prepare_store(
+        camels_root,
+        basins,
+        out,
+        forcing=forcing,
+        train_period=(train_start, train_end),
+        eval_period=(eval_start, eval_end),
+    )
     out_console.print(f"store ready: {path}", markup=False)
 
 
@@ -70,18 +91,33 @@ def info(store: Annotated[Path, typer.Argument(help="The HDF5 store.")]) -> None
     table = Table(title=f"basin store {s['path']}", show_header=False)
     prov = s["provenance"]
     rows = [
-        ("format version", str(s["format_version"])), ("forcing", s["forcing"]),
-        ("basins", f"{s['basins']} ({', '.join(s['first_basins'])}{', ...' if s['basins'] > 5 else ''})"),
+        ("format version", str(s["format_version"])),
+        ("forcing", s["forcing"]),
+        (
+            "basins",
+            f"{s['basins']} ({', '.join(s['first_basins'])}{', ...' if s['basins'] > 5 else ''})",
+        ),
         ("days", f"{s['dates'][0]}..{s['dates'][1]} ({s['dates'][2]} days)"),
-        ("train period", "..".join(s["train_period"])), ("eval period", "..".join(s["eval_period"])),
-        ("missing qobs", f"{100 * s['missing_qobs']:.2f} %"), ("file size", f"{s['file_bytes'] / 1e6:.2f} MB"),
+        ("train period", "..".join(s["train_period"])),
+        ("eval period", "..".join(s["eval_period"])),
+        ("missing qobs", f"{100 * s['missing_qobs']:.2f} %"),
+        ("file size", f"{s['file_bytes'] / 1e6:.2f} MB"),
         ("qobs mean/std (mm/day)", f"{s['y_mean']:.4g} / {s['y_std']:.4g}"),
     ]
-    rows += [(f"{name} mean/std", f"{m:.4g} / {sd:.4g}") for name, m, sd in zip(DYNAMIC_INPUTS, s["x_mean"], s["x_std"])]
-    rows += [("attributes", f"{len(s['attributes'])} columns"), ("source", prov.get("source_root", "?")),
-             ("input files", f"{len(prov.get('files', {}))} (sizes and sha256 stored)"),
-             ("built", f"{prov.get('created', '?')} by rvhpc {prov.get('rvhpc_version', '?')} on {prov.get('host', '?')}"),
-             ("fingerprint", s["fingerprint"][:16])]
+    rows += [
+        (f"{name} mean/std", f"{m:.4g} / {sd:.4g}")
+        for name, m, sd in zip(DYNAMIC_INPUTS, s["x_mean"], s["x_std"])
+    ]
+    rows += [
+        ("attributes", f"{len(s['attributes'])} columns"),
+        ("source", prov.get("source_root", "?")),
+        ("input files", f"{len(prov.get('files', {}))} (sizes and sha256 stored)"),
+        (
+            "built",
+            f"{prov.get('created', '?')} by rvhpc {prov.get('rvhpc_version', '?')} on {prov.get('host', '?')}",
+        ),
+        ("fingerprint", s["fingerprint"][:16]),
+    ]
     for key, value in rows:
         table.add_row(key, value)
     out_console.print(table)
@@ -91,7 +127,9 @@ def info(store: Annotated[Path, typer.Argument(help="The HDF5 store.")]) -> None
 def show(
     store: Annotated[Path, typer.Argument(help="The HDF5 store.")],
     basin: Annotated[str, typer.Option("--basin", help="8-digit basin id.")],
-    csv: Annotated[Optional[Path], typer.Option("--csv", help="Write the daily series to this CSV file.")] = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Write the daily series to this CSV file.")
+    ] = None,
 ) -> None:
     """Print (or write as CSV) one basin's stored daily series and its 27 descriptors.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,9 +15,15 @@ def register(app: typer.Typer) -> None:
 
     @command(app, "demo")
     def demo(
-        out: Annotated[Path, typer.Option("--out", "-o", help="Folder for data, runs and results.")] = Path("demo-out"),
-        jobs: Annotated[int, typer.Option("--jobs", "-j", help="Cells trained at the same time.")] = 2,
-        workers: Annotated[Optional[int], typer.Option(help="Dask workers for collect (default: one per CPU).")] = None,
+        out: Annotated[
+            Path, typer.Option("--out", "-o", help="Folder for data, runs and results.")
+        ] = Path("demo-out"),
+        jobs: Annotated[
+            int, typer.Option("--jobs", "-j", help="Cells trained at the same time.")
+        ] = 2,
+        workers: Annotated[
+            int | None, typer.Option(help="Dask workers for collect (default: one per CPU).")
+        ] = None,
     ) -> None:
         """Run the whole study end to end on synthetic data: generate, prepare, train, collect.
 
@@ -31,7 +37,20 @@ def register(app: typer.Typer) -> None:
         from rvhpc.demo import run_demo
 
         result = run_demo(out, jobs=jobs, workers=workers)
-        cols = ["experiment", "seeds", "ensemble_median_nse", "seed_median_nse_mean", "basins_ensemble_nse_lt0"]
-        out_console.print(to_markdown(result.summary[cols]), markup=False, highlight=False, soft_wrap=True)
-        out_console.print(f"\ndemo finished in {result.seconds:.0f} s; results, tables and figures in "
-                          f"{result.results_dir}", markup=False, highlight=False, soft_wrap=True)
+        cols = [
+            "experiment",
+            "seeds",
+            "ensemble_median_nse",
+            "seed_median_nse_mean",
+            "basins_ensemble_nse_lt0",
+        ]
+        out_console.print(
+            to_markdown(result.summary[cols]), markup=False, highlight=False, soft_wrap=True
+        )
+        out_console.print(
+            f"\ndemo finished in {result.seconds:.0f} s; results, tables and figures in "
+            f"{result.results_dir}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )

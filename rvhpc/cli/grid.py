@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,17 +12,27 @@ from rvhpc.cli._common import command, err_console, fail, out_console
 
 grid_app = typer.Typer(help="Inspect experiment grids.", no_args_is_help=True)
 
-GridArg = Annotated[str, typer.Argument(help="Grid YAML file, or a built-in grid name (smoke, paper).")]
+GridArg = Annotated[
+    str, typer.Argument(help="Grid YAML file, or a built-in grid name (smoke, paper).")
+]
 
 
 @command(grid_app, "show")
 def show(
     grid: GridArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the cells as JSON.")] = False,
-    samples_per_second: Annotated[Optional[float], typer.Option(
-        help="Measured training throughput, for CPU/GPU-hour estimates.")] = None,
-    bench: Annotated[bool, typer.Option("--bench", help="Measure samples/s here with a few training steps "
-                                                       "of the grid's first cell (a few seconds).")] = False,
+    samples_per_second: Annotated[
+        float | None,
+        typer.Option(help="Measured training throughput, for CPU/GPU-hour estimates."),
+    ] = None,
+    bench: Annotated[
+        bool,
+        typer.Option(
+            "--bench",
+            help="Measure samples/s here with a few training steps "
+            "of the grid's first cell (a few seconds).",
+        ),
+    ] = False,
 ) -> None:
     """List a grid's cells, counts per experiment and an estimate of the work.
 
@@ -38,30 +48,70 @@ def show(
         from rvhpc.training.bench import measure
 
         first = g.cells[0].config
-        samples_per_second = measure(arch=first["arch"], hidden=first["hidden"], batch_size=first["batch_size"],
-                                     seq_length=first["seq_length"], steps=5, warmup=1)["samples_per_s"]
+        samples_per_second = measure(
+            arch=first["arch"],
+            hidden=first["hidden"],
+            batch_size=first["batch_size"],
+            seq_length=first["seq_length"],
+            steps=5,
+            warmup=1,
+        )["samples_per_s"]
     if samples_per_second:
-        work["hours"] = work["sample_epochs"] / samples_per_second / 3600 if work["sample_epochs"] else None
+        work["hours"] = (
+            work["sample_epochs"] / samples_per_second / 3600 if work["sample_epochs"] else None
+        )
     if as_json:
-        typer.echo(json.dumps({"grid": g.name, "file": str(g.path), "runs_dir": str(g.runs_dir),
-                               "store": str(g.store), "estimate": work,
-                               "cells": [c.to_json() | {"done": c.is_done()} for c in g.cells]}, indent=1))
+        typer.echo(
+            json.dumps(
+                {
+                    "grid": g.name,
+                    "file": str(g.path),
+                    "runs_dir": str(g.runs_dir),
+                    "store": str(g.store),
+                    "estimate": work,
+                    "cells": [c.to_json() | {"done": c.is_done()} for c in g.cells],
+                },
+                indent=1,
+            )
+        )
         return
     table = Table(title=f"grid {g.name}: {len(g.cells)} cells ({g.path})")
-    for col in ("#", "id", "experiment", "arch", "static", "dim", "attr_seed", "seed", "done", "run dir"):
+    for col in (
+        "#",
+        "id",
+        "experiment",
+        "arch",
+        "static",
+        "dim",
+        "attr_seed",
+        "seed",
+        "done",
+        "run dir",
+    ):
         table.add_column(col)
     for c in g.cells:
-        table.add_row(str(c.index), c.id, c.experiment, c.arch, c.static, str(c.dim or ""),
-                      str(c.attr_seed) if c.dim else "", str(c.seed), "yes" if c.is_done() else "",
-                      str(c.run_dir.relative_to(g.runs_dir)))
+        table.add_row(
+            str(c.index),
+            c.id,
+            c.experiment,
+            c.arch,
+            c.static,
+            str(c.dim or ""),
+            str(c.attr_seed) if c.dim else "",
+            str(c.seed),
+            "yes" if c.is_done() else "",
+            str(c.run_dir.relative_to(g.runs_dir)),
+        )
     out_console.print(table)
     counts: dict[str, int] = {}
     for c in g.cells:
         counts[c.experiment] = counts.get(c.experiment, 0) + 1
     out_console.print("cells per experiment: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if work["samples_per_epoch"]:
-        line = (f"work: {work['basins']} basins x {work['train_days']} training days = "
-                f"{work['samples_per_epoch']:,} samples/epoch; {work['sample_epochs']:,} sample-epochs in all")
+        line = (
+            f"work: {work['basins']} basins x {work['train_days']} training days = "
+            f"{work['samples_per_epoch']:,} samples/epoch; {work['sample_epochs']:,} sample-epochs in all"
+        )
         if work.get("hours") is not None:
             hours = work["hours"]
             span = f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.1f} min"
@@ -70,14 +120,22 @@ def show(
             line += " (pass --samples-per-second S for hours)"
         out_console.print(line)
     else:
-        out_console.print("work: unknown basin count (set data.n_basins or make the basin list available)")
+        out_console.print(
+            "work: unknown basin count (set data.n_basins or make the basin list available)"
+        )
 
 
 def cell(
     manifest: Annotated[Path, typer.Argument(help="Manifest written by rvhpc submit / rvhpc run.")],
-    index: Annotated[Optional[int], typer.Option(help="Cell index (default: SLURM_ARRAY_TASK_ID + offset).")] = None,
-    offset: Annotated[int, typer.Option(help="Index of array task 0 (arrays split by MaxArraySize).")] = 0,
-    force: Annotated[bool, typer.Option(help="Retrain even when the run directory holds DONE.")] = False,
+    index: Annotated[
+        int | None, typer.Option(help="Cell index (default: SLURM_ARRAY_TASK_ID + offset).")
+    ] = None,
+    offset: Annotated[
+        int, typer.Option(help="Index of array task 0 (arrays split by MaxArraySize).")
+    ] = 0,
+    force: Annotated[
+        bool, typer.Option(help="Retrain even when the run directory holds DONE.")
+    ] = False,
 ) -> None:
     """Train one cell of a manifest: exactly what one array task runs (exit 75 = checkpointed, requeue).
 
@@ -103,23 +161,36 @@ def run(
     g = load_grid(grid)
     result = run_local(g, jobs=jobs)
     ran = len(result.codes)
-    out_console.print(f"grid {g.name}: {ran} cells run, {len(result.already_done)} already done, "
-                      f"{len(result.failed)} failed, {len(result.preempted)} checkpointed "
-                      f"in {result.seconds:.1f} s")
+    out_console.print(
+        f"grid {g.name}: {ran} cells run, {len(result.already_done)} already done, "
+        f"{len(result.failed)} failed, {len(result.preempted)} checkpointed "
+        f"in {result.seconds:.1f} s"
+    )
     if result.failed:
         first = result.failed[0]
-        raise fail(f"{len(result.failed)} cell(s) failed (cells {result.failed}); see {result.logs[first]}", 1)
+        raise fail(
+            f"{len(result.failed)} cell(s) failed (cells {result.failed}); see {result.logs[first]}",
+            1,
+        )
     if result.preempted:
         raise typer.Exit(75)
 
 
 def submit(
     grid: GridArg,
-    profile: Annotated[Optional[str], typer.Option(help="Site profile name or YAML file.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Write and print the scripts; submit nothing.")] = False,
-    max_parallel: Annotated[Optional[int], typer.Option(help="At most K tasks of an array run at once.")] = None,
-    only_missing: Annotated[bool, typer.Option("--only-missing", help="Submit only failed and missing cells.")] = False,
-    collect: Annotated[bool, typer.Option("--collect", help="Add a job running rvhpc collect afterwards.")] = False,
+    profile: Annotated[str | None, typer.Option(help="Site profile name or YAML file.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write and print the scripts; submit nothing.")
+    ] = False,
+    max_parallel: Annotated[
+        int | None, typer.Option(help="At most K tasks of an array run at once.")
+    ] = None,
+    only_missing: Annotated[
+        bool, typer.Option("--only-missing", help="Submit only failed and missing cells.")
+    ] = False,
+    collect: Annotated[
+        bool, typer.Option("--collect", help="Add a job running rvhpc collect afterwards.")
+    ] = False,
 ) -> None:
     """Submit a grid's cells to Slurm as array jobs (one task per cell; done cells are skipped).
 
@@ -147,7 +218,7 @@ def submit(
     if not dry_run:
         from rvhpc.grid import data_plan, ensure_data
 
-        ensure_data(data_plan(g))      # once, here, instead of racing in the first array tasks
+        ensure_data(data_plan(g))  # once, here, instead of racing in the first array tasks
     p = slurm.plan(g, prof, indices, max_parallel=max_parallel, collect=collect)
     if dry_run:
         for array in p.arrays:
@@ -156,12 +227,16 @@ def submit(
         if p.collect_script is not None:
             typer.echo(f"# {p.collect_script}\n{p.collect_text}")
             typer.echo("# would run: " + " ".join(p.collect_argv([])))
-        err_console.print(f"dry run: {len(indices)} cells in {len(p.arrays)} array(s); nothing submitted")
+        err_console.print(
+            f"dry run: {len(indices)} cells in {len(p.arrays)} array(s); nothing submitted"
+        )
         return
     slurm.submit(p)
     typer.echo(" ".join(p.job_ids + ([p.collect_job] if p.collect_job else [])))
-    err_console.print(f"submitted {len(indices)} cells of grid {g.name} as {len(p.arrays)} array job(s); "
-                      f"check with: rvhpc status {grid}")
+    err_console.print(
+        f"submitted {len(indices)} cells of grid {g.name} as {len(p.arrays)} array job(s); "
+        f"check with: rvhpc status {grid}"
+    )
 
 
 def status(
@@ -189,10 +264,14 @@ def status(
     out_console.print(table)
     for c in st.cells:
         if c.state == "failed" and c.log_tail:
-            out_console.print(f"cell {c.index} ({c.experiment} seed {c.seed}) log {c.log}:", markup=False)
+            out_console.print(
+                f"cell {c.index} ({c.experiment} seed {c.seed}) log {c.log}:", markup=False
+            )
             for line in c.log_tail:
                 out_console.print(f"  {line}", markup=False, highlight=False)
-    out_console.print(" ".join(f"{k}={v}" for k, v in st.counts().items()) + f"  (source: {st.source})")
+    out_console.print(
+        " ".join(f"{k}={v}" for k, v in st.counts().items()) + f"  (source: {st.source})"
+    )
     for w in st.warnings:
         err_console.print(f"warning: {w}", markup=False)
 

@@ -12,7 +12,13 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-HELP_ENV = {"COLUMNS": "100", "TERMINAL_WIDTH": "100", "NO_COLOR": "1", "TERM": "dumb", "_TYPER_FORCE_DISABLE_TERMINAL": "1"}
+HELP_ENV = {
+    "COLUMNS": "100",
+    "TERMINAL_WIDTH": "100",
+    "NO_COLOR": "1",
+    "TERM": "dumb",
+    "_TYPER_FORCE_DISABLE_TERMINAL": "1",
+}
 
 
 def command_paths(app: typer.Typer) -> list[tuple[str, ...]]:
@@ -22,7 +28,7 @@ def command_paths(app: typer.Typer) -> list[tuple[str, ...]]:
 
     def walk(cmd, prefix: tuple[str, ...]) -> None:
         paths.append(prefix)
-        if getattr(cmd, "commands", None):   # typer vendors its own click: duck-type groups
+        if getattr(cmd, "commands", None):  # typer vendors its own click: duck-type groups
             for name in sorted(cmd.commands):
                 walk(cmd.commands[name], prefix + (name,))
 
@@ -44,7 +50,12 @@ def page_name(path: tuple[str, ...]) -> str:
 def render_pages(app: typer.Typer) -> dict[str, str]:
     """File name -> Markdown page for each command, plus an index."""
     pages: dict[str, str] = {}
-    index = ["# rvhpc commands", "", "Generated from `--help` by `python -m rvhpc.cli.helpdocs docs/cli`.", ""]
+    index = [
+        "# rvhpc commands",
+        "",
+        "Generated from `--help` by `python -m rvhpc.cli.helpdocs docs/cli`.",
+        "",
+    ]
     for path in command_paths(app):
         name = page_name(path)
         title = "rvhpc " + " ".join(path) if path else "rvhpc"

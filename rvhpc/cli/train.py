@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,11 +16,20 @@ from rvhpc.training.config import TrainConfig
 _D = {name: f.default for name, f in TrainConfig.model_fields.items()}
 EXIT_PREEMPTED = 75  # rvhpc.training.run.EXIT_PREEMPTED, repeated here so --help needs no torch
 
-Arch = Annotated[str, typer.Option("--arch", help="Architecture: ea, ct, sr, fm or lstm (no statics).")]
-Static = Annotated[str, typer.Option("--static", help="Static vector: physics, gaussian, mixed, one_hot, none.")]
-Dim = Annotated[Optional[int], typer.Option("--dim", help="Dimension d of gaussian/mixed vectors (mixed: d >= 28).")]
+Arch = Annotated[
+    str, typer.Option("--arch", help="Architecture: ea, ct, sr, fm or lstm (no statics).")
+]
+Static = Annotated[
+    str, typer.Option("--static", help="Static vector: physics, gaussian, mixed, one_hot, none.")
+]
+Dim = Annotated[
+    int | None,
+    typer.Option("--dim", help="Dimension d of gaussian/mixed vectors (mixed: d >= 28)."),
+]
 AttrSeed = Annotated[int, typer.Option("--attr-seed", help="Seed of the Gaussian static vectors.")]
-Device = Annotated[str, typer.Option("--device", help="auto (GPU when available), cpu, cuda or cuda:N.")]
+Device = Annotated[
+    str, typer.Option("--device", help="auto (GPU when available), cpu, cuda or cuda:N.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -29,26 +38,63 @@ def register(app: typer.Typer) -> None:
     @command(app, "train")
     def train(
         store: Annotated[Path, typer.Option("--store", help="Basin store (rvhpc data prepare).")],
-        out: Annotated[Path, typer.Option("--out", help="Run directory (created; resumed when it holds checkpoints).")],
+        out: Annotated[
+            Path,
+            typer.Option(
+                "--out", help="Run directory (created; resumed when it holds checkpoints)."
+            ),
+        ],
         arch: Arch = _D["arch"],
         static: Static = _D["static"],
         dim: Dim = None,
         attr_seed: AttrSeed = _D["attr_seed"],
-        seed: Annotated[int, typer.Option("--seed", help="Init seed (model weights, sample order, dropout).")] = _D["seed"],
+        seed: Annotated[
+            int, typer.Option("--seed", help="Init seed (model weights, sample order, dropout).")
+        ] = _D["seed"],
         epochs: Annotated[int, typer.Option("--epochs")] = _D["epochs"],
         hidden: Annotated[int, typer.Option("--hidden", help="Hidden size.")] = _D["hidden"],
-        batch_size: Annotated[int, typer.Option("--batch-size", help="GLOBAL batch; each of N DDP ranks takes batch/N (must divide).")] = _D["batch_size"],
-        seq_length: Annotated[int, typer.Option("--seq-length", help="Input window in days.")] = _D["seq_length"],
-        lr: Annotated[float, typer.Option("--lr", help="Adam learning rate of the first epochs.")] = _D["lr"],
-        lr_late: Annotated[float, typer.Option("--lr-late", help="Learning rate from --lr-late-epoch on.")] = _D["lr_late"],
-        lr_late_epoch: Annotated[int, typer.Option("--lr-late-epoch", help="1-based epoch from which --lr-late applies.")] = _D["lr_late_epoch"],
-        dropout: Annotated[float, typer.Option("--dropout", help="Dropout on the last hidden state.")] = _D["dropout"],
-        clip_norm: Annotated[float, typer.Option("--clip-norm", help="Gradient-norm clip.")] = _D["clip_norm"],
-        forget_bias: Annotated[float, typer.Option("--forget-bias", help="Initial value of the first H gate biases.")] = _D["initial_forget_bias"],
+        batch_size: Annotated[
+            int,
+            typer.Option(
+                "--batch-size",
+                help="GLOBAL batch; each of N DDP ranks takes batch/N (must divide).",
+            ),
+        ] = _D["batch_size"],
+        seq_length: Annotated[int, typer.Option("--seq-length", help="Input window in days.")] = _D[
+            "seq_length"
+        ],
+        lr: Annotated[
+            float, typer.Option("--lr", help="Adam learning rate of the first epochs.")
+        ] = _D["lr"],
+        lr_late: Annotated[
+            float, typer.Option("--lr-late", help="Learning rate from --lr-late-epoch on.")
+        ] = _D["lr_late"],
+        lr_late_epoch: Annotated[
+            int, typer.Option("--lr-late-epoch", help="1-based epoch from which --lr-late applies.")
+        ] = _D["lr_late_epoch"],
+        dropout: Annotated[
+            float, typer.Option("--dropout", help="Dropout on the last hidden state.")
+        ] = _D["dropout"],
+        clip_norm: Annotated[float, typer.Option("--clip-norm", help="Gradient-norm clip.")] = _D[
+            "clip_norm"
+        ],
+        forget_bias: Annotated[
+            float, typer.Option("--forget-bias", help="Initial value of the first H gate biases.")
+        ] = _D["initial_forget_bias"],
         device: Device = _D["device"],
-        log_every: Annotated[int, typer.Option("--log-every", help="Batches between log lines when not on a terminal.")] = _D["log_every"],
-        threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: SLURM_CPUS_PER_TASK or OMP_NUM_THREADS).")] = None,
-        force: Annotated[bool, typer.Option("--force", help="Delete this run's earlier results and start over.")] = False,
+        log_every: Annotated[
+            int,
+            typer.Option("--log-every", help="Batches between log lines when not on a terminal."),
+        ] = _D["log_every"],
+        threads: Annotated[
+            int | None,
+            typer.Option(
+                "--threads", help="CPU threads (default: SLURM_CPUS_PER_TASK or OMP_NUM_THREADS)."
+            ),
+        ] = None,
+        force: Annotated[
+            bool, typer.Option("--force", help="Delete this run's earlier results and start over.")
+        ] = False,
     ) -> None:
         """Train one grid cell and evaluate it; rerun the same command to resume.
 
@@ -62,16 +108,34 @@ def register(app: typer.Typer) -> None:
         from rvhpc.training.run import train_cell
 
         config = TrainConfig.create(
-            store=store.resolve(), arch=arch, static=static, dim=dim, attr_seed=attr_seed, seed=seed, epochs=epochs,
-            hidden=hidden, batch_size=batch_size, seq_length=seq_length, lr=lr, lr_late=lr_late,
-            lr_late_epoch=lr_late_epoch, dropout=dropout, clip_norm=clip_norm, initial_forget_bias=forget_bias,
-            device=device, log_every=log_every, threads=threads)
+            store=store.resolve(),
+            arch=arch,
+            static=static,
+            dim=dim,
+            attr_seed=attr_seed,
+            seed=seed,
+            epochs=epochs,
+            hidden=hidden,
+            batch_size=batch_size,
+            seq_length=seq_length,
+            lr=lr,
+            lr_late=lr_late,
+            lr_late_epoch=lr_late_epoch,
+            dropout=dropout,
+            clip_norm=clip_norm,
+            initial_forget_bias=forget_bias,
+            device=device,
+            log_every=log_every,
+            threads=threads,
+        )
         outcome = train_cell(config, out, force=force)
         if outcome.status == "preempted":
             if outcome.rank != 0:  # every rank exits 75; rank 0 says why
                 raise typer.Exit(EXIT_PREEMPTED)
-            raise fail(f"stopped by signal {outcome.signal}; checkpoint saved in {out}: rerun to resume",
-                       EXIT_PREEMPTED)
+            raise fail(
+                f"stopped by signal {outcome.signal}; checkpoint saved in {out}: rerun to resume",
+                EXIT_PREEMPTED,
+            )
         if outcome.rank != 0:
             return
         if outcome.status == "skipped":
@@ -81,16 +145,34 @@ def register(app: typer.Typer) -> None:
 
     @command(app, "evaluate")
     def evaluate(
-        run_dir: Annotated[Optional[Path], typer.Argument(help="A run directory of rvhpc train.")] = None,
-        epoch: Annotated[Optional[int], typer.Option("--epoch", help="Checkpoint to score (default: the last).")] = None,
-        out: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default RUN_DIR/evaluation/epoch_NNN).")] = None,
-        reference_weights: Annotated[Optional[Path], typer.Option("--reference-weights", help="A state dict saved by the original code.")] = None,
-        store: Annotated[Optional[Path], typer.Option("--store", help="Basin store (with --reference-weights).")] = None,
-        arch: Annotated[Optional[str], typer.Option("--arch", help="Architecture of the reference weights.")] = None,
-        static: Annotated[Optional[str], typer.Option("--static", help="Static kind of the reference weights.")] = None,
+        run_dir: Annotated[
+            Path | None, typer.Argument(help="A run directory of rvhpc train.")
+        ] = None,
+        epoch: Annotated[
+            int | None, typer.Option("--epoch", help="Checkpoint to score (default: the last).")
+        ] = None,
+        out: Annotated[
+            Path | None,
+            typer.Option("--out", help="Output folder (default RUN_DIR/evaluation/epoch_NNN)."),
+        ] = None,
+        reference_weights: Annotated[
+            Path | None,
+            typer.Option("--reference-weights", help="A state dict saved by the original code."),
+        ] = None,
+        store: Annotated[
+            Path | None, typer.Option("--store", help="Basin store (with --reference-weights).")
+        ] = None,
+        arch: Annotated[
+            str | None, typer.Option("--arch", help="Architecture of the reference weights.")
+        ] = None,
+        static: Annotated[
+            str | None, typer.Option("--static", help="Static kind of the reference weights.")
+        ] = None,
         dim: Dim = None,
         attr_seed: AttrSeed = 0,
-        seq_length: Annotated[int, typer.Option("--seq-length", help="Input window (with --reference-weights).")] = 270,
+        seq_length: Annotated[
+            int, typer.Option("--seq-length", help="Input window (with --reference-weights).")
+        ] = 270,
         device: Device = "auto",
     ) -> None:
         """Score a run from one of its checkpoints, or a model trained by the original code.
@@ -102,17 +184,36 @@ def register(app: typer.Typer) -> None:
         from rvhpc.training import rescore
 
         if reference_weights is not None:
-            missing = [flag for flag, v in (("--store", store), ("--arch", arch), ("--static", static),
-                                            ("--out", out)) if v is None]
+            missing = [
+                flag
+                for flag, v in (
+                    ("--store", store),
+                    ("--arch", arch),
+                    ("--static", static),
+                    ("--out", out),
+                )
+                if v is None
+            ]
             if missing:
                 raise fail(f"--reference-weights needs {', '.join(missing)} too")
             if run_dir is not None or epoch is not None:
                 raise fail("--reference-weights scores a file: drop RUN_DIR and --epoch")
-            target = rescore.evaluate_reference(reference_weights, store, arch, static, out, dim=dim,
-                                                attr_seed=attr_seed, seq_length=seq_length, device=device)
+            target = rescore.evaluate_reference(
+                reference_weights,
+                store,
+                arch,
+                static,
+                out,
+                dim=dim,
+                attr_seed=attr_seed,
+                seq_length=seq_length,
+                device=device,
+            )
         else:
             if run_dir is None:
-                raise fail("give a RUN_DIR, or --reference-weights FILE --store --arch --static --out")
+                raise fail(
+                    "give a RUN_DIR, or --reference-weights FILE --store --arch --static --out"
+                )
             target = rescore.evaluate_run(run_dir, epoch=epoch, out=out, device=device)
         out_console.print(f"results written to {target}", markup=False)
 
@@ -121,12 +222,17 @@ def register(app: typer.Typer) -> None:
         arch: Arch = "ea",
         hidden: Annotated[int, typer.Option("--hidden")] = 256,
         batch_size: Annotated[int, typer.Option("--batch-size")] = 256,
-        steps: Annotated[int, typer.Option("--steps", help="Timed training steps (after --warmup).")] = 20,
+        steps: Annotated[
+            int, typer.Option("--steps", help="Timed training steps (after --warmup).")
+        ] = 20,
         warmup: Annotated[int, typer.Option("--warmup", help="Untimed steps first.")] = 2,
         seq_length: Annotated[int, typer.Option("--seq-length")] = 270,
         device: Device = "auto",
-        store: Annotated[Optional[Path], typer.Option("--store", help="Use this store (default: synthetic data in memory).")] = None,
-        threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads.")] = None,
+        store: Annotated[
+            Path | None,
+            typer.Option("--store", help="Use this store (default: synthetic data in memory)."),
+        ] = None,
+        threads: Annotated[int | None, typer.Option("--threads", help="CPU threads.")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
     ) -> None:
         """Measure training throughput (samples/s, data loading included) on this machine.
@@ -138,12 +244,23 @@ def register(app: typer.Typer) -> None:
 
         tune_cpu_allocator()  # as rvhpc train does, so the numbers match training
 
-        result = measure(arch=arch, hidden=hidden, batch_size=batch_size, steps=steps, warmup=warmup,
-                         seq_length=seq_length, device=device, store=store, threads=threads)
+        result = measure(
+            arch=arch,
+            hidden=hidden,
+            batch_size=batch_size,
+            steps=steps,
+            warmup=warmup,
+            seq_length=seq_length,
+            device=device,
+            store=store,
+            threads=threads,
+        )
         if as_json:
             typer.echo(json.dumps(result, sort_keys=True))
         else:
-            out_console.print(f"{result['arch']} hidden {hidden} batch {batch_size} seq {seq_length} on "
-                              f"{result['device']}: {result['samples_per_s']:.1f} samples/s "
-                              f"({result['seconds_per_step']:.3f} s/step, data {result['data_fraction']:.0%})",
-                              markup=False)
+            out_console.print(
+                f"{result['arch']} hidden {hidden} batch {batch_size} seq {seq_length} on "
+                f"{result['device']}: {result['samples_per_s']:.1f} samples/s "
+                f"({result['seconds_per_step']:.3f} s/step, data {result['data_fraction']:.0%})",
+                markup=False,
+            )

@@ -28,19 +28,26 @@ def cell_key(cell: Cell) -> str:
     try:
         st = cell.predictions.stat()
     except OSError:
-        raise CollectError(f"cell {cell.label}: predictions.parquet is missing although DONE exists; "
-                           f"rerun the cell (delete its DONE)") from None
+        raise CollectError(
+            f"cell {cell.label}: predictions.parquet is missing although DONE exists; "
+            f"rerun the cell (delete its DONE)"
+        ) from None
     text = f"v{CACHE_VERSION}|{cell.predictions.resolve()}|{st.st_size}|{st.st_mtime_ns}"
     return hashlib.sha1(text.encode()).hexdigest()[:24]
 
 
 def ensemble_key(member_keys: list[str]) -> str:
-    return hashlib.sha1(f"v{CACHE_VERSION}|".encode() + "|".join(sorted(member_keys)).encode()).hexdigest()[:24]
+    return hashlib.sha1(
+        f"v{CACHE_VERSION}|".encode() + "|".join(sorted(member_keys)).encode()
+    ).hexdigest()[:24]
 
 
 def _basin_metrics(series: Series, qsim: np.ndarray | None = None) -> pd.DataFrame:
     qsim = series.qsim if qsim is None else qsim
-    rows = [{"basin": basin, **all_metrics(series.qobs[rows], qsim[rows])} for basin, rows in series.basin_rows()]
+    rows = [
+        {"basin": basin, **all_metrics(series.qobs[rows], qsim[rows])}
+        for basin, rows in series.basin_rows()
+    ]
     return pd.DataFrame(rows, columns=["basin", *METRIC_NAMES])
 
 
@@ -69,7 +76,9 @@ def cell_metrics(cell: Cell, key: str, cache_dir: Path) -> tuple[pd.DataFrame, b
     return frame, True
 
 
-def ensemble_metrics(name: str, cells: list[Cell], keys: list[str], cache_dir: Path) -> tuple[pd.DataFrame, bool]:
+def ensemble_metrics(
+    name: str, cells: list[Cell], keys: list[str], cache_dir: Path
+) -> tuple[pd.DataFrame, bool]:
     """Per-basin metrics of the mean hydrograph over ``cells`` (one experiment's seeds).
 
     Streams over the seeds with a running sum of qsim aligned on (basin, date).
@@ -93,13 +102,17 @@ def ensemble_metrics(name: str, cells: list[Cell], keys: list[str], cache_dir: P
         what = None
         if series.basins != ref.basins:
             what = "basin sets"
-        elif not (np.array_equal(series.bounds, ref.bounds) and np.array_equal(series.dates, ref.dates)):
+        elif not (
+            np.array_equal(series.bounds, ref.bounds) and np.array_equal(series.dates, ref.dates)
+        ):
             what = "days"
         elif not np.array_equal(series.qobs, ref.qobs, equal_nan=True):
             what = "observed discharge"
         if what:
-            raise CollectError(f"experiment {name}: cells {first.label} and {cell.label} differ in {what}; "
-                               f"not ensembled (rerun the odd cell on the same store)")
+            raise CollectError(
+                f"experiment {name}: cells {first.label} and {cell.label} differ in {what}; "
+                f"not ensembled (rerun the odd cell on the same store)"
+            )
         total += series.qsim
         del series
     assert ref is not None and total is not None

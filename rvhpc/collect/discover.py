@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rvhpc.experiments import KINDS_WITH_DIM, experiment_name
 
+
 @dataclass(frozen=True)
 class Experiment:
     """One architecture with one static vector; its seeds are ensembled."""
@@ -30,7 +31,7 @@ class Cell:
     """One finished training run."""
 
     run_dir: Path
-    label: str                 # run dir relative to the collected root, for messages
+    label: str  # run dir relative to the collected root, for messages
     experiment: Experiment
     seed: int
 
@@ -52,14 +53,21 @@ class Discovery:
         groups: dict[Experiment, list[Cell]] = defaultdict(list)
         for cell in self.cells:
             groups[cell.experiment].append(cell)
-        return {exp: sorted(cells, key=lambda c: c.seed) for exp, cells in sorted(groups.items(), key=lambda kv: _order(kv[0]))}
+        return {
+            exp: sorted(cells, key=lambda c: c.seed)
+            for exp, cells in sorted(groups.items(), key=lambda kv: _order(kv[0]))
+        }
 
 
 def _order(exp: Experiment) -> tuple:
     from rvhpc.experiments import ARCHS, STATIC_KINDS
 
-    return (ARCHS.index(exp.arch) if exp.arch in ARCHS else 99, STATIC_KINDS.index(exp.static)
-            if exp.static in STATIC_KINDS else 99, exp.dim or 0, exp.attr_seed or 0)
+    return (
+        ARCHS.index(exp.arch) if exp.arch in ARCHS else 99,
+        STATIC_KINDS.index(exp.static) if exp.static in STATIC_KINDS else 99,
+        exp.dim or 0,
+        exp.attr_seed or 0,
+    )
 
 
 def experiment_of(config: dict) -> tuple[Experiment, int]:
@@ -80,8 +88,10 @@ def _cell(run_dir: Path, root: Path, out: Discovery) -> None:
         config = json.loads((run_dir / "config.json").read_text())
         exp, seed = experiment_of(config)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        out.problems.append(f"cell {label}: config.json unusable ({type(exc).__name__}: {exc}); "
-                            f"it needs arch, static, dim, attr_seed, seed")
+        out.problems.append(
+            f"cell {label}: config.json unusable ({type(exc).__name__}: {exc}); "
+            f"it needs arch, static, dim, attr_seed, seed"
+        )
         return
     out.cells.append(Cell(run_dir, label, exp, seed))
 
@@ -106,8 +116,11 @@ def from_grid(grid: str | Path) -> Discovery:
         if (run_dir / "config.json").is_file():
             _cell(run_dir, out.root, out)
         else:
-            out.unfinished.append(str(run_dir.relative_to(out.root)) if run_dir.is_relative_to(out.root)
-                                  else str(run_dir))
+            out.unfinished.append(
+                str(run_dir.relative_to(out.root))
+                if run_dir.is_relative_to(out.root)
+                else str(run_dir)
+            )
     return out
 
 
@@ -126,8 +139,10 @@ def discover(source: str | Path) -> Discovery:
     for cell in found.cells:
         first = seen.setdefault((cell.experiment, cell.seed), cell)
         if first is not cell:
-            found.problems.append(f"cell {cell.label}: seed {cell.seed} of {cell.experiment.name} is also in "
-                                  f"{first.label}; skipped (remove one of them)")
+            found.problems.append(
+                f"cell {cell.label}: seed {cell.seed} of {cell.experiment.name} is also in "
+                f"{first.label}; skipped (remove one of them)"
+            )
         else:
             unique.append(cell)
     found.cells = unique

@@ -11,7 +11,7 @@ from rvhpc.atomic import atomic_path
 from rvhpc.collect.report import ARCH_TITLES
 from rvhpc.experiments import ARCHS
 
-NSE_FLOOR = -1.0   # basins below are drawn at the floor so a few failures do not squash the plots
+NSE_FLOOR = -1.0  # basins below are drawn at the floor so a few failures do not squash the plots
 
 
 def _plt():
@@ -36,10 +36,17 @@ def nse_cdf(ens: pd.DataFrame, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     names = list(dict.fromkeys(ens["experiment"]))
     for name in names:
-        nse = np.sort(np.clip(ens.loc[ens["experiment"] == name, "NSE"].dropna().to_numpy(), NSE_FLOOR, 1))
+        nse = np.sort(
+            np.clip(ens.loc[ens["experiment"] == name, "NSE"].dropna().to_numpy(), NSE_FLOOR, 1)
+        )
         if nse.size:
             ax.step(nse, np.arange(1, nse.size + 1) / nse.size, where="post", label=name, lw=1.2)
-    ax.set(xlabel="NSE (ensemble, per basin)", ylabel="fraction of basins", xlim=(NSE_FLOOR, 1), ylim=(0, 1))
+    ax.set(
+        xlabel="NSE (ensemble, per basin)",
+        ylabel="fraction of basins",
+        xlim=(NSE_FLOOR, 1),
+        ylim=(0, 1),
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7 if len(names) > 10 else 9, ncol=1 + len(names) // 16, loc="upper left")
     return _save(fig, path)
@@ -54,8 +61,13 @@ def nse_vs_dim(summ: pd.DataFrame, path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for (arch, static), grp in sub.groupby(["arch", "static"], sort=True):
         line = grp.groupby("dim")["ensemble_median_nse"].mean().sort_index()
-        ax.plot(line.index.astype(float), line.to_numpy(), marker="o" if static == "gaussian" else "s",
-                ls="-" if static == "gaussian" else "--", label=f"{ARCH_TITLES.get(arch, arch)} {static}")
+        ax.plot(
+            line.index.astype(float),
+            line.to_numpy(),
+            marker="o" if static == "gaussian" else "s",
+            ls="-" if static == "gaussian" else "--",
+            label=f"{ARCH_TITLES.get(arch, arch)} {static}",
+        )
     ax.set_xscale("log", base=2)
     ax.set(xlabel="dimension d of the static vector", ylabel="median NSE (ensemble)")
     ax.grid(alpha=0.3)
@@ -67,11 +79,16 @@ def nse_box_by_arch(ens: pd.DataFrame, path: Path) -> Path:
     """Boxplots of per-basin ensemble NSE, all experiments of one architecture pooled."""
     plt = _plt()
     archs = [a for a in ARCHS if a in set(ens["arch"])] + sorted(set(ens["arch"]) - set(ARCHS))
-    data = [np.clip(ens.loc[ens["arch"] == a, "NSE"].dropna().to_numpy(), NSE_FLOOR, 1) for a in archs]
+    data = [
+        np.clip(ens.loc[ens["arch"] == a, "NSE"].dropna().to_numpy(), NSE_FLOOR, 1) for a in archs
+    ]
     fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(archs), 4))
     ax.boxplot(data, showfliers=True, flierprops={"markersize": 2})
     ax.set_xticks(range(1, len(archs) + 1), [ARCH_TITLES.get(a, a) for a in archs])
-    ax.set(ylabel=f"NSE (ensemble, per basin; < {NSE_FLOOR:g} drawn at {NSE_FLOOR:g})", ylim=(NSE_FLOOR - 0.05, 1))
+    ax.set(
+        ylabel=f"NSE (ensemble, per basin; < {NSE_FLOOR:g} drawn at {NSE_FLOOR:g})",
+        ylim=(NSE_FLOOR - 0.05, 1),
+    )
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
 
@@ -81,7 +98,10 @@ def write_figures(metrics: pd.DataFrame, summ: pd.DataFrame, out: Path) -> list[
     ens = metrics[metrics["member"] == "ensemble"]
     paths = []
     if not ens.empty:
-        paths += [nse_cdf(ens, out / "nse_cdf.png"), nse_box_by_arch(ens, out / "nse_box_by_arch.png")]
+        paths += [
+            nse_cdf(ens, out / "nse_cdf.png"),
+            nse_box_by_arch(ens, out / "nse_box_by_arch.png"),
+        ]
     dim_fig = nse_vs_dim(summ, out / "nse_vs_dim.png")
     if dim_fig is not None:
         paths.append(dim_fig)

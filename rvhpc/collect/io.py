@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -35,7 +35,9 @@ class Series:
 
 
 def _bad(label: str, path: Path, what: str) -> CollectError:
-    return CollectError(f"cell {label}: {path.name} {what}; rerun the cell (delete its DONE) or pass --allow-partial")
+    return CollectError(
+        f"cell {label}: {path.name} {what}; rerun the cell (delete its DONE) or pass --allow-partial"
+    )
 
 
 def read_predictions(path: Path, label: str, with_dates: bool = False) -> Series:
@@ -51,7 +53,9 @@ def read_predictions(path: Path, label: str, with_dates: bool = False) -> Series
         schema = pq.read_schema(path)
         missing = [c for c in REQUIRED if c not in schema.names]
         if missing:
-            raise _bad(label, path, f"lacks column(s) {', '.join(missing)} (needs {', '.join(REQUIRED)})")
+            raise _bad(
+                label, path, f"lacks column(s) {', '.join(missing)} (needs {', '.join(REQUIRED)})"
+            )
         table = pq.read_table(path, columns=columns, read_dictionary=["basin"])
     except CollectError:
         raise
@@ -70,8 +74,14 @@ def read_predictions(path: Path, label: str, with_dates: bool = False) -> Series
         if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
             raise _bad(label, path, f"column {name} is {kind}, not float64 mm/day")
     chunks = pa.table({"b": col}).unify_dictionaries().column("b").chunks
-    names = np.asarray(chunks[0].dictionary.to_pylist(), dtype=object) if chunks else np.array([], object)
-    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False).astype(np.int64) for c in chunks])
+    names = (
+        np.asarray(chunks[0].dictionary.to_pylist(), dtype=object)
+        if chunks
+        else np.array([], object)
+    )
+    codes = np.concatenate(
+        [c.indices.to_numpy(zero_copy_only=False).astype(np.int64) for c in chunks]
+    )
     # rank basin ids by name so every cell orders basins the same way
     perm = np.argsort(names.astype(str))
     rank = np.empty(len(names), dtype=np.int64)

@@ -9,10 +9,10 @@ import pandas as pd
 from distributed import Client, as_completed
 
 from rvhpc import progress
+from rvhpc.atomic import atomic_path, write_text
 from rvhpc.collect import figures, report
 from rvhpc.collect.compute import cell_key, cell_metrics, ensemble_metrics
 from rvhpc.collect.discover import Cell, Experiment, discover
-from rvhpc.atomic import atomic_path, write_text
 from rvhpc.errors import CollectError, RvhpcError
 
 DEFAULT_BASELINE = "EP"
@@ -24,8 +24,8 @@ class CollectReport:
 
     out: Path
     cells: int = 0
-    computed: list[str] = field(default_factory=list)    # labels of cells whose metrics were computed
-    cached: list[str] = field(default_factory=list)      # labels of cells read from the cache
+    computed: list[str] = field(default_factory=list)  # labels of cells whose metrics were computed
+    cached: list[str] = field(default_factory=list)  # labels of cells read from the cache
     ensembles_computed: int = 0
     unfinished: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -34,9 +34,14 @@ class CollectReport:
 
 
 def _id_columns(frame: pd.DataFrame, exp: Experiment, member: str) -> pd.DataFrame:
-    ids = {"experiment": exp.name, "arch": exp.arch, "static": exp.static,
-           "dim": pd.array([exp.dim] * len(frame), dtype="Int64"),
-           "attr_seed": pd.array([exp.attr_seed] * len(frame), dtype="Int64"), "member": member}
+    ids = {
+        "experiment": exp.name,
+        "arch": exp.arch,
+        "static": exp.static,
+        "dim": pd.array([exp.dim] * len(frame), dtype="Int64"),
+        "attr_seed": pd.array([exp.attr_seed] * len(frame), dtype="Int64"),
+        "member": member,
+    }
     return frame.assign(**ids)[report.ID_COLUMNS + [c for c in frame.columns if c != "basin"]]
 
 
@@ -46,17 +51,23 @@ def _basin_mismatch(exp: Experiment, frames: dict[Cell, pd.DataFrame]) -> str | 
     odd = [cell for cell, basins in sets.items() if basins != ref]
     if not odd:
         return None
-    detail = ", ".join(f"{c.label} ({len(sets[c])} basins, {len(sets[c] ^ ref)} differ)" for c in odd)
-    return (f"experiment {exp.name}: seeds have different basin sets: {ref_cell.label} ({len(ref)} basins) vs "
-            f"{detail}; not ensembled (rerun the odd cells on the same basin list)")
+    detail = ", ".join(
+        f"{c.label} ({len(sets[c])} basins, {len(sets[c] ^ ref)} differ)" for c in odd
+    )
+    return (
+        f"experiment {exp.name}: seeds have different basin sets: {ref_cell.label} ({len(ref)} basins) vs "
+        f"{detail}; not ensembled (rerun the odd cells on the same basin list)"
+    )
 
 
 def _check_baseline(baseline: str | None, names: list[str]) -> str | None:
     if baseline is None:
         return DEFAULT_BASELINE if DEFAULT_BASELINE in names else None
     if baseline not in names:
-        raise CollectError(f"--baseline {baseline}: no such experiment among the finished cells; "
-                           f"available: {', '.join(names)}")
+        raise CollectError(
+            f"--baseline {baseline}: no such experiment among the finished cells; "
+            f"available: {', '.join(names)}"
+        )
     return baseline
 
 
@@ -68,8 +79,9 @@ def _task(func, *args) -> tuple:
         return None, str(exc)
 
 
-def compute_all(client: Client, groups: dict[Experiment, list[Cell]], cache_dir: Path,
-                rep: CollectReport) -> list[pd.DataFrame]:
+def compute_all(
+    client: Client, groups: dict[Experiment, list[Cell]], cache_dir: Path, rep: CollectReport
+) -> list[pd.DataFrame]:
     """Submit cell tasks, then each experiment's ensemble task once all its cells are in."""
     keys: dict[Cell, str] = {}
     for exp in list(groups):
@@ -81,8 +93,13 @@ def compute_all(client: Client, groups: dict[Experiment, list[Cell]], cache_dir:
                 groups[exp] = [c for c in groups[exp] if c is not cell]
         if not groups[exp]:
             del groups[exp]
-    futures = {client.submit(_task, cell_metrics, cell, keys[cell], cache_dir, key=f"cell-{keys[cell]}", pure=False):
-               (exp, cell) for exp, cells in groups.items() for cell in cells}
+    futures = {
+        client.submit(
+            _task, cell_metrics, cell, keys[cell], cache_dir, key=f"cell-{keys[cell]}", pure=False
+        ): (exp, cell)
+        for exp, cells in groups.items()
+        for cell in cells
+    }
     waiting = {exp: len(cells) for exp, cells in groups.items()}
     good: dict[Experiment, dict[Cell, pd.DataFrame]] = {exp: {} for exp in groups}
     parts: list[pd.DataFrame] = []
@@ -94,7 +111,7 @@ def compute_all(client: Client, groups: dict[Experiment, list[Cell]], cache_dir:
             if error is not None:
                 rep.problems.append(error)
                 progress.log(f"skipped: {error}")
-            if cell is None:        # an ensemble task
+            if cell is None:  # an ensemble task
                 bar.advance(info=exp.name)
                 if frame is not None:
                     rep.ensembles_computed += int(computed)
@@ -110,8 +127,16 @@ def compute_all(client: Client, groups: dict[Experiment, list[Cell]], cache_dir:
                 mismatch = _basin_mismatch(exp, good[exp]) if good[exp] else "no readable seed"
                 if mismatch is None:
                     members = sorted(good[exp], key=lambda c: c.seed)
-                    efut = client.submit(_task, ensemble_metrics, exp.name, members, [keys[c] for c in members],
-                                         cache_dir, key=f"ensemble-{exp.name}-{keys[members[0]]}", pure=False)
+                    efut = client.submit(
+                        _task,
+                        ensemble_metrics,
+                        exp.name,
+                        members,
+                        [keys[c] for c in members],
+                        cache_dir,
+                        key=f"ensemble-{exp.name}-{keys[members[0]]}",
+                        pure=False,
+                    )
                     futures[efut] = (exp, None)
                     ac.add(efut)
                 else:
@@ -122,8 +147,13 @@ def compute_all(client: Client, groups: dict[Experiment, list[Cell]], cache_dir:
     return parts
 
 
-def collect(source: str | Path, out: Path, client: Client, baseline: str | None = None,
-            allow_partial: bool = False) -> CollectReport:
+def collect(
+    source: str | Path,
+    out: Path,
+    client: Client,
+    baseline: str | None = None,
+    allow_partial: bool = False,
+) -> CollectReport:
     """Collect every finished cell of a runs dir or grid into ``out``.
 
     Writes metrics.parquet, summary.csv/.md, paper_table.csv/.md, comparison.csv and PNG figures.
@@ -136,36 +166,56 @@ def collect(source: str | Path, out: Path, client: Client, baseline: str | None 
     """
     out = Path(out)
     found = discover(source)
-    rep = CollectReport(out=out, cells=len(found.cells), unfinished=found.unfinished, problems=list(found.problems))
+    rep = CollectReport(
+        out=out, cells=len(found.cells), unfinished=found.unfinished, problems=list(found.problems)
+    )
     if found.unfinished:
-        progress.log(f"{len(found.unfinished)} unfinished cell(s) skipped: {', '.join(found.unfinished[:10])}"
-                     + (" ..." if len(found.unfinished) > 10 else ""))
+        progress.log(
+            f"{len(found.unfinished)} unfinished cell(s) skipped: {', '.join(found.unfinished[:10])}"
+            + (" ..." if len(found.unfinished) > 10 else "")
+        )
     for problem in found.problems:
         progress.log(f"skipped: {problem}")
     if not found.cells:
-        raise CollectError(f"{source}: no finished cells (no run directory with DONE; "
-                           f"{len(found.unfinished)} unfinished); wait for the grid or check the path")
+        raise CollectError(
+            f"{source}: no finished cells (no run directory with DONE; "
+            f"{len(found.unfinished)} unfinished); wait for the grid or check the path"
+        )
     groups = found.experiments()
     base = _check_baseline(baseline, [exp.name for exp in groups])
     progress.log(f"collecting {len(found.cells)} cell(s) of {len(groups)} experiment(s) into {out}")
     parts = compute_all(client, dict(groups), out / "cache", rep)
     if not parts:
-        raise CollectError(f"{source}: none of the {len(found.cells)} finished cells could be read: {rep.problems[0]}")
+        raise CollectError(
+            f"{source}: none of the {len(found.cells)} finished cells could be read: {rep.problems[0]}"
+        )
     metrics = pd.concat(parts, ignore_index=True)
     order = {exp.name: i for i, exp in enumerate(groups)}
-    metrics = metrics.sort_values(["experiment", "member", "basin"], key=lambda c: c.map(order)
-                                  if c.name == "experiment" else c, kind="stable", ignore_index=True)
-    rep.files += write_outputs(metrics, [e.name for e in groups if e.name in set(metrics["experiment"])],
-                               base, out, rep)
+    metrics = metrics.sort_values(
+        ["experiment", "member", "basin"],
+        key=lambda c: c.map(order) if c.name == "experiment" else c,
+        kind="stable",
+        ignore_index=True,
+    )
+    rep.files += write_outputs(
+        metrics, [e.name for e in groups if e.name in set(metrics["experiment"])], base, out, rep
+    )
     if rep.problems and not allow_partial:
-        more = f" (+{len(rep.problems) - 1} more in {out / 'problems.txt'})" if len(rep.problems) > 1 else ""
-        raise CollectError(f"{rep.problems[0]}{more}; results of the other cells are in {out}; "
-                           f"pass --allow-partial to accept them")
+        more = (
+            f" (+{len(rep.problems) - 1} more in {out / 'problems.txt'})"
+            if len(rep.problems) > 1
+            else ""
+        )
+        raise CollectError(
+            f"{rep.problems[0]}{more}; results of the other cells are in {out}; "
+            f"pass --allow-partial to accept them"
+        )
     return rep
 
 
-def write_outputs(metrics: pd.DataFrame, names: list[str], baseline: str | None, out: Path,
-                  rep: CollectReport) -> list[Path]:
+def write_outputs(
+    metrics: pd.DataFrame, names: list[str], baseline: str | None, out: Path, rep: CollectReport
+) -> list[Path]:
     files = [out / "metrics.parquet"]
     with atomic_path(files[0]) as tmp:
         metrics.to_parquet(tmp, index=False)
@@ -179,7 +229,7 @@ def write_outputs(metrics: pd.DataFrame, names: list[str], baseline: str | None,
     elif baseline is not None:
         progress.log(f"baseline {baseline} has no ensemble; comparison.csv not written")
         if (out / "comparison.csv").exists():
-            (out / "comparison.csv").unlink()   # a stale comparison would not match these metrics
+            (out / "comparison.csv").unlink()  # a stale comparison would not match these metrics
     for stem, (frame, index) in tables.items():
         with atomic_path(out / f"{stem}.csv") as tmp:
             frame.to_csv(tmp, index=index, float_format="%.6g")

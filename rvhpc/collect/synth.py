@@ -20,13 +20,19 @@ from rvhpc.experiments import experiment_name, run_subdir
 from rvhpc.training.metrics import METRIC_NAMES, all_metrics
 
 
-def hydrographs(rng: np.random.Generator, n_basins: int, n_days: int, missing: float = 0.02) -> np.ndarray:
+def hydrographs(
+    rng: np.random.Generator, n_basins: int, n_days: int, missing: float = 0.02
+) -> np.ndarray:
     """Observed-like discharge [n_basins, n_days] (mm/day): gamma rain through a linear reservoir,
     with a seasonal cycle and ``missing`` NaN gaps."""
     season = 1 + 0.6 * np.sin(2 * np.pi * np.arange(n_days) / 365.25)
-    rain = rng.gamma(0.4, 6.0, (n_basins, n_days)) * (rng.random((n_basins, n_days)) < 0.35) * season
+    rain = (
+        rng.gamma(0.4, 6.0, (n_basins, n_days)) * (rng.random((n_basins, n_days)) < 0.35) * season
+    )
     k = rng.uniform(0.6, 0.95, n_basins)
-    q = np.vstack([lfilter([1 - kb], [1, -kb], r) for kb, r in zip(k, rain)]) + rng.uniform(0.05, 0.5, (n_basins, 1))
+    q = np.vstack([lfilter([1 - kb], [1, -kb], r) for kb, r in zip(k, rain)]) + rng.uniform(
+        0.05, 0.5, (n_basins, 1)
+    )
     q[rng.random(q.shape) < missing] = np.nan
     return q
 
@@ -36,26 +42,49 @@ def simulate(rng: np.random.Generator, qobs: np.ndarray, skill: float = 1.0) -> 
     filled = np.where(np.isfinite(qobs), qobs, np.nanmean(qobs, axis=1, keepdims=True))
     bias = rng.normal(1.0, 0.15 / skill, (qobs.shape[0], 1))
     sigma = rng.uniform(0.2, 0.8, (qobs.shape[0], 1)) / skill
-    noise = np.exp(rng.normal(0, 1, qobs.shape) * sigma - sigma ** 2 / 2)
+    noise = np.exp(rng.normal(0, 1, qobs.shape) * sigma - sigma**2 / 2)
     sim = lfilter([0.7], [1, -0.3], filled, axis=1) * bias * noise
     return np.maximum(sim, 0.0)
 
 
-def write_cell(run_dir: Path, arch: str, static: str, dim: int | None, attr_seed: int | None, seed: int,
-               basins: list[str], dates: pd.DatetimeIndex, qobs: np.ndarray, qsim: np.ndarray,
-               done: bool = True, metrics: bool = True) -> Path:
+def write_cell(
+    run_dir: Path,
+    arch: str,
+    static: str,
+    dim: int | None,
+    attr_seed: int | None,
+    seed: int,
+    basins: list[str],
+    dates: pd.DatetimeIndex,
+    qobs: np.ndarray,
+    qsim: np.ndarray,
+    done: bool = True,
+    metrics: bool = True,
+) -> Path:
     """Write one run directory (``qobs``/``qsim`` are [n_basins, n_days]); DONE last, when ``done``."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = {"arch": arch, "static": static, "dim": dim, "attr_seed": attr_seed, "seed": seed,
-              "experiment": experiment_name(arch, static, dim), "epochs": 20, "hidden": 256}
+    config = {
+        "arch": arch,
+        "static": static,
+        "dim": dim,
+        "attr_seed": attr_seed,
+        "seed": seed,
+        "experiment": experiment_name(arch, static, dim),
+        "epochs": 20,
+        "hidden": 256,
+    }
     write_text(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
     n_basins, n_days = qobs.shape
     codes = pa.array(np.repeat(np.arange(n_basins, dtype=np.int32), n_days))
-    table = pa.table({
-        "basin": pa.DictionaryArray.from_arrays(codes, pa.array(basins)).cast(pa.string()),
-        "date": pa.array(np.tile(dates.to_numpy().astype("datetime64[ns]"), n_basins)),
-        "qobs": qobs.astype(np.float64).ravel(), "qsim": qsim.astype(np.float64).ravel()})
+    table = pa.table(
+        {
+            "basin": pa.DictionaryArray.from_arrays(codes, pa.array(basins)).cast(pa.string()),
+            "date": pa.array(np.tile(dates.to_numpy().astype("datetime64[ns]"), n_basins)),
+            "qobs": qobs.astype(np.float64).ravel(),
+            "qsim": qsim.astype(np.float64).ravel(),
+        }
+    )
     with atomic_path(run_dir / "predictions.parquet") as tmp:
         pq.write_table(table, tmp)
     if metrics:
@@ -70,10 +99,15 @@ def write_cell(run_dir: Path, arch: str, static: str, dim: int | None, attr_seed
 def paper_experiments(n: int) -> list[tuple[str, str, int | None, int | None]]:
     """The first ``n`` experiments of a paper-like grid (EP, EO, EG-d, EM-d, CP, ..., LSTM)."""
     dims = [8, 16, 32, 64, 128, 256, 512]
-    exps: list[tuple[str, str, int | None, int | None]] = [("ea", "physics", None, None), ("ea", "one_hot", None, None)]
+    exps: list[tuple[str, str, int | None, int | None]] = [
+        ("ea", "physics", None, None),
+        ("ea", "one_hot", None, None),
+    ]
     exps += [("ea", "gaussian", d, 0) for d in dims] + [("ea", "mixed", d, 0) for d in dims[2:]]
     for arch in ("ct", "fm"):
-        exps += [(arch, "physics", None, None), (arch, "one_hot", None, None)] + [(arch, "gaussian", d, 0) for d in dims]
+        exps += [(arch, "physics", None, None), (arch, "one_hot", None, None)] + [
+            (arch, "gaussian", d, 0) for d in dims
+        ]
     exps += [("sr", "physics", None, None), ("sr", "gaussian", 27, 0), ("lstm", "none", None, None)]
     exps += [("ea", "gaussian", d, 1) for d in dims] + [("ct", "gaussian", d, 1) for d in dims]
     if n > len(exps):
@@ -81,8 +115,16 @@ def paper_experiments(n: int) -> list[tuple[str, str, int | None, int | None]]:
     return exps[:n]
 
 
-def synth_runs(runs_dir: Path, n_experiments: int, seeds: int, n_basins: int, n_years: float,
-               seed: int = 0, metrics: bool = True, on_cell=None) -> list[Path]:
+def synth_runs(
+    runs_dir: Path,
+    n_experiments: int,
+    seeds: int,
+    n_basins: int,
+    n_years: float,
+    seed: int = 0,
+    metrics: bool = True,
+    on_cell=None,
+) -> list[Path]:
     """A runs dir of ``n_experiments x seeds`` finished cells; cells already DONE are kept."""
     rng = np.random.default_rng(seed)
     dates = pd.date_range("1989-10-01", periods=int(round(n_years * 365.25)), freq="D")
@@ -95,8 +137,19 @@ def synth_runs(runs_dir: Path, n_experiments: int, seeds: int, n_basins: int, n_
             run_dir = Path(runs_dir) / run_subdir("synthetic", arch, static, dim, attr_seed, s)
             if not (run_dir / "DONE").exists():
                 cell_rng = np.random.default_rng([seed, e, s])
-                write_cell(run_dir, arch, static, dim, attr_seed, s, basins, dates, qobs,
-                           simulate(cell_rng, qobs, skill), metrics=metrics)
+                write_cell(
+                    run_dir,
+                    arch,
+                    static,
+                    dim,
+                    attr_seed,
+                    s,
+                    basins,
+                    dates,
+                    qobs,
+                    simulate(cell_rng, qobs, skill),
+                    metrics=metrics,
+                )
             dirs.append(run_dir)
             if on_cell is not None:
                 on_cell(run_dir)

@@ -54,9 +54,16 @@ class Inputs:
         for path in self.all_files():
             st = path.stat()
             stats.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
-        blob = json.dumps(dict(format=FORMAT_VERSION, forcing=self.forcing, basins=self.basins,
-                               train=[str(d.date()) for d in self.train_period],
-                               eval=[str(d.date()) for d in self.eval_period], files=stats))
+        blob = json.dumps(
+            dict(
+                format=FORMAT_VERSION,
+                forcing=self.forcing,
+                basins=self.basins,
+                train=[str(d.date()) for d in self.train_period],
+                eval=[str(d.date()) for d in self.eval_period],
+                files=stats,
+            )
+        )
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -64,13 +71,17 @@ def _period(name: str, period: tuple) -> tuple[pd.Timestamp, pd.Timestamp]:
     try:
         start, end = (pd.Timestamp(p) for p in period)
     except (ValueError, TypeError) as exc:
-        raise DataError(f"{name} period {period!r} is not a pair of YYYY-MM-DD dates ({exc})") from None
+        raise DataError(
+            f"{name} period {period!r} is not a pair of YYYY-MM-DD dates ({exc})"
+        ) from None
     if start > end:
         raise DataError(f"{name} period starts after it ends: {start.date()} > {end.date()}")
     return start.normalize(), end.normalize()
 
 
-def resolve_inputs(camels_root, basin_file, forcing: str, train_period: tuple, eval_period: tuple) -> Inputs:
+def resolve_inputs(
+    camels_root, basin_file, forcing: str, train_period: tuple, eval_period: tuple
+) -> Inputs:
     """Check the tree and find every file the store needs (DataError on the first problem)."""
     root = camels.check_root(camels_root, forcing)
     basins = camels.read_basin_list(basin_file)
@@ -81,9 +92,13 @@ def resolve_inputs(camels_root, basin_file, forcing: str, train_period: tuple, e
     forcing_files, flow_files = [], []
     for basin in basins:
         if basin not in forcing_index:
-            raise DataError(f"{forcing_dir}: no forcing file for basin {basin} (listed in {basin_file})")
+            raise DataError(
+                f"{forcing_dir}: no forcing file for basin {basin} (listed in {basin_file})"
+            )
         if basin not in flow_index:
-            raise DataError(f"{flow_dir}: no streamflow file for basin {basin} (listed in {basin_file})")
+            raise DataError(
+                f"{flow_dir}: no streamflow file for basin {basin} (listed in {basin_file})"
+            )
         forcing_files.append(forcing_index[basin])
         flow_files.append(flow_index[basin])
     attr_dir = root / camels.ATTRIBUTE_DIR
@@ -91,8 +106,17 @@ def resolve_inputs(camels_root, basin_file, forcing: str, train_period: tuple, e
     for path in attribute_files:
         if not path.is_file():
             raise DataError(f"{path}: attribute file missing")
-    return Inputs(root, forcing, Path(basin_file), basins, forcing_files, flow_files, attribute_files,
-                  train, evaluation)
+    return Inputs(
+        root,
+        forcing,
+        Path(basin_file),
+        basins,
+        forcing_files,
+        flow_files,
+        attribute_files,
+        train,
+        evaluation,
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -100,12 +124,15 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _check_period(name: str, period: tuple[pd.Timestamp, pd.Timestamp], dates: pd.DatetimeIndex,
-                  where: Path) -> None:
+def _check_period(
+    name: str, period: tuple[pd.Timestamp, pd.Timestamp], dates: pd.DatetimeIndex, where: Path
+) -> None:
     if period[0] < dates[0] or period[1] > dates[-1]:
-        raise DataError(f"{name} period {period[0].date()}..{period[1].date()} is outside the data in "
-                        f"{where} ({dates[0].date()}..{dates[-1].date()}); pass --{name}-start/--{name}-end "
-                        f"within it")
+        raise DataError(
+            f"{name} period {period[0].date()}..{period[1].date()} is outside the data in "
+            f"{where} ({dates[0].date()}..{dates[-1].date()}); pass --{name}-start/--{name}-end "
+            f"within it"
+        )
 
 
 @dataclass
@@ -126,16 +153,27 @@ def read_basin(forcing_file: Path, flow_file: Path) -> BasinData:
     forcing = camels.read_forcing_arrays(forcing_file, fbytes)
     q_days, q = camels.read_streamflow_arrays(flow_file, forcing.area_m2, qbytes)
     cols = [forcing.columns.index(c) for c in DYNAMIC_INPUTS]
-    return BasinData((hashlib.sha256(fbytes).hexdigest(), hashlib.sha256(qbytes).hexdigest()),
-                     (forcing.area_m2, forcing.latitude, forcing.elevation),
-                     forcing.days, forcing.values[:, cols].astype(np.float32), q_days, q.astype(np.float32))
+    return BasinData(
+        (hashlib.sha256(fbytes).hexdigest(), hashlib.sha256(qbytes).hexdigest()),
+        (forcing.area_m2, forcing.latitude, forcing.elevation),
+        forcing.days,
+        forcing.values[:, cols].astype(np.float32),
+        q_days,
+        q.astype(np.float32),
+    )
 
 
 def _workers(n_basins: int) -> int:
     """Processes for reading: one per usable CPU, none extra for a handful of basins."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
     # measured: on 2 CPUs the pool's pickling and this process's own share of the CPU eat the gain
-    if n_basins < POOL_MIN_BASINS or cpus < POOL_MIN_CPUS or "fork" not in mp.get_all_start_methods():
+    if (
+        n_basins < POOL_MIN_BASINS
+        or cpus < POOL_MIN_CPUS
+        or "fork" not in mp.get_all_start_methods()
+    ):
         return 1
     return min(cpus, n_basins // (POOL_MIN_BASINS // 2))
 
@@ -156,13 +194,19 @@ def read_basins(inputs: Inputs, workers: int | None = None) -> list[BasinData]:
         # fork: the children need nothing but the file paths and start instantly; map keeps the order
         pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
         try:
-            results = pool.map(read_basin, inputs.forcing_files, inputs.streamflow_files,
-                               chunksize=max(1, min(16, n // (4 * workers))))
+            results = pool.map(
+                read_basin,
+                inputs.forcing_files,
+                inputs.streamflow_files,
+                chunksize=max(1, min(16, n // (4 * workers))),
+            )
             for basin, data in zip(inputs.basins, results):
                 out.append(data)
                 bar.advance(info=basin)
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)  # on an error, skip the basins not yet read
+            pool.shutdown(
+                wait=True, cancel_futures=True
+            )  # on an error, skip the basins not yet read
     return out
 
 
@@ -172,8 +216,11 @@ def build_store(inputs: Inputs, tmp_path: Path, fingerprint: str) -> None:
     descriptors = camels.descriptor_table(attributes, inputs.basins, inputs.root)
     n = len(inputs.basins)
     basins = read_basins(inputs)
-    hashes = {p: h for b, ff, qf in zip(basins, inputs.forcing_files, inputs.streamflow_files)
-              for p, h in zip((ff, qf), b.hashes)}
+    hashes = {
+        p: h
+        for b, ff, qf in zip(basins, inputs.forcing_files, inputs.streamflow_files)
+        for p, h in zip((ff, qf), b.hashes)
+    }
     first = min(int(b.x_days.min()) for b in basins)
     last = max(int(b.x_days.max()) for b in basins)
     start, end = _EPOCH + pd.Timedelta(days=first), _EPOCH + pd.Timedelta(days=last)
@@ -190,20 +237,36 @@ def build_store(inputs: Inputs, tmp_path: Path, fingerprint: str) -> None:
     heads = [b.head for b in basins]
     scalers = _scalers(inputs, dates, x, q)
     provenance = dict(
-        source_root=str(inputs.root.resolve()), forcing=inputs.forcing, basin_file=str(inputs.basin_file.resolve()),
-        rvhpc_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), host=socket.gethostname(),
-        files={str(p.resolve().relative_to(inputs.root.resolve())) if p.resolve().is_relative_to(inputs.root.resolve())
-               else str(p.resolve()): dict(size=p.stat().st_size, sha256=hashes.get(p) or _sha256(p)) for p in inputs.all_files()},
+        source_root=str(inputs.root.resolve()),
+        forcing=inputs.forcing,
+        basin_file=str(inputs.basin_file.resolve()),
+        rvhpc_version=__version__,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        host=socket.gethostname(),
+        files={
+            str(p.resolve().relative_to(inputs.root.resolve()))
+            if p.resolve().is_relative_to(inputs.root.resolve())
+            else str(p.resolve()): dict(size=p.stat().st_size, sha256=hashes.get(p) or _sha256(p))
+            for p in inputs.all_files()
+        },
     )
     heads_arr = np.array(heads, dtype=np.float64)
     with h5py.File(tmp_path, "w") as f:
-        f.attrs.update(format_version=FORMAT_VERSION, fingerprint=fingerprint, forcing=inputs.forcing,
-                       date_start=str(start.date()), n_days=len(dates),
-                       train_period=[str(d.date()) for d in inputs.train_period],
-                       eval_period=[str(d.date()) for d in inputs.eval_period],
-                       provenance=json.dumps(provenance), dynamic_inputs=list(DYNAMIC_INPUTS))
+        f.attrs.update(
+            format_version=FORMAT_VERSION,
+            fingerprint=fingerprint,
+            forcing=inputs.forcing,
+            date_start=str(start.date()),
+            n_days=len(dates),
+            train_period=[str(d.date()) for d in inputs.train_period],
+            eval_period=[str(d.date()) for d in inputs.eval_period],
+            provenance=json.dumps(provenance),
+            dynamic_inputs=list(DYNAMIC_INPUTS),
+        )
         f.create_dataset("basins", data=np.array(inputs.basins, dtype="S8"))
-        f.create_dataset("dates", data=(dates - _EPOCH).days.to_numpy(np.int32)).attrs["units"] = "days since 1970-01-01"
+        f.create_dataset("dates", data=(dates - _EPOCH).days.to_numpy(np.int32)).attrs["units"] = (
+            "days since 1970-01-01"
+        )
         # uncompressed: gzip took a fifth of the build and saved only ~30% (2-decimal data);
         # the store stays ~10x smaller than one run's window file
         f.create_dataset("forcing", data=x, chunks=(1, min(len(dates), 2048), x.shape[2]))
@@ -222,8 +285,9 @@ def build_store(inputs: Inputs, tmp_path: Path, fingerprint: str) -> None:
             if pd.api.types.is_numeric_dtype(values):
                 group.create_dataset(col, data=values.to_numpy(np.float64))
             else:
-                group.create_dataset(col, data=values.astype(str).to_numpy(dtype=object),
-                                     dtype=h5py.string_dtype())
+                group.create_dataset(
+                    col, data=values.astype(str).to_numpy(dtype=object), dtype=h5py.string_dtype()
+                )
         f.flush()
 
 
@@ -237,9 +301,16 @@ def _scalers(inputs: Inputs, dates: pd.DatetimeIndex, x: np.ndarray, q: np.ndarr
     empty = np.flatnonzero(ok.sum(1) == 0)
     if len(empty):
         i = int(empty[0])
-        raise DataError(f"{inputs.streamflow_files[i]}: basin {inputs.basins[i]} has no observed discharge in "
-                        f"the train period {inputs.train_period[0].date()}..{inputs.train_period[1].date()}; "
-                        f"remove it from {inputs.basin_file} or change the period")
+        raise DataError(
+            f"{inputs.streamflow_files[i]}: basin {inputs.basins[i]} has no observed discharge in "
+            f"the train period {inputs.train_period[0].date()}..{inputs.train_period[1].date()}; "
+            f"remove it from {inputs.basin_file} or change the period"
+        )
     q_std = np.array([qt[i, ok[i]].std() for i in range(len(q))])
-    return dict(x_mean=xt[ok].mean(0), x_std=xt[ok].std(0), y_mean=qt[ok].mean(), y_std=qt[ok].std(),
-                q_std=q_std)
+    return dict(
+        x_mean=xt[ok].mean(0),
+        x_std=xt[ok].std(0),
+        y_mean=qt[ok].mean(),
+        y_std=qt[ok].std(),
+        q_std=q_std,
+    )

@@ -22,13 +22,33 @@ DYNAMIC_INPUTS = ("prcp(mm/day)", "srad(W/m2)", "tmax(C)", "tmin(C)", "vp(Pa)")
 
 #: the 27 physical descriptors, reference.md section 2 order
 DESCRIPTORS = (
-    "p_mean", "pet_mean", "p_seasonality", "frac_snow", "aridity", "high_prec_freq",
-    "high_prec_dur", "low_prec_freq", "low_prec_dur",
-    "carbonate_rocks_frac", "geol_permeability",
-    "soil_depth_pelletier", "soil_depth_statsgo", "soil_porosity", "soil_conductivity",
-    "max_water_content", "sand_frac", "silt_frac", "clay_frac",
-    "elev_mean", "slope_mean", "area_gages2",
-    "frac_forest", "lai_max", "lai_diff", "gvf_max", "gvf_diff",
+    "p_mean",
+    "pet_mean",
+    "p_seasonality",
+    "frac_snow",
+    "aridity",
+    "high_prec_freq",
+    "high_prec_dur",
+    "low_prec_freq",
+    "low_prec_dur",
+    "carbonate_rocks_frac",
+    "geol_permeability",
+    "soil_depth_pelletier",
+    "soil_depth_statsgo",
+    "soil_porosity",
+    "soil_conductivity",
+    "max_water_content",
+    "sand_frac",
+    "silt_frac",
+    "clay_frac",
+    "elev_mean",
+    "slope_mean",
+    "area_gages2",
+    "frac_forest",
+    "lai_max",
+    "lai_diff",
+    "gvf_max",
+    "gvf_diff",
 )
 
 #: forcing folders under ``basin_mean_forcing`` (same file format, other product)
@@ -38,8 +58,19 @@ ATTRIBUTE_DIR = "camels_attributes_v2.0"
 FORCING_DIR = "basin_mean_forcing"
 STREAMFLOW_DIR = "usgs_streamflow"
 CFS_TO_M3S = 0.0283168466
-FORCING_HEADER = ("Year", "Mnth", "Day", "Hr", "dayl(s)", "prcp(mm/day)", "srad(W/m2)", "swe(mm)",
-                  "tmax(C)", "tmin(C)", "vp(Pa)")
+FORCING_HEADER = (
+    "Year",
+    "Mnth",
+    "Day",
+    "Hr",
+    "dayl(s)",
+    "prcp(mm/day)",
+    "srad(W/m2)",
+    "swe(mm)",
+    "tmax(C)",
+    "tmin(C)",
+    "vp(Pa)",
+)
 
 
 @dataclass
@@ -65,15 +96,19 @@ def read_basin_list(path: str | os.PathLike) -> list[str]:
         raise DataError(f"{path}: basin list not found")
     basins: list[str] = []
     first_line: dict[str, int] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for number, line in enumerate(
+        path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+    ):
         basin = line.strip()
         if not basin or basin.startswith("#"):
             continue
         if len(basin) != 8 or not basin.isdigit():
             raise DataError(f"{path}:{number}: {basin!r} is not an 8-digit basin id")
         if basin in first_line:
-            raise DataError(f"{path}:{number}: basin {basin} is listed twice (first on line "
-                            f"{first_line[basin]}); remove the duplicate")
+            raise DataError(
+                f"{path}:{number}: basin {basin} is listed twice (first on line "
+                f"{first_line[basin]}); remove the duplicate"
+            )
         first_line[basin] = number
         basins.append(basin)
     if not basins:
@@ -85,8 +120,10 @@ def check_root(root: str | os.PathLike, forcing: str = "maurer_extended") -> Pat
     """Check that ``root`` holds the CAMELS US folders; return it as a Path."""
     root = Path(root)
     if forcing not in FORCINGS:
-        raise DataError(f"--forcing: unknown forcing {forcing!r} (a folder under {root / FORCING_DIR}): "
-                        f"choose one of {', '.join(FORCINGS)}")
+        raise DataError(
+            f"--forcing: unknown forcing {forcing!r} (a folder under {root / FORCING_DIR}): "
+            f"choose one of {', '.join(FORCINGS)}"
+        )
     if not root.is_dir():
         raise DataError(f"{root}: CAMELS root folder not found (pass --camels-root DIR)")
     for sub in (Path(FORCING_DIR) / forcing, Path(STREAMFLOW_DIR), Path(ATTRIBUTE_DIR)):
@@ -110,18 +147,33 @@ def index_files(folder: Path) -> dict[str, Path]:
     return found
 
 
-def _parse_table(path: Path, body: bytes, names: list[str], first_line: int,
-                 dtypes: dict[str, type] | None = None) -> pd.DataFrame:
+def _parse_table(
+    path: Path,
+    body: bytes,
+    names: list[str],
+    first_line: int,
+    dtypes: dict[str, type] | None = None,
+) -> pd.DataFrame:
     """Whitespace table (tabs, runs of spaces, trailing blanks) with a precise error on bad rows."""
     try:
-        df = pd.read_csv(io.BytesIO(body), sep=r"\s+", header=None, names=names, dtype=dtypes,
-                         engine="c", skip_blank_lines=True, encoding_errors="replace")
+        df = pd.read_csv(
+            io.BytesIO(body),
+            sep=r"\s+",
+            header=None,
+            names=names,
+            dtype=dtypes,
+            engine="c",
+            skip_blank_lines=True,
+            encoding_errors="replace",
+        )
     except (pd.errors.ParserError, ValueError) as exc:
         text_cols = {names.index(c) for c in (dtypes or {})}
         row = _first_bad_row(body.decode("utf-8", "replace"), len(names), text_cols)
         where = f"{path}:{first_line + row}" if row is not None else str(path)
-        raise DataError(f"{where}: malformed row ({str(exc).splitlines()[0][:120]}); expected "
-                        f"{len(names)} whitespace-separated fields") from None
+        raise DataError(
+            f"{where}: malformed row ({str(exc).splitlines()[0][:120]}); expected "
+            f"{len(names)} whitespace-separated fields"
+        ) from None
     return df
 
 
@@ -133,11 +185,22 @@ def _fast_numbers(body: bytes, n_fields: int, numeric: list[int]) -> np.ndarray 
     accepts only tables the careful path accepts, with the same values (same C converter)."""
     dtypes = {k: (np.float64 if k in numeric else object) for k in range(n_fields)}
     try:
-        df = pd.read_csv(io.BytesIO(body), sep=r"\s+", header=None, names=range(n_fields), dtype=dtypes,
-                         engine="c", skip_blank_lines=True)
+        df = pd.read_csv(
+            io.BytesIO(body),
+            sep=r"\s+",
+            header=None,
+            names=range(n_fields),
+            dtype=dtypes,
+            engine="c",
+            skip_blank_lines=True,
+        )
     except (ValueError, OverflowError):  # ParserError, EmptyDataError, UnicodeDecodeError included
         return None
-    values = df.to_numpy(np.float64) if len(numeric) == n_fields else df.iloc[:, numeric].to_numpy(np.float64)
+    values = (
+        df.to_numpy(np.float64)
+        if len(numeric) == n_fields
+        else df.iloc[:, numeric].to_numpy(np.float64)
+    )
     if not len(values) or np.isnan(values).any():
         return None
     return values
@@ -164,8 +227,10 @@ def _numbers(path: Path, df: pd.DataFrame, columns: list[str], first_line: int) 
         if not pd.api.types.is_numeric_dtype(df[col].dtype):
             values = pd.to_numeric(df[col], errors="coerce")
             bad = int(np.flatnonzero(values.isna().to_numpy() & df[col].notna().to_numpy())[0])
-            raise DataError(f"{path}:{first_line + bad}: malformed row, field {col!r} is "
-                            f"{df[col].iloc[bad]!r}, not a number")
+            raise DataError(
+                f"{path}:{first_line + bad}: malformed row, field {col!r} is "
+                f"{df[col].iloc[bad]!r}, not a number"
+            )
     values = df[columns].to_numpy(np.float64)
     missing = np.isnan(values).any(axis=1)
     if missing.any():
@@ -181,7 +246,12 @@ def _days(path: Path, ymd: np.ndarray, first_line: int) -> np.ndarray:
     y, m, d = (ymd[:, k].astype(np.int64) for k in range(3))
     months = (y - 1970) * 12 + (m - 1)
     days = months.astype("datetime64[M]").astype("datetime64[D]") + (d - 1)
-    bad = (m < 1) | (m > 12) | (d < 1) | (days.astype("datetime64[M]") != months.astype("datetime64[M]"))
+    bad = (
+        (m < 1)
+        | (m > 12)
+        | (d < 1)
+        | (days.astype("datetime64[M]") != months.astype("datetime64[M]"))
+    )
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise DataError(f"{path}:{first_line + k}: invalid date {y[k]}-{m[k]:02d}-{d[k]:02d}")
@@ -221,16 +291,20 @@ def read_forcing_arrays(path: str | os.PathLike, content: bytes | None = None) -
     path = Path(path)
     parts = (path.read_bytes() if content is None else content).split(b"\n", 4)
     if len(parts) < 5:
-        raise DataError(f"{path}: forcing file is too short (needs 3 header values, a column "
-                        f"header and daily rows)")
+        raise DataError(
+            f"{path}: forcing file is too short (needs 3 header values, a column "
+            f"header and daily rows)"
+        )
     lines = [p.decode("utf-8", "replace") for p in parts[:4]]
     head = []
     for number, what in ((1, "latitude"), (2, "elevation"), (3, "catchment area (m^2)")):
         try:
             head.append(float(lines[number - 1].split()[0]))
         except (ValueError, IndexError):
-            raise DataError(f"{path}:{number}: expected the {what} on line {number}, found "
-                            f"{lines[number - 1].strip()[:40]!r}") from None
+            raise DataError(
+                f"{path}:{number}: expected the {what} on line {number}, found "
+                f"{lines[number - 1].strip()[:40]!r}"
+            ) from None
     if not head[2] > 0:
         raise DataError(f"{path}:3: catchment area must be positive, found {head[2]}")
     names = [n.lower() for n in lines[3].split()]
@@ -241,7 +315,9 @@ def read_forcing_arrays(path: str | os.PathLike, content: bytes | None = None) -
         raise DataError(f"{path}:4: column header lacks {', '.join(missing)}")
     values = _fast_numbers(parts[4], len(names), list(range(len(names))))
     if values is None:
-        values = _numbers(path, _parse_table(path, parts[4], names, first_line=5), names, first_line=5)
+        values = _numbers(
+            path, _parse_table(path, parts[4], names, first_line=5), names, first_line=5
+        )
     days = _days(path, values[:, :3], first_line=5)
     keep = [k for k, n in enumerate(names) if n not in ("year", "mnth", "day", "hr")]
     columns = [{c.lower(): c for c in DYNAMIC_INPUTS}.get(names[k], names[k]) for k in keep]
@@ -256,8 +332,9 @@ def read_forcing(path: str | os.PathLike, content: bytes | None = None) -> Forci
     return Forcing(Path(path), data, f.latitude, f.elevation, f.area_m2)
 
 
-def read_streamflow_arrays(path: str | os.PathLike, area_m2: float,
-                           content: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_streamflow_arrays(
+    path: str | os.PathLike, area_m2: float, content: bytes | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`read_streamflow` as (days since 1970-01-01 [T], mm/day [T])."""
     path = Path(path)
     names = ["basin", "year", "month", "day", "q", "flag"]
@@ -274,7 +351,9 @@ def read_streamflow_arrays(path: str | os.PathLike, area_m2: float,
     return days, cfs_to_mm_per_day(q, area_m2)
 
 
-def read_streamflow(path: str | os.PathLike, area_m2: float, content: bytes | None = None) -> pd.Series:
+def read_streamflow(
+    path: str | os.PathLike, area_m2: float, content: bytes | None = None
+) -> pd.Series:
     """Daily discharge in mm/day (NaN where -999 or negative) from a ``*_streamflow_qc.txt``."""
     days, q = read_streamflow_arrays(path, area_m2, content)
     return pd.Series(q, index=_index(days), name="qobs(mm/day)")
@@ -290,9 +369,13 @@ def read_attributes(root: str | os.PathLike, basins: list[str] | None = None) ->
         if not path.is_file():
             raise DataError(f"{path}: attribute file missing")
         try:
-            df = pd.read_csv(path, sep=";", dtype={"gauge_id": str, "huc_02": str}, encoding_errors="replace")
+            df = pd.read_csv(
+                path, sep=";", dtype={"gauge_id": str, "huc_02": str}, encoding_errors="replace"
+            )
         except (pd.errors.ParserError, ValueError) as exc:
-            raise DataError(f"{path}: malformed attribute file ({str(exc).splitlines()[0][:120]})") from None
+            raise DataError(
+                f"{path}: malformed attribute file ({str(exc).splitlines()[0][:120]})"
+            ) from None
         df.columns = [c.strip() for c in df.columns]
         if "gauge_id" not in df.columns:
             raise DataError(f"{path}: no 'gauge_id' column in the first line")
@@ -310,7 +393,9 @@ def read_attributes(root: str | os.PathLike, basins: list[str] | None = None) ->
     return joined
 
 
-def descriptor_table(attributes: pd.DataFrame, basins: list[str], root: str | os.PathLike = ".") -> pd.DataFrame:
+def descriptor_table(
+    attributes: pd.DataFrame, basins: list[str], root: str | os.PathLike = "."
+) -> pd.DataFrame:
     """The 27 descriptors of ``basins`` (rows in that order) as float64."""
     folder = Path(root) / ATTRIBUTE_DIR
     absent = [b for b in basins if b not in attributes.index]
@@ -318,19 +403,30 @@ def descriptor_table(attributes: pd.DataFrame, basins: list[str], root: str | os
         raise DataError(f"{folder}: basin {absent[0]} is missing from the attribute files")
     missing_cols = [c for c in DESCRIPTORS if c not in attributes.columns]
     if missing_cols:
-        raise DataError(f"{folder}: attribute files lack the descriptor column(s) {', '.join(missing_cols)}")
-    table = attributes.loc[basins, list(DESCRIPTORS)].apply(pd.to_numeric, errors="coerce").astype(np.float64)
+        raise DataError(
+            f"{folder}: attribute files lack the descriptor column(s) {', '.join(missing_cols)}"
+        )
+    table = (
+        attributes.loc[basins, list(DESCRIPTORS)]
+        .apply(pd.to_numeric, errors="coerce")
+        .astype(np.float64)
+    )
     bad = table.isna().to_numpy()
     if bad.any():
         i, j = (int(k[0]) for k in np.nonzero(bad))
         col = DESCRIPTORS[j]
         group = next(g for g, cols in _GROUP_COLUMNS.items() if col in cols)
-        raise DataError(f"{folder / f'camels_{group}.txt'}: descriptor {col!r} of basin {basins[i]} is "
-                        f"missing or not a number")
+        raise DataError(
+            f"{folder / f'camels_{group}.txt'}: descriptor {col!r} of basin {basins[i]} is "
+            f"missing or not a number"
+        )
     return table
 
 
 _GROUP_COLUMNS = {
-    "clim": DESCRIPTORS[:9], "geol": DESCRIPTORS[9:11], "soil": DESCRIPTORS[11:19],
-    "topo": DESCRIPTORS[19:22], "vege": DESCRIPTORS[22:],
+    "clim": DESCRIPTORS[:9],
+    "geol": DESCRIPTORS[9:11],
+    "soil": DESCRIPTORS[11:19],
+    "topo": DESCRIPTORS[19:22],
+    "vege": DESCRIPTORS[22:],
 }

@@ -36,7 +36,10 @@ class WindowSampler:
         self._inv_std = (1.0 / store.x_std).astype(np.float32)
         self._q_std = store.q_std.astype(np.float32)
         self._flat_t = torch.from_numpy(self._flat)  # shares memory with the store
-        self._mean_t, self._inv_std_t = torch.from_numpy(self._mean), torch.from_numpy(self._inv_std)
+        self._mean_t, self._inv_std_t = (
+            torch.from_numpy(self._mean),
+            torch.from_numpy(self._inv_std),
+        )
 
     def _period_days(self, period: tuple) -> np.ndarray:
         dates = self.store.dates
@@ -52,7 +55,9 @@ class WindowSampler:
             return np.empty((0, 2), dtype=np.int64)
         # windows with a missing input are dropped, found with a running count of bad days
         bad = ~np.isfinite(self.store.forcing).all(axis=2)
-        cum = np.concatenate([np.zeros((bad.shape[0], 1), np.int64), np.cumsum(bad, axis=1)], axis=1)
+        cum = np.concatenate(
+            [np.zeros((bad.shape[0], 1), np.int64), np.cumsum(bad, axis=1)], axis=1
+        )
         bad_in_window = cum[:, days + 1] - cum[:, days + 1 - self.seq_length]
         ok = np.isfinite(self.store.qobs[:, days]) & (bad_in_window == 0)
         basin_idx, k = np.nonzero(ok)
@@ -62,30 +67,43 @@ class WindowSampler:
         """int64 day indices of the evaluation period (every day gets a prediction)."""
         days = self._period_days(self.store.eval_period)
         if len(days) == 0:
-            raise DataError(f"{self.store.path}: the loaded days hold no day of the eval period "
-                            f"{self.store.eval_period[0].date()}..{self.store.eval_period[1].date()}; "
-                            f"open the store with period='eval'")
+            raise DataError(
+                f"{self.store.path}: the loaded days hold no day of the eval period "
+                f"{self.store.eval_period[0].date()}..{self.store.eval_period[1].date()}; "
+                f"open the store with period='eval'"
+            )
         if days[0] - self.seq_length + 1 < 0:
-            raise DataError(f"{self.store.path}: the {self.seq_length}-day warm-up of the first eval day "
-                            f"{self.store.dates[days[0]].date()} reaches before the data start "
-                            f"{self.store.dates[0].date()}; move --eval-start later or shorten seq_length")
+            raise DataError(
+                f"{self.store.path}: the {self.seq_length}-day warm-up of the first eval day "
+                f"{self.store.dates[days[0]].date()} reaches before the data start "
+                f"{self.store.dates[0].date()}; move --eval-start later or shorten seq_length"
+            )
         return days
 
     def windows(self, basin_idx, day_idx) -> torch.Tensor:
         """float32 [B, seq_length, 5] standardised inputs of the windows ending on ``day_idx``."""
-        basin_idx, day_idx = np.broadcast_arrays(np.atleast_1d(np.asarray(basin_idx, dtype=np.int64)),
-                                                 np.atleast_1d(np.asarray(day_idx, dtype=np.int64)))
+        basin_idx, day_idx = np.broadcast_arrays(
+            np.atleast_1d(np.asarray(basin_idx, dtype=np.int64)),
+            np.atleast_1d(np.asarray(day_idx, dtype=np.int64)),
+        )
         rows = (basin_idx * self._n_days + day_idx)[:, None] + self._offsets[None, :]
         # torch's index_select gathers rows faster than numpy fancy indexing
         x = self._flat_t.index_select(0, torch.from_numpy(rows.reshape(-1)))
         return x.sub_(self._mean_t).mul_(self._inv_std_t).view(len(rows), self.seq_length, -1)
 
-    def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(
+        self, rows: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x_d [B,T,5], y [B,1] standardised, q_std [B,1], basin_idx [B]) for rows of train_samples()."""
         rows = np.asarray(rows, dtype=np.int64)
         basin_idx, day_idx = rows[:, 0], rows[:, 1]
         x = self.windows(basin_idx, day_idx)
-        y = (self.store.qobs[basin_idx, day_idx].astype(np.float32) - np.float32(self.store.y_mean)) \
-            / np.float32(self.store.y_std)
-        return (x, torch.from_numpy(y[:, None]), torch.from_numpy(self._q_std[basin_idx][:, None]),
-                torch.from_numpy(basin_idx.copy()))
+        y = (
+            self.store.qobs[basin_idx, day_idx].astype(np.float32) - np.float32(self.store.y_mean)
+        ) / np.float32(self.store.y_std)
+        return (
+            x,
+            torch.from_numpy(y[:, None]),
+            torch.from_numpy(self._q_std[basin_idx][:, None]),
+            torch.from_numpy(basin_idx.copy()),
+        )

@@ -9,8 +9,8 @@ Rows follow the store's basin order, and the same arguments always give the same
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -75,7 +75,9 @@ def _none(store: BasinStore, dim: int | None, attr_seed: int) -> tuple[None, lis
 
 
 #: kind name -> builder(store, dim, attr_seed) -> (values or None, column names)
-STATIC_BUILDERS: dict[str, Callable[[BasinStore, int | None, int], tuple[np.ndarray | None, list[str]]]] = {
+STATIC_BUILDERS: dict[
+    str, Callable[[BasinStore, int | None, int], tuple[np.ndarray | None, list[str]]]
+] = {
     "physics": _physics,
     "gaussian": _gaussian,
     "mixed": _mixed,
@@ -86,18 +88,26 @@ STATIC_BUILDERS: dict[str, Callable[[BasinStore, int | None, int], tuple[np.ndar
 
 def _check(kind: str, dim: int | None) -> None:
     if kind not in STATIC_BUILDERS:
-        raise ConfigError(f"unknown static kind {kind!r}: choose one of {', '.join(STATIC_BUILDERS)}")
+        raise ConfigError(
+            f"unknown static kind {kind!r}: choose one of {', '.join(STATIC_BUILDERS)}"
+        )
     if kind in ("gaussian", "mixed"):
         if dim is None:
-            raise ConfigError(f"static kind {kind!r} needs a dimension: pass --dim D (e.g. --dim 64)")
+            raise ConfigError(
+                f"static kind {kind!r} needs a dimension: pass --dim D (e.g. --dim 64)"
+            )
         if kind == "gaussian" and dim < 1:
             raise ConfigError(f"--dim must be positive, got {dim}")
         if kind == "mixed" and dim <= len(DESCRIPTORS):
-            raise ConfigError(f"mixed vectors hold the 27 descriptors plus at least one Gaussian column: "
-                              f"--dim must be >= 28, got {dim}")
+            raise ConfigError(
+                f"mixed vectors hold the 27 descriptors plus at least one Gaussian column: "
+                f"--dim must be >= 28, got {dim}"
+            )
 
 
-def build_statics(kind: str, store: BasinStore, dim: int | None = None, attr_seed: int = 0) -> StaticVectors:
+def build_statics(
+    kind: str, store: BasinStore, dim: int | None = None, attr_seed: int = 0
+) -> StaticVectors:
     """Static vectors of ``kind`` for the basins of ``store``.
 
     Parameters
@@ -111,5 +121,10 @@ def build_statics(kind: str, store: BasinStore, dim: int | None = None, attr_see
     values, names = STATIC_BUILDERS[kind](store, dim, int(attr_seed))
     if values is not None:
         values = np.ascontiguousarray(values, dtype=np.float32)
-    return StaticVectors(kind=kind, basins=list(store.basins), values=values, names=names,
-                         dim=0 if values is None else values.shape[1])
+    return StaticVectors(
+        kind=kind,
+        basins=list(store.basins),
+        values=values,
+        names=names,
+        dim=0 if values is None else values.shape[1],
+    )

@@ -25,8 +25,15 @@ from rvhpc.data.build import FORMAT_VERSION, build_store, resolve_inputs
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
 from rvhpc.errors import DataError, StoreError
 
-__all__ = ["FORMAT_VERSION", "BasinStore", "open_store", "prepare_store", "store_fingerprint",
-           "DYNAMIC_INPUTS", "DESCRIPTORS"]
+__all__ = [
+    "FORMAT_VERSION",
+    "BasinStore",
+    "open_store",
+    "prepare_store",
+    "store_fingerprint",
+    "DYNAMIC_INPUTS",
+    "DESCRIPTORS",
+]
 _EPOCH = pd.Timestamp("1970-01-01")
 
 
@@ -55,14 +62,18 @@ class BasinStore:
         """Index of ``date`` on this store's (possibly sliced) date axis."""
         day = (pd.Timestamp(date).normalize() - self.dates[0]).days
         if not 0 <= day < len(self.dates):
-            raise DataError(f"{self.path}: date {pd.Timestamp(date).date()} is outside the loaded days "
-                            f"{self.dates[0].date()}..{self.dates[-1].date()}")
+            raise DataError(
+                f"{self.path}: date {pd.Timestamp(date).date()} is outside the loaded days "
+                f"{self.dates[0].date()}..{self.dates[-1].date()}"
+            )
         return int(day)
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the arrays of this store."""
-        return sum(a.nbytes for a in (self.forcing, self.qobs, self.descriptors, self.area_m2, self.q_std))
+        return sum(
+            a.nbytes for a in (self.forcing, self.qobs, self.descriptors, self.area_m2, self.q_std)
+        )
 
 
 def store_fingerprint(path: str | os.PathLike) -> str | None:
@@ -76,10 +87,14 @@ def store_fingerprint(path: str | os.PathLike) -> str | None:
         return None
 
 
-def prepare_store(camels_root: str | os.PathLike, basin_file: str | os.PathLike, out: str | os.PathLike,
-                  forcing: str = "maurer_extended",
-                  train_period: tuple[str, str] = ("1999-10-01", "2008-09-30"),
-                  eval_period: tuple[str, str] = ("1989-10-01", "1999-09-30")) -> Path:
+def prepare_store(
+    camels_root: str | os.PathLike,
+    basin_file: str | os.PathLike,
+    out: str | os.PathLike,
+    forcing: str = "maurer_extended",
+    train_period: tuple[str, str] = ("1999-10-01", "2008-09-30"),
+    eval_period: tuple[str, str] = ("1989-10-01", "1999-09-30"),
+) -> Path:
     """Build the store ``out`` from a CAMELS US tree, or reuse it when its inputs are unchanged.
 
     Parameters
@@ -123,11 +138,15 @@ def _open(path: Path) -> h5py.File:
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise StoreError(f"{path}: not a readable HDF5 store ({exc}); rebuild it with `rvhpc data prepare`") from None
+        raise StoreError(
+            f"{path}: not a readable HDF5 store ({exc}); rebuild it with `rvhpc data prepare`"
+        ) from None
     version = f.attrs.get("format_version")
     if version is None or int(version) != FORMAT_VERSION:
         f.close()
-        raise StoreError(f"{path}: store format {version} is not {FORMAT_VERSION}; rerun `rvhpc data prepare`")
+        raise StoreError(
+            f"{path}: store format {version} is not {FORMAT_VERSION}; rerun `rvhpc data prepare`"
+        )
     return f
 
 
@@ -135,7 +154,9 @@ def _dates(f: h5py.File) -> pd.DatetimeIndex:
     return _EPOCH + pd.to_timedelta(f["dates"][:].astype(np.int64), unit="D")
 
 
-def open_store(path: str | os.PathLike, period: str | tuple | None = None, warmup: int = 0) -> BasinStore:
+def open_store(
+    path: str | os.PathLike, period: str | tuple | None = None, warmup: int = 0
+) -> BasinStore:
     """Load a store into memory and close the file.
 
     Parameters
@@ -154,22 +175,36 @@ def open_store(path: str | os.PathLike, period: str | tuple | None = None, warmu
         if period is not None:
             if isinstance(period, str):
                 if period not in ("train", "eval"):
-                    raise StoreError(f"unknown store period {period!r}: use 'train', 'eval' or None")
+                    raise StoreError(
+                        f"unknown store period {period!r}: use 'train', 'eval' or None"
+                    )
                 start, end = train if period == "train" else evaluation
             else:
                 start, end = (pd.Timestamp(p) for p in period)
             if start < all_dates[0] or end > all_dates[-1] or start > end:
-                raise DataError(f"{path}: period {start.date()}..{end.date()} is outside the stored days "
-                                f"{all_dates[0].date()}..{all_dates[-1].date()}")
+                raise DataError(
+                    f"{path}: period {start.date()}..{end.date()} is outside the stored days "
+                    f"{all_dates[0].date()}..{all_dates[-1].date()}"
+                )
             lo = max(0, (start - all_dates[0]).days - int(warmup))
             hi = (end - all_dates[0]).days + 1
         return BasinStore(
-            path=path, basins=[b.decode() for b in f["basins"][:]], dates=all_dates[lo:hi],
-            forcing=f["forcing"][:, lo:hi, :], qobs=f["qobs"][:, lo:hi],
-            descriptors=f["descriptors"][:], area_m2=f["area_m2"][:], train_period=train, eval_period=evaluation,
-            x_mean=f["scalers/x_mean"][:], x_std=f["scalers/x_std"][:], y_mean=float(f["scalers/y_mean"][()]),
-            y_std=float(f["scalers/y_std"][()]), q_std=f["scalers/q_std"][:],
-            provenance=json.loads(f.attrs["provenance"]), fingerprint=str(f.attrs["fingerprint"]),
+            path=path,
+            basins=[b.decode() for b in f["basins"][:]],
+            dates=all_dates[lo:hi],
+            forcing=f["forcing"][:, lo:hi, :],
+            qobs=f["qobs"][:, lo:hi],
+            descriptors=f["descriptors"][:],
+            area_m2=f["area_m2"][:],
+            train_period=train,
+            eval_period=evaluation,
+            x_mean=f["scalers/x_mean"][:],
+            x_std=f["scalers/x_std"][:],
+            y_mean=float(f["scalers/y_mean"][()]),
+            y_std=float(f["scalers/y_std"][()]),
+            q_std=f["scalers/q_std"][:],
+            provenance=json.loads(f.attrs["provenance"]),
+            fingerprint=str(f.attrs["fingerprint"]),
         )
 
 
@@ -180,14 +215,22 @@ def store_info(path: str | os.PathLike) -> dict:
         dates = _dates(f)
         q = f["qobs"]
         return dict(
-            path=str(path), format_version=int(f.attrs["format_version"]), forcing=str(f.attrs["forcing"]),
-            basins=len(f["basins"]), first_basins=[b.decode() for b in f["basins"][:5]],
+            path=str(path),
+            format_version=int(f.attrs["format_version"]),
+            forcing=str(f.attrs["forcing"]),
+            basins=len(f["basins"]),
+            first_basins=[b.decode() for b in f["basins"][:5]],
             dates=(str(dates[0].date()), str(dates[-1].date()), len(dates)),
-            train_period=tuple(f.attrs["train_period"]), eval_period=tuple(f.attrs["eval_period"]),
-            missing_qobs=float(np.isnan(q[:]).mean()), file_bytes=path.stat().st_size,
-            x_mean=f["scalers/x_mean"][:].tolist(), x_std=f["scalers/x_std"][:].tolist(),
-            y_mean=float(f["scalers/y_mean"][()]), y_std=float(f["scalers/y_std"][()]),
-            fingerprint=str(f.attrs["fingerprint"]), provenance=json.loads(f.attrs["provenance"]),
+            train_period=tuple(f.attrs["train_period"]),
+            eval_period=tuple(f.attrs["eval_period"]),
+            missing_qobs=float(np.isnan(q[:]).mean()),
+            file_bytes=path.stat().st_size,
+            x_mean=f["scalers/x_mean"][:].tolist(),
+            x_std=f["scalers/x_std"][:].tolist(),
+            y_mean=float(f["scalers/y_mean"][()]),
+            y_std=float(f["scalers/y_std"][()]),
+            fingerprint=str(f.attrs["fingerprint"]),
+            provenance=json.loads(f.attrs["provenance"]),
             attributes=list(f["attributes"].keys()),
         )
 
@@ -198,11 +241,16 @@ def basin_series(path: str | os.PathLike, basin: str) -> tuple[pd.DataFrame, pd.
     with _open(path) as f:
         basins = [b.decode() for b in f["basins"][:]]
         if basin not in basins:
-            raise StoreError(f"{path}: basin {basin!r} is not in the store ({len(basins)} basins, "
-                             f"e.g. {', '.join(basins[:3])})")
+            raise StoreError(
+                f"{path}: basin {basin!r} is not in the store ({len(basins)} basins, "
+                f"e.g. {', '.join(basins[:3])})"
+            )
         i = basins.index(basin)
-        frame = pd.DataFrame(f["forcing"][i], index=pd.DatetimeIndex(_dates(f), name="date"),
-                             columns=list(DYNAMIC_INPUTS))
+        frame = pd.DataFrame(
+            f["forcing"][i],
+            index=pd.DatetimeIndex(_dates(f), name="date"),
+            columns=list(DYNAMIC_INPUTS),
+        )
         frame["qobs(mm/day)"] = f["qobs"][i]
         descriptors = pd.Series(f["descriptors"][i], index=list(DESCRIPTORS), name=basin)
     return frame, descriptors

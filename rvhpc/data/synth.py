@@ -25,7 +25,15 @@ from rvhpc.data import synth_attrs
 from rvhpc.data.camels import ATTRIBUTE_DIR, CFS_TO_M3S, FORCING_DIR, STREAMFLOW_DIR
 from rvhpc.errors import DataError
 
-FORCING_COLUMNS = ("dayl(s)", "prcp(mm/day)", "srad(W/m2)", "swe(mm)", "tmax(C)", "tmin(C)", "vp(Pa)")
+FORCING_COLUMNS = (
+    "dayl(s)",
+    "prcp(mm/day)",
+    "srad(W/m2)",
+    "swe(mm)",
+    "tmax(C)",
+    "tmin(C)",
+    "vp(Pa)",
+)
 
 
 @dataclass
@@ -48,7 +56,14 @@ def _solar(lat_deg: np.ndarray, doy: np.ndarray) -> tuple[np.ndarray, np.ndarray
     decl = 0.409 * np.sin(2 * np.pi * doy / 365.0 - 1.39)[None, :]
     dr = 1 + 0.033 * np.cos(2 * np.pi * doy / 365.0)[None, :]
     ws = np.arccos(np.clip(-np.tan(phi) * np.tan(decl), -1, 1))
-    ra = 24 * 60 / np.pi * 0.0820 * dr * (ws * np.sin(phi) * np.sin(decl) + np.cos(phi) * np.cos(decl) * np.sin(ws))
+    ra = (
+        24
+        * 60
+        / np.pi
+        * 0.0820
+        * dr
+        * (ws * np.sin(phi) * np.sin(decl) + np.cos(phi) * np.cos(decl) * np.sin(ws))
+    )
     return ra, ws * 24 / np.pi * 3600.0
 
 
@@ -61,10 +76,19 @@ def _weather(rng: np.random.Generator, site: dict, dates: pd.DatetimeIndex) -> d
     doy = dates.day_of_year.to_numpy().astype(float)
     phase = 2 * np.pi * (doy - 1) / 365.25
     # temperature: lapse rate with elevation, colder and more seasonal to the north
-    t_mean = 22.0 - 0.55 * (site["lat"] - 30) - 6.0 * site["elev"] / 1000 + rng.normal(0, 1.5, n_reg)[reg]
+    t_mean = (
+        22.0
+        - 0.55 * (site["lat"] - 30)
+        - 6.0 * site["elev"] / 1000
+        + rng.normal(0, 1.5, n_reg)[reg]
+    )
     t_amp = 6.0 + 0.35 * (site["lat"] - 30) + rng.normal(0, 1.0, n_reg)[reg]
     anomaly = lfilter([1.0], [1.0, -0.7], rng.normal(0, 2.2, (n_reg, t)), axis=1)[reg]
-    tavg = t_mean[:, None] - t_amp[:, None] * np.cos(phase - 2 * np.pi * 15 / 365.25)[None, :] + anomaly
+    tavg = (
+        t_mean[:, None]
+        - t_amp[:, None] * np.cos(phase - 2 * np.pi * 15 / 365.25)[None, :]
+        + anomaly
+    )
     # precipitation: seasonal wet-day probability, persistence, gamma amounts
     season = 1 + site["p_season"][:, None] * np.cos(phase[None, :] - site["p_phase"][:, None])
     pi = np.clip(site["wet_frac"][:, None] * (1 + 0.5 * (season - 1)), 0.03, 0.9)
@@ -77,16 +101,31 @@ def _weather(rng: np.random.Generator, site: dict, dates: pd.DatetimeIndex) -> d
         state = u[:, k] < np.where(state, p11[:, k], p01[:, k])
         wet[:, k] = state
     shape = 0.75
-    amount = rng.gamma(shape, 1.0, (n_reg, t))[reg] * (site["p_target"][:, None] * season / pi / shape)
+    amount = rng.gamma(shape, 1.0, (n_reg, t))[reg] * (
+        site["p_target"][:, None] * season / pi / shape
+    )
     prcp = np.where(wet, amount, 0.0)
-    dtr = np.clip(7.0 + 6.0 * site["dryness"][:, None] - 4.0 * wet + rng.normal(0, 1.5, (n_reg, t))[reg], 2.0, 22.0)
+    dtr = np.clip(
+        7.0 + 6.0 * site["dryness"][:, None] - 4.0 * wet + rng.normal(0, 1.5, (n_reg, t))[reg],
+        2.0,
+        22.0,
+    )
     tmax, tmin = tavg + dtr / 2, tavg - dtr / 2
     ra, dayl = _solar(site["lat"], doy)
     trans = np.clip(np.where(wet, 0.42, 0.72) + rng.normal(0, 0.06, (n_reg, t))[reg], 0.15, 0.8)
     srad = ra * trans * 1e6 / 86400.0
-    humid = np.clip(0.82 + 0.12 * wet + 0.1 * (1 - site["dryness"][:, None]) + rng.normal(0, 0.04, (n_reg, t))[reg], 0.5, 1.0)
+    humid = np.clip(
+        0.82
+        + 0.12 * wet
+        + 0.1 * (1 - site["dryness"][:, None])
+        + rng.normal(0, 0.04, (n_reg, t))[reg],
+        0.5,
+        1.0,
+    )
     vp = 611.0 * np.exp(17.27 * tmin / (tmin + 237.3)) * humid
-    pet = np.maximum(0.0023 * ra / 2.45 * (tavg + 17.8) * np.sqrt(np.maximum(tmax - tmin, 0.0)), 0.0)
+    pet = np.maximum(
+        0.0023 * ra / 2.45 * (tavg + 17.8) * np.sqrt(np.maximum(tmax - tmin, 0.0)), 0.0
+    )
     return dict(prcp=prcp, tmax=tmax, tmin=tmin, tavg=tavg, srad=srad, vp=vp, dayl=dayl, pet=pet)
 
 
@@ -110,7 +149,9 @@ def _bucket(w: dict, par: dict, spinup: int = 730) -> dict:
         soil = soil + water - runoff
         over = np.maximum(soil - par["smax"], 0.0)
         soil, runoff = soil - over, runoff + over
-        et = np.minimum(soil, pet[:, k] * par["kc"] * np.minimum(1.0, soil / (par["lp"] * par["smax"])))
+        et = np.minimum(
+            soil, pet[:, k] * par["kc"] * np.minimum(1.0, soil / (par["lp"] * par["smax"]))
+        )
         soil = soil - et
         fast = fast + (1 - par["g"]) * runoff
         slow = slow + par["g"] * runoff
@@ -137,7 +178,9 @@ def _parameters(a: pd.DataFrame) -> dict:
     clay = a["clay_frac"].to_numpy() / 100
     forest = a["frac_forest"].to_numpy()
     elev = _unit(a["elev_mean"].to_numpy(), 0.0, 3500.0)
-    g = 0.08 + 0.84 / (1 + np.exp(-6.0 * (0.45 * perm + 0.3 * cond + 0.25 * depth + 0.3 * carb - 0.55)))
+    g = 0.08 + 0.84 / (
+        1 + np.exp(-6.0 * (0.45 * perm + 0.3 * cond + 0.25 * depth + 0.3 * carb - 0.55))
+    )
     return dict(
         g=g,
         k_fast=1.0 + 7.0 * (1 - slope) + 3.0 * area,
@@ -162,26 +205,39 @@ def _gaps(rng: np.random.Generator, n: int, t: int) -> np.ndarray:
         while budget > 0:
             length = min(int(rng.geometric(1 / 12)), budget)
             start = int(rng.integers(0, max(t - length, 1)))
-            mask[i, start:start + length] = True
+            mask[i, start : start + length] = True
             budget -= length
         mask[i, rng.integers(0, t, max(1, t // 500))] = True
     return mask
 
 
-def _write_forcing(path: Path, lat: float, elev: float, area_m2: int, prefix: list[str], cols: list[list]) -> None:
-    rows = "".join([f"{p}{a:.2f}\t{b:.2f}\t{c:.2f}\t{d:.2f}\t{e:.2f}\t{f:.2f}\t{g:.2f}\n"
-                    for p, a, b, c, d, e, f, g in zip(prefix, *cols)])
+def _write_forcing(
+    path: Path, lat: float, elev: float, area_m2: int, prefix: list[str], cols: list[list]
+) -> None:
+    rows = "".join(
+        [
+            f"{p}{a:.2f}\t{b:.2f}\t{c:.2f}\t{d:.2f}\t{e:.2f}\t{f:.2f}\t{g:.2f}\n"
+            for p, a, b, c, d, e, f, g in zip(prefix, *cols)
+        ]
+    )
     header = "Year Mnth Day Hr\t" + "\t".join(FORCING_COLUMNS)
     path.write_text(f"{lat:.5f}\n{elev:.1f}\n{area_m2:d}\n{header}\n{rows}", encoding="utf-8")
 
 
-def _write_streamflow(path: Path, basin: str, prefix: list[str], q: np.ndarray, flags: list[str]) -> None:
+def _write_streamflow(
+    path: Path, basin: str, prefix: list[str], q: np.ndarray, flags: list[str]
+) -> None:
     rows = "".join([f"{basin} {p} {v:9.2f} {f}\n" for p, v, f in zip(prefix, q.tolist(), flags)])
     path.write_text(rows, encoding="utf-8")
 
 
-def synthesize(out: str | os.PathLike, n_basins: int = 16, start: str = "1980-01-01",
-               end: str = "2008-12-31", seed: int = 0) -> SynthResult:
+def synthesize(
+    out: str | os.PathLike,
+    n_basins: int = 16,
+    start: str = "1980-01-01",
+    end: str = "2008-12-31",
+    seed: int = 0,
+) -> SynthResult:
     """Write a synthetic CAMELS US tree under ``out`` (plus ``out/basin_list.txt``).
 
     Parameters
@@ -214,7 +270,9 @@ def synthesize(out: str | os.PathLike, n_basins: int = 16, start: str = "1980-01
     missing = _gaps(rng, n_basins, len(dates))
     estimated = rng.random(q_true.shape) < 0.03
     attrs = synth_attrs.add_hydro(attrs, weather, flows, q_true, dates)
-    area_m2 = np.round(attrs["area_gages2"].to_numpy() * 1e6 * rng.uniform(0.98, 1.02, n_basins)).astype(np.int64)
+    area_m2 = np.round(
+        attrs["area_gages2"].to_numpy() * 1e6 * rng.uniform(0.98, 1.02, n_basins)
+    ).astype(np.int64)
 
     root = Path(out)
     forcing_dir = root / FORCING_DIR / "maurer_extended"
@@ -226,14 +284,29 @@ def synthesize(out: str | os.PathLike, n_basins: int = 16, start: str = "1980-01
             huc = attrs.loc[basin, "huc_02"]
             for folder in (forcing_dir / huc, root / STREAMFLOW_DIR / huc):
                 folder.mkdir(parents=True, exist_ok=True)
-            cols = [weather["dayl"][i], weather["prcp"][i], weather["srad"][i], flows["swe"][i], weather["tmax"][i],
-                    weather["tmin"][i], weather["vp"][i]]
-            _write_forcing(forcing_dir / huc / f"{basin}_lump_maurer_forcing_leap.txt", site["lat"][i],
-                           attrs.loc[basin, "elev_mean"], int(area_m2[i]), prefix, [c.tolist() for c in cols])
+            cols = [
+                weather["dayl"][i],
+                weather["prcp"][i],
+                weather["srad"][i],
+                flows["swe"][i],
+                weather["tmax"][i],
+                weather["tmin"][i],
+                weather["vp"][i],
+            ]
+            _write_forcing(
+                forcing_dir / huc / f"{basin}_lump_maurer_forcing_leap.txt",
+                site["lat"][i],
+                attrs.loc[basin, "elev_mean"],
+                int(area_m2[i]),
+                prefix,
+                [c.tolist() for c in cols],
+            )
             q_cfs = q_obs[i] * area_m2[i] / 1000.0 / 86400.0 / CFS_TO_M3S
             q_cfs = np.where(missing[i], -999.0, q_cfs)
             flags = np.where(missing[i], "M", np.where(estimated[i], "A:e", "A")).tolist()
-            _write_streamflow(root / STREAMFLOW_DIR / huc / f"{basin}_streamflow_qc.txt", basin, ymd, q_cfs, flags)
+            _write_streamflow(
+                root / STREAMFLOW_DIR / huc / f"{basin}_streamflow_qc.txt", basin, ymd, q_cfs, flags
+            )
             bar.advance()
     synth_attrs.write_attribute_files(root / ATTRIBUTE_DIR, attrs)
     basin_file = root / "basin_list.txt"

@@ -10,25 +10,98 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = {
-    "clim": ("p_mean", "pet_mean", "p_seasonality", "frac_snow", "aridity", "high_prec_freq",
-             "high_prec_dur", "high_prec_timing", "low_prec_freq", "low_prec_dur", "low_prec_timing"),
-    "geol": ("geol_1st_class", "glim_1st_class_frac", "geol_2nd_class", "glim_2nd_class_frac",
-             "carbonate_rocks_frac", "geol_porostiy", "geol_permeability"),
-    "hydro": ("q_mean", "runoff_ratio", "slope_fdc", "baseflow_index", "stream_elas", "q5", "q95",
-              "high_q_freq", "high_q_dur", "low_q_freq", "low_q_dur", "zero_q_freq", "hfd_mean"),
+    "clim": (
+        "p_mean",
+        "pet_mean",
+        "p_seasonality",
+        "frac_snow",
+        "aridity",
+        "high_prec_freq",
+        "high_prec_dur",
+        "high_prec_timing",
+        "low_prec_freq",
+        "low_prec_dur",
+        "low_prec_timing",
+    ),
+    "geol": (
+        "geol_1st_class",
+        "glim_1st_class_frac",
+        "geol_2nd_class",
+        "glim_2nd_class_frac",
+        "carbonate_rocks_frac",
+        "geol_porostiy",
+        "geol_permeability",
+    ),
+    "hydro": (
+        "q_mean",
+        "runoff_ratio",
+        "slope_fdc",
+        "baseflow_index",
+        "stream_elas",
+        "q5",
+        "q95",
+        "high_q_freq",
+        "high_q_dur",
+        "low_q_freq",
+        "low_q_dur",
+        "zero_q_freq",
+        "hfd_mean",
+    ),
     "name": ("huc_02", "gauge_name"),
-    "soil": ("soil_depth_pelletier", "soil_depth_statsgo", "soil_porosity", "soil_conductivity",
-             "max_water_content", "sand_frac", "silt_frac", "clay_frac", "water_frac", "organic_frac",
-             "other_frac"),
-    "topo": ("gauge_lat", "gauge_lon", "elev_mean", "slope_mean", "area_gages2", "area_geospa_fabric"),
-    "vege": ("frac_forest", "lai_max", "lai_diff", "gvf_max", "gvf_diff", "dom_land_cover_frac",
-             "dom_land_cover", "root_depth_50", "root_depth_99"),
+    "soil": (
+        "soil_depth_pelletier",
+        "soil_depth_statsgo",
+        "soil_porosity",
+        "soil_conductivity",
+        "max_water_content",
+        "sand_frac",
+        "silt_frac",
+        "clay_frac",
+        "water_frac",
+        "organic_frac",
+        "other_frac",
+    ),
+    "topo": (
+        "gauge_lat",
+        "gauge_lon",
+        "elev_mean",
+        "slope_mean",
+        "area_gages2",
+        "area_geospa_fabric",
+    ),
+    "vege": (
+        "frac_forest",
+        "lai_max",
+        "lai_diff",
+        "gvf_max",
+        "gvf_diff",
+        "dom_land_cover_frac",
+        "dom_land_cover",
+        "root_depth_50",
+        "root_depth_99",
+    ),
 }
 _SEASONS = np.array(["djf", "mam", "jja", "son"])
-_GEOL = np.array(["Siliciclastic sedimentary rocks", "Carbonate sedimentary rocks", "Metamorphics",
-                  "Unconsolidated sediments", "Acid plutonic rocks", "Basic volcanic rocks"])
-_COVER = np.array(["    Evergreen Needleleaf Forest", "    Deciduous Broadleaf Forest", "    Mixed Forests",
-                   "    Croplands", "    Grasslands", "    Open Shrublands"])
+_GEOL = np.array(
+    [
+        "Siliciclastic sedimentary rocks",
+        "Carbonate sedimentary rocks",
+        "Metamorphics",
+        "Unconsolidated sediments",
+        "Acid plutonic rocks",
+        "Basic volcanic rocks",
+    ]
+)
+_COVER = np.array(
+    [
+        "    Evergreen Needleleaf Forest",
+        "    Deciduous Broadleaf Forest",
+        "    Mixed Forests",
+        "    Croplands",
+        "    Grasslands",
+        "    Open Shrublands",
+    ]
+)
 
 
 #: gauges per cluster of neighbours that share one meteorology (like nested and adjacent CAMELS
@@ -53,13 +126,21 @@ def sites(rng: np.random.Generator, n: int) -> dict:
     ids = np.array([f"{h:02d}{s:06d}" for h, s in zip(huc, serial)])
     wet_noise = rng.normal(0, 0.04, n_regions)[region]
     site = dict(
-        id=ids, huc=huc, region=region,
+        id=ids,
+        huc=huc,
+        region=region,
         lat=rng.uniform(30.0, 48.5, n_regions)[region] + rng.normal(0, 0.02, n),
         lon=rng.uniform(-123.5, -68.5, n_regions)[region] + rng.normal(0, 0.02, n),
-        elev=np.clip(np.exp(rng.normal(np.log(550.0), 0.9, n_regions))[region] * np.exp(rng.normal(0, 0.02, n)),
-                     15.0, 3500.0),
-        p_target=p_target, dryness=dryness,
-        p_season=rng.uniform(0.0, 0.8, n_regions)[region], p_phase=rng.uniform(0, 2 * np.pi, n_regions)[region],
+        elev=np.clip(
+            np.exp(rng.normal(np.log(550.0), 0.9, n_regions))[region]
+            * np.exp(rng.normal(0, 0.02, n)),
+            15.0,
+            3500.0,
+        ),
+        p_target=p_target,
+        dryness=dryness,
+        p_season=rng.uniform(0.0, 0.8, n_regions)[region],
+        p_phase=rng.uniform(0, 2 * np.pi, n_regions)[region],
         wet_frac=np.clip(0.12 + 0.4 * (1 - dryness) + wet_noise, 0.08, 0.7),
         persist=rng.uniform(0.15, 0.5, n_regions)[region],
     )
@@ -73,7 +154,7 @@ def _mean_run(mask: np.ndarray) -> np.ndarray:
 
 
 def _timing(mask: np.ndarray, dates: pd.DatetimeIndex) -> np.ndarray:
-    season = ((dates.month.to_numpy() % 12) // 3)
+    season = (dates.month.to_numpy() % 12) // 3
     counts = np.stack([mask[:, season == s].sum(1) for s in range(4)], axis=1)
     return _SEASONS[counts.argmax(1)]
 
@@ -87,58 +168,90 @@ def _climate(w: dict, dates: pd.DatetimeIndex) -> dict:
     cp, ct = (prcp * harm).mean(1), (tavg * harm).mean(1)
     high, low = prcp >= 5 * p_mean[:, None], prcp < 1.0
     return dict(
-        p_mean=p_mean, pet_mean=pet_mean,
+        p_mean=p_mean,
+        pet_mean=pet_mean,
         p_seasonality=2 * np.abs(cp) / p_mean * np.cos(np.angle(cp) - np.angle(ct)),
-        frac_snow=(prcp * (tavg < 0)).sum(1) / prcp.sum(1), aridity=pet_mean / p_mean,
-        high_prec_freq=high.sum(1) / years, high_prec_dur=_mean_run(high),
+        frac_snow=(prcp * (tavg < 0)).sum(1) / prcp.sum(1),
+        aridity=pet_mean / p_mean,
+        high_prec_freq=high.sum(1) / years,
+        high_prec_dur=_mean_run(high),
         high_prec_timing=_timing(high, dates),
-        low_prec_freq=low.sum(1) / years, low_prec_dur=_mean_run(low), low_prec_timing=_timing(low, dates),
+        low_prec_freq=low.sum(1) / years,
+        low_prec_dur=_mean_run(low),
+        low_prec_timing=_timing(low, dates),
     )
 
 
-def attributes(rng: np.random.Generator, site: dict, weather: dict, dates: pd.DatetimeIndex) -> pd.DataFrame:
+def attributes(
+    rng: np.random.Generator, site: dict, weather: dict, dates: pd.DatetimeIndex
+) -> pd.DataFrame:
     """All attribute columns but the hydrological signatures, index ``gauge_id`` (str)."""
     n = len(site["id"])
     clim = _climate(weather, dates)
     wet = 1 - site["dryness"]
-    slope = np.clip(np.exp(rng.normal(np.log(18.0) + 1.1 * (site["elev"] / 1000 - 0.6), 0.75, n)), 0.8, 255.0)
+    slope = np.clip(
+        np.exp(rng.normal(np.log(18.0) + 1.1 * (site["elev"] / 1000 - 0.6), 0.75, n)), 0.8, 255.0
+    )
     carbonate = np.where(rng.random(n) < 0.3, rng.uniform(0.05, 1.0, n), 0.0)
     texture = rng.dirichlet([3.0, 2.5, 1.5], n) * 100
     statsgo = np.clip(0.35 + 1.15 * rng.beta(2, 2, n), 0.3, 1.5)
     porosity = 0.36 + 0.14 * rng.beta(2, 2, n)
     forest = np.clip(1.1 / (1 + np.exp(-4 * (wet - 0.45))) + rng.normal(0, 0.12, n), 0, 1)
-    lai_max = np.clip(0.5 + 4.8 * forest * rng.uniform(0.7, 1.1, n) + rng.normal(0, 0.3, n), 0.3, 6.0)
+    lai_max = np.clip(
+        0.5 + 4.8 * forest * rng.uniform(0.7, 1.1, n) + rng.normal(0, 0.3, n), 0.3, 6.0
+    )
     gvf_max = np.clip(0.3 + 0.62 * (1 - np.exp(-lai_max / 2)) + rng.normal(0, 0.03, n), 0.15, 0.95)
     area = np.clip(np.exp(rng.normal(np.log(350.0), 1.3, n)), 4.0, 25000.0)
     geol1 = rng.integers(0, len(_GEOL), n)
     geol1 = np.where(carbonate > 0.5, 1, geol1)
     a = dict(clim)
     a.update(
-        geol_1st_class=_GEOL[geol1], glim_1st_class_frac=rng.uniform(0.4, 1.0, n),
+        geol_1st_class=_GEOL[geol1],
+        glim_1st_class_frac=rng.uniform(0.4, 1.0, n),
         geol_2nd_class=_GEOL[(geol1 + 1 + rng.integers(0, 4, n)) % len(_GEOL)],
-        glim_2nd_class_frac=rng.uniform(0.0, 0.4, n), carbonate_rocks_frac=carbonate,
+        glim_2nd_class_frac=rng.uniform(0.0, 0.4, n),
+        carbonate_rocks_frac=carbonate,
         geol_porostiy=rng.uniform(0.01, 0.25, n),
         geol_permeability=np.clip(rng.normal(-14.0, 1.1, n) + 1.6 * carbonate, -16.5, -10.9),
         huc_02=np.array([f"{h:02d}" for h in site["huc"]]),
         gauge_name=np.array([f"SYNTHETIC CREEK {i} NEAR TOWN {i % 97}, ST" for i in range(n)]),
-        soil_depth_pelletier=np.clip(np.exp(rng.normal(np.log(6.0) - 0.8 * np.log(slope / 18.0), 0.9, n)), 0.3, 50.0),
-        soil_depth_statsgo=statsgo, soil_porosity=porosity,
-        soil_conductivity=np.clip(1.6 * np.exp(0.045 * (texture[:, 0] - 40)) * rng.uniform(0.7, 1.3, n), 0.4, 14.0),
+        soil_depth_pelletier=np.clip(
+            np.exp(rng.normal(np.log(6.0) - 0.8 * np.log(slope / 18.0), 0.9, n)), 0.3, 50.0
+        ),
+        soil_depth_statsgo=statsgo,
+        soil_porosity=porosity,
+        soil_conductivity=np.clip(
+            1.6 * np.exp(0.045 * (texture[:, 0] - 40)) * rng.uniform(0.7, 1.3, n), 0.4, 14.0
+        ),
         max_water_content=statsgo * porosity * (0.35 + 0.9 * (texture[:, 1] + texture[:, 2]) / 100),
-        sand_frac=texture[:, 0], silt_frac=texture[:, 1], clay_frac=texture[:, 2],
-        water_frac=rng.uniform(0, 2, n), organic_frac=rng.uniform(0, 3, n), other_frac=rng.uniform(0, 5, n),
-        gauge_lat=site["lat"], gauge_lon=site["lon"], elev_mean=site["elev"], slope_mean=slope,
-        area_gages2=area, area_geospa_fabric=area * rng.uniform(0.97, 1.03, n),
-        frac_forest=forest, lai_max=lai_max, lai_diff=lai_max * rng.uniform(0.3, 0.85, n),
-        gvf_max=gvf_max, gvf_diff=gvf_max * rng.uniform(0.1, 0.6, n),
+        sand_frac=texture[:, 0],
+        silt_frac=texture[:, 1],
+        clay_frac=texture[:, 2],
+        water_frac=rng.uniform(0, 2, n),
+        organic_frac=rng.uniform(0, 3, n),
+        other_frac=rng.uniform(0, 5, n),
+        gauge_lat=site["lat"],
+        gauge_lon=site["lon"],
+        elev_mean=site["elev"],
+        slope_mean=slope,
+        area_gages2=area,
+        area_geospa_fabric=area * rng.uniform(0.97, 1.03, n),
+        frac_forest=forest,
+        lai_max=lai_max,
+        lai_diff=lai_max * rng.uniform(0.3, 0.85, n),
+        gvf_max=gvf_max,
+        gvf_diff=gvf_max * rng.uniform(0.1, 0.6, n),
         dom_land_cover_frac=rng.uniform(0.4, 1.0, n),
         dom_land_cover=_COVER[np.where(forest > 0.5, rng.integers(0, 3, n), rng.integers(3, 6, n))],
-        root_depth_50=rng.uniform(0.12, 0.25, n), root_depth_99=rng.uniform(1.2, 2.2, n),
+        root_depth_50=rng.uniform(0.12, 0.25, n),
+        root_depth_99=rng.uniform(1.2, 2.2, n),
     )
     return pd.DataFrame(a, index=pd.Index(site["id"], name="gauge_id"))
 
 
-def add_hydro(attrs: pd.DataFrame, w: dict, flows: dict, q: np.ndarray, dates: pd.DatetimeIndex) -> pd.DataFrame:
+def add_hydro(
+    attrs: pd.DataFrame, w: dict, flows: dict, q: np.ndarray, dates: pd.DatetimeIndex
+) -> pd.DataFrame:
     """Hydrological signatures (camels_hydro) of the noise-free simulated discharge."""
     years = len(dates) / 365.25
     q_mean = q.mean(1)
@@ -150,7 +263,9 @@ def add_hydro(attrs: pd.DataFrame, w: dict, flows: dict, q: np.ndarray, dates: p
     yp = pd.DataFrame(w["prcp"].T).groupby(wy).mean().to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # one water year: no elasticity (NaN)
-        elas = np.nanmedian(((yq - q_mean) / q_mean) / ((yp - w["prcp"].mean(1)) / w["prcp"].mean(1)), axis=0)
+        elas = np.nanmedian(
+            ((yq - q_mean) / q_mean) / ((yp - w["prcp"].mean(1)) / w["prcp"].mean(1)), axis=0
+        )
     hfd = []
     for year in np.unique(wy):
         cum = np.cumsum(q[:, wy == year], axis=1)
@@ -173,5 +288,6 @@ def write_attribute_files(folder: Path, attrs: pd.DataFrame) -> None:
     """The seven ``camels_<group>.txt`` files, ``;``-separated, first column ``gauge_id``."""
     folder.mkdir(parents=True, exist_ok=True)
     for group, cols in COLUMNS.items():
-        attrs.loc[:, list(cols)].to_csv(folder / f"camels_{group}.txt", sep=";", index_label="gauge_id",
-                                        float_format="%.6g")
+        attrs.loc[:, list(cols)].to_csv(
+            folder / f"camels_{group}.txt", sep=";", index_label="gauge_id", float_format="%.6g"
+        )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from rvhpc.errors import SchedulerError
 
@@ -13,7 +13,9 @@ from rvhpc.errors import SchedulerError
 class CommandError(SchedulerError):
     """A scheduler command failed; carries what it ran and what it said."""
 
-    def __init__(self, message: str, argv: Sequence[str], code: int | None, stdout: str, stderr: str) -> None:
+    def __init__(
+        self, message: str, argv: Sequence[str], code: int | None, stdout: str, stderr: str
+    ) -> None:
         super().__init__(message)
         self.argv = list(argv)
         self.code = code
@@ -46,10 +48,20 @@ def run_command(argv: Sequence[str], timeout: float = 60.0, check: bool = True) 
     except FileNotFoundError:
         raise CommandError(f"{argv[0]}: command not found", argv, None, "", "") from None
     except subprocess.TimeoutExpired as exc:
-        raise CommandError(f"{argv[0]} did not answer within {timeout:.0f} s", argv, None,
-                           str(exc.stdout or ""), str(exc.stderr or "")) from None
+        raise CommandError(
+            f"{argv[0]} did not answer within {timeout:.0f} s",
+            argv,
+            None,
+            str(exc.stdout or ""),
+            str(exc.stderr or ""),
+        ) from None
     if check and proc.returncode != 0:
         said = first_line(proc.stderr) or first_line(proc.stdout) or "no output"
-        raise CommandError(f"{argv[0]} failed (exit {proc.returncode}): {said}", argv, proc.returncode,
-                           proc.stdout, proc.stderr)
+        raise CommandError(
+            f"{argv[0]} failed (exit {proc.returncode}): {said}",
+            argv,
+            proc.returncode,
+            proc.stdout,
+            proc.stderr,
+        )
     return Completed(argv, proc.stdout, proc.stderr)

@@ -15,9 +15,10 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import TYPE_CHECKING
 
 from rvhpc.errors import ContainerError
 
@@ -25,14 +26,19 @@ if TYPE_CHECKING:
     from rvhpc.hpc.profile import ContainerSettings
 
 APPTAINER_INSTALL = "https://apptainer.org/docs/admin/main/installation.html"
-NO_BUILDER = ("neither apptainer nor singularity found on PATH: install Apptainer "
-              f"({APPTAINER_INSTALL}) or build on a machine that has it, then copy the .sif")
+NO_BUILDER = (
+    "neither apptainer nor singularity found on PATH: install Apptainer "
+    f"({APPTAINER_INSTALL}) or build on a machine that has it, then copy the .sif"
+)
 #: host directories a ``bwrap`` sandbox with ``image: host`` sees read-only (besides Python itself)
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 #: signals the bwrap launcher passes on to the sandboxed command (Apptainer forwards them too)
 FORWARDED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGHUP)
-_ALTERNATIVES = {"apptainer": ("apptainer", "singularity"), "singularity": ("singularity", "apptainer"),
-                 "bwrap": ("bwrap",)}
+_ALTERNATIVES = {
+    "apptainer": ("apptainer", "singularity"),
+    "singularity": ("singularity", "apptainer"),
+    "bwrap": ("bwrap",),
+}
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ class Bind:
     read_only: bool = False
 
     @classmethod
-    def parse(cls, spec: str | os.PathLike[str]) -> "Bind":
+    def parse(cls, spec: str | os.PathLike[str]) -> Bind:
         """``src``, ``src:dst`` or ``src:dst:ro`` (Apptainer's syntax); paths become absolute."""
         text = os.fspath(spec)
         parts = text.split(":") if isinstance(spec, str) else [text]
@@ -53,23 +59,29 @@ class Bind:
         src = os.path.abspath(os.path.expanduser(parts[0]))
         dst = parts[1] if len(parts) > 1 and parts[1] else src
         if not os.path.isabs(dst):
-            raise ContainerError(f"container bind {text!r}: the destination must be an absolute path")
+            raise ContainerError(
+                f"container bind {text!r}: the destination must be an absolute path"
+            )
         return cls(src, os.path.normpath(dst), len(parts) == 3 and parts[2] == "ro")
 
     def apptainer(self) -> str:
         """``src:dst[:ro]`` for ``--bind``; Apptainer's syntax has no escape for ',' or ':'."""
         if any(c in p for p in (self.src, self.dst) for c in ",:"):
-            raise ContainerError(f"container bind {self.src}: apptainer cannot bind a path containing ',' "
-                                 "or ':'; rename the folder")
+            raise ContainerError(
+                f"container bind {self.src}: apptainer cannot bind a path containing ',' "
+                "or ':'; rename the folder"
+            )
         return f"{self.src}:{self.dst}" + (":ro" if self.read_only else "")
 
 
-def uses_container(settings: Optional["ContainerSettings"]) -> bool:
+def uses_container(settings: ContainerSettings | None) -> bool:
     """True when array tasks run in a container: an image is named and the runtime is not ``none``."""
     return settings is not None and settings.runtime != "none" and bool(settings.image)
 
 
-def collect_binds(settings: Optional["ContainerSettings"], binds: Iterable[str | os.PathLike[str]]) -> list[Bind]:
+def collect_binds(
+    settings: ContainerSettings | None, binds: Iterable[str | os.PathLike[str]]
+) -> list[Bind]:
     """The profile's binds, then ``binds`` (runs dir, store...), one per destination, parents first."""
     by_dst: dict[str, Bind] = {}
     for spec in [*(settings.binds if settings else []), *binds]:
@@ -79,26 +91,33 @@ def collect_binds(settings: Optional["ContainerSettings"], binds: Iterable[str |
     return sorted(by_dst.values(), key=lambda b: (b.dst.count("/"), b.dst))
 
 
-def find_runtime(settings: Optional["ContainerSettings"]) -> str:
+def find_runtime(settings: ContainerSettings | None) -> str:
     """Path of the runtime's executable; apptainer and singularity stand in for each other."""
     runtime = settings.runtime if settings is not None else "none"
     if runtime == "none":
-        raise ContainerError("no container runtime is configured (container.runtime is 'none' or there is "
-                             "no container section in the profile)")
+        raise ContainerError(
+            "no container runtime is configured (container.runtime is 'none' or there is "
+            "no container section in the profile)"
+        )
     for name in _ALTERNATIVES[runtime]:
         found = shutil.which(name)
         if found:
             return found
     if runtime == "bwrap":
-        raise ContainerError("bwrap not found on PATH: install bubblewrap (apt-get install bubblewrap) or set "
-                             "container.runtime to apptainer, singularity or none in the site profile")
-    raise ContainerError(f"{runtime} not found on PATH (nor its alternative): install Apptainer "
-                         f"({APPTAINER_INSTALL}), `module load` it in the profile's modules, or set "
-                         "container.runtime to none")
+        raise ContainerError(
+            "bwrap not found on PATH: install bubblewrap (apt-get install bubblewrap) or set "
+            "container.runtime to apptainer, singularity or none in the site profile"
+        )
+    raise ContainerError(
+        f"{runtime} not found on PATH (nor its alternative): install Apptainer "
+        f"({APPTAINER_INSTALL}), `module load` it in the profile's modules, or set "
+        "container.runtime to none"
+    )
 
 
-def wrap_command(argv: list[str], settings: Optional["ContainerSettings"],
-                 binds: list[Path]) -> list[str]:
+def wrap_command(
+    argv: list[str], settings: ContainerSettings | None, binds: list[Path]
+) -> list[str]:
     """The argv that runs ``argv`` in the container of ``settings``, with ``binds`` read-write.
 
     No settings, runtime ``none`` or no image: ``argv`` unchanged (the task runs bare). The
@@ -109,8 +128,15 @@ def wrap_command(argv: list[str], settings: Optional["ContainerSettings"],
     assert settings is not None and settings.image is not None
     mounts = collect_binds(settings, binds)
     if settings.runtime == "bwrap":
-        return [sys.executable, "-m", "rvhpc.hpc.container",
-                *bwrap_args(settings.image, mounts), *settings.extra_args, "--", *argv]
+        return [
+            sys.executable,
+            "-m",
+            "rvhpc.hpc.container",
+            *bwrap_args(settings.image, mounts),
+            *settings.extra_args,
+            "--",
+            *argv,
+        ]
     image = settings.image
     if "://" not in image:
         image = os.path.abspath(os.path.expanduser(image))
@@ -127,8 +153,16 @@ def host_dirs() -> list[str]:
     import rvhpc
 
     dirs: list[str] = []
-    package = str(Path(rvhpc.__file__).resolve().parent)  # an editable install lives outside the venv
-    for path in (*SYSTEM_DIRS, sys.base_prefix, os.path.realpath(sys.base_prefix), sys.prefix, package):
+    package = str(
+        Path(rvhpc.__file__).resolve().parent
+    )  # an editable install lives outside the venv
+    for path in (
+        *SYSTEM_DIRS,
+        sys.base_prefix,
+        os.path.realpath(sys.base_prefix),
+        sys.prefix,
+        package,
+    ):
         path = os.path.normpath(path)
         if any(path == d or path.startswith(d + "/") for d in dirs):
             continue
@@ -144,21 +178,27 @@ def bwrap_args(image: str, mounts: list[Bind], cwd: str | None = None) -> list[s
         args += ["--tmpfs", "/tmp"]
         for path in host_dirs():
             if os.path.islink(path) and path in SYSTEM_DIRS:
-                args += ["--symlink", os.readlink(path), path]   # /lib -> usr/lib on merged-/usr systems
+                args += [
+                    "--symlink",
+                    os.readlink(path),
+                    path,
+                ]  # /lib -> usr/lib on merged-/usr systems
             elif os.path.isdir(path):
                 args += ["--ro-bind", path, path]
         args += ["--ro-bind-try", "/sys", "/sys", "--proc", "/proc", "--dev", "/dev"]
     else:
         root = os.path.abspath(os.path.expanduser(image))
         if root.endswith(".sif") or (os.path.exists(root) and not os.path.isdir(root)):
-            raise ContainerError(f"container.image {image!r}: the bwrap runtime runs 'host' or an unpacked "
-                                 "root directory, not an image file; use runtime apptainer for .sif files")
+            raise ContainerError(
+                f"container.image {image!r}: the bwrap runtime runs 'host' or an unpacked "
+                "root directory, not an image file; use runtime apptainer for .sif files"
+            )
         args += ["--ro-bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    for bind in mounts:   # after the /tmp tmpfs, so binds below /tmp stay visible
+    for bind in mounts:  # after the /tmp tmpfs, so binds below /tmp stay visible
         args += ["--ro-bind" if bind.read_only else "--bind", bind.src, bind.dst]
-    if image == "host":   # like a .sif: nothing outside the binds and /tmp is writable
+    if image == "host":  # like a .sif: nothing outside the binds and /tmp is writable
         args += ["--remount-ro", "/"]
-    if cwd is not None:   # else the launcher picks it on the compute node (see run_bwrap)
+    if cwd is not None:  # else the launcher picks it on the compute node (see run_bwrap)
         args += ["--chdir", _sandbox_cwd(mounts, cwd)]
     # net shared like Apptainer (DDP rendezvous); pid namespace so the command is pid 1 and
     # receives the signals the launcher forwards
@@ -170,7 +210,7 @@ def _sandbox_cwd(mounts: list[Bind], cwd: str) -> str:
     """The current directory when it is bound (as Apptainer does), else the first bind, else /."""
     for bind in sorted(mounts, key=lambda b: -len(b.src)):
         if cwd == bind.src or cwd.startswith(bind.src.rstrip("/") + "/"):
-            return os.path.normpath(bind.dst + cwd[len(bind.src):])
+            return os.path.normpath(bind.dst + cwd[len(bind.src) :])
     return mounts[0].dst if mounts else "/"
 
 
@@ -182,10 +222,16 @@ def run_bwrap(args: list[str]) -> int:
     """
     bwrap = shutil.which("bwrap")
     if bwrap is None:
-        raise ContainerError("bwrap not found on PATH: install bubblewrap (apt-get install bubblewrap)")
-    options = args[:args.index("--")] if "--" in args else args
+        raise ContainerError(
+            "bwrap not found on PATH: install bubblewrap (apt-get install bubblewrap)"
+        )
+    options = args[: args.index("--")] if "--" in args else args
     if "--chdir" not in options:
-        binds = [Bind(options[i + 1], options[i + 2]) for i, a in enumerate(options[:-2]) if a == "--bind"]
+        binds = [
+            Bind(options[i + 1], options[i + 2])
+            for i, a in enumerate(options[:-2])
+            if a == "--bind"
+        ]
         args = ["--chdir", _sandbox_cwd(binds, os.getcwd()), *args]
     child: list[int] = []
     pending: list[int] = []
@@ -205,19 +251,25 @@ def run_bwrap(args: list[str]) -> int:
     proc = subprocess.Popen([bwrap, "--info-fd", str(write_fd), *args], pass_fds=(write_fd,))
     os.close(write_fd)
     with os.fdopen(read_fd) as info:
-        text = info.read()   # EOF once the command is exec'd (or bwrap failed)
+        text = info.read()  # EOF once the command is exec'd (or bwrap failed)
     try:
         child.append(int(json.loads(text)["child-pid"]))
     except (ValueError, KeyError, TypeError):
-        pass                 # bwrap failed before starting the command; its exit code says so
+        pass  # bwrap failed before starting the command; its exit code says so
     for signum in pending if child else ():
         forward(signum, None)
     code = proc.wait()
     return 128 - code if code < 0 else code
 
 
-def build_command(def_file: Path, out: Path, runtime: str, *, fakeroot: bool = False,
-                  build_args: dict[str, str] | None = None) -> list[str]:
+def build_command(
+    def_file: Path,
+    out: Path,
+    runtime: str,
+    *,
+    fakeroot: bool = False,
+    build_args: dict[str, str] | None = None,
+) -> list[str]:
     """``apptainer build [--fakeroot] [--build-arg K=V ...] OUT DEF`` (singularity the same)."""
     argv = [runtime, "build"]
     if fakeroot:
@@ -241,12 +293,20 @@ def image_labels(root: Path) -> dict[str, str]:
 
     commit = "unknown"
     try:
-        proc = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=30)
+        proc = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if proc.returncode == 0 and proc.stdout.strip():
             commit = proc.stdout.strip()
-            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True, timeout=30)
+            dirty = subprocess.run(
+                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             if dirty.stdout.strip():
                 commit += "-dirty"
     except (OSError, subprocess.TimeoutExpired):
@@ -254,8 +314,14 @@ def image_labels(root: Path) -> dict[str, str]:
     return {"VERSION": __version__, "GIT_COMMIT": commit}
 
 
-def build_image(def_file: Path, out: Path, runtime: str | None = None, *, dry_run: bool = False,
-                fakeroot: bool | None = None) -> list[str]:
+def build_image(
+    def_file: Path,
+    out: Path,
+    runtime: str | None = None,
+    *,
+    dry_run: bool = False,
+    fakeroot: bool | None = None,
+) -> list[str]:
     """Build ``out`` (a .sif) from ``def_file`` with apptainer or singularity; returns the argv run.
 
     ``runtime`` None picks apptainer, else singularity, from PATH. ``fakeroot`` None: on when not
@@ -263,20 +329,30 @@ def build_image(def_file: Path, out: Path, runtime: str | None = None, *, dry_ru
     """
     def_file = Path(def_file)
     if not def_file.is_file():
-        raise ContainerError(f"definition file {def_file} not found: pass --def PATH to an Apptainer .def file")
+        raise ContainerError(
+            f"definition file {def_file} not found: pass --def PATH to an Apptainer .def file"
+        )
     if runtime not in (None, "apptainer", "singularity"):
         raise ContainerError(f"cannot build with runtime {runtime!r}: use apptainer or singularity")
     names = (runtime,) if runtime else ("apptainer", "singularity")
     found = next((shutil.which(n) for n in names if shutil.which(n)), None)
     if found is None and not dry_run:
-        raise ContainerError(NO_BUILDER if runtime is None else
-                             f"{runtime} not found on PATH: install Apptainer ({APPTAINER_INSTALL}) or build "
-                             "on a machine that has it, then copy the .sif")
+        raise ContainerError(
+            NO_BUILDER
+            if runtime is None
+            else f"{runtime} not found on PATH: install Apptainer ({APPTAINER_INSTALL}) or build "
+            "on a machine that has it, then copy the .sif"
+        )
     root = project_root(def_file)
     if fakeroot is None:
         fakeroot = os.geteuid() != 0
-    argv = build_command(def_file.resolve(), Path(out).resolve(), found or names[0], fakeroot=fakeroot,
-                         build_args=image_labels(root))
+    argv = build_command(
+        def_file.resolve(),
+        Path(out).resolve(),
+        found or names[0],
+        fakeroot=fakeroot,
+        build_args=image_labels(root),
+    )
     if dry_run:
         return argv
     Path(out).resolve().parent.mkdir(parents=True, exist_ok=True)
@@ -285,8 +361,10 @@ def build_image(def_file: Path, out: Path, runtime: str | None = None, *, dry_ru
     except OSError as exc:
         raise ContainerError(f"could not run {argv[0]}: {exc}") from None
     if proc.returncode != 0:
-        raise ContainerError(f"{Path(argv[0]).name} build of {def_file} failed with exit code {proc.returncode} "
-                             "(its output is above); fix the definition or the build host and rerun")
+        raise ContainerError(
+            f"{Path(argv[0]).name} build of {def_file} failed with exit code {proc.returncode} "
+            "(its output is above); fix the definition or the build host and rerun"
+        )
     return argv
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from rvhpc.errors import ConfigError, SchedulerError
 from rvhpc.hpc.profile import SiteProfile, load_profile
@@ -40,27 +40,43 @@ def walltime_minutes(walltime: str) -> float:
     return days * 1440 + h * 60 + mnt + s / 60
 
 
-def slurm_cluster_kwargs(profile: SiteProfile, log_dir: Path | None = None, job_name: str = "rvhpc-dask") -> dict:
+def slurm_cluster_kwargs(
+    profile: SiteProfile, log_dir: Path | None = None, job_name: str = "rvhpc-dask"
+) -> dict:
     """SLURMCluster arguments from a site profile (pure: rendered and tested without Slurm)."""
     dask = profile.dask
     wall = walltime_minutes(dask.walltime)
     if dask.lifetime_min >= wall:
-        raise ConfigError(f"profile {profile.name}: dask.lifetime_min ({dask.lifetime_min}) must be below "
-                          f"dask.walltime ({dask.walltime}) so workers retire before Slurm kills them")
+        raise ConfigError(
+            f"profile {profile.name}: dask.lifetime_min ({dask.lifetime_min}) must be below "
+            f"dask.walltime ({dask.walltime}) so workers retire before Slurm kills them"
+        )
     stagger = max(1, min(5, dask.lifetime_min // 10))
     prologue = [f"module load {m}" for m in profile.modules] + list(profile.setup)
     prologue.append(f"export OMP_NUM_THREADS={max(1, dask.cores // max(1, dask.processes))}")
     extra = [f"--qos={profile.qos}"] if profile.qos else []
     scheduler_options: dict = {"dashboard_address": ":0"}
-    if profile.name == "local":      # the one-node test cluster: keep everything on loopback
+    if profile.name == "local":  # the one-node test cluster: keep everything on loopback
         scheduler_options["host"] = "127.0.0.1"
     kwargs = dict(
-        queue=profile.partition, account=profile.account, cores=dask.cores, processes=dask.processes,
-        memory=f"{dask.memory_gb}GB", walltime=dask.walltime, job_name=job_name,
-        python=profile.python or sys.executable, scheduler_options=scheduler_options,
-        job_script_prologue=prologue, job_extra_directives=extra,
-        worker_extra_args=["--lifetime", f"{dask.lifetime_min}m", "--lifetime-stagger", f"{stagger}m",
-                           "--lifetime-restart"],
+        queue=profile.partition,
+        account=profile.account,
+        cores=dask.cores,
+        processes=dask.processes,
+        memory=f"{dask.memory_gb}GB",
+        walltime=dask.walltime,
+        job_name=job_name,
+        python=profile.python or sys.executable,
+        scheduler_options=scheduler_options,
+        job_script_prologue=prologue,
+        job_extra_directives=extra,
+        worker_extra_args=[
+            "--lifetime",
+            f"{dask.lifetime_min}m",
+            "--lifetime-stagger",
+            f"{stagger}m",
+            "--lifetime-restart",
+        ],
     )
     if log_dir is not None:
         kwargs["log_directory"] = str(log_dir)
@@ -68,8 +84,13 @@ def slurm_cluster_kwargs(profile: SiteProfile, log_dir: Path | None = None, job_
 
 
 @contextmanager
-def dask_client(scheduler: str = "local", workers: int | None = None, profile: str | Path | None = None,
-                log_dir: Path | None = None, job_name: str = "rvhpc-dask") -> Iterator:
+def dask_client(
+    scheduler: str = "local",
+    workers: int | None = None,
+    profile: str | Path | None = None,
+    log_dir: Path | None = None,
+    job_name: str = "rvhpc-dask",
+) -> Iterator:
     """A connected ``distributed.Client``; the cluster it started (if any) is closed on exit.
 
     Parameters
@@ -83,8 +104,12 @@ def dask_client(scheduler: str = "local", workers: int | None = None, profile: s
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                               dashboard_address=":0")
+        cluster = LocalCluster(
+            n_workers=workers or default_workers(),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+        )
     elif scheduler == "slurm":
         from dask_jobqueue import SLURMCluster
 
@@ -96,15 +121,19 @@ def dask_client(scheduler: str = "local", workers: int | None = None, profile: s
         try:
             client = Client(scheduler, timeout="30s")
         except (OSError, TimeoutError) as exc:
-            raise SchedulerError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc}); "
-                                 f"start one (dask scheduler) or use local/slurm") from None
+            raise SchedulerError(
+                f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc}); "
+                f"start one (dask scheduler) or use local/slurm"
+            ) from None
         try:
             yield client
         finally:
             client.close()
         return
     else:
-        raise ConfigError(f"--scheduler {scheduler!r}: use local, slurm or a scheduler address like tcp://host:8786")
+        raise ConfigError(
+            f"--scheduler {scheduler!r}: use local, slurm or a scheduler address like tcp://host:8786"
+        )
     try:
         with Client(cluster) as client:
             yield client

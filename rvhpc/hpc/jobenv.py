@@ -13,7 +13,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from rvhpc import progress
 from rvhpc.errors import ConfigError, RvhpcError
@@ -22,13 +22,15 @@ from rvhpc.grid import Cell, ensure_data, read_manifest
 EX_TEMPFAIL = 75
 
 
-def task_index(index: Optional[int], offset: int) -> int:
+def task_index(index: int | None, offset: int) -> int:
     """An explicit index, else SLURM_ARRAY_TASK_ID + offset."""
     if index is not None:
         return index
     task = os.environ.get("SLURM_ARRAY_TASK_ID")
     if task is None:
-        raise ConfigError("no cell index: pass --index I (outside a Slurm array task there is no SLURM_ARRAY_TASK_ID)")
+        raise ConfigError(
+            "no cell index: pass --index I (outside a Slurm array task there is no SLURM_ARRAY_TASK_ID)"
+        )
     return int(task) + offset
 
 
@@ -38,8 +40,12 @@ def is_rank_zero() -> bool:
 
 def slurm_ids() -> dict[str, Any]:
     env = os.environ
-    return {"job_id": env.get("SLURM_JOB_ID"), "array_job_id": env.get("SLURM_ARRAY_JOB_ID"),
-            "task_id": env.get("SLURM_ARRAY_TASK_ID"), "restart": int(env.get("SLURM_RESTART_COUNT", "0") or 0)}
+    return {
+        "job_id": env.get("SLURM_JOB_ID"),
+        "array_job_id": env.get("SLURM_ARRAY_JOB_ID"),
+        "task_id": env.get("SLURM_ARRAY_TASK_ID"),
+        "restart": int(env.get("SLURM_RESTART_COUNT", "0") or 0),
+    }
 
 
 def attempts_file(manifest: Path, cell: Cell) -> Path:
@@ -65,11 +71,13 @@ def read_attempts(path: Path) -> list[dict[str, Any]]:
         try:
             out.append(json.loads(line))
         except ValueError:
-            continue     # a line cut by a kill: skip it
+            continue  # a line cut by a kill: skip it
     return out
 
 
-def run_cell(manifest: Path, index: Optional[int] = None, offset: int = 0, force: bool = False) -> int:
+def run_cell(
+    manifest: Path, index: int | None = None, offset: int = 0, force: bool = False
+) -> int:
     """Train the manifest's cell ``index``; returns the exit status (0 done, 75 checkpointed: requeue)."""
     from rvhpc.training.config import TrainConfig
     from rvhpc.training.run import train_cell
@@ -77,12 +85,22 @@ def run_cell(manifest: Path, index: Optional[int] = None, offset: int = 0, force
     plan, cells = read_manifest(manifest)
     i = task_index(index, offset)
     if not 0 <= i < len(cells):
-        raise ConfigError(f"{manifest}: cell index {i} out of range (the manifest has {len(cells)} cells)")
+        raise ConfigError(
+            f"{manifest}: cell index {i} out of range (the manifest has {len(cells)} cells)"
+        )
     cell = cells[i]
     log = attempts_file(manifest, cell) if is_rank_zero() else None
     if log is not None:
-        append_attempt(log, {"event": "start", "index": i, "host": socket.gethostname(), "pid": os.getpid(),
-                             **slurm_ids()})
+        append_attempt(
+            log,
+            {
+                "event": "start",
+                "index": i,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                **slurm_ids(),
+            },
+        )
     progress.log(f"cell {i} {cell.id} {cell.experiment} seed {cell.seed} -> {cell.run_dir}")
     code, reason = 1, "unexpected error"
     try:
@@ -100,4 +118,6 @@ def run_cell(manifest: Path, index: Optional[int] = None, offset: int = 0, force
         raise
     finally:
         if log is not None:
-            append_attempt(log, {"event": "end", "index": i, "code": code, "reason": reason, **slurm_ids()})
+            append_attempt(
+                log, {"event": "end", "index": i, "code": code, "reason": reason, **slurm_ids()}
+            )

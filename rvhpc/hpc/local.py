@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rvhpc import progress
 from rvhpc.errors import ConfigError
-from rvhpc.grid import Grid, ensure_data, data_plan, write_manifest
+from rvhpc.grid import Grid, data_plan, ensure_data, write_manifest
 from rvhpc.hpc.jobenv import EX_TEMPFAIL
 
 
@@ -62,17 +62,35 @@ def run_local(grid: Grid, jobs: int = 1, python: str | None = None) -> LocalResu
     return result
 
 
-def _loop(grid: Grid, manifest: Path, todo: list, running: dict, result: LocalResult, jobs: int,
-          python: str | None, env: dict) -> None:
+def _loop(
+    grid: Grid,
+    manifest: Path,
+    todo: list,
+    running: dict,
+    result: LocalResult,
+    jobs: int,
+    python: str | None,
+    env: dict,
+) -> None:
     with progress.task(f"grid {grid.name}", total=len(todo), every=1) as bar:
         while todo or running:
             while todo and len(running) < jobs:
                 cell = todo.pop(0)
                 log_path = grid.log_dir / f"{grid.name}_local_{cell.index}.log"
                 handle = open(log_path, "ab")
-                argv = [python or sys.executable, "-m", "rvhpc", "cell", str(manifest), "--index", str(cell.index)]
-                running[cell.index] = (subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env),
-                                       handle)
+                argv = [
+                    python or sys.executable,
+                    "-m",
+                    "rvhpc",
+                    "cell",
+                    str(manifest),
+                    "--index",
+                    str(cell.index),
+                ]
+                running[cell.index] = (
+                    subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env),
+                    handle,
+                )
                 result.logs[cell.index] = log_path
             time.sleep(0.2)
             for index, (proc, handle) in list(running.items()):

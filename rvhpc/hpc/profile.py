@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -26,10 +26,12 @@ class _Strict(BaseModel):
 class ContainerSettings(_Strict):
     """How array tasks run inside a container. ``runtime: none`` runs bare."""
 
-    image: Optional[str] = None           # .sif file (apptainer/singularity) or a root dir ("host" for bwrap)
+    image: str | None = (
+        None  # .sif file (apptainer/singularity) or a root dir ("host" for bwrap)
+    )
     runtime: Literal["apptainer", "singularity", "bwrap", "none"] = "apptainer"
-    binds: list[str] = Field(default_factory=list)   # "src[:dst[:ro]]"; runs dir and store are added
-    nv: bool = True                       # --nv: expose the NVIDIA driver (apptainer/singularity)
+    binds: list[str] = Field(default_factory=list)  # "src[:dst[:ro]]"; runs dir and store are added
+    nv: bool = True  # --nv: expose the NVIDIA driver (apptainer/singularity)
     extra_args: list[str] = Field(default_factory=list)
 
 
@@ -40,7 +42,7 @@ class DaskWorkers(_Strict):
     memory_gb: float = 4.0
     processes: int = 1
     walltime: str = "01:00:00"
-    lifetime_min: int = 50                # workers retire before their wall time and are replaced
+    lifetime_min: int = 50  # workers retire before their wall time and are replaced
     max_jobs: int = 4
 
 
@@ -48,23 +50,25 @@ class SiteProfile(_Strict):
     """Resources and environment of one grid cell on a Slurm site."""
 
     name: str = "default"
-    partition: Optional[str] = None
-    account: Optional[str] = None
-    qos: Optional[str] = None
-    time_limit: str = "24:00:00"          # per array task: HH:MM:SS or D-HH:MM:SS
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time_limit: str = "24:00:00"  # per array task: HH:MM:SS or D-HH:MM:SS
     nodes: int = 1
-    gpus_per_node: int = 0                # > 1 (or nodes > 1): DDP through srun, one task per GPU
+    gpus_per_node: int = 0  # > 1 (or nodes > 1): DDP through srun, one task per GPU
     cpus_per_task: int = 4
     mem_gb: float = 16.0
-    modules: list[str] = Field(default_factory=list)       # `module load` names
-    setup: list[str] = Field(default_factory=list)         # verbatim shell lines written by the site admin
-    python: Optional[str] = None          # interpreter for bare runs; default: the submitting one
-    container: Optional[ContainerSettings] = None
+    modules: list[str] = Field(default_factory=list)  # `module load` names
+    setup: list[str] = Field(default_factory=list)  # verbatim shell lines written by the site admin
+    python: str | None = None  # interpreter for bare runs; default: the submitting one
+    container: ContainerSettings | None = None
     extra_sbatch: list[str] = Field(default_factory=list)  # verbatim `--key=value` directives
-    skip_sbatch: list[str] = Field(default_factory=list)   # drop generated directives containing these
-    signal_seconds: int = 300             # --signal=B:USR1@N before the time limit
+    skip_sbatch: list[str] = Field(
+        default_factory=list
+    )  # drop generated directives containing these
+    signal_seconds: int = 300  # --signal=B:USR1@N before the time limit
     max_requeues: int = 3
-    max_array_size: Optional[int] = None  # default: MaxArraySize from `scontrol show config`
+    max_array_size: int | None = None  # default: MaxArraySize from `scontrol show config`
     dask: DaskWorkers = Field(default_factory=DaskWorkers)
 
     @field_validator("time_limit")
@@ -112,4 +116,6 @@ def load_profile(name_or_path: str | Path | None) -> SiteProfile:
             if path.is_file():
                 return load_yaml_model(SiteProfile, path)
     searched = ", ".join(str(d) for d in profile_dirs())
-    raise ConfigError(f"profile {str(name_or_path)!r} not found (looked in {searched}); pass a path to a YAML file")
+    raise ConfigError(
+        f"profile {str(name_or_path)!r} not found (looked in {searched}); pass a path to a YAML file"
+    )

@@ -12,7 +12,6 @@ import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from rvhpc.errors import ConfigError
 from rvhpc.hpc.profile import SiteProfile
@@ -35,7 +34,7 @@ class ArrayJob:
         return [self.offset + t for t in self.task_ids]
 
 
-def array_spec(task_ids: list[int], max_parallel: Optional[int]) -> str:
+def array_spec(task_ids: list[int], max_parallel: int | None) -> str:
     """``0-4,7%2``: sorted ids compressed into ranges, with the throttle."""
     ids = sorted(set(task_ids))
     parts: list[str] = []
@@ -61,13 +60,17 @@ def chunk(indices: list[int], max_array_size: int) -> list[tuple[int, list[int]]
 
 def _checked(key: str, value: str) -> str:
     if "\n" in value or "\r" in value:
-        raise ConfigError(f"sbatch option --{key}: the value {value!r} holds a line break; remove it")
+        raise ConfigError(
+            f"sbatch option --{key}: the value {value!r} holds a line break; remove it"
+        )
     return value
 
 
-def directives(profile: SiteProfile, job_name: str, array: str, log_file: Path, workdir: Path) -> list[str]:
+def directives(
+    profile: SiteProfile, job_name: str, array: str, log_file: Path, workdir: Path
+) -> list[str]:
     """The sorted ``#SBATCH`` lines, then the profile's extra ones; ``skip_sbatch`` drops generated ones."""
-    opts: dict[str, Optional[str]] = {
+    opts: dict[str, str | None] = {
         "array": array,
         "chdir": str(workdir),
         "cpus-per-task": str(profile.cpus_per_task),
@@ -81,7 +84,11 @@ def directives(profile: SiteProfile, job_name: str, array: str, log_file: Path, 
         "signal": f"B:USR1@{profile.signal_seconds}",
         "time": profile.time_limit,
     }
-    for key, value in (("partition", profile.partition), ("account", profile.account), ("qos", profile.qos)):
+    for key, value in (
+        ("partition", profile.partition),
+        ("account", profile.account),
+        ("qos", profile.qos),
+    ):
         if value:
             opts[key] = value
     if profile.gpus_per_node:
@@ -95,7 +102,9 @@ def directives(profile: SiteProfile, job_name: str, array: str, log_file: Path, 
     for extra in profile.extra_sbatch:
         _checked("extra_sbatch", extra)
         if not extra.startswith("-"):
-            raise ConfigError(f"profile {profile.name}: extra_sbatch {extra!r} must look like --key=value")
+            raise ConfigError(
+                f"profile {profile.name}: extra_sbatch {extra!r} must look like --key=value"
+            )
         lines.append(f"#SBATCH {extra}")
     return lines
 
@@ -113,8 +122,12 @@ def cell_command(profile: SiteProfile, manifest: Path, offset: int, binds: list[
 
         argv = wrap_command(argv, profile.container, binds)
     if profile.world_size > 1:
-        argv = ["srun", "--kill-on-bad-exit=1", f"--ntasks-per-node={profile.tasks_per_node}",
-                f"--nodes={profile.nodes}"] + argv
+        argv = [
+            "srun",
+            "--kill-on-bad-exit=1",
+            f"--ntasks-per-node={profile.tasks_per_node}",
+            f"--nodes={profile.nodes}",
+        ] + argv
     return argv
 
 
@@ -122,15 +135,29 @@ def prologue(profile: SiteProfile) -> list[str]:
     lines = [f"module load {shlex.quote(_checked('modules', m))}" for m in profile.modules]
     lines += list(profile.setup)
     lines.append(f"RVHPC_MAX_REQUEUES={int(profile.max_requeues)}")
-    lines.append('export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"   # Slurm does not set it; torch would oversubscribe')
+    lines.append(
+        'export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"   # Slurm does not set it; torch would oversubscribe'
+    )
     if profile.world_size > 1:
-        lines.append('export MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"')
-        lines.append('export MASTER_PORT="$(( 20000 + SLURM_JOB_ID % 20000 ))"   # distinct per job')
+        lines.append(
+            'export MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"'
+        )
+        lines.append(
+            'export MASTER_PORT="$(( 20000 + SLURM_JOB_ID % 20000 ))"   # distinct per job'
+        )
     return lines
 
 
-def render(profile: SiteProfile, *, job_name: str, array: str, log_file: Path, workdir: Path,
-           command: list[str], template: Path = TEMPLATE) -> str:
+def render(
+    profile: SiteProfile,
+    *,
+    job_name: str,
+    array: str,
+    log_file: Path,
+    workdir: Path,
+    command: list[str],
+    template: Path = TEMPLATE,
+) -> str:
     """Fill the template's slots."""
     values = {
         "shebang": "#!/bin/bash",

@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from rvhpc import progress
 from rvhpc.errors import ConfigError, SchedulerError
@@ -19,7 +19,7 @@ from rvhpc.hpc import sbatch
 from rvhpc.hpc.commands import CommandError, run_command
 from rvhpc.hpc.profile import SiteProfile
 
-DEFAULT_MAX_ARRAY_SIZE = 1001      # Slurm's own default
+DEFAULT_MAX_ARRAY_SIZE = 1001  # Slurm's own default
 _JOB_ID = re.compile(r"^(?P<id>\d+)(;\S+)?$")
 
 
@@ -30,10 +30,10 @@ class Plan:
     grid: Grid
     manifest: Path
     arrays: list[sbatch.ArrayJob]
-    collect_script: Optional[Path] = None
+    collect_script: Path | None = None
     collect_text: str = ""
     job_ids: list[str] = field(default_factory=list)
-    collect_job: Optional[str] = None
+    collect_job: str | None = None
 
     def sbatch_argv(self, array: sbatch.ArrayJob) -> list[str]:
         return ["sbatch", "--parsable", str(array.script)]
@@ -68,8 +68,15 @@ def binds_for(grid: Grid) -> list[Path]:
     return unique
 
 
-def plan(grid: Grid, profile: SiteProfile, indices: list[int], *, max_parallel: Optional[int] = None,
-         collect: bool = False, array_size: Optional[int] = None) -> Plan:
+def plan(
+    grid: Grid,
+    profile: SiteProfile,
+    indices: list[int],
+    *,
+    max_parallel: int | None = None,
+    collect: bool = False,
+    array_size: int | None = None,
+) -> Plan:
     """Write the manifest and the batch scripts for the cells ``indices`` (nothing is submitted)."""
     if not indices:
         raise ConfigError(f"grid {grid.name}: no cells to submit")
@@ -84,9 +91,14 @@ def plan(grid: Grid, profile: SiteProfile, indices: list[int], *, max_parallel: 
     arrays = []
     for offset, task_ids in sbatch.chunk(indices, size):
         command = sbatch.cell_command(profile, manifest, offset, binds_for(grid))
-        text = sbatch.render(profile, job_name=f"rvhpc-{grid.name}", array=sbatch.array_spec(task_ids, max_parallel),
-                             log_file=grid.log_dir / f"{grid.name}_%A_%a.log", workdir=grid.runs_dir,
-                             command=command)
+        text = sbatch.render(
+            profile,
+            job_name=f"rvhpc-{grid.name}",
+            array=sbatch.array_spec(task_ids, max_parallel),
+            log_file=grid.log_dir / f"{grid.name}_%A_%a.log",
+            workdir=grid.runs_dir,
+            command=command,
+        )
         script = scripts / f"{grid.name}-{stamp}-offset{offset}.sbatch"
         write_text_atomic(script, text)
         arrays.append(sbatch.ArrayJob(offset, task_ids, script, text))
@@ -101,16 +113,40 @@ def plan(grid: Grid, profile: SiteProfile, indices: list[int], *, max_parallel: 
 def collect_script(grid: Grid, profile: SiteProfile) -> str:
     """A one-task job running ``rvhpc collect GRID --out RUNS/results`` after the arrays."""
     one_task = profile.model_copy(update={"nodes": 1, "gpus_per_node": 0})
-    header = [line for line in sbatch.directives(one_task, f"rvhpc-{grid.name}-collect", "0", Path("x"),
-                                                 grid.runs_dir)
-              if not line.startswith(("#SBATCH --array", "#SBATCH --output", "#SBATCH --signal",
-                                      "#SBATCH --requeue"))]
-    header.append(f"#SBATCH --output={shlex.quote(str(grid.log_dir / f'{grid.name}_collect_%j.log'))}")
+    header = [
+        line
+        for line in sbatch.directives(
+            one_task, f"rvhpc-{grid.name}-collect", "0", Path("x"), grid.runs_dir
+        )
+        if not line.startswith(
+            ("#SBATCH --array", "#SBATCH --output", "#SBATCH --signal", "#SBATCH --requeue")
+        )
+    ]
+    header.append(
+        f"#SBATCH --output={shlex.quote(str(grid.log_dir / f'{grid.name}_collect_%j.log'))}"
+    )
     python = profile.python or sys.executable
-    argv = [python, "-m", "rvhpc", "collect", str(grid.path), "--out", str(grid.runs_dir / "results"),
-            "--workers", str(profile.cpus_per_task)]
-    return "\n".join(["#!/bin/bash", *sorted(header), "set -eu", *sbatch.prologue(one_task),
-                      shlex.join(argv), ""])
+    argv = [
+        python,
+        "-m",
+        "rvhpc",
+        "collect",
+        str(grid.path),
+        "--out",
+        str(grid.runs_dir / "results"),
+        "--workers",
+        str(profile.cpus_per_task),
+    ]
+    return "\n".join(
+        [
+            "#!/bin/bash",
+            *sorted(header),
+            "set -eu",
+            *sbatch.prologue(one_task),
+            shlex.join(argv),
+            "",
+        ]
+    )
 
 
 def write_text_atomic(target: Path, text: str) -> None:
@@ -124,9 +160,13 @@ def _sbatch(argv: list[str], script: Path) -> str:
         out = run_command(argv, timeout=120).stdout.strip()
     except CommandError as exc:
         if exc.code is None and "not found" in str(exc):
-            raise SchedulerError("sbatch not found: no Slurm client on this machine; use "
-                                 "`rvhpc submit GRID --dry-run` to write and print the scripts") from None
-        said = "; ".join(line.strip() for line in (exc.stderr or exc.stdout).splitlines() if line.strip())
+            raise SchedulerError(
+                "sbatch not found: no Slurm client on this machine; use "
+                "`rvhpc submit GRID --dry-run` to write and print the scripts"
+            ) from None
+        said = "; ".join(
+            line.strip() for line in (exc.stderr or exc.stdout).splitlines() if line.strip()
+        )
         raise SchedulerError(f"sbatch rejected {script}: {said or str(exc)}") from None
     match = _JOB_ID.match(out.splitlines()[-1] if out else "")
     if not match:
@@ -139,10 +179,21 @@ def submit(p: Plan) -> Plan:
     for array in p.arrays:
         job_id = _sbatch(p.sbatch_argv(array), array.script)
         p.job_ids.append(job_id)
-        record(p.grid, {"job_id": job_id, "offset": array.offset, "task_ids": array.task_ids,
-                        "script": str(array.script), "manifest": str(p.manifest), "time": time.time()})
-        progress.log(f"submitted array job {job_id}: cells {array.cell_indices[0]}..{array.cell_indices[-1]} "
-                     f"({len(array.task_ids)} tasks)")
+        record(
+            p.grid,
+            {
+                "job_id": job_id,
+                "offset": array.offset,
+                "task_ids": array.task_ids,
+                "script": str(array.script),
+                "manifest": str(p.manifest),
+                "time": time.time(),
+            },
+        )
+        progress.log(
+            f"submitted array job {job_id}: cells {array.cell_indices[0]}..{array.cell_indices[-1]} "
+            f"({len(array.task_ids)} tasks)"
+        )
     if p.collect_script is not None:
         p.collect_job = _sbatch(p.collect_argv(p.job_ids), p.collect_script)
         progress.log(f"submitted collect job {p.collect_job} (after {', '.join(p.job_ids)})")
@@ -160,7 +211,9 @@ def read_submissions(grid: Grid) -> list[dict[str, Any]]:
     try:
         return json.loads(path.read_text())["arrays"]
     except (OSError, ValueError, KeyError) as exc:
-        raise SchedulerError(f"{path}: unreadable ({exc}); delete it to forget earlier submissions") from None
+        raise SchedulerError(
+            f"{path}: unreadable ({exc}); delete it to forget earlier submissions"
+        ) from None
 
 
 def record(grid: Grid, entry: dict[str, Any]) -> None:

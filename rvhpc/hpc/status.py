@@ -12,7 +12,7 @@ import getpass
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from rvhpc.grid import Cell, Grid
 from rvhpc.hpc import slurm
@@ -20,9 +20,20 @@ from rvhpc.hpc.commands import CommandError, have, run_command
 from rvhpc.hpc.jobenv import attempts_file, read_attempts
 
 STATES = ("done", "running", "pending", "failed", "missing")
-_LIVE = {"PENDING": "pending", "REQUEUED": "pending", "REQUEUE_HOLD": "pending", "REQUEUE_FED": "pending",
-         "RESV_DEL_HOLD": "pending", "SUSPENDED": "pending", "CONFIGURING": "running", "RUNNING": "running",
-         "COMPLETING": "running", "RESIZING": "running", "SIGNALING": "running", "STAGE_OUT": "running"}
+_LIVE = {
+    "PENDING": "pending",
+    "REQUEUED": "pending",
+    "REQUEUE_HOLD": "pending",
+    "REQUEUE_FED": "pending",
+    "RESV_DEL_HOLD": "pending",
+    "SUSPENDED": "pending",
+    "CONFIGURING": "running",
+    "RUNNING": "running",
+    "COMPLETING": "running",
+    "RESIZING": "running",
+    "SIGNALING": "running",
+    "STAGE_OUT": "running",
+}
 _TASK = re.compile(r"^(\d+)_(\d+)$")
 
 
@@ -34,10 +45,10 @@ class CellStatus:
     seed: int
     state: str
     run_dir: str
-    job: Optional[str] = None          # "<array job id>_<task id>" of the latest submission
-    slurm_state: Optional[str] = None
+    job: str | None = None  # "<array job id>_<task id>" of the latest submission
+    slurm_state: str | None = None
     reason: str = ""
-    log: Optional[str] = None
+    log: str | None = None
     log_tail: list[str] = field(default_factory=list)
 
 
@@ -55,11 +66,17 @@ class GridStatus:
         return [c.index for c in self.cells if c.state in states]
 
     def to_json(self) -> dict[str, Any]:
-        return {"grid": self.grid, "source": self.source, "counts": self.counts(), "warnings": self.warnings,
-                "cells": [asdict(c) for c in self.cells]}
+        return {
+            "grid": self.grid,
+            "source": self.source,
+            "counts": self.counts(),
+            "warnings": self.warnings,
+            "cells": [asdict(c) for c in self.cells],
+        }
 
 
 # ---------------------------------------------------------------- parsers (tested on captured output)
+
 
 def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
     """``squeue -h -r -o %i|%T|%r`` -> {"123_4": (state, reason)} (array tasks only)."""
@@ -78,7 +95,11 @@ def parse_sacct(text: str) -> dict[str, tuple[str, str, str]]:
     for line in text.splitlines():
         parts = line.strip().split("|")
         if len(parts) >= 4 and _TASK.match(parts[0]):
-            out[parts[0]] = (parts[1].split()[0], parts[2], parts[3])   # "CANCELLED by 0" -> CANCELLED
+            out[parts[0]] = (
+                parts[1].split()[0],
+                parts[2],
+                parts[3],
+            )  # "CANCELLED by 0" -> CANCELLED
     return out
 
 
@@ -95,17 +116,32 @@ def parse_jobcomp(text: str) -> dict[str, tuple[str, str, str]]:
 
 # ---------------------------------------------------------------- queries
 
+
 def _squeue() -> dict[str, tuple[str, str]]:
-    return parse_squeue(run_command(["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i|%T|%r"]).stdout)
+    return parse_squeue(
+        run_command(["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i|%T|%r"]).stdout
+    )
 
 
-def _sacct(job_ids: list[str]) -> Optional[dict[str, tuple[str, str, str]]]:
+def _sacct(job_ids: list[str]) -> dict[str, tuple[str, str, str]] | None:
     """None when accounting is disabled; other failures raise."""
     try:
-        out = run_command(["sacct", "-P", "-n", "-X", "--format=JobID,State,ExitCode,Elapsed",
-                           "-j", ",".join(job_ids)]).stdout
+        out = run_command(
+            [
+                "sacct",
+                "-P",
+                "-n",
+                "-X",
+                "--format=JobID,State,ExitCode,Elapsed",
+                "-j",
+                ",".join(job_ids),
+            ]
+        ).stdout
     except CommandError as exc:
-        if "accounting storage is disabled" in (exc.stderr + exc.stdout).lower() or exc.code is None:
+        if (
+            "accounting storage is disabled" in (exc.stderr + exc.stdout).lower()
+            or exc.code is None
+        ):
             return None
         raise
     return parse_sacct(out)
@@ -113,7 +149,9 @@ def _sacct(job_ids: list[str]) -> Optional[dict[str, tuple[str, str, str]]]:
 
 def _jobcomp() -> dict[str, tuple[str, str, str]]:
     # sacct -c warns on stderr about fields it cannot parse (ArrayJobId): harmless
-    return parse_jobcomp(run_command(["sacct", "-c", "-P", "-n", "--format=JobID,State,ExitCode,Elapsed"]).stdout)
+    return parse_jobcomp(
+        run_command(["sacct", "-c", "-P", "-n", "--format=JobID,State,ExitCode,Elapsed"]).stdout
+    )
 
 
 def tail(path: Path, lines: int = 5) -> list[str]:
@@ -156,20 +194,32 @@ def grid_status(grid: Grid) -> GridStatus:
                 source = "squeue + jobcomp log (sacct -c; no accounting) + run directories"
                 for index, (task, _) in tasks.items():
                     for a in attempts[index]:
-                        if a.get("event") == "start" and f"{a.get('array_job_id')}_{a.get('task_id')}" == task \
-                                and a.get("job_id") in raw:
+                        if (
+                            a.get("event") == "start"
+                            and f"{a.get('array_job_id')}_{a.get('task_id')}" == task
+                            and a.get("job_id") in raw
+                        ):
                             finished[task] = raw[a["job_id"]]
             except CommandError as exc:
                 warnings.append(f"sacct -c (jobcomp log) failed: {exc}")
                 source = "squeue + run directories (no accounting)"
         else:
             source = "squeue + run directories (no accounting)"
-    cells = [_cell_status(grid, c, tasks.get(c.index), queue, finished, attempts[c.index]) for c in grid.cells]
+    cells = [
+        _cell_status(grid, c, tasks.get(c.index), queue, finished, attempts[c.index])
+        for c in grid.cells
+    ]
     return GridStatus(grid.name, source, cells, warnings)
 
 
-def _cell_status(grid: Grid, cell: Cell, task: Optional[tuple[str, Path]], queue: dict, finished: dict,
-                 attempts: list[dict[str, Any]]) -> CellStatus:
+def _cell_status(
+    grid: Grid,
+    cell: Cell,
+    task: tuple[str, Path] | None,
+    queue: dict,
+    finished: dict,
+    attempts: list[dict[str, Any]],
+) -> CellStatus:
     st = CellStatus(cell.index, cell.id, cell.experiment, cell.seed, "missing", str(cell.run_dir))
     job, log = task if task else (None, grid.log_dir / f"{grid.name}_local_{cell.index}.log")
     st.job = job

@@ -5,5 +5,12 @@ from rvhpc.models.base import tune_cpu_allocator
 from rvhpc.models.reference import from_reference, load_reference_file, to_reference
 from rvhpc.models.registry import MODELS, build_model, model_class
 
-__all__ = ["MODELS", "build_model", "from_reference", "load_reference_file", "model_class", "to_reference",
-           "tune_cpu_allocator"]
+__all__ = [
+    "MODELS",
+    "build_model",
+    "from_reference",
+    "load_reference_file",
+    "model_class",
+    "to_reference",
+    "tune_cpu_allocator",
+]

@@ -70,7 +70,9 @@ class BaseModel(nn.Module):
                 "use arch 'lstm' for static kind 'none'"
             )
         if not self.uses_static and n_static != 0:
-            raise ConfigError(f"model {self.arch!r} takes no static inputs (n_static must be 0, got {n_static})")
+            raise ConfigError(
+                f"model {self.arch!r} takes no static inputs (n_static must be 0, got {n_static})"
+            )
         self.n_dynamic, self.n_static, self.hidden = n_dynamic, n_static, hidden
         self.dropout = nn.Dropout(dropout)
 
@@ -85,8 +87,13 @@ class BaseModel(nn.Module):
     @property
     def config(self) -> dict:
         """The arguments that rebuild this model with :func:`rvhpc.models.build_model`."""
-        return {"arch": self.arch, "n_dynamic": self.n_dynamic, "n_static": self.n_static,
-                "hidden": self.hidden, "dropout": self.dropout.p}
+        return {
+            "arch": self.arch,
+            "n_dynamic": self.n_dynamic,
+            "n_static": self.n_static,
+            "hidden": self.hidden,
+            "dropout": self.dropout.p,
+        }
 
     # -- reference layout -------------------------------------------------------------------
     @classmethod
@@ -107,7 +114,10 @@ class BaseModel(nn.Module):
         self.fc.bias.copy_(sd["fc.bias"])
 
     def _head_reference(self) -> dict[str, torch.Tensor]:
-        return {"fc.weight": self.fc.weight.detach().clone(), "fc.bias": self.fc.bias.detach().clone()}
+        return {
+            "fc.weight": self.fc.weight.detach().clone(),
+            "fc.bias": self.fc.bias.detach().clone(),
+        }
 
 
 def tune_cpu_allocator() -> bool:

@@ -30,5 +30,8 @@ class CTLSTM(LSTM):
 
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:
-        return {"n_dynamic": n_dynamic, "n_static": sd["lstm.weight_ih"].shape[0] - n_dynamic,
-                "hidden": sd["lstm.weight_hh"].shape[0]}
+        return {
+            "n_dynamic": n_dynamic,
+            "n_static": sd["lstm.weight_ih"].shape[0] - n_dynamic,
+            "hidden": sd["lstm.weight_hh"].shape[0],
+        }

@@ -28,11 +28,24 @@ class EALSTM(BaseModel):
     """
 
     arch = "ea"
-    reference_keys = ("lstm.weight_ih", "lstm.weight_hh", "lstm.weight_sh", "lstm.bias", "lstm.bias_s",
-                      "fc.weight", "fc.bias")
+    reference_keys = (
+        "lstm.weight_ih",
+        "lstm.weight_hh",
+        "lstm.weight_sh",
+        "lstm.bias",
+        "lstm.bias_s",
+        "fc.weight",
+        "fc.bias",
+    )
 
-    def __init__(self, n_dynamic: int, n_static: int, hidden: int = 256, dropout: float = 0.4,
-                 initial_forget_bias: float = 5.0) -> None:
+    def __init__(
+        self,
+        n_dynamic: int,
+        n_static: int,
+        hidden: int = 256,
+        dropout: float = 0.4,
+        initial_forget_bias: float = 5.0,
+    ) -> None:
         super().__init__(n_dynamic, n_static, hidden, dropout)
         self._init_input_weights(n_static, hidden)
         self.weight_hh = nn.Parameter(identity_per_gate(hidden, 3))
@@ -53,16 +66,26 @@ class EALSTM(BaseModel):
         """[B, T, n_dynamic], [B, n_static] -> [B, 1]."""
         if x_s is None:
             raise ValueError(f"model {self.arch!r} needs x_s")
-        h_last = ea_last_hidden(x_d, self.input_gate(x_s), self.weight_ih, self.weight_hh, self.bias)
+        h_last = ea_last_hidden(
+            x_d, self.input_gate(x_s), self.weight_ih, self.weight_hh, self.bias
+        )
         return self.head(h_last)
 
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:
-        return {"n_dynamic": sd["lstm.weight_ih"].shape[0], "n_static": sd["lstm.weight_sh"].shape[0],
-                "hidden": sd["lstm.weight_hh"].shape[0]}
+        return {
+            "n_dynamic": sd["lstm.weight_ih"].shape[0],
+            "n_static": sd["lstm.weight_sh"].shape[0],
+            "hidden": sd["lstm.weight_hh"].shape[0],
+        }
 
-    _REF_NAMES = {"lstm.weight_ih": "weight_ih", "lstm.weight_hh": "weight_hh", "lstm.weight_sh": "weight_sh",
-                  "lstm.bias": "bias", "lstm.bias_s": "bias_s"}
+    _REF_NAMES = {
+        "lstm.weight_ih": "weight_ih",
+        "lstm.weight_hh": "weight_hh",
+        "lstm.weight_sh": "weight_sh",
+        "lstm.bias": "bias",
+        "lstm.bias_s": "bias_s",
+    }
 
     @torch.no_grad()
     def load_reference(self, sd: dict[str, torch.Tensor]) -> None:

@@ -22,8 +22,15 @@ class FMLSTM(LSTM):
     arch = "fm"
     uses_static = True
     ref_gates = "ifog"
-    reference_keys = ("lstm.weight_ih", "lstm.weight_hh", "lstm.weight_sh", "lstm.bias", "lstm.bias_s",
-                      "fc.weight", "fc.bias")
+    reference_keys = (
+        "lstm.weight_ih",
+        "lstm.weight_hh",
+        "lstm.weight_sh",
+        "lstm.bias",
+        "lstm.bias_s",
+        "fc.weight",
+        "fc.bias",
+    )
 
     def _init_extra(self) -> None:
         self.weight_sh = nn.Parameter(orthogonal(self.n_static, self.hidden))
@@ -36,8 +43,11 @@ class FMLSTM(LSTM):
 
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:
-        return {"n_dynamic": sd["lstm.weight_ih"].shape[0], "n_static": sd["lstm.weight_sh"].shape[0],
-                "hidden": sd["lstm.weight_hh"].shape[0]}
+        return {
+            "n_dynamic": sd["lstm.weight_ih"].shape[0],
+            "n_static": sd["lstm.weight_sh"].shape[0],
+            "hidden": sd["lstm.weight_hh"].shape[0],
+        }
 
     @torch.no_grad()
     def load_reference(self, sd: dict[str, torch.Tensor]) -> None:

@@ -41,11 +41,19 @@ class LSTM(BaseModel):
     ref_gates: ClassVar[str] = "fiog"
     reference_keys = ("lstm.weight_ih", "lstm.weight_hh", "lstm.bias", "fc.weight", "fc.bias")
 
-    def __init__(self, n_dynamic: int, n_static: int = 0, hidden: int = 256, dropout: float = 0.4,
-                 initial_forget_bias: float = 5.0) -> None:
+    def __init__(
+        self,
+        n_dynamic: int,
+        n_static: int = 0,
+        hidden: int = 256,
+        dropout: float = 0.4,
+        initial_forget_bias: float = 5.0,
+    ) -> None:
         super().__init__(n_dynamic, n_static, hidden, dropout)
         # built on meta: nn.LSTM's own random init would shift the RNG away from the reference's draws
-        self.lstm = nn.LSTM(self.lstm_inputs, hidden, batch_first=True, device="meta").to_empty(device="cpu")
+        self.lstm = nn.LSTM(self.lstm_inputs, hidden, batch_first=True, device="meta").to_empty(
+            device="cpu"
+        )
         ref = {"lstm.weight_ih": orthogonal(self.lstm_inputs, 4 * hidden)}
         self._init_extra()
         ref["lstm.weight_hh"] = identity_per_gate(hidden, 4)
@@ -77,7 +85,11 @@ class LSTM(BaseModel):
     # -- reference layout -------------------------------------------------------------------
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:
-        return {"n_dynamic": sd["lstm.weight_ih"].shape[0], "n_static": 0, "hidden": sd["lstm.weight_hh"].shape[0]}
+        return {
+            "n_dynamic": sd["lstm.weight_ih"].shape[0],
+            "n_static": 0,
+            "hidden": sd["lstm.weight_hh"].shape[0],
+        }
 
     @torch.no_grad()
     def _load_lstm(self, sd: dict[str, torch.Tensor]) -> None:
@@ -94,7 +106,9 @@ class LSTM(BaseModel):
     def to_reference(self) -> dict[str, torch.Tensor]:
         lstm = self.lstm
         bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach()
-        out = {"lstm.weight_ih": torch_to_ref(lstm.weight_ih_l0.detach(), self.ref_gates),
-               "lstm.weight_hh": torch_to_ref(lstm.weight_hh_l0.detach(), self.ref_gates),
-               "lstm.bias": torch_to_ref(bias, self.ref_gates)}
+        out = {
+            "lstm.weight_ih": torch_to_ref(lstm.weight_ih_l0.detach(), self.ref_gates),
+            "lstm.weight_hh": torch_to_ref(lstm.weight_hh_l0.detach(), self.ref_gates),
+            "lstm.bias": torch_to_ref(bias, self.ref_gates),
+        }
         return out | self._head_reference()

@@ -65,8 +65,14 @@ class _Workspace:
 _WORKSPACE = _Workspace()
 
 
-def ea_steps(x: torch.Tensor, w_ih: torch.Tensor, b: torch.Tensor, i: torch.Tensor, w: torch.Tensor,
-             keep: bool) -> tuple[torch.Tensor, tuple]:
+def ea_steps(
+    x: torch.Tensor,
+    w_ih: torch.Tensor,
+    b: torch.Tensor,
+    i: torch.Tensor,
+    w: torch.Tensor,
+    keep: bool,
+) -> tuple[torch.Tensor, tuple]:
     """Forward steps; ``keep=False`` (inference) holds two steps only, O(B H) memory.
 
     Returns h_T and, with ``keep``, the buffers (hs/cs/tcs workspace, h_0..h_T, c_0..c_T,
@@ -173,8 +179,13 @@ def gate_scale(hidden: int, like: torch.Tensor) -> torch.Tensor:
     return scale
 
 
-def ea_last_hidden(x_d: torch.Tensor, i: torch.Tensor, weight_ih: torch.Tensor, weight_hh: torch.Tensor,
-                   bias: torch.Tensor) -> torch.Tensor:
+def ea_last_hidden(
+    x_d: torch.Tensor,
+    i: torch.Tensor,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    bias: torch.Tensor,
+) -> torch.Tensor:
     """h_T of the EA-LSTM (gate order f, o, g) for inputs [B, T, n] and input gate i [B, H]."""
     scale = gate_scale(weight_hh.shape[0], like=weight_hh)
     x = x_d.transpose(0, 1).contiguous()

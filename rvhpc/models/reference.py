@@ -21,18 +21,22 @@ PREFIX = "module."
 
 def _strip(state_dict: Mapping, arch: str) -> dict[str, torch.Tensor]:
     if not isinstance(state_dict, Mapping):
-        raise ConfigError(f"reference weights for arch {arch!r}: expected a state dict, "
-                          f"got {type(state_dict).__name__}")
+        raise ConfigError(
+            f"reference weights for arch {arch!r}: expected a state dict, "
+            f"got {type(state_dict).__name__}"
+        )
     sd = {}
     for key, value in state_dict.items():
-        name = key[len(PREFIX):] if isinstance(key, str) and key.startswith(PREFIX) else key
+        name = key[len(PREFIX) :] if isinstance(key, str) and key.startswith(PREFIX) else key
         if not isinstance(value, torch.Tensor):
             raise ConfigError(f"reference weights for arch {arch!r}: key {key!r} is not a tensor")
         sd[name] = value.detach().to(torch.float32)
     return sd
 
 
-def from_reference(state_dict: Mapping, arch: str, n_dynamic: int = 5, dropout: float = 0.4) -> nn.Module:
+def from_reference(
+    state_dict: Mapping, arch: str, n_dynamic: int = 5, dropout: float = 0.4
+) -> nn.Module:
     """Build a model from a state dict saved by the original code.
 
     Parameters
@@ -61,26 +65,38 @@ def from_reference(state_dict: Mapping, arch: str, n_dynamic: int = 5, dropout: 
     sd = _strip(state_dict, arch)
     missing = [k for k in cls.reference_keys if k not in sd]
     if missing:
-        raise ConfigError(f"reference weights for arch {arch!r} lack key {missing[0]!r} "
-                          f"(expected keys: {', '.join(cls.reference_keys)})")
+        raise ConfigError(
+            f"reference weights for arch {arch!r} lack key {missing[0]!r} "
+            f"(expected keys: {', '.join(cls.reference_keys)})"
+        )
     extra = sorted(k for k in sd if k not in cls.reference_keys)
     if extra:
-        raise ConfigError(f"reference weights for arch {arch!r} have unexpected key {extra[0]!r} "
-                          f"(expected keys: {', '.join(cls.reference_keys)}); is the arch right?")
+        raise ConfigError(
+            f"reference weights for arch {arch!r} have unexpected key {extra[0]!r} "
+            f"(expected keys: {', '.join(cls.reference_keys)}); is the arch right?"
+        )
     for key in cls.reference_keys:
         if sd[key].dim() not in (1, 2) or sd[key].numel() == 0:
-            raise ConfigError(f"reference weights for arch {arch!r}: key {key!r} has odd shape {tuple(sd[key].shape)}")
+            raise ConfigError(
+                f"reference weights for arch {arch!r}: key {key!r} has odd shape {tuple(sd[key].shape)}"
+            )
     try:
         dims = cls.dims_from_reference(sd, n_dynamic)
-        model = build_model(arch, dims["n_dynamic"], dims["n_static"], hidden=dims["hidden"], dropout=dropout)
+        model = build_model(
+            arch, dims["n_dynamic"], dims["n_static"], hidden=dims["hidden"], dropout=dropout
+        )
     except (IndexError, ConfigError) as exc:
-        raise ConfigError(f"reference weights for arch {arch!r}: cannot infer sizes from the shapes ({exc})") from None
+        raise ConfigError(
+            f"reference weights for arch {arch!r}: cannot infer sizes from the shapes ({exc})"
+        ) from None
     expected = model.to_reference()
     for key in cls.reference_keys:
         if tuple(sd[key].shape) != tuple(expected[key].shape):
-            raise ConfigError(f"reference weights for arch {arch!r}: key {key!r} has shape {tuple(sd[key].shape)}, "
-                              f"expected {tuple(expected[key].shape)} for n_dynamic={dims['n_dynamic']}, "
-                              f"n_static={dims['n_static']}, hidden={dims['hidden']}")
+            raise ConfigError(
+                f"reference weights for arch {arch!r}: key {key!r} has shape {tuple(sd[key].shape)}, "
+                f"expected {tuple(expected[key].shape)} for n_dynamic={dims['n_dynamic']}, "
+                f"n_static={dims['n_static']}, hidden={dims['hidden']}"
+            )
     model.load_reference(sd)
     return model
 
@@ -102,7 +118,9 @@ def load_reference_file(path: str | Path, arch: str, n_dynamic: int = 5) -> nn.M
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for unreadable files
-        raise ConfigError(f"reference weights file {path} is not a readable torch state dict ({exc})") from None
+        raise ConfigError(
+            f"reference weights file {path} is not a readable torch state dict ({exc})"
+        ) from None
     try:
         return from_reference(state_dict, arch, n_dynamic=n_dynamic)
     except ConfigError as exc:

@@ -33,8 +33,14 @@ def model_class(arch: str) -> type[BaseModel]:
         raise ConfigError(f"unknown arch {arch!r}; known: {', '.join(MODELS)}") from None
 
 
-def build_model(arch: str, n_dynamic: int, n_static: int, hidden: int = 256, dropout: float = 0.4,
-                initial_forget_bias: float = 5.0) -> nn.Module:
+def build_model(
+    arch: str,
+    n_dynamic: int,
+    n_static: int,
+    hidden: int = 256,
+    dropout: float = 0.4,
+    initial_forget_bias: float = 5.0,
+) -> nn.Module:
     """Build a freshly initialised model (reference initialisation, reference.md section 4).
 
     Parameters
@@ -51,5 +57,6 @@ def build_model(arch: str, n_dynamic: int, n_static: int, hidden: int = 256, dro
     ConfigError
         Unknown arch or sizes that do not fit it.
     """
-    return model_class(arch)(n_dynamic, n_static, hidden=hidden, dropout=dropout,
-                             initial_forget_bias=initial_forget_bias)
+    return model_class(arch)(
+        n_dynamic, n_static, hidden=hidden, dropout=dropout, initial_forget_bias=initial_forget_bias
+    )

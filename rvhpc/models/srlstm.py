@@ -17,7 +17,10 @@ class SRLSTM(EALSTM):
 
     arch = "sr"
     reference_keys = EALSTM.reference_keys + ("lstm.weight_ann_1", "lstm.bias_ann_1")
-    _REF_NAMES = EALSTM._REF_NAMES | {"lstm.weight_ann_1": "weight_ann_1", "lstm.bias_ann_1": "bias_ann_1"}
+    _REF_NAMES = EALSTM._REF_NAMES | {
+        "lstm.weight_ann_1": "weight_ann_1",
+        "lstm.bias_ann_1": "bias_ann_1",
+    }
 
     def _init_input_weights(self, n_static: int, hidden: int) -> None:
         # W_1 is orthogonal and b_1 zero like the other reference weights and biases
@@ -33,5 +36,8 @@ class SRLSTM(EALSTM):
 
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:
-        return {"n_dynamic": sd["lstm.weight_ih"].shape[0], "n_static": sd["lstm.weight_ann_1"].shape[0],
-                "hidden": sd["lstm.weight_hh"].shape[0]}
+        return {
+            "n_dynamic": sd["lstm.weight_ih"].shape[0],
+            "n_static": sd["lstm.weight_ann_1"].shape[0],
+            "hidden": sd["lstm.weight_hh"].shape[0],
+        }

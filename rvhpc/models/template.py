@@ -32,8 +32,14 @@ class TemplateLSTM(BaseModel):
     uses_static = True  # False if the model takes no statics (n_static must then be 0)
     reference_keys = ("lstm.weight_ih", "lstm.weight_hh", "lstm.bias", "fc.weight", "fc.bias")
 
-    def __init__(self, n_dynamic: int, n_static: int, hidden: int = 256, dropout: float = 0.4,
-                 initial_forget_bias: float = 5.0) -> None:
+    def __init__(
+        self,
+        n_dynamic: int,
+        n_static: int,
+        hidden: int = 256,
+        dropout: float = 0.4,
+        initial_forget_bias: float = 5.0,
+    ) -> None:
         super().__init__(n_dynamic, n_static, hidden, dropout)
         n_gates = 4
         # Draw in the original code's order (orthogonal input weights first).
@@ -50,7 +56,11 @@ class TemplateLSTM(BaseModel):
 
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:
-        return {"n_dynamic": sd["lstm.weight_ih"].shape[0], "n_static": 1, "hidden": sd["lstm.weight_hh"].shape[0]}
+        return {
+            "n_dynamic": sd["lstm.weight_ih"].shape[0],
+            "n_static": 1,
+            "hidden": sd["lstm.weight_hh"].shape[0],
+        }
 
     @torch.no_grad()
     def load_reference(self, sd: dict[str, torch.Tensor]) -> None:
@@ -61,6 +71,9 @@ class TemplateLSTM(BaseModel):
         self._load_head(sd)
 
     def to_reference(self) -> dict[str, torch.Tensor]:
-        out = {"lstm.weight_ih": self.weight_ih.detach().clone(), "lstm.weight_hh": self.weight_hh.detach().clone(),
-               "lstm.bias": self.bias.detach().clone()}
+        out = {
+            "lstm.weight_ih": self.weight_ih.detach().clone(),
+            "lstm.weight_hh": self.weight_hh.detach().clone(),
+            "lstm.bias": self.bias.detach().clone(),
+        }
         return out | self._head_reference()

@@ -19,7 +19,9 @@ from rvhpc.training.distributed import DistEnv, resolve_device, thread_count
 from rvhpc.training.loop import EpochRunner
 
 
-def synthetic_store(n_basins: int = 32, train_days: int = 730, seq_length: int = 270, seed: int = 0) -> Any:
+def synthetic_store(
+    n_basins: int = 32, train_days: int = 730, seq_length: int = 270, seed: int = 0
+) -> Any:
     """An in-memory BasinStore with random forcing and discharge (nothing is written)."""
     from rvhpc.data.store import BasinStore
 
@@ -29,13 +31,24 @@ def synthetic_store(n_basins: int = 32, train_days: int = 730, seq_length: int =
     forcing = rng.gamma(2.0, 2.0, size=(n_basins, n_days, 5)).astype(np.float32)
     qobs = rng.gamma(1.5, 1.0, size=(n_basins, n_days)).astype(np.float32)
     period = (dates[seq_length - 1], dates[-1])
-    return BasinStore(path=Path("<synthetic>"), basins=[f"{i:08d}" for i in range(n_basins)], dates=dates,
-                      forcing=forcing, qobs=qobs, descriptors=rng.normal(size=(n_basins, 27)),
-                      area_m2=np.full(n_basins, 1e8), train_period=period, eval_period=period,
-                      x_mean=forcing.mean(axis=(0, 1)).astype(np.float64),
-                      x_std=forcing.std(axis=(0, 1)).astype(np.float64), y_mean=float(qobs.mean()),
-                      y_std=float(qobs.std()), q_std=qobs.std(axis=1).astype(np.float64),
-                      provenance={"synthetic": True}, fingerprint="synthetic")
+    return BasinStore(
+        path=Path("<synthetic>"),
+        basins=[f"{i:08d}" for i in range(n_basins)],
+        dates=dates,
+        forcing=forcing,
+        qobs=qobs,
+        descriptors=rng.normal(size=(n_basins, 27)),
+        area_m2=np.full(n_basins, 1e8),
+        train_period=period,
+        eval_period=period,
+        x_mean=forcing.mean(axis=(0, 1)).astype(np.float64),
+        x_std=forcing.std(axis=(0, 1)).astype(np.float64),
+        y_mean=float(qobs.mean()),
+        y_std=float(qobs.std()),
+        q_std=qobs.std(axis=1).astype(np.float64),
+        provenance={"synthetic": True},
+        fingerprint="synthetic",
+    )
 
 
 def _sync(device: torch.device) -> None:
@@ -43,9 +56,19 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(arch: str = "ea", hidden: int = 256, batch_size: int = 256, steps: int = 20, warmup: int = 2,
-            seq_length: int = 270, device: str = "auto", store: Path | None = None, threads: int | None = None,
-            n_static: int = 27, seed: int = 0) -> dict[str, Any]:
+def measure(
+    arch: str = "ea",
+    hidden: int = 256,
+    batch_size: int = 256,
+    steps: int = 20,
+    warmup: int = 2,
+    seq_length: int = 270,
+    device: str = "auto",
+    store: Path | None = None,
+    threads: int | None = None,
+    n_static: int = 27,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Training samples per second, data loading included.
 
     Returns
@@ -62,16 +85,23 @@ def measure(arch: str = "ea", hidden: int = 256, batch_size: int = 256, steps: i
 
     if arch not in ARCHS:
         raise ConfigError(f"unknown --arch {arch!r}: choose one of {', '.join(ARCHS)}")
-    for name, value in (("--hidden", hidden), ("--batch-size", batch_size), ("--steps", steps),
-                        ("--seq-length", seq_length)):
+    for name, value in (
+        ("--hidden", hidden),
+        ("--batch-size", batch_size),
+        ("--steps", steps),
+        ("--seq-length", seq_length),
+    ):
         if value < 1:
             raise ConfigError(f"{name} must be >= 1, got {value}")
     n_threads = thread_count(threads)
     if n_threads is not None:
         torch.set_num_threads(n_threads)
     dev = resolve_device(device, DistEnv())
-    data = (open_store(store, period="train", warmup=seq_length - 1) if store is not None
-            else synthetic_store(seq_length=seq_length, seed=seed))
+    data = (
+        open_store(store, period="train", warmup=seq_length - 1)
+        if store is not None
+        else synthetic_store(seq_length=seq_length, seed=seed)
+    )
     sampler = WindowSampler(data, seq_length=seq_length)
     samples = sampler.train_samples()
     if len(samples) == 0:
@@ -81,8 +111,18 @@ def measure(arch: str = "ea", hidden: int = 256, batch_size: int = 256, steps: i
     statics = None if n_stat == 0 else torch.randn(len(data.basins), n_stat, device=dev)
     model = build_model(arch, n_dynamic=5, n_static=n_stat, hidden=hidden).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    runner = EpochRunner(model, optimizer, sampler, samples, statics, batch_size=batch_size, seed=seed,
-                         clip_norm=1.0, device=dev, env=DistEnv())
+    runner = EpochRunner(
+        model,
+        optimizer,
+        sampler,
+        samples,
+        statics,
+        batch_size=batch_size,
+        seed=seed,
+        clip_norm=1.0,
+        device=dev,
+        env=DistEnv(),
+    )
     rng = np.random.default_rng(seed)
     batches = [rng.integers(0, len(samples), size=batch_size) for _ in range(warmup + steps)]
     model.train()
@@ -100,8 +140,18 @@ def measure(arch: str = "ea", hidden: int = 256, batch_size: int = 256, steps: i
         x_d.to(dev), y.to(dev), q.to(dev)
     _sync(dev)
     data_s = (time.perf_counter() - t0) / steps
-    return {"arch": arch, "hidden": hidden, "batch_size": batch_size, "seq_length": seq_length, "steps": steps,
-            "device": str(dev), "threads": torch.get_num_threads() if dev.type == "cpu" else None,
-            "store": str(store) if store is not None else "synthetic", "samples_per_s": batch_size / step_s,
-            "seconds_per_step": step_s, "data_seconds_per_step": data_s, "data_fraction": min(1.0, data_s / step_s),
-            "torch": torch.__version__}
+    return {
+        "arch": arch,
+        "hidden": hidden,
+        "batch_size": batch_size,
+        "seq_length": seq_length,
+        "steps": steps,
+        "device": str(dev),
+        "threads": torch.get_num_threads() if dev.type == "cpu" else None,
+        "store": str(store) if store is not None else "synthetic",
+        "samples_per_s": batch_size / step_s,
+        "seconds_per_step": step_s,
+        "data_seconds_per_step": data_s,
+        "data_fraction": min(1.0, data_s / step_s),
+        "torch": torch.__version__,
+    }

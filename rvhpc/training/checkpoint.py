@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from rvhpc.errors import RunDirError
 from rvhpc.atomic import atomic_path
+from rvhpc.errors import RunDirError
 
 _EPOCH_RE = re.compile(r"^epoch_(\d{3,})\.pt$")
 PARTIAL = "partial.pt"
@@ -60,7 +60,9 @@ def complete_epochs(checkpoint_dir: Path) -> list[int]:
 
 def save(checkpoint_dir: Path, ckpt: Checkpoint) -> Path:
     """Write a checkpoint atomically; a complete epoch replaces any partial one."""
-    target = epoch_path(checkpoint_dir, ckpt.epoch) if ckpt.complete else Path(checkpoint_dir) / PARTIAL
+    target = (
+        epoch_path(checkpoint_dir, ckpt.epoch) if ckpt.complete else Path(checkpoint_dir) / PARTIAL
+    )
     payload = {"format": 1, **{k: getattr(ckpt, k) for k in Checkpoint.__dataclass_fields__}}
     with atomic_path(target) as tmp:
         torch.save(payload, tmp)
@@ -73,8 +75,10 @@ def load(path: Path) -> Checkpoint:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # a foreign or damaged file: say which
-        raise RunDirError(f"{path}: not a readable rvhpc checkpoint ({exc.__class__.__name__}); "
-                          "delete it or start over with --force") from None
+        raise RunDirError(
+            f"{path}: not a readable rvhpc checkpoint ({exc.__class__.__name__}); "
+            "delete it or start over with --force"
+        ) from None
     payload.pop("format", None)
     return Checkpoint(**payload)
 
@@ -94,13 +98,21 @@ def load_epoch(checkpoint_dir: Path, epoch: int | None) -> Checkpoint:
     """The complete checkpoint of ``epoch`` (default: the last one); RunDirError when absent."""
     epochs = complete_epochs(checkpoint_dir)
     if not epochs:
-        raise RunDirError(f"{checkpoint_dir}: no checkpoint of a complete epoch: train the run first")
+        raise RunDirError(
+            f"{checkpoint_dir}: no checkpoint of a complete epoch: train the run first"
+        )
     if epoch is None:
         epoch = epochs[-1]
     if epoch not in epochs:
-        raise RunDirError(f"--epoch {epoch} is out of range: {checkpoint_dir} holds epochs "
-                          f"{epochs[0]}..{epochs[-1]}" + ("" if len(epochs) == epochs[-1] - epochs[0] + 1
-                                                         else f" ({', '.join(map(str, epochs))})"))
+        raise RunDirError(
+            f"--epoch {epoch} is out of range: {checkpoint_dir} holds epochs "
+            f"{epochs[0]}..{epochs[-1]}"
+            + (
+                ""
+                if len(epochs) == epochs[-1] - epochs[0] + 1
+                else f" ({', '.join(map(str, epochs))})"
+            )
+        )
     return load(epoch_path(checkpoint_dir, epoch))
 
 

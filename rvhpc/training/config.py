@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -26,7 +26,7 @@ class TrainConfig(BaseModel):
     store: Path
     arch: str = "ea"
     static: str = "physics"
-    dim: Optional[int] = None
+    dim: int | None = None
     attr_seed: int = 0
     seed: int = 0
     epochs: int = Field(20, ge=1)
@@ -41,19 +41,21 @@ class TrainConfig(BaseModel):
     initial_forget_bias: float = 5.0
     device: str = "auto"
     log_every: int = Field(50, ge=1)
-    threads: Optional[int] = Field(None, ge=1)
+    threads: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
-    def _check_cell(self) -> "TrainConfig":
+    def _check_cell(self) -> TrainConfig:
         check_cell(self.arch, self.static, self.dim)
         return self
 
     @classmethod
-    def create(cls, **values: Any) -> "TrainConfig":
+    def create(cls, **values: Any) -> TrainConfig:
         """Build and validate a config; any problem becomes one ConfigError line."""
         try:
             return cls(**values)
-        except ValidationError as exc:  # check_cell's ConfigError is not a ValueError: it passes through
+        except (
+            ValidationError
+        ) as exc:  # check_cell's ConfigError is not a ValueError: it passes through
             raise ConfigError(_one_line(exc)) from None
 
     @property

@@ -13,8 +13,9 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -43,20 +44,29 @@ class DistEnv:
         return self.rank == 0
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "DistEnv":
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> DistEnv:
         """Read the torchrun variables first, then Slurm's (one task = one rank)."""
         env = os.environ if environ is None else environ
         if "RANK" in env and "WORLD_SIZE" in env:
-            return cls(rank=_int(env, "RANK"), world=_int(env, "WORLD_SIZE"),
-                       local_rank=_int(env, "LOCAL_RANK", 0),
-                       master_addr=env.get("MASTER_ADDR", "127.0.0.1"),
-                       master_port=_int(env, "MASTER_PORT", 29500), from_torchrun=True)
+            return cls(
+                rank=_int(env, "RANK"),
+                world=_int(env, "WORLD_SIZE"),
+                local_rank=_int(env, "LOCAL_RANK", 0),
+                master_addr=env.get("MASTER_ADDR", "127.0.0.1"),
+                master_port=_int(env, "MASTER_PORT", 29500),
+                from_torchrun=True,
+            )
         if "SLURM_PROCID" in env and _int(env, "SLURM_NTASKS", 1) > 1:
             job_id = _int(env, "SLURM_JOB_ID", 0)
             port = _int(env, "MASTER_PORT", 20000 + job_id % 20000)
             addr = env.get("MASTER_ADDR") or first_host(env.get("SLURM_JOB_NODELIST", "127.0.0.1"))
-            return cls(rank=_int(env, "SLURM_PROCID"), world=_int(env, "SLURM_NTASKS"),
-                       local_rank=_int(env, "SLURM_LOCALID", 0), master_addr=addr, master_port=port)
+            return cls(
+                rank=_int(env, "SLURM_PROCID"),
+                world=_int(env, "SLURM_NTASKS"),
+                local_rank=_int(env, "SLURM_LOCALID", 0),
+                master_addr=addr,
+                master_port=port,
+            )
         return cls()
 
 
@@ -66,13 +76,16 @@ def first_host(nodelist: str) -> str:
     Without scontrol, a single plain host name is returned as it is.
     """
     if shutil.which("scontrol"):
-        proc = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True,
-                              text=True, timeout=30)
+        proc = subprocess.run(
+            ["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, timeout=30
+        )
         if proc.returncode == 0 and proc.stdout.split():
             return proc.stdout.split()[0]
     if any(c in nodelist for c in "[],"):
-        raise ConfigError(f"cannot expand SLURM_JOB_NODELIST={nodelist!r} without scontrol: "
-                          "set MASTER_ADDR to the first node's host name")
+        raise ConfigError(
+            f"cannot expand SLURM_JOB_NODELIST={nodelist!r} without scontrol: "
+            "set MASTER_ADDR to the first node's host name"
+        )
     return nodelist
 
 
@@ -123,14 +136,20 @@ class ProcessGroup:
         self.device = device
         self._owned = False
         self.backend = "nccl" if device.type == "cuda" else "gloo"
-        self.init_method = "env://" if env.from_torchrun else f"tcp://{env.master_addr}:{env.master_port}"
+        self.init_method = (
+            "env://" if env.from_torchrun else f"tcp://{env.master_addr}:{env.master_port}"
+        )
 
-    def __enter__(self) -> "ProcessGroup":
+    def __enter__(self) -> ProcessGroup:
         if self.env.distributed and not dist.is_initialized():
             if self.device.type == "cuda":
                 torch.cuda.set_device(self.device)
-            dist.init_process_group(self.backend, init_method=self.init_method, rank=self.env.rank,
-                                    world_size=self.env.world)
+            dist.init_process_group(
+                self.backend,
+                init_method=self.init_method,
+                rank=self.env.rank,
+                world_size=self.env.world,
+            )
             self._owned = True
         return self
 

@@ -7,9 +7,10 @@ rank 0 gathers them and writes one result.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,9 +18,10 @@ import torch
 from torch import nn
 
 from rvhpc import progress
+from rvhpc.atomic import atomic_path
 from rvhpc.training.distributed import DistEnv, all_gather_objects
 from rvhpc.training.metrics import METRIC_NAMES, all_metrics
-from rvhpc.atomic import atomic_path
+
 
 @contextmanager
 def maybe_task(show: bool, description: str, total: int, every: int) -> Iterator[Any]:
@@ -41,9 +43,17 @@ EVAL_BATCH = 512
 
 
 @torch.no_grad()
-def predict_basins(model: nn.Module, sampler: Any, statics: torch.Tensor | None, basins: list[int],
-                   device: torch.device, batch_size: int = EVAL_BATCH, log_every: int = 50,
-                   show: bool = True, stop: Callable[[], bool] | None = None) -> np.ndarray | None:
+def predict_basins(
+    model: nn.Module,
+    sampler: Any,
+    statics: torch.Tensor | None,
+    basins: list[int],
+    device: torch.device,
+    batch_size: int = EVAL_BATCH,
+    log_every: int = 50,
+    show: bool = True,
+    stop: Callable[[], bool] | None = None,
+) -> np.ndarray | None:
     """Standardised predictions [len(basins), n_eval_days] for the given basin indices.
 
     Returns None when ``stop()`` became true between two batches.
@@ -63,26 +73,43 @@ def predict_basins(model: nn.Module, sampler: Any, statics: torch.Tensor | None,
             if stop is not None and stop():
                 model.train(was_training)
                 return None
-            b = rows_b[start:start + batch_size]
-            x_d = sampler.windows(b, rows_d[start:start + batch_size]).to(device, non_blocking=True)
+            b = rows_b[start : start + batch_size]
+            x_d = sampler.windows(b, rows_d[start : start + batch_size]).to(
+                device, non_blocking=True
+            )
             x_s = None if statics is None else statics[torch.from_numpy(b).to(statics.device)]
-            flat[start:start + len(b)] = model(x_d, x_s).reshape(-1).float().cpu().numpy()
+            flat[start : start + len(b)] = model(x_d, x_s).reshape(-1).float().cpu().numpy()
             bar.advance(1)
     model.train(was_training)
     return out
 
 
-def predict_store(model: nn.Module, sampler: Any, statics: torch.Tensor | None, n_basins: int,
-                  device: torch.device, env: DistEnv = DistEnv(), log_every: int = 50,
-                  stop: Callable[[], bool] | None = None) -> np.ndarray | None:
+def predict_store(
+    model: nn.Module,
+    sampler: Any,
+    statics: torch.Tensor | None,
+    n_basins: int,
+    device: torch.device,
+    env: DistEnv = DistEnv(),
+    log_every: int = 50,
+    stop: Callable[[], bool] | None = None,
+) -> np.ndarray | None:
     """Predictions of all basins, split across ranks; the full array on rank 0, None elsewhere.
 
     A single process returns None too when ``stop()`` interrupted it (ranks of a DDP job evaluate
     different numbers of batches and cannot agree on a stop point, so they ignore ``stop``).
     """
     mine = list(range(env.rank, n_basins, env.world))
-    pred = predict_basins(model, sampler, statics, mine, device, log_every=log_every, show=env.is_main,
-                          stop=None if env.distributed else stop)
+    pred = predict_basins(
+        model,
+        sampler,
+        statics,
+        mine,
+        device,
+        log_every=log_every,
+        show=env.is_main,
+        stop=None if env.distributed else stop,
+    )
     if pred is None:
         return None
     parts = all_gather_objects((mine, pred))
@@ -94,19 +121,25 @@ def predict_store(model: nn.Module, sampler: Any, statics: torch.Tensor | None, 
     return full
 
 
-def results_frames(store: Any, sampler: Any, pred_std: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+def results_frames(
+    store: Any, sampler: Any, pred_std: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """predictions (basin, date, qobs, qsim mm/day >= 0) and per-basin metrics from standardised output."""
     days = np.asarray(sampler.eval_days(), dtype=np.int64)
     qsim = np.maximum(pred_std.astype(np.float64) * float(store.y_std) + float(store.y_mean), 0.0)
     qobs = np.asarray(store.qobs, dtype=np.float64)[:, days]
     n_basins, n_days = qsim.shape
     dates = pd.DatetimeIndex(store.dates[days]).astype("datetime64[ns]")
-    predictions = pd.DataFrame({
-        "basin": pd.Series(np.repeat(np.asarray(store.basins, dtype=object), n_days), dtype=str),
-        "date": np.tile(dates.to_numpy(), n_basins),
-        "qobs": qobs.reshape(-1),
-        "qsim": qsim.reshape(-1),
-    })
+    predictions = pd.DataFrame(
+        {
+            "basin": pd.Series(
+                np.repeat(np.asarray(store.basins, dtype=object), n_days), dtype=str
+            ),
+            "date": np.tile(dates.to_numpy(), n_basins),
+            "qobs": qobs.reshape(-1),
+            "qsim": qsim.reshape(-1),
+        }
+    )
     rows = [{"basin": b, **all_metrics(qobs[i], qsim[i])} for i, b in enumerate(store.basins)]
     metrics = pd.DataFrame(rows, columns=["basin", *METRIC_NAMES])
     return predictions, metrics

@@ -36,12 +36,16 @@ def mix_seed(*parts: int) -> int:
     return h
 
 
-def nse_loss(y_hat: torch.Tensor, y: torch.Tensor, q_std: torch.Tensor, eps: float = 0.1) -> torch.Tensor:
+def nse_loss(
+    y_hat: torch.Tensor, y: torch.Tensor, q_std: torch.Tensor, eps: float = 0.1
+) -> torch.Tensor:
     """Kratzert's NSE* loss: mean of (y_hat - y)^2 / (q_std + eps)^2 (reference.md section 3)."""
     return torch.mean((y_hat - y) ** 2 / (q_std + eps) ** 2)
 
 
-def epoch_plan(n_samples: int, batch_size: int, seed: int, epoch: int, env: DistEnv) -> list[np.ndarray]:
+def epoch_plan(
+    n_samples: int, batch_size: int, seed: int, epoch: int, env: DistEnv
+) -> list[np.ndarray]:
     """This rank's sample indices, batch by batch, for a 1-based epoch.
 
     A last incomplete global batch is split evenly across ranks; it is dropped when it holds fewer
@@ -52,9 +56,9 @@ def epoch_plan(n_samples: int, batch_size: int, seed: int, epoch: int, env: Dist
     per_rank = batch_size // env.world
     plan = []
     for start in range(0, n_samples, batch_size):
-        chunk = perm[start:start + batch_size]
+        chunk = perm[start : start + batch_size]
         if len(chunk) == batch_size:
-            plan.append(chunk[env.rank * per_rank:(env.rank + 1) * per_rank])
+            plan.append(chunk[env.rank * per_rank : (env.rank + 1) * per_rank])
         elif len(chunk) >= env.world:
             plan.append(np.array_split(chunk, env.world)[env.rank])
     return plan
@@ -76,7 +80,7 @@ class StopFlag:
     def _handle(self, signum: int, frame: Any) -> None:
         self.signum = signum
 
-    def __enter__(self) -> "StopFlag":
+    def __enter__(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
             for sig in STOP_SIGNALS:
                 self._old[sig] = signal.signal(sig, self._handle)
@@ -127,9 +131,21 @@ class EpochRunner:
         [n_basins, d] static vectors on the device (None for the plain LSTM).
     """
 
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, sampler: Any,
-                 samples: np.ndarray, statics: torch.Tensor | None, *, batch_size: int, seed: int,
-                 clip_norm: float, device: torch.device, env: DistEnv, log_every: int = 50) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        sampler: Any,
+        samples: np.ndarray,
+        statics: torch.Tensor | None,
+        *,
+        batch_size: int,
+        seed: int,
+        clip_norm: float,
+        device: torch.device,
+        env: DistEnv,
+        log_every: int = 50,
+    ) -> None:
         self.model, self.optimizer, self.sampler = model, optimizer, sampler
         self.samples, self.statics = samples, statics
         self.batch_size, self.seed, self.clip_norm = batch_size, seed, clip_norm
@@ -150,8 +166,15 @@ class EpochRunner:
         self.optimizer.step()
         return float(loss.detach())
 
-    def run(self, epoch: int, n_epochs: int, stop: StopFlag, start_batch: int = 0, loss_sum: float = 0.0,
-            seconds: float = 0.0) -> EpochResult:
+    def run(
+        self,
+        epoch: int,
+        n_epochs: int,
+        stop: StopFlag,
+        start_batch: int = 0,
+        loss_sum: float = 0.0,
+        seconds: float = 0.0,
+    ) -> EpochResult:
         """Train epoch ``epoch`` from batch ``start_batch``; stop early when ``stop`` is set.
 
         The caller restores the RNG state of a partial epoch before calling with start_batch > 0.
@@ -177,6 +200,8 @@ def check_batch_size(batch_size: int, env: DistEnv) -> None:
     """The global batch must split evenly across ranks."""
     if batch_size % env.world:
         lower = batch_size - batch_size % env.world
-        raise ConfigError(f"--batch-size {batch_size} is the global batch and must be divisible by the "
-                          f"{env.world} ranks (each rank takes batch / world): use e.g. --batch-size "
-                          f"{lower or env.world}")
+        raise ConfigError(
+            f"--batch-size {batch_size} is the global batch and must be divisible by the "
+            f"{env.world} ranks (each rank takes batch / world): use e.g. --batch-size "
+            f"{lower or env.world}"
+        )

@@ -97,8 +97,15 @@ def fms(obs: np.ndarray, sim: np.ndarray, lower: float = 0.2, upper: float = 0.7
     return float((qsm - qom) / (qom + 1e-6) * 100)
 
 
-_FUNCS = {"NSE": nse, "KGE": kge, "alpha_NSE": alpha_nse, "beta_NSE": beta_nse,
-          "FHV": fhv, "FLV": flv, "FMS": fms}
+_FUNCS = {
+    "NSE": nse,
+    "KGE": kge,
+    "alpha_NSE": alpha_nse,
+    "beta_NSE": beta_nse,
+    "FHV": fhv,
+    "FLV": flv,
+    "FMS": fms,
+}
 
 
 def all_metrics(obs: np.ndarray, sim: np.ndarray) -> dict[str, float]:

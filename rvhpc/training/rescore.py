@@ -20,8 +20,14 @@ from rvhpc.training.evaluate import predict_store, results_frames, write_results
 from rvhpc.training.rundir import RunDir
 
 
-def _score(model: torch.nn.Module, store: Any, seq_length: int, statics: np.ndarray | None, device: torch.device,
-           out: Path) -> float:
+def _score(
+    model: torch.nn.Module,
+    store: Any,
+    seq_length: int,
+    statics: np.ndarray | None,
+    device: torch.device,
+    out: Path,
+) -> float:
     from rvhpc.data.sampler import WindowSampler
 
     sampler = WindowSampler(store, seq_length=seq_length)
@@ -34,8 +40,9 @@ def _score(model: torch.nn.Module, store: Any, seq_length: int, statics: np.ndar
     return median
 
 
-def evaluate_run(run_dir: Path, epoch: int | None = None, out: Path | None = None,
-                 device: str = "auto") -> Path:
+def evaluate_run(
+    run_dir: Path, epoch: int | None = None, out: Path | None = None, device: str = "auto"
+) -> Path:
     """Score the checkpoint of ``epoch`` (default: the last) of a run into ``out``.
 
     ``out`` defaults to ``RUN_DIR/evaluation/epoch_NNN``; the run's own results are not touched.
@@ -53,25 +60,43 @@ def evaluate_run(run_dir: Path, epoch: int | None = None, out: Path | None = Non
     basins, values = rd.read_statics()
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
     if record.get("store_fingerprint") not in (None, store.fingerprint):
-        raise RunDirError(f"{config.store} changed since {rd.path} was trained (store fingerprint differs): "
-                          "rebuild the original store or retrain")
+        raise RunDirError(
+            f"{config.store} changed since {rd.path} was trained (store fingerprint differs): "
+            "rebuild the original store or retrain"
+        )
     if list(store.basins) != basins:
         raise RunDirError(f"{rd.path}/statics.npz lists other basins than {config.store}")
     statics = values if values.shape[1] > 0 else None
     torch.manual_seed(config.seed)
-    model = build_model(config.arch, n_dynamic=5, n_static=0 if statics is None else statics.shape[1],
-                        hidden=config.hidden, dropout=config.dropout, initial_forget_bias=config.initial_forget_bias)
+    model = build_model(
+        config.arch,
+        n_dynamic=5,
+        n_static=0 if statics is None else statics.shape[1],
+        hidden=config.hidden,
+        dropout=config.dropout,
+        initial_forget_bias=config.initial_forget_bias,
+    )
     model.load_state_dict(ckpt.model)
     target = Path(out) if out is not None else rd.path / "evaluation" / f"epoch_{ckpt.epoch:03d}"
     _score(model, store, config.seq_length, statics, resolve_device(device, DistEnv()), target)
-    write_json(target / "evaluation.json", {"run_dir": str(rd.path), "epoch": ckpt.epoch,
-                                            "store": str(config.store)})
+    write_json(
+        target / "evaluation.json",
+        {"run_dir": str(rd.path), "epoch": ckpt.epoch, "store": str(config.store)},
+    )
     return target
 
 
-def evaluate_reference(weights: Path, store_path: Path, arch: str, static: str, out: Path,
-                       dim: int | None = None, attr_seed: int = 0, seq_length: int = 270,
-                       device: str = "auto") -> Path:
+def evaluate_reference(
+    weights: Path,
+    store_path: Path,
+    arch: str,
+    static: str,
+    out: Path,
+    dim: int | None = None,
+    attr_seed: int = 0,
+    seq_length: int = 270,
+    device: str = "auto",
+) -> Path:
     """Score a state dict saved by the original code on a store, with this project's static vectors."""
     from rvhpc.data.statics import build_statics
     from rvhpc.data.store import open_store
@@ -86,13 +111,25 @@ def evaluate_reference(weights: Path, store_path: Path, arch: str, static: str, 
     statics = build_statics(static, train_store, dim=dim, attr_seed=attr_seed)
     n_static = getattr(model, "n_static", statics.dim)
     if n_static != statics.dim:
-        raise ConfigError(f"{weights}: the model takes {n_static} static inputs but static {static!r}"
-                          f"{f' --dim {dim}' if dim else ''} gives {statics.dim} on {store_path}")
+        raise ConfigError(
+            f"{weights}: the model takes {n_static} static inputs but static {static!r}"
+            f"{f' --dim {dim}' if dim else ''} gives {statics.dim} on {store_path}"
+        )
     del train_store
     store = open_store(store_path, period="eval", warmup=seq_length - 1)
     out = Path(out)
     median = _score(model, store, seq_length, statics.values, dev, out)
-    write_json(out / "evaluation.json", {"reference_weights": str(weights), "store": str(store_path),
-                                         "arch": arch, "static": static, "dim": dim, "attr_seed": attr_seed,
-                                         "seq_length": seq_length, "median_nse": median})
+    write_json(
+        out / "evaluation.json",
+        {
+            "reference_weights": str(weights),
+            "store": str(store_path),
+            "arch": arch,
+            "static": static,
+            "dim": dim,
+            "attr_seed": attr_seed,
+            "seq_length": seq_length,
+            "median_nse": median,
+        },
+    )
     return out

@@ -9,10 +9,10 @@ checkpoint after each); evaluate; write ``DONE`` last. Only rank 0 writes.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -23,10 +23,24 @@ from rvhpc.atomic import write_json, write_text
 from rvhpc.errors import DataError
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
-from rvhpc.training.distributed import (DistEnv, ProcessGroup, all_gather_objects, any_rank, barrier,
-                                        resolve_device, thread_count)
+from rvhpc.training.distributed import (
+    DistEnv,
+    ProcessGroup,
+    all_gather_objects,
+    any_rank,
+    barrier,
+    resolve_device,
+    thread_count,
+)
 from rvhpc.training.evaluate import predict_store, results_frames, write_results
-from rvhpc.training.loop import EpochRunner, StopFlag, check_batch_size, mix_seed, rng_state, set_rng_state
+from rvhpc.training.loop import (
+    EpochRunner,
+    StopFlag,
+    check_batch_size,
+    mix_seed,
+    rng_state,
+    set_rng_state,
+)
 from rvhpc.training.rundir import RunDir, config_record
 
 #: exit status of ``rvhpc train`` after a signal-triggered checkpoint (EX_TEMPFAIL: requeue me)
@@ -97,17 +111,21 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
         if old is not None and rd.is_done() and all(old.get(k) == v for k, v in identity.items()):
             return TrainOutcome("skipped", rd.path, epochs_done=config.epochs, rank=env.rank)
     store = open_store(config.store, period="train", warmup=config.seq_length - 1)
-    fingerprint = store.fingerprint   # hash of the store's inputs, written by prepare_store
+    fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
     if not force:
         rd.check_same(identity, fingerprint)
     statics = build_statics(config.static, store, dim=config.dim, attr_seed=config.attr_seed)
     sampler = WindowSampler(store, seq_length=config.seq_length)
     samples = sampler.train_samples()
     if len(samples) < env.world:
-        raise DataError(f"{config.store}: no training samples with observed discharge in the training period")
+        raise DataError(
+            f"{config.store}: no training samples with observed discharge in the training period"
+        )
     # the evaluation needs its warm-up inside the data: find out now, not after training
-    WindowSampler(open_store(config.store, period="eval", warmup=config.seq_length - 1),
-                  seq_length=config.seq_length).eval_days()
+    WindowSampler(
+        open_store(config.store, period="eval", warmup=config.seq_length - 1),
+        seq_length=config.seq_length,
+    ).eval_days()
 
     if device.type == "cpu":
         from rvhpc.models import tune_cpu_allocator
@@ -116,16 +134,21 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
     with deterministic(device, thread_count(config.threads)), ProcessGroup(env, device) as group:
         torch.manual_seed(config.seed)
         model = _build(config, statics.dim).to(device)  # the same initial weights on every rank
-        x_s = None if statics.values is None else torch.from_numpy(np.asarray(statics.values, np.float32)).to(device)
+        x_s = (
+            None
+            if statics.values is None
+            else torch.from_numpy(np.asarray(statics.values, np.float32)).to(device)
+        )
         if env.is_main:
             if env.distributed:
-                progress.log(f"DDP: {env.world} ranks, {group.backend} via {group.init_method}, "
-                             f"{config.batch_size // env.world} samples per rank and step")
+                progress.log(
+                    f"DDP: {env.world} ranks, {group.backend} via {group.init_method}, "
+                    f"{config.batch_size // env.world} samples per rank and step"
+                )
             if force:
                 rd.clear()
             rd.path.mkdir(parents=True, exist_ok=True)
-            record = config_record(config.model_dump(mode="json"),
-                                   fingerprint, config.experiment)
+            record = config_record(config.model_dump(mode="json"), fingerprint, config.experiment)
             if rd.read_config() is None or force:
                 write_json(rd.config_json, record)
             if not rd.statics_npz.exists():
@@ -136,11 +159,26 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
         if resume is not None:
             model.load_state_dict(resume.model)
             optimizer.load_state_dict(resume.optimizer)
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
-            if env.distributed else model
-        runner = EpochRunner(net, optimizer, sampler, samples, x_s, batch_size=config.batch_size,
-                             seed=config.seed, clip_norm=config.clip_norm, device=device, env=env,
-                             log_every=config.log_every)
+        net = (
+            DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+            if env.distributed
+            else model
+        )
+        runner = EpochRunner(
+            net,
+            optimizer,
+            sampler,
+            samples,
+            x_s,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            clip_norm=config.clip_norm,
+            device=device,
+            env=env,
+            log_every=config.log_every,
+        )
         with StopFlag() as stop:
             outcome = _train_epochs(config, rd, runner, model, optimizer, resume, stop, env, device)
             if outcome is not None:
@@ -152,74 +190,136 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
 def _build(config: TrainConfig, n_static: int) -> torch.nn.Module:
     from rvhpc.models import build_model
 
-    return build_model(config.arch, n_dynamic=5, n_static=n_static, hidden=config.hidden,
-                       dropout=config.dropout, initial_forget_bias=config.initial_forget_bias)
+    return build_model(
+        config.arch,
+        n_dynamic=5,
+        n_static=n_static,
+        hidden=config.hidden,
+        dropout=config.dropout,
+        initial_forget_bias=config.initial_forget_bias,
+    )
 
 
-def _train_epochs(config: TrainConfig, rd: RunDir, runner: EpochRunner, model: torch.nn.Module,
-                  optimizer: torch.optim.Optimizer, resume: ckpt_io.Checkpoint | None, stop: StopFlag,
-                  env: DistEnv, device: torch.device) -> TrainOutcome | None:
+def _train_epochs(
+    config: TrainConfig,
+    rd: RunDir,
+    runner: EpochRunner,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    resume: ckpt_io.Checkpoint | None,
+    stop: StopFlag,
+    env: DistEnv,
+    device: torch.device,
+) -> TrainOutcome | None:
     """Run the remaining epochs; a TrainOutcome when stopped by a signal, None when all are done."""
     first, start_batch, loss_sum, seconds = 1, 0, 0.0, 0.0
     if resume is not None:
         if resume.complete:
             first = resume.epoch + 1
         else:
-            first, start_batch, loss_sum, seconds = resume.epoch, resume.batches_done, resume.loss_sum, resume.seconds
+            first, start_batch, loss_sum, seconds = (
+                resume.epoch,
+                resume.batches_done,
+                resume.loss_sum,
+                resume.seconds,
+            )
             states = resume.torch_rng
             if len(states) == env.world:
                 set_rng_state(states[env.rank], device)
             else:  # resumed with another world size: the order is kept, dropout masks are new
-                torch.manual_seed(mix_seed(config.seed, resume.epoch, resume.batches_done, env.rank))
+                torch.manual_seed(
+                    mix_seed(config.seed, resume.epoch, resume.batches_done, env.rank)
+                )
             ckpt_io.restore_host_rng(resume.numpy_rng, resume.python_rng)
         if env.is_main and first <= config.epochs:
-            progress.log(f"resuming {rd.path} at epoch {first}" + (f", batch {start_batch}" if start_batch else ""))
+            progress.log(
+                f"resuming {rd.path} at epoch {first}"
+                + (f", batch {start_batch}" if start_batch else "")
+            )
     for epoch in range(first, config.epochs + 1):
         lr = config.lr_for_epoch(epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        result = runner.run(epoch, config.epochs, stop, start_batch=start_batch, loss_sum=loss_sum, seconds=seconds)
+        result = runner.run(
+            epoch, config.epochs, stop, start_batch=start_batch, loss_sum=loss_sum, seconds=seconds
+        )
         start_batch, loss_sum, seconds = 0, 0.0, 0.0
         states = all_gather_objects(rng_state(device))
-        state = ckpt_io.Checkpoint(epoch=epoch, batches_done=-1 if result.completed else result.batches_done,
-                                   model=model.state_dict(), optimizer=optimizer.state_dict(), torch_rng=states,
-                                   numpy_rng=np.random.get_state(), python_rng=random.getstate(),
-                                   loss_sum=result.loss_sum, seconds=result.seconds)
+        state = ckpt_io.Checkpoint(
+            epoch=epoch,
+            batches_done=-1 if result.completed else result.batches_done,
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            torch_rng=states,
+            numpy_rng=np.random.get_state(),
+            python_rng=random.getstate(),
+            loss_sum=result.loss_sum,
+            seconds=result.seconds,
+        )
         if env.is_main:
             ckpt_io.save(rd.checkpoints, state)
             if result.completed:
                 rd.append_loss(epoch, result.mean_loss, lr, result.seconds)
-                progress.log(f"epoch {epoch}/{config.epochs}: train loss {result.mean_loss:.5f} "
-                             f"({result.seconds:.1f} s)")
+                progress.log(
+                    f"epoch {epoch}/{config.epochs}: train loss {result.mean_loss:.5f} "
+                    f"({result.seconds:.1f} s)"
+                )
         barrier()
         if not result.completed:
             if env.is_main:
-                progress.log(f"signal {stop.signum}: checkpointed epoch {epoch} at batch {result.batches_done}; "
-                             f"exit {EXIT_PREEMPTED} to be requeued")
-            return TrainOutcome("preempted", rd.path, epochs_done=epoch - 1, signal=stop.signum, rank=env.rank)
+                progress.log(
+                    f"signal {stop.signum}: checkpointed epoch {epoch} at batch {result.batches_done}; "
+                    f"exit {EXIT_PREEMPTED} to be requeued"
+                )
+            return TrainOutcome(
+                "preempted", rd.path, epochs_done=epoch - 1, signal=stop.signum, rank=env.rank
+            )
     return None
 
 
-def _evaluate(config: TrainConfig, rd: RunDir, model: torch.nn.Module, x_s: torch.Tensor | None, env: DistEnv,
-              device: torch.device, stop: StopFlag) -> TrainOutcome:
+def _evaluate(
+    config: TrainConfig,
+    rd: RunDir,
+    model: torch.nn.Module,
+    x_s: torch.Tensor | None,
+    env: DistEnv,
+    device: torch.device,
+    stop: StopFlag,
+) -> TrainOutcome:
     """Predict the evaluation period, write predictions, metrics and DONE (rank 0)."""
     from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.store import open_store
 
     if any_rank(bool(stop), device):
-        return TrainOutcome("preempted", rd.path, epochs_done=config.epochs, signal=stop.signum, rank=env.rank)
+        return TrainOutcome(
+            "preempted", rd.path, epochs_done=config.epochs, signal=stop.signum, rank=env.rank
+        )
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
     sampler = WindowSampler(store, seq_length=config.seq_length)
-    pred = predict_store(model, sampler, x_s, len(store.basins), device, env, log_every=config.log_every,
-                         stop=lambda: bool(stop))
+    pred = predict_store(
+        model,
+        sampler,
+        x_s,
+        len(store.basins),
+        device,
+        env,
+        log_every=config.log_every,
+        stop=lambda: bool(stop),
+    )
     if env.is_main and pred is None:
-        return TrainOutcome("preempted", rd.path, epochs_done=config.epochs, signal=stop.signum, rank=env.rank)
+        return TrainOutcome(
+            "preempted", rd.path, epochs_done=config.epochs, signal=stop.signum, rank=env.rank
+        )
     median = None
     if env.is_main:
         predictions, metrics = results_frames(store, sampler, pred)
         write_results(rd.path, predictions, metrics)
-        median = float(np.nanmedian(metrics["NSE"])) if metrics["NSE"].notna().any() else float("nan")
+        median = (
+            float(np.nanmedian(metrics["NSE"])) if metrics["NSE"].notna().any() else float("nan")
+        )
         write_text(rd.done, f"median NSE {median:.4f}\n")
         progress.log(f"{rd.path}: done, median NSE {median:.4f} over {len(metrics)} basins")
     barrier()
-    return TrainOutcome("done", rd.path, epochs_done=config.epochs, median_nse=median, rank=env.rank)
+    return TrainOutcome(
+        "done", rd.path, epochs_done=config.epochs, median_nse=median, rank=env.rank
+    )

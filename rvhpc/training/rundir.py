@@ -19,7 +19,14 @@ from rvhpc.atomic import atomic_path, write_text
 from rvhpc.errors import RunDirError
 
 #: the files a training run owns (``--force`` removes these and nothing else)
-RUN_FILES = ("config.json", "statics.npz", "losses.csv", "predictions.parquet", "metrics.csv", "DONE")
+RUN_FILES = (
+    "config.json",
+    "statics.npz",
+    "losses.csv",
+    "predictions.parquet",
+    "metrics.csv",
+    "DONE",
+)
 CHECKPOINT_DIR = "checkpoints"
 
 
@@ -29,8 +36,9 @@ def git_commit() -> str | None:
     if not (src / ".git").exists() or shutil.which("git") is None:
         return None
     try:
-        proc = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10)
+        proc = subprocess.run(
+            ["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
@@ -59,7 +67,9 @@ class RunDir:
         try:
             return json.loads(self.config_json.read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise RunDirError(f"{self.config_json}: unreadable ({exc}); start over with --force") from None
+            raise RunDirError(
+                f"{self.config_json}: unreadable ({exc}); start over with --force"
+            ) from None
 
     def check_same(self, identity: dict[str, Any], fingerprint: str) -> None:
         """Refuse a run dir whose config.json describes another run."""
@@ -70,9 +80,13 @@ class RunDir:
         if old.get("store_fingerprint") != fingerprint:
             diffs.append("store_fingerprint (the store's contents changed)")
         if diffs:
-            shown = ", ".join(f"{k}: {old.get(k)!r} -> {identity[k]!r}" if k in identity else k for k in diffs[:3])
-            raise RunDirError(f"{self.path} holds a different run ({shown}): pass another --out, "
-                              "or --force to delete its results and start over")
+            shown = ", ".join(
+                f"{k}: {old.get(k)!r} -> {identity[k]!r}" if k in identity else k for k in diffs[:3]
+            )
+            raise RunDirError(
+                f"{self.path} holds a different run ({shown}): pass another --out, "
+                "or --force to delete its results and start over"
+            )
 
     def clear(self) -> None:
         """Remove this run's own files (``--force``); anything else in the folder is kept."""
@@ -81,15 +95,26 @@ class RunDir:
         shutil.rmtree(self.checkpoints, ignore_errors=True)
 
     def write_statics(self, statics: Any) -> None:
-        values = statics.values if statics.values is not None else np.zeros((len(statics.basins), 0), np.float32)
+        values = (
+            statics.values
+            if statics.values is not None
+            else np.zeros((len(statics.basins), 0), np.float32)
+        )
         with atomic_path(self.statics_npz) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, basins=np.asarray(statics.basins, dtype=str), values=values,
-                         names=np.asarray(statics.names, dtype=str), kind=np.asarray(statics.kind))
+                np.savez(
+                    fh,
+                    basins=np.asarray(statics.basins, dtype=str),
+                    values=values,
+                    names=np.asarray(statics.names, dtype=str),
+                    kind=np.asarray(statics.kind),
+                )
 
     def read_statics(self) -> tuple[list[str], np.ndarray]:
         if not self.statics_npz.exists():
-            raise RunDirError(f"{self.statics_npz} is missing: this is not a (complete) rvhpc run directory")
+            raise RunDirError(
+                f"{self.statics_npz} is missing: this is not a (complete) rvhpc run directory"
+            )
         with np.load(self.statics_npz) as npz:
             return [str(b) for b in npz["basins"]], np.asarray(npz["values"], dtype=np.float32)
 
@@ -97,13 +122,23 @@ class RunDir:
         """Rewrite losses.csv with the rows of earlier epochs plus this one (atomic)."""
         rows = []
         if self.losses_csv.exists():
-            rows = [r for r in self.losses_csv.read_text().splitlines()[1:]
-                    if r and int(r.split(",")[0]) < epoch]
+            rows = [
+                r
+                for r in self.losses_csv.read_text().splitlines()[1:]
+                if r and int(r.split(",")[0]) < epoch
+            ]
         rows.append(f"{epoch},{train_loss:.8g},{lr:.8g},{seconds:.3f}")
         write_text(self.losses_csv, "epoch,train_loss,lr,seconds\n" + "\n".join(rows) + "\n")
 
 
-def config_record(identity_and_runtime: dict[str, Any], fingerprint: str, experiment: str) -> dict[str, Any]:
+def config_record(
+    identity_and_runtime: dict[str, Any], fingerprint: str, experiment: str
+) -> dict[str, Any]:
     """What config.json holds: the resolved config plus provenance."""
-    return {**identity_and_runtime, "rvhpc_version": __version__, "git_commit": git_commit(),
-            "store_fingerprint": fingerprint, "experiment": experiment}
+    return {
+        **identity_and_runtime,
+        "rvhpc_version": __version__,
+        "git_commit": git_commit(),
+        "store_fingerprint": fingerprint,
+        "experiment": experiment,
+    }

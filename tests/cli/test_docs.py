@@ -18,13 +18,16 @@ def test_pages_match_the_cli_help() -> None:
     assert on_disk == set(pages), "docs/cli is stale: run `python -m rvhpc.cli.helpdocs docs/cli`"
     for name, text in pages.items():
         assert (DOCS / name).read_text() == text, (
-            f"docs/cli/{name} differs from --help: run `python -m rvhpc.cli.helpdocs docs/cli`")
+            f"docs/cli/{name} differs from --help: run `python -m rvhpc.cli.helpdocs docs/cli`"
+        )
 
 
 @pytest.mark.parametrize("path", [p for p in command_paths(app) if p], ids=lambda p: " ".join(p))
 def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
     text = help_text(app, path)
-    is_group = any(other[:len(path)] == path and len(other) > len(path) for other in command_paths(app))
+    is_group = any(
+        other[: len(path)] == path and len(other) > len(path) for other in command_paths(app)
+    )
     if not is_group:
         assert "Example: rvhpc " in text, f"rvhpc {' '.join(path)} --help has no 'Example:' line"
 

@@ -13,7 +13,9 @@ from tests.collect.conftest import basin_ids, cell, noisy, observed
 
 
 def _run(client, *args):
-    result = CliRunner().invoke(app, ["collect", *map(str, args), "--scheduler", client.scheduler.address])
+    result = CliRunner().invoke(
+        app, ["collect", *map(str, args), "--scheduler", client.scheduler.address]
+    )
     lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
     assert "Traceback" not in result.output
     return result, lines
@@ -46,8 +48,10 @@ def test_corrupt_predictions_skipped_and_reported(tmp_path, client, damage):
         pd.read_parquet(pred).drop(columns="qsim").to_parquet(pred)
     result, lines = _run(client, runs, "--out", tmp_path / "res")
     assert result.exit_code == 2 and len(lines) == 1, result.output
-    assert "cell t/ea/physics/seed3: predictions.parquet" in lines[0] and "--allow-partial" in lines[0]
-    m = pd.read_parquet(tmp_path / "res" / "metrics.parquet")      # the good cells are still collected
+    assert (
+        "cell t/ea/physics/seed3: predictions.parquet" in lines[0] and "--allow-partial" in lines[0]
+    )
+    m = pd.read_parquet(tmp_path / "res" / "metrics.parquet")  # the good cells are still collected
     assert set(m["member"]) == {"1", "2", "ensemble"}
     result, lines = _run(client, runs, "--out", tmp_path / "res2", "--allow-partial")
     assert result.exit_code == 0 and lines == []
@@ -64,7 +68,9 @@ def test_mismatched_basin_sets_refused(tmp_path, client):
         collect(runs, tmp_path / "res", client)
     msg = str(err.value)
     assert "\n" not in msg and msg.startswith("experiment EP: seeds have different basin sets")
-    assert "t/ea/physics/seed1 (4 basins)" in msg and "t/ea/physics/seed2 (3 basins, 1 differ)" in msg
+    assert (
+        "t/ea/physics/seed1 (4 basins)" in msg and "t/ea/physics/seed2 (3 basins, 1 differ)" in msg
+    )
     m = pd.read_parquet(tmp_path / "res" / "metrics.parquet")
     assert not ((m["experiment"] == "EP") & (m["member"] == "ensemble")).any()
     assert ((m["experiment"] == "EO") & (m["member"] == "ensemble")).any()
@@ -79,4 +85,6 @@ def test_days_differ_refused(tmp_path, client):
     df.iloc[5:].to_parquet(d / "predictions.parquet", index=False)
     rep = collect(runs, tmp_path / "res", client, allow_partial=True)
     assert len(rep.problems) == 1
-    assert rep.problems[0].startswith("experiment EP: cells t/ea/physics/seed1 and t/ea/physics/seed2 differ in days")
+    assert rep.problems[0].startswith(
+        "experiment EP: cells t/ea/physics/seed1 and t/ea/physics/seed2 differ in days"
+    )

@@ -17,25 +17,48 @@ from tests.collect.conftest import cell, noisy, observed
 
 
 def test_slurm_kwargs_from_profile(tmp_path):
-    site = SiteProfile(name="hpc", partition="gpu", account="hyd", qos="long", modules=["python/3.11"],
-                       setup=["source /opt/env.sh"],
-                       dask={"cores": 4, "processes": 2, "memory_gb": 8, "walltime": "02:00:00",
-                             "lifetime_min": 100, "max_jobs": 3})
+    site = SiteProfile(
+        name="hpc",
+        partition="gpu",
+        account="hyd",
+        qos="long",
+        modules=["python/3.11"],
+        setup=["source /opt/env.sh"],
+        dask={
+            "cores": 4,
+            "processes": 2,
+            "memory_gb": 8,
+            "walltime": "02:00:00",
+            "lifetime_min": 100,
+            "max_jobs": 3,
+        },
+    )
     kw = slurm_cluster_kwargs(site, tmp_path / "logs")
     assert (kw["queue"], kw["account"], kw["cores"], kw["processes"]) == ("gpu", "hyd", 4, 2)
     assert kw["memory"] == "8.0GB" and kw["walltime"] == "02:00:00"
     assert kw["job_extra_directives"] == ["--qos=long"]
     assert kw["job_script_prologue"][:2] == ["module load python/3.11", "source /opt/env.sh"]
-    assert kw["worker_extra_args"] == ["--lifetime", "100m", "--lifetime-stagger", "5m", "--lifetime-restart"]
+    assert kw["worker_extra_args"] == [
+        "--lifetime",
+        "100m",
+        "--lifetime-stagger",
+        "5m",
+        "--lifetime-restart",
+    ]
     assert "host" not in kw["scheduler_options"]
     assert load_profile("local").name == "local"
     assert slurm_cluster_kwargs(load_profile("local"))["scheduler_options"]["host"] == "127.0.0.1"
 
     from dask_jobqueue import SLURMCluster
 
-    script = SLURMCluster(**{**kw, "scheduler_options": {"host": "127.0.0.1", "dashboard_address": None}}
-                          ).job_script()
-    assert "#SBATCH -p gpu" in script and "#SBATCH --qos=long" in script and "--lifetime 100m" in script
+    script = SLURMCluster(
+        **{**kw, "scheduler_options": {"host": "127.0.0.1", "dashboard_address": None}}
+    ).job_script()
+    assert (
+        "#SBATCH -p gpu" in script
+        and "#SBATCH --qos=long" in script
+        and "--lifetime 100m" in script
+    )
 
 
 def test_bad_scheduler_settings():
@@ -52,7 +75,9 @@ def test_bad_scheduler_settings():
 
 
 def _jobs(name: str) -> list[str]:
-    out = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i %T"], capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        ["squeue", "-h", "-n", name, "-o", "%i %T"], capture_output=True, text=True, timeout=30
+    )
     return out.stdout.split("\n") if out.stdout.strip() else []
 
 
@@ -64,7 +89,9 @@ def test_collect_on_slurm_cluster(tmp_path, slurm_cluster):
         cell(runs, "ea", "one_hot", None, seed, qobs, noisy(qobs, 5 + seed))
     name = f"rvhpc-test-{uuid.uuid4().hex[:8]}"
     try:
-        with dask_client("slurm", workers=1, profile="local", log_dir=tmp_path / "logs", job_name=name) as client:
+        with dask_client(
+            "slurm", workers=1, profile="local", log_dir=tmp_path / "logs", job_name=name
+        ) as client:
             client.wait_for_workers(1, timeout=240)
             assert _jobs(name), "no worker job in squeue"
             rep = collect(runs, tmp_path / "res", client)
@@ -74,7 +101,7 @@ def test_collect_on_slurm_cluster(tmp_path, slurm_cluster):
         m = pd.read_parquet(tmp_path / "res" / "metrics.parquet")
         assert set(m["experiment"]) == {"EP", "EO"} and (m["member"] == "ensemble").sum() == 2 * 3
     finally:
-        for _ in range(60):     # scancel from cluster.close() may still be completing
+        for _ in range(60):  # scancel from cluster.close() may still be completing
             leftover = _jobs(name)
             if not leftover:
                 break

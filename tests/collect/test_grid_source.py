@@ -12,14 +12,26 @@ from tests.collect.conftest import DATES, basin_ids, noisy, observed
 
 def test_collect_a_grid_file(tmp_path, client):
     grid_file = tmp_path / "g.yaml"
-    grid_file.write_text("name: g\ndata: {store: data/store.h5}\nruns_dir: runs\n"
-                         "experiments:\n  - {arch: ea, static: physics, seeds: [0, 1]}\n"
-                         "  - {arch: ea, static: gaussian, dims: [8], seeds: [0]}\n")
+    grid_file.write_text(
+        "name: g\ndata: {store: data/store.h5}\nruns_dir: runs\n"
+        "experiments:\n  - {arch: ea, static: physics, seeds: [0, 1]}\n"
+        "  - {arch: ea, static: gaussian, dims: [8], seeds: [0]}\n"
+    )
     grid = load_grid(grid_file)
     qobs = observed(3)
-    for c in grid.cells[:2]:        # the gaussian cell has not run yet
-        write_cell(c.run_dir, c.arch, c.static, c.dim, c.attr_seed, c.seed, basin_ids(3), DATES, qobs,
-                   noisy(qobs, c.seed))
+    for c in grid.cells[:2]:  # the gaussian cell has not run yet
+        write_cell(
+            c.run_dir,
+            c.arch,
+            c.static,
+            c.dim,
+            c.attr_seed,
+            c.seed,
+            basin_ids(3),
+            DATES,
+            qobs,
+            noisy(qobs, c.seed),
+        )
     rep = collect(grid_file, tmp_path / "res", client)
     assert rep.cells == 2 and rep.unfinished == ["store/ea/num_of_sf/8/0/seed0"]
     m = pd.read_parquet(tmp_path / "res" / "metrics.parquet")

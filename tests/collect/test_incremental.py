@@ -23,10 +23,12 @@ def test_rerun_reuses_unchanged_and_recomputes_changed(tmp_path, client):
     assert second.computed == [] and len(second.cached) == 4 and second.ensembles_computed == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out / "metrics.parquet"), before)
 
-    changed = cell(runs, "ea", "physics", None, 2, qobs, noisy(qobs, 77, 1.5))   # rewrite seed 2 of EP
+    changed = cell(
+        runs, "ea", "physics", None, 2, qobs, noisy(qobs, 77, 1.5)
+    )  # rewrite seed 2 of EP
     third = collect(runs, out, client)
     assert third.computed == [str(changed.relative_to(runs))] and len(third.cached) == 3
-    assert third.ensembles_computed == 1                                         # EP only; EO reused
+    assert third.ensembles_computed == 1  # EP only; EO reused
     after = pd.read_parquet(out / "metrics.parquet")
     key = ["experiment", "member", "basin"]
     merged = before.merge(after, on=key, suffixes=("_a", "_b"))

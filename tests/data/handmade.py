@@ -20,14 +20,28 @@ def forcing_text(basin: str, area: int | None = 100_000_000, n_days: int = N_DAY
     lines = ["  44.5 ", "250.5\t"]
     if area is not None:
         lines.append(f"{area}   ")
-    lines.append("Year Mnth Day Hr\tdayl(s)\tprcp(mm/day)\tsrad(W/m2)\tswe(mm)\ttmax(C)\ttmin(C)\tvp(Pa)")
+    lines.append(
+        "Year Mnth Day Hr\tdayl(s)\tprcp(mm/day)\tsrad(W/m2)\tswe(mm)\ttmax(C)\ttmin(C)\tvp(Pa)"
+    )
     for k in range(n_days):
         d = START + pd.Timedelta(days=k)
         sep = "\t" if k % 2 else "   "  # alternate tabs and runs of spaces
         trail = "  " if k % 3 == 0 else ""  # trailing blanks on some rows
-        lines.append(sep.join([f"{d.year} {d.month:02d} {d.day:02d} 12", "36000.00", f"{k / 10:.2f}",
-                               f"{100 + k:.2f}", "0.00", f"{10 + k / 100:.2f}", f"{-1 - k / 100:.2f}",
-                               f"{500 + k:.2f}"]) + trail)
+        lines.append(
+            sep.join(
+                [
+                    f"{d.year} {d.month:02d} {d.day:02d} 12",
+                    "36000.00",
+                    f"{k / 10:.2f}",
+                    f"{100 + k:.2f}",
+                    "0.00",
+                    f"{10 + k / 100:.2f}",
+                    f"{-1 - k / 100:.2f}",
+                    f"{500 + k:.2f}",
+                ]
+            )
+            + trail
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -44,14 +58,23 @@ def streamflow_text(basin: str, n_days: int = N_DAYS) -> str:
         elif k == 7:
             flag = "A:e"
         sep = "\t" if k % 2 else " "
-        lines.append(f"{basin} {d.year} {d.month:02d}\t{d.day:02d}{sep}  {q} {flag}" + (" " if k % 4 == 0 else ""))
+        lines.append(
+            f"{basin} {d.year} {d.month:02d}\t{d.day:02d}{sep}  {q} {flag}"
+            + (" " if k % 4 == 0 else "")
+        )
     return "\n".join(lines) + "\n"
 
 
 def attribute_frames(basins) -> dict[str, pd.DataFrame]:
-    groups = {"clim": DESCRIPTORS[:9] + ("high_prec_timing",), "geol": ("geol_1st_class",) + DESCRIPTORS[9:11],
-              "hydro": ("q_mean", "runoff_ratio"), "name": ("huc_02", "gauge_name"), "soil": DESCRIPTORS[11:19],
-              "topo": ("gauge_lat", "gauge_lon") + DESCRIPTORS[19:22], "vege": DESCRIPTORS[22:]}
+    groups = {
+        "clim": DESCRIPTORS[:9] + ("high_prec_timing",),
+        "geol": ("geol_1st_class",) + DESCRIPTORS[9:11],
+        "hydro": ("q_mean", "runoff_ratio"),
+        "name": ("huc_02", "gauge_name"),
+        "soil": DESCRIPTORS[11:19],
+        "topo": ("gauge_lat", "gauge_lon") + DESCRIPTORS[19:22],
+        "vege": DESCRIPTORS[22:],
+    }
     frames = {}
     for g, cols in groups.items():
         data = {}
@@ -61,13 +84,17 @@ def attribute_frames(basins) -> dict[str, pd.DataFrame]:
             elif c == "huc_02":
                 data[c] = [b[:2] for b in basins]
             else:
-                data[c] = [float(DESCRIPTORS.index(c) if c in DESCRIPTORS else j) + i * 0.5
-                           for i, _ in enumerate(basins)]
+                data[c] = [
+                    float(DESCRIPTORS.index(c) if c in DESCRIPTORS else j) + i * 0.5
+                    for i, _ in enumerate(basins)
+                ]
         frames[g] = pd.DataFrame(data, index=pd.Index(list(basins), name="gauge_id"))
     return frames
 
 
-def make_tree(root: Path, basins=BASINS, flat: bool = False, forcing: str = "maurer_extended") -> Path:
+def make_tree(
+    root: Path, basins=BASINS, flat: bool = False, forcing: str = "maurer_extended"
+) -> Path:
     """Write a small CAMELS US tree by hand; returns ``root`` (basin list at root/basins.txt)."""
     for basin in basins:
         huc = "" if flat else basin[:2]
@@ -75,7 +102,9 @@ def make_tree(root: Path, basins=BASINS, flat: bool = False, forcing: str = "mau
         qdir = root / "usgs_streamflow" / huc
         fdir.mkdir(parents=True, exist_ok=True)
         qdir.mkdir(parents=True, exist_ok=True)
-        (fdir / f"{basin}_lump_maurer_forcing_leap.txt").write_text(forcing_text(basin, AREAS[basin]))
+        (fdir / f"{basin}_lump_maurer_forcing_leap.txt").write_text(
+            forcing_text(basin, AREAS[basin])
+        )
         (qdir / f"{basin}_streamflow_qc.txt").write_text(streamflow_text(basin))
     adir = root / "camels_attributes_v2.0"
     adir.mkdir(parents=True, exist_ok=True)

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.data.handmade import AREAS, BASINS, N_DAYS, forcing_text, make_tree
 from rvhpc.data import camels
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
 from rvhpc.errors import DataError
+from tests.data.handmade import AREAS, BASINS, N_DAYS, forcing_text, make_tree
 
 
 def test_constants():
@@ -20,10 +20,13 @@ def test_constants():
 
 def test_unit_conversion_against_hand_computed_values():
     # 100 cfs = 2.83168466 m3/s = 244657.554624 m3/day; over 1e8 m2 that is 2.44657554624 mm/day
-    assert camels.cfs_to_mm_per_day(np.array([100.0]), 1e8)[0] == pytest.approx(2.44657554624, rel=1e-12)
+    assert camels.cfs_to_mm_per_day(np.array([100.0]), 1e8)[0] == pytest.approx(
+        2.44657554624, rel=1e-12
+    )
     # the other form of reference.md: 28316846.592 * Q * 86400 / (area * 1e6)
     assert camels.cfs_to_mm_per_day(np.array([655.0]), 2_303_950_000)[0] == pytest.approx(
-        28316846.592 * 655.0 * 86400 / (2_303_950_000 * 1e6), rel=1e-9)
+        28316846.592 * 655.0 * 86400 / (2_303_950_000 * 1e6), rel=1e-9
+    )
 
 
 def test_forcing_with_tabs_spaces_trailing_blanks(handmade):
@@ -52,7 +55,9 @@ def test_streamflow_flags_missing_negative_and_conversion(handmade):
     assert len(q) == N_DAYS
     assert np.isnan(q.iloc[3]) and np.isnan(q.iloc[5])  # -999 (flag M) and a negative value
     assert q.iloc[7] == pytest.approx((100 + 7) * 0.0283168466 * 86400 / AREAS["12000002"] * 1000)
-    assert q.iloc[0] == pytest.approx(100 * 0.0283168466 * 86400 / 250e6 * 1000)  # 0.978630... mm/day
+    assert q.iloc[0] == pytest.approx(
+        100 * 0.0283168466 * 86400 / 250e6 * 1000
+    )  # 0.978630... mm/day
     assert q.iloc[0] == pytest.approx(0.978630218496, rel=1e-10)
     assert q.isna().sum() == 2
 
@@ -70,7 +75,10 @@ def test_attributes_joined_with_string_ids(handmade):
     assert list(attrs.index) == sorted(BASINS) and all(isinstance(b, str) for b in attrs.index)
     assert attrs.loc["01000001", "huc_02"] == "01"  # leading zeros kept
     table = camels.descriptor_table(attrs, ["12000002", "01000001"])
-    assert list(table.columns) == list(DESCRIPTORS) and list(table.index) == ["12000002", "01000001"]
+    assert list(table.columns) == list(DESCRIPTORS) and list(table.index) == [
+        "12000002",
+        "01000001",
+    ]
     assert table.loc["01000001", "p_mean"] == 0.0 and table.loc["12000002", "gvf_diff"] == 26.5
 
 
@@ -80,11 +88,14 @@ def test_basin_list_strips_blanks(tmp_path):
     assert camels.read_basin_list(path) == ["01000001", "12000002"]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "basin list is empty"),
-    ("01000001\n12000002\n01000001\n", ":3: basin 01000001 is listed twice (first on line 1)"),
-    ("01000001\n1200002\n", ":2: '1200002' is not an 8-digit basin id"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "basin list is empty"),
+        ("01000001\n12000002\n01000001\n", ":3: basin 01000001 is listed twice (first on line 1)"),
+        ("01000001\n1200002\n", ":2: '1200002' is not an 8-digit basin id"),
+    ],
+)
 def test_basin_list_errors(tmp_path, text, message):
     path = tmp_path / "list.txt"
     path.write_text(text)

@@ -8,17 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.data.handmade import forcing_text
 from rvhpc.data import build, camels
 from rvhpc.data.synth import synthesize
 from rvhpc.errors import DataError
+from tests.data.handmade import forcing_text
 
 PERIODS = (("2000-04-01", "2000-12-31"), ("2000-01-01", "2000-03-31"))
 
 
 @pytest.fixture
 def inputs(tmp_path) -> build.Inputs:
-    synth = synthesize(tmp_path / "camels", n_basins=5, start="2000-01-01", end="2000-12-31", seed=3)
+    synth = synthesize(
+        tmp_path / "camels", n_basins=5, start="2000-01-01", end="2000-12-31", seed=3
+    )
     return build.resolve_inputs(synth.root, synth.basin_file, "maurer_extended", *PERIODS)
 
 
@@ -33,7 +35,9 @@ def test_pool_equals_serial(inputs):
             x, y = getattr(a, name), getattr(b, name)
             assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True), name
     # the order is the basin list's: each forcing file's area is its own basin's
-    assert [b.head[0] for b in pooled] == [camels.read_forcing(p).area_m2 for p in inputs.forcing_files]
+    assert [b.head[0] for b in pooled] == [
+        camels.read_forcing(p).area_m2 for p in inputs.forcing_files
+    ]
 
 
 def test_pool_raises_the_serial_error(inputs):
@@ -58,6 +62,10 @@ def test_fast_parse_equals_careful_parse(tmp_path):
     assert fast is not None and fast.dtype == careful.dtype and np.array_equal(fast, careful)
     # rows the careful path rejects are never taken by the fast one
     lines = body.decode().splitlines()
-    for bad in (lines[2] + " 1.0", lines[2].rsplit(None, 1)[0], lines[2].replace(lines[2].split()[5], "NaN")):
+    for bad in (
+        lines[2] + " 1.0",
+        lines[2].rsplit(None, 1)[0],
+        lines[2].replace(lines[2].split()[5], "NaN"),
+    ):
         broken = "\n".join(lines[:2] + [bad] + lines[3:]).encode()
         assert camels._fast_numbers(broken, len(names), list(range(len(names)))) is None, bad

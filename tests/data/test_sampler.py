@@ -27,7 +27,9 @@ def test_train_samples_follow_the_rules(train_store):
     assert dates.min() == pd.Timestamp("2000-10-01") and dates.max() <= pd.Timestamp("2002-09-30")
     assert np.isfinite(train_store.qobs[rows[:, 0], rows[:, 1]]).all()
     n_train_days = (pd.Timestamp("2002-09-30") - pd.Timestamp("2000-10-01")).days + 1
-    expected = sum(np.isfinite(train_store.qobs[b, T - 1:T - 1 + n_train_days]).sum() for b in range(4))
+    expected = sum(
+        np.isfinite(train_store.qobs[b, T - 1 : T - 1 + n_train_days]).sum() for b in range(4)
+    )
     assert len(rows) == expected  # every observed training day, nothing else
     assert len(rows) < 4 * n_train_days  # the synthetic gaps are dropped
 
@@ -39,10 +41,13 @@ def test_batch_is_the_standardised_window(train_store):
     assert x.shape == (4, T, 5) and x.dtype == torch.float32
     assert y.shape == (4, 1) and q_std.shape == (4, 1) and basin.dtype == torch.int64
     for k, (b, d) in enumerate(rows):
-        raw = train_store.forcing[b, d - T + 1:d + 1].astype(np.float64)
-        np.testing.assert_allclose(x[k].numpy(), (raw - train_store.x_mean) / train_store.x_std, rtol=1e-4, atol=1e-5)
-        assert y[k, 0].item() == pytest.approx((train_store.qobs[b, d] - train_store.y_mean) / train_store.y_std,
-                                               rel=1e-5)
+        raw = train_store.forcing[b, d - T + 1 : d + 1].astype(np.float64)
+        np.testing.assert_allclose(
+            x[k].numpy(), (raw - train_store.x_mean) / train_store.x_std, rtol=1e-4, atol=1e-5
+        )
+        assert y[k, 0].item() == pytest.approx(
+            (train_store.qobs[b, d] - train_store.y_mean) / train_store.y_std, rel=1e-5
+        )
         assert q_std[k, 0].item() == pytest.approx(train_store.q_std[b], rel=1e-6)
     # one basin, many days (evaluation) gives the same windows
     same = sampler.windows(rows[0, 0], rows[:1, 1])
@@ -64,7 +69,13 @@ def test_windows_skip_missing_inputs(tiny_store):
 def test_eval_days_and_warmup_check(tiny_store):
     store = open_store(tiny_store, "eval", warmup=T - 1)
     days = WindowSampler(store, T).eval_days()
-    assert store.dates[days[0]] == pd.Timestamp("1999-01-01") and store.dates[days[-1]] == pd.Timestamp("2000-09-30")
-    assert len(days) == len(np.unique(days)) == (pd.Timestamp("2000-09-30") - pd.Timestamp("1999-01-01")).days + 1
+    assert store.dates[days[0]] == pd.Timestamp("1999-01-01") and store.dates[
+        days[-1]
+    ] == pd.Timestamp("2000-09-30")
+    assert (
+        len(days)
+        == len(np.unique(days))
+        == (pd.Timestamp("2000-09-30") - pd.Timestamp("1999-01-01")).days + 1
+    )
     with pytest.raises(DataError, match="warm-up of the first eval day"):
         WindowSampler(open_store(tiny_store, "eval", warmup=400), 400).eval_days()

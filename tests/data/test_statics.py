@@ -46,21 +46,32 @@ def test_zero_std_becomes_one(tiny_store):
 
 
 def test_gaussian_deterministic_and_seeded(store):
-    a, b = build_statics("gaussian", store, dim=16, attr_seed=3), build_statics("gaussian", store, dim=16, attr_seed=3)
+    a, b = (
+        build_statics("gaussian", store, dim=16, attr_seed=3),
+        build_statics("gaussian", store, dim=16, attr_seed=3),
+    )
     c = build_statics("gaussian", store, dim=16, attr_seed=4)
     assert a.values.shape == (4, 16) and np.array_equal(a.values, b.values)
     assert not np.allclose(a.values, c.values)
     _standardised(a.values)
     draw = np.random.default_rng(3).standard_normal((4, 16))
-    np.testing.assert_allclose(a.values, (draw - draw.mean(0)) / draw.std(0, ddof=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        a.values, (draw - draw.mean(0)) / draw.std(0, ddof=1), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_mixed(store):
     s = build_statics("mixed", store, dim=32, attr_seed=1)
-    assert s.values.shape == (4, 32) and s.names[:27] == list(DESCRIPTORS) and s.names[27] == "rv_000"
-    np.testing.assert_allclose(s.values[:, :27], build_statics("physics", store).values, rtol=1e-5, atol=1e-6)
+    assert (
+        s.values.shape == (4, 32) and s.names[:27] == list(DESCRIPTORS) and s.names[27] == "rv_000"
+    )
+    np.testing.assert_allclose(
+        s.values[:, :27], build_statics("physics", store).values, rtol=1e-5, atol=1e-6
+    )
     draw = np.random.default_rng(1).standard_normal((4, 5))
-    np.testing.assert_allclose(s.values[:, 27:], (draw - draw.mean(0)) / draw.std(0, ddof=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        s.values[:, 27:], (draw - draw.mean(0)) / draw.std(0, ddof=1), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_one_hot_and_none(store):
@@ -70,10 +81,15 @@ def test_one_hot_and_none(store):
     assert n.values is None and n.dim == 0 and n.basins == store.basins
 
 
-@pytest.mark.parametrize("kind, dim, message", [
-    ("physic", None, "unknown static kind"), ("gaussian", None, "needs a dimension"),
-    ("mixed", 27, "must be >= 28"), ("gaussian", 0, "must be positive"),
-])
+@pytest.mark.parametrize(
+    "kind, dim, message",
+    [
+        ("physic", None, "unknown static kind"),
+        ("gaussian", None, "needs a dimension"),
+        ("mixed", 27, "must be >= 28"),
+        ("gaussian", 0, "must be positive"),
+    ],
+)
 def test_bad_arguments(store, kind, dim, message):
     with pytest.raises(ConfigError, match=message):
         build_statics(kind, store, dim=dim)

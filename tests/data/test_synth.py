@@ -20,21 +20,47 @@ def _files(root):
 
 def test_layout_and_formats(tiny_camels):
     root = tiny_camels.root
-    assert len(tiny_camels.basins) == 4 and camels.read_basin_list(tiny_camels.basin_file) == tiny_camels.basins
+    assert (
+        len(tiny_camels.basins) == 4
+        and camels.read_basin_list(tiny_camels.basin_file) == tiny_camels.basins
+    )
     for basin in tiny_camels.basins:
         assert len(basin) == 8 and basin.isdigit()
-        forcing = root / "basin_mean_forcing" / "maurer_extended" / basin[:2] / f"{basin}_lump_maurer_forcing_leap.txt"
+        forcing = (
+            root
+            / "basin_mean_forcing"
+            / "maurer_extended"
+            / basin[:2]
+            / f"{basin}_lump_maurer_forcing_leap.txt"
+        )
         flow = root / "usgs_streamflow" / basin[:2] / f"{basin}_streamflow_qc.txt"
         lines = forcing.read_text().splitlines()
-        assert int(lines[2]) > 0 and lines[3].split() == ["Year", "Mnth", "Day", "Hr", "dayl(s)", "prcp(mm/day)",
-                                                          "srad(W/m2)", "swe(mm)", "tmax(C)", "tmin(C)", "vp(Pa)"]
-        assert lines[4].split()[:4] == ["1998", "01", "01", "12"] and lines[-1].split()[:3] == ["2003", "12", "31"]
+        assert int(lines[2]) > 0 and lines[3].split() == [
+            "Year",
+            "Mnth",
+            "Day",
+            "Hr",
+            "dayl(s)",
+            "prcp(mm/day)",
+            "srad(W/m2)",
+            "swe(mm)",
+            "tmax(C)",
+            "tmin(C)",
+            "vp(Pa)",
+        ]
+        assert lines[4].split()[:4] == ["1998", "01", "01", "12"] and lines[-1].split()[:3] == [
+            "2003",
+            "12",
+            "31",
+        ]
         rows = [ln.split() for ln in flow.read_text().splitlines()]
         assert all(r[0] == basin and len(r) == 6 for r in rows)
         assert {r[5] for r in rows} <= {"A", "A:e", "M"}
         assert any(r[4] == "-999.00" and r[5] == "M" for r in rows)
     for group, cols in COLUMNS.items():
-        header = (root / "camels_attributes_v2.0" / f"camels_{group}.txt").read_text().splitlines()[0]
+        header = (
+            (root / "camels_attributes_v2.0" / f"camels_{group}.txt").read_text().splitlines()[0]
+        )
         assert header.split(";") == ["gauge_id", *cols]
     attrs = camels.read_attributes(root)
     table = camels.descriptor_table(attrs, tiny_camels.basins)
@@ -47,7 +73,9 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path):
     b = synthesize(tmp_path / "b", n_basins=2, start="2000-01-01", end="2000-12-31", seed=7)
     c = synthesize(tmp_path / "c", n_basins=2, start="2000-01-01", end="2000-12-31", seed=8)
     assert _files(a.root) == _files(b.root)
-    match, mismatch, errors = filecmp.cmpfiles(a.root, b.root, [str(p) for p in _files(a.root)], shallow=False)
+    match, mismatch, errors = filecmp.cmpfiles(
+        a.root, b.root, [str(p) for p in _files(a.root)], shallow=False
+    )
     assert not mismatch and not errors
     assert a.basins != c.basins
 
@@ -66,17 +94,46 @@ def test_descriptors_explain_the_response(tmp_path):
         return 1 - (y - x @ coef).var() / y.var()
 
     # baseflow share is set by geology and soils, not by the weather
-    assert r2(bfi, ["geol_permeability", "soil_conductivity", "soil_depth_pelletier", "carbonate_rocks_frac"]) > 0.7
+    assert (
+        r2(
+            bfi,
+            [
+                "geol_permeability",
+                "soil_conductivity",
+                "soil_depth_pelletier",
+                "carbonate_rocks_frac",
+            ],
+        )
+        > 0.7
+    )
     assert r2(bfi, ["p_mean", "pet_mean"]) < 0.3
 
 
 def test_cli_synth_then_read(tmp_path):
     out = tmp_path / "camels"
-    result = CliRunner().invoke(app, ["data", "synth", str(out), "--basins", "2", "--start", "2001-01-01",
-                                      "--end", "2001-06-30", "--seed", "3"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "data",
+            "synth",
+            str(out),
+            "--basins",
+            "2",
+            "--start",
+            "2001-01-01",
+            "--end",
+            "2001-06-30",
+            "--seed",
+            "3",
+        ],
+    )
     assert result.exit_code == 0, result.output
     basins = camels.read_basin_list(out / "basin_list.txt")
-    forcing = camels.read_forcing(camels.index_files(out / "basin_mean_forcing" / "maurer_extended")[basins[0]])
+    forcing = camels.read_forcing(
+        camels.index_files(out / "basin_mean_forcing" / "maurer_extended")[basins[0]]
+    )
     assert len(forcing.data) == 181 and forcing.data["prcp(mm/day)"].min() >= 0
-    q = camels.read_streamflow(camels.index_files(out / "usgs_streamflow")[basins[0]], forcing.area_m2)
+    q = camels.read_streamflow(
+        camels.index_files(out / "usgs_streamflow")[basins[0]], forcing.area_m2
+    )
     assert q.isna().any() and (q.dropna() >= 0).all()

@@ -29,8 +29,15 @@ def write_grid(folder: Path, name: str = "smoke", experiments: list | None = Non
     return path
 
 
-def rvhpc(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def rvhpc(
+    *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess."""
-    return subprocess.run([PYTHON, "-m", "rvhpc", *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=timeout)
-
+    return subprocess.run(
+        [PYTHON, "-m", "rvhpc", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )

@@ -6,17 +6,24 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from rvhpc.errors import ContainerError
-from rvhpc.hpc.container import (NO_BUILDER, Bind, build_image, collect_binds, find_runtime, wrap_command)
+from rvhpc.hpc.container import (
+    NO_BUILDER,
+    Bind,
+    build_image,
+    collect_binds,
+    find_runtime,
+    wrap_command,
+)
 from rvhpc.hpc.profile import ContainerSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,15 +59,21 @@ def _lock() -> dict[str, Version]:
 
 # --- the definition file -------------------------------------------------------------------------
 
+
 def test_definition_has_every_section_and_a_pinned_cuda_base():
     sections = _sections(DEF.read_text())
     assert set(SECTIONS) <= set(sections), f"missing: {set(SECTIONS) - set(sections)}"
-    header = dict(line.split(":", 1) for line in sections["header"].splitlines()
-                  if line.strip() and not line.startswith("#"))
+    header = dict(
+        line.split(":", 1)
+        for line in sections["header"].splitlines()
+        if line.strip() and not line.startswith("#")
+    )
     assert header["Bootstrap"].strip() == "docker"
     base = header["From"].strip()
     # an exact tag (x.y.z) or a digest, never a moving tag such as latest
-    assert re.fullmatch(r"nvidia/cuda:\d+\.\d+\.\d+-(cudnn-)?runtime-ubuntu\d+\.\d+|\S+@sha256:[0-9a-f]{64}", base)
+    assert re.fullmatch(
+        r"nvidia/cuda:\d+\.\d+\.\d+-(cudnn-)?runtime-ubuntu\d+\.\d+|\S+@sha256:[0-9a-f]{64}", base
+    )
 
 
 def test_runscript_runs_the_cli_and_test_section_checks_the_stack():
@@ -88,22 +101,31 @@ def test_files_sources_exist_and_post_installs_lock_then_project_without_deps():
 
 
 def test_definition_defaults_match_the_project_version():
-    arguments = dict(line.strip().split("=", 1) for line in _sections(DEF.read_text())["%arguments"].splitlines()
-                     if line.strip())
+    arguments = dict(
+        line.strip().split("=", 1)
+        for line in _sections(DEF.read_text())["%arguments"].splitlines()
+        if line.strip()
+    )
     assert arguments["VERSION"] == _pyproject()["project"]["version"]
 
 
 def test_torch_is_a_cuda_build_the_project_admits():
-    arguments = dict(line.strip().split("=", 1) for line in _sections(DEF.read_text())["%arguments"].splitlines()
-                     if line.strip())
-    torch_spec = next(Requirement(r) for r in _pyproject()["project"]["dependencies"]
-                      if canonicalize_name(Requirement(r).name) == "torch")
+    arguments = dict(
+        line.strip().split("=", 1)
+        for line in _sections(DEF.read_text())["%arguments"].splitlines()
+        if line.strip()
+    )
+    torch_spec = next(
+        Requirement(r)
+        for r in _pyproject()["project"]["dependencies"]
+        if canonicalize_name(Requirement(r).name) == "torch"
+    )
     pinned = Version(f"{arguments['TORCH_VERSION']}+{arguments['TORCH_CUDA']}")
     assert re.fullmatch(r"cu1[2-9]\d", pinned.local or ""), f"{pinned} is not a CUDA build"
     assert torch_spec.specifier.contains(pinned.public), f"torch {pinned} outside {torch_spec}"
     post = _sections(DEF.read_text())["%post"]
     assert '"torch=={{ TORCH_VERSION }}+{{ TORCH_CUDA }}"' in post
-    assert "--index-url \"https://download.pytorch.org/whl/{{ TORCH_CUDA }}\"" in post
+    assert '--index-url "https://download.pytorch.org/whl/{{ TORCH_CUDA }}"' in post
 
 
 def test_lock_pins_every_project_dependency_within_its_range():
@@ -125,8 +147,15 @@ def test_lock_is_closed_under_the_dependencies_of_what_it_pins():
     generated from the venv by containers/lock.py; a package upgraded since is left to pip check).
     """
     pins = _lock()
-    env = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
-           "platform_machine": "x86_64", "python_version": "3.12", "python_full_version": "3.12.0", "extra": ""}
+    env = {
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "platform_machine": "x86_64",
+        "python_version": "3.12",
+        "python_full_version": "3.12.0",
+        "extra": "",
+    }
     checked = 0
     for name, version in pins.items():
         try:
@@ -141,29 +170,62 @@ def test_lock_is_closed_under_the_dependencies_of_what_it_pins():
             if sub.marker is not None and not sub.marker.evaluate(env):
                 continue
             sub_name = canonicalize_name(sub.name)
-            assert sub_name in pins or sub_name == "torch", f"{name} needs {sub}, which requirements.lock lacks"
+            assert sub_name in pins or sub_name == "torch", (
+                f"{name} needs {sub}, which requirements.lock lacks"
+            )
             if sub_name in pins:
-                assert sub.specifier.contains(pins[sub_name], prereleases=True), \
+                assert sub.specifier.contains(pins[sub_name], prereleases=True), (
                     f"{name} needs {sub} but the lock pins {pins[sub_name]}"
-    assert checked >= len(pins) // 2, "most locked versions differ from the venv: rerun containers/lock.py"
+                )
+    assert checked >= len(pins) // 2, (
+        "most locked versions differ from the venv: rerun containers/lock.py"
+    )
 
 
 # --- wrap_command -------------------------------------------------------------------------------
 
+
 def test_apptainer_exec_with_nv_binds_and_extra_args(tmp_path):
-    settings = ContainerSettings(image="/images/rvhpc.sif", runtime="apptainer", binds=["/scratch/data:/data:ro"],
-                                 extra_args=["--cleanenv"])
-    argv = wrap_command(["python", "-m", "rvhpc", "cell", "m.json", "--index", "0"], settings,
-                        [tmp_path / "runs", tmp_path / "store dir"])
-    assert argv == ["apptainer", "exec", "--nv", "--bind",
-                    f"/scratch/data:/data:ro,{tmp_path}/runs:{tmp_path}/runs,{tmp_path}/store dir:{tmp_path}/store dir",
-                    "--cleanenv", "/images/rvhpc.sif", "python", "-m", "rvhpc", "cell", "m.json", "--index", "0"]
+    settings = ContainerSettings(
+        image="/images/rvhpc.sif",
+        runtime="apptainer",
+        binds=["/scratch/data:/data:ro"],
+        extra_args=["--cleanenv"],
+    )
+    argv = wrap_command(
+        ["python", "-m", "rvhpc", "cell", "m.json", "--index", "0"],
+        settings,
+        [tmp_path / "runs", tmp_path / "store dir"],
+    )
+    assert argv == [
+        "apptainer",
+        "exec",
+        "--nv",
+        "--bind",
+        f"/scratch/data:/data:ro,{tmp_path}/runs:{tmp_path}/runs,{tmp_path}/store dir:{tmp_path}/store dir",
+        "--cleanenv",
+        "/images/rvhpc.sif",
+        "python",
+        "-m",
+        "rvhpc",
+        "cell",
+        "m.json",
+        "--index",
+        "0",
+    ]
 
 
 def test_singularity_without_nv_or_binds():
-    settings = ContainerSettings(image="docker://ghcr.io/x/rvhpc:1", runtime="singularity", nv=False)
-    assert wrap_command(["rvhpc", "--version"], settings, []) == \
-        ["singularity", "exec", "docker://ghcr.io/x/rvhpc:1", "rvhpc", "--version"]
+    settings = ContainerSettings(
+        image="docker://ghcr.io/x/rvhpc:1", runtime="singularity", nv=False
+    )
+    assert wrap_command(["rvhpc", "--version"], settings, []) == [
+        "singularity",
+        "exec",
+        "docker://ghcr.io/x/rvhpc:1",
+        "rvhpc",
+        "--version",
+    ]
 
 
 def test_relative_image_becomes_absolute(tmp_path, monkeypatch):
@@ -172,15 +234,23 @@ def test_relative_image_becomes_absolute(tmp_path, monkeypatch):
     assert argv[-2] == str(tmp_path / "img" / "rvhpc.sif")
 
 
-@pytest.mark.parametrize("settings", [None, ContainerSettings(image="/i.sif", runtime="none"),
-                                      ContainerSettings(image=None, runtime="apptainer")])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        None,
+        ContainerSettings(image="/i.sif", runtime="none"),
+        ContainerSettings(image=None, runtime="apptainer"),
+    ],
+)
 def test_no_container_leaves_argv_unchanged(settings, tmp_path):
     argv = ["python", "-m", "rvhpc", "train", "--out", "a b"]
     assert wrap_command(argv, settings, [tmp_path]) == argv
 
 
 def test_binds_one_per_destination_parents_first(tmp_path):
-    settings = ContainerSettings(image="/i.sif", binds=[f"{tmp_path}/a/b", f"{tmp_path}/other:/data"])
+    settings = ContainerSettings(
+        image="/i.sif", binds=[f"{tmp_path}/a/b", f"{tmp_path}/other:/data"]
+    )
     binds = collect_binds(settings, [tmp_path / "a", tmp_path / "a" / "b"])
     assert [b.dst for b in binds] == ["/data", f"{tmp_path}/a", f"{tmp_path}/a/b"]
 
@@ -202,19 +272,28 @@ def test_bwrap_refuses_a_sif_image():
 
 
 def test_bwrap_image_directory_is_the_root(tmp_path):
-    argv = wrap_command(["true"], ContainerSettings(image=str(tmp_path), runtime="bwrap"), [tmp_path / "runs"])
+    argv = wrap_command(
+        ["true"], ContainerSettings(image=str(tmp_path), runtime="bwrap"), [tmp_path / "runs"]
+    )
     assert argv[:3] == [sys.executable, "-m", "rvhpc.hpc.container"]
     i = argv.index("--ro-bind")
-    assert argv[i:i + 3] == ["--ro-bind", str(tmp_path), "/"]
-    assert argv[argv.index("--bind"):argv.index("--bind") + 3] == ["--bind", f"{tmp_path}/runs", f"{tmp_path}/runs"]
+    assert argv[i : i + 3] == ["--ro-bind", str(tmp_path), "/"]
+    assert argv[argv.index("--bind") : argv.index("--bind") + 3] == [
+        "--bind",
+        f"{tmp_path}/runs",
+        f"{tmp_path}/runs",
+    ]
     assert argv[-2:] == ["--", "true"]
 
 
 # --- finding runtimes and building --------------------------------------------------------------
 
+
 def _no_builders() -> None:
     """These tests are about a machine without Apptainer, like this one: make sure it is one."""
-    assert not any(shutil.which(n) for n in ("apptainer", "singularity")), "apptainer is installed here"
+    assert not any(shutil.which(n) for n in ("apptainer", "singularity")), (
+        "apptainer is installed here"
+    )
 
 
 def test_find_runtime_missing_says_what_to_do():
@@ -247,7 +326,9 @@ def test_build_dry_run_shows_labels_and_paths(tmp_path):
 
 
 def _rvhpc(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rvhpc", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "rvhpc", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_container_build_without_apptainer_fails_with_one_line(tmp_path):
@@ -262,8 +343,10 @@ def test_cli_container_build_without_apptainer_fails_with_one_line(tmp_path):
 def test_cli_container_build_missing_def(tmp_path):
     proc = _rvhpc("container", "build", "--def", str(tmp_path / "nope.def"))
     assert proc.returncode != 0
-    assert proc.stderr.strip().splitlines() == [f"error: definition file {tmp_path / 'nope.def'} not found: "
-                                                "pass --def PATH to an Apptainer .def file"]
+    assert proc.stderr.strip().splitlines() == [
+        f"error: definition file {tmp_path / 'nope.def'} not found: "
+        "pass --def PATH to an Apptainer .def file"
+    ]
 
 
 def test_cli_container_build_dry_run_prints_the_command(tmp_path):

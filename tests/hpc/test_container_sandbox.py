@@ -21,8 +21,24 @@ from rvhpc.hpc.profile import ContainerSettings
 
 pytestmark = pytest.mark.sandbox
 HOST = ContainerSettings(image="host", runtime="bwrap")
-TINY = ["--arch", "lstm", "--static", "none", "--epochs", "1", "--hidden", "8", "--seq-length", "30",
-        "--batch-size", "64", "--device", "cpu", "--threads", "1"]
+TINY = [
+    "--arch",
+    "lstm",
+    "--static",
+    "none",
+    "--epochs",
+    "1",
+    "--hidden",
+    "8",
+    "--seq-length",
+    "30",
+    "--batch-size",
+    "64",
+    "--device",
+    "cpu",
+    "--threads",
+    "1",
+]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -35,8 +51,12 @@ def bwrap() -> str:
     return path
 
 
-def _run(argv: list[str], binds: list[Path], cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(wrap_command(argv, HOST, binds), capture_output=True, text=True, timeout=300, cwd=cwd)
+def _run(
+    argv: list[str], binds: list[Path], cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        wrap_command(argv, HOST, binds), capture_output=True, text=True, timeout=300, cwd=cwd
+    )
 
 
 @pytest.fixture
@@ -60,33 +80,65 @@ print(json.dumps({"cwd": os.getcwd(), "secret": os.path.exists(secret), "tmp": o
 
 
 def test_bound_dirs_are_readable_and_writable_and_nothing_else_is_visible(dirs):
-    proc = _run([sys.executable, "-c", COPY, str(dirs / "inputs"), str(dirs / "outputs"), str(dirs / "secret")],
-                [dirs / "inputs", dirs / "outputs"], cwd=dirs / "outputs")
+    proc = _run(
+        [
+            sys.executable,
+            "-c",
+            COPY,
+            str(dirs / "inputs"),
+            str(dirs / "outputs"),
+            str(dirs / "secret"),
+        ],
+        [dirs / "inputs", dirs / "outputs"],
+        cwd=dirs / "outputs",
+    )
     assert proc.returncode == 0, proc.stderr
     assert (dirs / "outputs" / "out.txt").read_text() == "FORTY-TWO"
     seen = json.loads(proc.stdout)
-    assert seen["secret"] is False               # a sibling of the bound dirs is invisible
+    assert seen["secret"] is False  # a sibling of the bound dirs is invisible
     assert seen["cwd"] == str(dirs / "outputs")  # the bound current directory is kept
-    assert seen["pid"] == 1                      # own pid namespace: signals come through the launcher
+    assert seen["pid"] == 1  # own pid namespace: signals come through the launcher
     # private /tmp: only the mount points of the binds, none of the host's other files
     # (and of the venv / rvhpc source when they themselves live below /tmp, as in a CI clone)
     from rvhpc.hpc.container import host_dirs
 
-    below_tmp = {p.parts[2] for p in [dirs, *map(Path, host_dirs())] if p.parts[1:2] == ("tmp",) and len(p.parts) > 2}
+    below_tmp = {
+        p.parts[2]
+        for p in [dirs, *map(Path, host_dirs())]
+        if p.parts[1:2] == ("tmp",) and len(p.parts) > 2
+    }
     assert sorted(seen["tmp"]) == sorted(below_tmp)
 
 
 def test_unbound_input_fails(dirs):
-    proc = _run([sys.executable, "-c", COPY, str(dirs / "inputs"), str(dirs / "outputs"), str(dirs / "secret")],
-                [dirs / "outputs"])
+    proc = _run(
+        [
+            sys.executable,
+            "-c",
+            COPY,
+            str(dirs / "inputs"),
+            str(dirs / "outputs"),
+            str(dirs / "secret"),
+        ],
+        [dirs / "outputs"],
+    )
     assert proc.returncode != 0
     assert "FileNotFoundError" in proc.stderr and "in.txt" in proc.stderr
     assert not (dirs / "outputs" / "out.txt").exists()
 
 
 def test_unbound_output_never_reaches_the_host(dirs):
-    proc = _run([sys.executable, "-c", COPY, str(dirs / "inputs"), str(dirs / "outputs"), str(dirs / "secret")],
-                [dirs / "inputs"])
+    proc = _run(
+        [
+            sys.executable,
+            "-c",
+            COPY,
+            str(dirs / "inputs"),
+            str(dirs / "outputs"),
+            str(dirs / "secret"),
+        ],
+        [dirs / "inputs"],
+    )
     assert proc.returncode != 0
     assert "out.txt" in proc.stderr
     assert list((dirs / "outputs").iterdir()) == []
@@ -112,9 +164,14 @@ time.sleep(120)
 
 def test_signals_reach_the_sandboxed_command(dirs):
     """Slurm's time-limit signal must reach the training (to checkpoint), as with apptainer exec."""
-    proc = subprocess.Popen(wrap_command([sys.executable, "-c", SLEEPER, str(dirs / "outputs")], HOST,
-                                         [dirs / "outputs"]), stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120   # a wait for readiness, not a timing assertion
+    proc = subprocess.Popen(
+        wrap_command(
+            [sys.executable, "-c", SLEEPER, str(dirs / "outputs")], HOST, [dirs / "outputs"]
+        ),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120  # a wait for readiness, not a timing assertion
     while not (dirs / "outputs" / "ready").exists():
         assert proc.poll() is None, proc.stderr.read()
         assert time.monotonic() < deadline, "the sandboxed command never started"
@@ -125,6 +182,7 @@ def test_signals_reach_the_sandboxed_command(dirs):
 
 
 # --- the real entry points: rvhpc cell (what an array task runs) and rvhpc train -----------------
+
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
@@ -137,7 +195,9 @@ def smoke(tmp_path_factory):
 
     progress.set_quiet(True)
     folder = tmp_path_factory.mktemp("smoke grid")
-    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "data" / "grids" / "smoke.yaml").read_text())
+    spec = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "data" / "grids" / "smoke.yaml").read_text()
+    )
     spec["train"]["epochs"] = spec["train"]["lr_late_epoch"] = 1
     spec["experiments"] = [{"arch": "lstm", "static": "none", "seeds": [0, 1]}]
     (folder / "smoke.yaml").write_text(yaml.safe_dump(spec))
@@ -147,7 +207,9 @@ def smoke(tmp_path_factory):
 
 
 def _cell(manifest: Path, index: int, binds: list[Path]) -> subprocess.CompletedProcess:
-    return _run([sys.executable, "-m", "rvhpc", "-q", "cell", str(manifest), "--index", str(index)], binds)
+    return _run(
+        [sys.executable, "-m", "rvhpc", "-q", "cell", str(manifest), "--index", str(index)], binds
+    )
 
 
 def test_array_task_runs_its_cell_in_the_sandbox(smoke):
@@ -170,11 +232,24 @@ def test_array_task_without_its_run_dir_bound_leaves_nothing_on_the_host(smoke):
     assert not cell.run_dir.exists(), proc.stderr
     # the attempt log is bound: the cell did train to the end in there
     events = read_attempts(attempts_file(manifest, cell))
-    assert [e["event"] for e in events] == ["start", "end"] and events[-1]["code"] == proc.returncode == 0
+    assert [e["event"] for e in events] == ["start", "end"] and events[-1][
+        "code"
+    ] == proc.returncode == 0
 
 
 def _train(store: Path, out: Path, binds: list[Path]) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "rvhpc", "-q", "train", "--store", str(store), "--out", str(out), *TINY]
+    argv = [
+        sys.executable,
+        "-m",
+        "rvhpc",
+        "-q",
+        "train",
+        "--store",
+        str(store),
+        "--out",
+        str(out),
+        *TINY,
+    ]
     return _run(argv, binds)
 
 
@@ -185,8 +260,23 @@ def test_training_cell_in_the_sandbox_writes_the_same_results_as_bare(tiny_store
     assert proc.returncode == 0, proc.stderr
     sandboxed = runs / "sandboxed"
     assert (sandboxed / "DONE").is_file() and (sandboxed / "predictions.parquet").is_file()
-    bare = subprocess.run([sys.executable, "-m", "rvhpc", "-q", "train", "--store", str(tiny_store),
-                           "--out", str(runs / "bare"), *TINY], capture_output=True, text=True, timeout=300)
+    bare = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rvhpc",
+            "-q",
+            "train",
+            "--store",
+            str(tiny_store),
+            "--out",
+            str(runs / "bare"),
+            *TINY,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bare.returncode == 0, bare.stderr
     assert (sandboxed / "metrics.csv").read_bytes() == (runs / "bare" / "metrics.csv").read_bytes()
 
@@ -197,5 +287,7 @@ def test_training_cell_without_the_store_bound_fails_with_one_line(tiny_store, t
     proc = _train(tiny_store, runs / "cell", [runs])
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and str(tiny_store) in lines[0], proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("error:") and str(tiny_store) in lines[0], (
+        proc.stderr
+    )
     assert not (runs / "cell" / "DONE").exists()

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.hpc._gridtools import REPO, rvhpc, write_grid
 from rvhpc.errors import ConfigError, DataError, RunDirError
 from rvhpc.grid import data_plan, ensure_data, load_grid, read_manifest, write_manifest
+from tests.hpc._gridtools import REPO, rvhpc, write_grid
 
 PAPER_NAMES = {"EP", "EO", "CP", "CO", "PEA", "REA", "FP", "FO", "LSTM"}
 
@@ -29,7 +29,10 @@ def test_smoke_grid_expands_with_stable_ids(tmp_path: Path) -> None:
     assert grid.store == (tmp_path / "runs" / "smoke" / "data" / "store.h5").resolve()
     eg = next(c for c in grid.cells if c.static == "gaussian")
     assert eg.experiment == "EG-8"
-    assert eg.run_dir == grid.runs_dir / "synthetic" / "ea" / "num_of_sf" / "8" / "0" / f"seed{eg.seed}"
+    assert (
+        eg.run_dir
+        == grid.runs_dir / "synthetic" / "ea" / "num_of_sf" / "8" / "0" / f"seed{eg.seed}"
+    )
     lstm = next(c for c in grid.cells if c.arch == "lstm")
     assert lstm.run_dir.relative_to(grid.runs_dir).as_posix() == "synthetic/ea/no_static/seed0"
     assert eg.config["hidden"] == 8 and eg.config["seq_length"] == 30
@@ -51,14 +54,16 @@ def test_paper_grid_shows_without_data(tmp_path: Path) -> None:
         dims = {int(n.split("-")[1]) for n in names if n.startswith(prefix)}
         assert dims and all(d & (d - 1) == 0 and d <= 512 for d in dims), prefix
     assert {int(n[3:]) for n in names if n.startswith("EG-")} == {8, 16, 32, 64, 128, 256, 512}
-    assert all(names.count(n) == 5 for n in set(names))          # 5 seeds each
+    assert all(names.count(n) == 5 for n in set(names))  # 5 seeds each
     assert data["estimate"]["basins"] == 531
-    assert not (tmp_path / "runs").exists()                      # showing writes nothing
+    assert not (tmp_path / "runs").exists()  # showing writes nothing
     table = rvhpc("grid", "show", "paper", cwd=tmp_path)
     assert table.returncode == 0 and "REA" in table.stdout and "sample-epochs" in table.stdout
 
 
-def test_paper_grid_without_data_says_what_to_edit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paper_grid_without_data_says_what_to_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     grid = load_grid("paper")
     with pytest.raises(DataError, match=r"data\.camels_root .* edit data\.camels_root"):
@@ -83,28 +88,49 @@ def _bad(tmp_path: Path, edit) -> Path:
     return path
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda d: d.update(colour="red"), r"colour: unknown key"),
-    (lambda d: d["train"].update(hiden=8), r"hiden"),
-    (lambda d: d["experiments"][0].update(seeds="zero"), r"experiments\.0\.seeds"),
-    (lambda d: d["data"].update(synthetic={"basins": "many", "start": "2000-01-01", "end": "2001-01-01"}),
-     r"data\.synthetic\.basins"),
-    (lambda d: d.update(experiments=[]), r"no cells"),
-    (lambda d: d["experiments"].append({"arch": "ea", "static": "physics", "seeds": [1]}), r"duplicate cell"),
-    (lambda d: d.update(experiments=[{"arch": "ct", "static": "none"}]), r"does not support static kind 'none'"),
-    (lambda d: d.update(experiments=[{"arch": "lstm", "static": "physics"}]), r"does not support"),
-    (lambda d: d.update(experiments=[{"arch": "ea", "static": "gaussian"}]), r"needs dims"),
-    (lambda d: d.update(experiments=[{"arch": "ea", "static": "physics", "dims": [8]}]), r"takes no dims"),
-    (lambda d: d["train"].update(seed=3), r"set per experiment"),
-    (lambda d: d["data"].pop("train_period"), r"train_period and eval_period"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d.update(colour="red"), r"colour: unknown key"),
+        (lambda d: d["train"].update(hiden=8), r"hiden"),
+        (lambda d: d["experiments"][0].update(seeds="zero"), r"experiments\.0\.seeds"),
+        (
+            lambda d: d["data"].update(
+                synthetic={"basins": "many", "start": "2000-01-01", "end": "2001-01-01"}
+            ),
+            r"data\.synthetic\.basins",
+        ),
+        (lambda d: d.update(experiments=[]), r"no cells"),
+        (
+            lambda d: d["experiments"].append({"arch": "ea", "static": "physics", "seeds": [1]}),
+            r"duplicate cell",
+        ),
+        (
+            lambda d: d.update(experiments=[{"arch": "ct", "static": "none"}]),
+            r"does not support static kind 'none'",
+        ),
+        (
+            lambda d: d.update(experiments=[{"arch": "lstm", "static": "physics"}]),
+            r"does not support",
+        ),
+        (lambda d: d.update(experiments=[{"arch": "ea", "static": "gaussian"}]), r"needs dims"),
+        (
+            lambda d: d.update(experiments=[{"arch": "ea", "static": "physics", "dims": [8]}]),
+            r"takes no dims",
+        ),
+        (lambda d: d["train"].update(seed=3), r"set per experiment"),
+        (lambda d: d["data"].pop("train_period"), r"train_period and eval_period"),
+    ],
+)
 def test_bad_grids_give_one_line(tmp_path: Path, edit, message: str) -> None:
     path = _bad(tmp_path, edit)
     with pytest.raises(ConfigError, match=message):
         load_grid(path)
     proc = rvhpc("grid", "show", path)
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1, (
+        proc.stderr
+    )
     assert "Traceback" not in proc.stderr
 
 
@@ -119,7 +145,9 @@ def test_runs_dir_not_writable_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(RunDirError, match="cannot be created"):
         write_manifest(load_grid(path))
     proc = rvhpc("submit", path, "--dry-run")
-    assert proc.returncode == 2 and "runs directory" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        proc.returncode == 2 and "runs directory" in proc.stderr and "Traceback" not in proc.stderr
+    )
     assert len(proc.stderr.strip().splitlines()) == 1
 
 

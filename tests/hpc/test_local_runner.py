@@ -26,8 +26,12 @@ def test_run_smoke_locally_completes_every_cell(tmp_path: Path) -> None:
 
 
 def test_failing_cell_fails_the_run(tmp_path: Path) -> None:
-    grid = write_grid(tmp_path, name="bad", experiments=[{"arch": "ea", "static": "physics", "seeds": [0]}],
-                      seq_length=5000)       # longer than the synthetic record: the cell refuses it
+    grid = write_grid(
+        tmp_path,
+        name="bad",
+        experiments=[{"arch": "ea", "static": "physics", "seeds": [0]}],
+        seq_length=5000,
+    )  # longer than the synthetic record: the cell refuses it
     proc = rvhpc("run", grid)
     assert proc.returncode == 1 and "1 cell(s) failed" in proc.stderr, proc.stdout + proc.stderr
     status = json.loads(rvhpc("status", grid, "--json").stdout)
@@ -53,10 +57,21 @@ def test_sbatch_missing_suggests_dry_run(tmp_path: Path) -> None:
 
 def test_dry_run_submits_nothing_and_prints_scripts(tmp_path: Path) -> None:
     grid = write_grid(tmp_path)
-    proc = rvhpc("submit", grid, "--profile", REPO / "slurm" / "profiles" / "local.yaml", "--dry-run",
-                 "--max-parallel", "3", "--collect")
+    proc = rvhpc(
+        "submit",
+        grid,
+        "--profile",
+        REPO / "slurm" / "profiles" / "local.yaml",
+        "--dry-run",
+        "--max-parallel",
+        "3",
+        "--collect",
+    )
     assert proc.returncode == 0, proc.stderr
     # one script per array (split by MaxArraySize when the cluster is up) plus the collect job
-    assert proc.stdout.count("#!/bin/bash") == proc.stdout.count("#SBATCH --array=") + 1 and "# would run: sbatch --parsable" in proc.stdout
+    assert (
+        proc.stdout.count("#!/bin/bash") == proc.stdout.count("#SBATCH --array=") + 1
+        and "# would run: sbatch --parsable" in proc.stdout
+    )
     assert "--dependency=afterany:" in proc.stdout and "%3" in proc.stdout
     assert not (tmp_path / "runs" / "smoke" / ".rvhpc" / "submissions.json").exists()

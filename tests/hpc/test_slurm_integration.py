@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from tests.hpc._gridtools import rvhpc, write_grid
 
 pytestmark = pytest.mark.slurm
-WAIT = 600      # generous: the cluster is shared with other tests on 2 cores
+WAIT = 600  # generous: the cluster is shared with other tests on 2 cores
 
 
 def _sh(*argv: str) -> str:
@@ -24,9 +24,13 @@ def _sh(*argv: str) -> str:
 
 def _dump(grid: Path) -> str:
     runs = grid.parent / "runs"
-    logs = "\n".join(f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted(runs.glob("*/logs/*/*.log")))
-    return (f"squeue:\n{_sh('squeue', '-r')}\nscontrol:\n{_sh('scontrol', 'show', 'job')[-4000:]}\n"
-            f"status:\n{rvhpc('status', grid).stdout}\nlogs:\n{logs}")
+    logs = "\n".join(
+        f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted(runs.glob("*/logs/*/*.log"))
+    )
+    return (
+        f"squeue:\n{_sh('squeue', '-r')}\nscontrol:\n{_sh('scontrol', 'show', 'job')[-4000:]}\n"
+        f"status:\n{rvhpc('status', grid).stdout}\nlogs:\n{logs}"
+    )
 
 
 def _wait(what: str, grid: Path, check: Callable[[], bool], timeout: float = WAIT) -> None:
@@ -70,16 +74,19 @@ def _training(grid: Path, job: str) -> Callable[[], bool]:
             return "epoch 2/" in _log_of(grid, job).read_text()
         except StopIteration:
             return False
+
     return check
 
 
 def test_smoke_grid_on_slurm_splits_arrays_and_collects(tmp_path: Path, slurm_cluster) -> None:
-    grid = write_grid(tmp_path)                     # 6 cells > MaxArraySize 5
+    grid = write_grid(tmp_path)  # 6 cells > MaxArraySize 5
     start = time.monotonic()
     ids = _submit(grid, "--max-parallel", "2", "--collect")
-    subs = json.loads((tmp_path / "runs" / "smoke" / ".rvhpc" / "submissions.json").read_text())["arrays"]
+    subs = json.loads((tmp_path / "runs" / "smoke" / ".rvhpc" / "submissions.json").read_text())[
+        "arrays"
+    ]
     assert [(a["offset"], a["task_ids"]) for a in subs] == [(0, [0, 1, 2, 3, 4]), (5, [0])]
-    assert len(ids) == 3                            # two arrays + the collect job
+    assert len(ids) == 3  # two arrays + the collect job
     depends = _sh("scontrol", "show", "job", ids[2])
     assert f"afterany:{ids[0]}_*" in depends and f"afterany:{ids[1]}_*" in depends, depends
     _wait("every smoke cell DONE", grid, lambda: _all_done(grid))
@@ -92,8 +99,12 @@ def test_smoke_grid_on_slurm_splits_arrays_and_collects(tmp_path: Path, slurm_cl
 
 
 def test_killed_cell_fails_and_only_missing_reruns_it(tmp_path: Path, slurm_cluster) -> None:
-    grid = write_grid(tmp_path, name="kill", experiments=[{"arch": "ea", "static": "physics", "seeds": [0, 1]}],
-                      epochs=25)
+    grid = write_grid(
+        tmp_path,
+        name="kill",
+        experiments=[{"arch": "ea", "static": "physics", "seeds": [0, 1]}],
+        epochs=25,
+    )
     (job,) = _submit(grid, "--max-parallel", "2")
     _wait("cell 0 training", grid, _training(grid, f"{job}_0"))
     subprocess.run(["scancel", f"{job}_0"], check=True, timeout=60)
@@ -102,15 +113,21 @@ def test_killed_cell_fails_and_only_missing_reruns_it(tmp_path: Path, slurm_clus
     assert [c["state"] for c in st["cells"]] == ["failed", "done"], _dump(grid)
     assert "CANCELLED" in st["cells"][0]["reason"] and st["cells"][0]["log_tail"]
     (again,) = _submit(grid, "--only-missing")
-    subs = json.loads((tmp_path / "runs" / "kill" / ".rvhpc" / "submissions.json").read_text())["arrays"]
+    subs = json.loads((tmp_path / "runs" / "kill" / ".rvhpc" / "submissions.json").read_text())[
+        "arrays"
+    ]
     assert subs[-1]["job_id"] == again and subs[-1]["task_ids"] == [0]
     _wait("the rerun cell DONE", grid, lambda: _all_done(grid))
     assert "resuming" in _log_of(grid, f"{again}_0").read_text()
 
 
 def test_time_limit_signal_checkpoints_requeues_and_resumes(tmp_path: Path, slurm_cluster) -> None:
-    grid = write_grid(tmp_path, name="requeue", experiments=[{"arch": "ea", "static": "physics", "seeds": [0]}],
-                      epochs=30)
+    grid = write_grid(
+        tmp_path,
+        name="requeue",
+        experiments=[{"arch": "ea", "static": "physics", "seeds": [0]}],
+        epochs=30,
+    )
     (job,) = _submit(grid)
     _wait("the cell training", grid, _training(grid, f"{job}_0"))
     # what Slurm does at --signal=B:USR1@N, but now (the real one comes up to 60 s early/late)
@@ -124,9 +141,14 @@ def test_time_limit_signal_checkpoints_requeues_and_resumes(tmp_path: Path, slur
 
 
 def test_two_grids_at_once_do_not_disturb_each_other(tmp_path: Path, slurm_cluster) -> None:
-    a = write_grid(tmp_path / "grid a with 'quotes' and $dollar", name="ga",
-                   experiments=[{"arch": "ea", "static": "physics", "seeds": [0]}])
-    b = write_grid(tmp_path / "b", name="gb", experiments=[{"arch": "lstm", "static": "none", "seeds": [0, 1]}])
+    a = write_grid(
+        tmp_path / "grid a with 'quotes' and $dollar",
+        name="ga",
+        experiments=[{"arch": "ea", "static": "physics", "seeds": [0]}],
+    )
+    b = write_grid(
+        tmp_path / "b", name="gb", experiments=[{"arch": "lstm", "static": "none", "seeds": [0, 1]}]
+    )
     (ja,) = _submit(a)
     (jb,) = _submit(b)
     _wait("grid a DONE", a, lambda: _all_done(a))
@@ -159,16 +181,24 @@ def test_array_task_runs_inside_the_sandbox_container(tmp_path: Path, slurm_clus
 
     if shutil.which("bwrap") is None:
         pytest.fail("bubblewrap (bwrap) is missing: scripts/test.sh installs it")
-    grid = write_grid(tmp_path, name="boxed", experiments=[{"arch": "lstm", "static": "none", "seeds": [0]}],
-                      epochs=1)
+    grid = write_grid(
+        tmp_path,
+        name="boxed",
+        experiments=[{"arch": "lstm", "static": "none", "seeds": [0]}],
+        epochs=1,
+    )
     profile = tmp_path / "boxed-profile.yaml"
-    site = yaml.safe_load((Path(__file__).resolve().parents[2] / "slurm" / "profiles" / "local.yaml").read_text())
-    site.update(name="boxed", python=sys.executable, container={"runtime": "bwrap", "image": "host"})
+    site = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "slurm" / "profiles" / "local.yaml").read_text()
+    )
+    site.update(
+        name="boxed", python=sys.executable, container={"runtime": "bwrap", "image": "host"}
+    )
     profile.write_text(yaml.safe_dump(site))
     proc = rvhpc("submit", grid, "--profile", profile)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     script = next((tmp_path / "runs" / "boxed" / ".rvhpc" / "scripts").glob("*.sbatch")).read_text()
-    assert "-m rvhpc.hpc.container" in script and "--unshare-all" in script   # the bwrap launcher
+    assert "-m rvhpc.hpc.container" in script and "--unshare-all" in script  # the bwrap launcher
     _wait("the sandboxed cell", grid, lambda: _all_done(grid))
     # DONE is written inside the sandbox before the batch script logs the cell's exit status
     log = next((tmp_path / "runs" / "boxed").glob("logs/*/*.log"))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.hpc._gridtools import rvhpc, write_grid
 from rvhpc.grid import load_grid, write_manifest
 from rvhpc.hpc import slurm
 from rvhpc.hpc.jobenv import append_attempt, attempts_file
 from rvhpc.hpc.status import grid_status, parse_jobcomp, parse_sacct, parse_squeue
+from tests.hpc._gridtools import rvhpc, write_grid
 
 DATA = Path(__file__).parent / "data"
 
@@ -23,15 +23,18 @@ def test_parse_squeue_capture() -> None:
 
 def test_parse_jobcomp_capture_last_line_wins() -> None:
     parsed = parse_jobcomp((DATA / "sacct_jobcomp.txt").read_text())
-    assert parsed["11"][0] == "COMPLETED"            # requeued once: PENDING first, then COMPLETED
+    assert parsed["11"][0] == "COMPLETED"  # requeued once: PENDING first, then COMPLETED
     assert parsed["16"] == ("FAILED", "3:0", "00:00:01")
     assert parsed["17"][0] == "CANCELLED"
 
 
 def test_parse_sacct_accounting() -> None:
     parsed = parse_sacct((DATA / "sacct_accounting.txt").read_text())
-    assert parsed == {"4_0": ("COMPLETED", "0:0", "00:00:02"), "4_1": ("CANCELLED", "0:0", "00:00:05"),
-                      "4_3": ("FAILED", "7:0", "00:00:01")}
+    assert parsed == {
+        "4_0": ("COMPLETED", "0:0", "00:00:02"),
+        "4_1": ("CANCELLED", "0:0", "00:00:05"),
+        "4_3": ("FAILED", "7:0", "00:00:01"),
+    }
 
 
 def test_disabled_accounting_message_is_recognised() -> None:
@@ -43,8 +46,10 @@ def test_run_directories_only(tmp_path: Path) -> None:
     write_manifest(grid)
     grid.cells[1].run_dir.mkdir(parents=True)
     (grid.cells[1].run_dir / "DONE").write_text("")
-    append_attempt(attempts_file(grid.manifest_path(), grid.cells[0]),
-                   {"event": "end", "code": 2, "reason": "store missing"})
+    append_attempt(
+        attempts_file(grid.manifest_path(), grid.cells[0]),
+        {"event": "end", "code": 2, "reason": "store missing"},
+    )
     st = grid_status(grid)
     assert st.source.startswith("run directories")
     assert [c.state for c in st.cells[:3]] == ["failed", "done", "missing"]
@@ -57,10 +62,14 @@ def test_submitted_cells_from_squeue_jobcomp_and_attempts(tmp_path: Path, slurm_
     # array job 999999 never existed here: its tasks are neither queued nor done -> failed
     slurm.record(grid, {"job_id": "999999", "offset": 0, "task_ids": [0, 1, 2], "script": "x"})
     log = attempts_file(grid.manifest_path(), grid.cells[0])
-    append_attempt(log, {"event": "start", "job_id": "999998", "array_job_id": "999999", "task_id": "0"})
+    append_attempt(
+        log, {"event": "start", "job_id": "999998", "array_job_id": "999999", "task_id": "0"}
+    )
     append_attempt(log, {"event": "end", "code": 1, "reason": "RuntimeError: boom"})
     grid.log_dir.mkdir(parents=True)
-    (grid.log_dir / f"{grid.name}_999999_0.log").write_text("line 1\nTraceback\nRuntimeError: boom\n")
+    (grid.log_dir / f"{grid.name}_999999_0.log").write_text(
+        "line 1\nTraceback\nRuntimeError: boom\n"
+    )
     grid.cells[2].run_dir.mkdir(parents=True)
     (grid.cells[2].run_dir / "DONE").write_text("")
     st = grid_status(grid)

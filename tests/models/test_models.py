@@ -43,7 +43,9 @@ def _cell(gates: torch.Tensor, c: torch.Tensor, order: str, i_static: torch.Tens
     return torch.sigmoid(g["o"]) * torch.tanh(c), c
 
 
-def reference_forward(sd: dict, arch: str, x_d: torch.Tensor, x_s: torch.Tensor | None) -> torch.Tensor:
+def reference_forward(
+    sd: dict, arch: str, x_d: torch.Tensor, x_s: torch.Tensor | None
+) -> torch.Tensor:
     """reference.md section 4, one time step at a time, in float64."""
     p = {k.removeprefix("module."): v.double() for k, v in sd.items()}
     x_d = x_d.double()
@@ -56,13 +58,20 @@ def reference_forward(sd: dict, arch: str, x_d: torch.Tensor, x_s: torch.Tensor 
         s = x_s if arch == "ea" else torch.relu(x_s @ p["lstm.weight_ann_1"] + p["lstm.bias_ann_1"])
         i = torch.sigmoid(s @ p["lstm.weight_sh"] + p["lstm.bias_s"])
         for t in range(steps):
-            h, c = _cell(h @ p["lstm.weight_hh"] + x_d[:, t] @ p["lstm.weight_ih"] + p["lstm.bias"], c, "fog", i)
+            h, c = _cell(
+                h @ p["lstm.weight_hh"] + x_d[:, t] @ p["lstm.weight_ih"] + p["lstm.bias"],
+                c,
+                "fog",
+                i,
+            )
         out = h
     elif arch in ("lstm", "ct", "fm"):
         x = torch.cat([x_d, x_s[:, None].expand(-1, steps, -1)], dim=2) if arch == "ct" else x_d
         order = "ifog" if arch == "fm" else "fiog"
         for t in range(steps):
-            h, c = _cell(h @ p["lstm.weight_hh"] + x[:, t] @ p["lstm.weight_ih"] + p["lstm.bias"], c, order)
+            h, c = _cell(
+                h @ p["lstm.weight_hh"] + x[:, t] @ p["lstm.weight_ih"] + p["lstm.bias"], c, order
+            )
         out = h
         if arch == "fm":
             out = torch.sigmoid(x_s @ p["lstm.weight_sh"] + p["lstm.bias_s"]) * h
@@ -81,7 +90,9 @@ def test_matches_reference_equations(arch):
         ours = model(x_d, x_s)
     expected = reference_forward(sd, arch, x_d, x_s)
     assert ours.shape == (4, 1)
-    assert torch.allclose(ours.double(), expected, atol=1e-5, rtol=0), (ours.double() - expected).abs().max()
+    assert torch.allclose(ours.double(), expected, atol=1e-5, rtol=0), (
+        (ours.double() - expected).abs().max()
+    )
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -114,11 +125,13 @@ def test_ea_recurrence_gradients_in_double_precision():
     from rvhpc.models.recurrence import ea_last_hidden
 
     gen = torch.Generator().manual_seed(4)
-    args = [torch.randn(3, 6, 2, generator=gen, dtype=torch.float64),  # x_d [B, T, n]
-            torch.rand(3, 4, generator=gen, dtype=torch.float64),  # i [B, H]
-            torch.randn(2, 12, generator=gen, dtype=torch.float64),  # W_ih
-            0.5 * torch.randn(4, 12, generator=gen, dtype=torch.float64),  # W_hh
-            torch.randn(12, generator=gen, dtype=torch.float64)]  # b
+    args = [
+        torch.randn(3, 6, 2, generator=gen, dtype=torch.float64),  # x_d [B, T, n]
+        torch.rand(3, 4, generator=gen, dtype=torch.float64),  # i [B, H]
+        torch.randn(2, 12, generator=gen, dtype=torch.float64),  # W_ih
+        0.5 * torch.randn(4, 12, generator=gen, dtype=torch.float64),  # W_hh
+        torch.randn(12, generator=gen, dtype=torch.float64),
+    ]  # b
     grad_out = torch.randn(3, 4, generator=gen, dtype=torch.float64)
 
     def plain(x_d, i, w_ih, w_hh, b):
@@ -164,7 +177,9 @@ def test_reference_file_loads(arch, tmp_path):
     torch.save(sd, tmp_path / "model.pt")
     model = load_reference_file(tmp_path / "model.pt", arch).eval()
     x_d, x_s = inputs(arch)
-    assert torch.allclose(model(x_d, x_s).double(), reference_forward(sd, arch, x_d, x_s), atol=1e-5)
+    assert torch.allclose(
+        model(x_d, x_s).double(), reference_forward(sd, arch, x_d, x_s), atol=1e-5
+    )
 
 
 def test_bad_reference_dicts():
@@ -252,7 +267,9 @@ def test_forward_shapes(arch, batch, steps):
 def test_deterministic_outputs_and_gradients(arch):
     def run():
         torch.manual_seed(5)
-        model = build_model(arch, N_DYN, n_static(arch), hidden=HIDDEN, dropout=0.4)  # train mode: dropout on
+        model = build_model(
+            arch, N_DYN, n_static(arch), hidden=HIDDEN, dropout=0.4
+        )  # train mode: dropout on
         x_d, x_s = inputs(arch, batch=6, steps=20)
         out = model(x_d, x_s)
         out.sum().backward()
@@ -290,5 +307,7 @@ def test_tune_cpu_allocator_applies_on_glibc():
     import sys
 
     code = "from rvhpc.models import tune_cpu_allocator as t; print(t())"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "True"

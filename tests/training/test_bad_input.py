@@ -19,14 +19,17 @@ def assert_one_line_error(proc, *words: str) -> None:
         assert word in lines[0], lines[0]
 
 
-@pytest.mark.parametrize("extra,words", [
-    (["--arch", "transformer"], ["transformer", "ea, ct"]),
-    (["--static", "fancy"], ["fancy", "physics"]),
-    (["--static", "gaussian"], ["--dim"]),
-    (["--static", "mixed", "--dim", "20"], ["--dim must be >= 28", "20"]),
-    (["--arch", "lstm", "--static", "physics"], ["lstm"]),
-    (["--epochs", "0"], ["epochs"]),
-])
+@pytest.mark.parametrize(
+    "extra,words",
+    [
+        (["--arch", "transformer"], ["transformer", "ea, ct"]),
+        (["--static", "fancy"], ["fancy", "physics"]),
+        (["--static", "gaussian"], ["--dim"]),
+        (["--static", "mixed", "--dim", "20"], ["--dim must be >= 28", "20"]),
+        (["--arch", "lstm", "--static", "physics"], ["lstm"]),
+        (["--epochs", "0"], ["epochs"]),
+    ],
+)
 def test_bad_training_options(tiny_store, tmp_path, extra, words):
     out = tmp_path / "run"
     assert_one_line_error(rvhpc(*train_args(tiny_store, out, *extra)), *words)
@@ -35,7 +38,9 @@ def test_bad_training_options(tiny_store, tmp_path, extra, words):
 
 def test_missing_store(tmp_path):
     out = tmp_path / "run"
-    assert_one_line_error(rvhpc(*train_args(tmp_path / "nope.h5", out)), "nope.h5", "rvhpc data prepare")
+    assert_one_line_error(
+        rvhpc(*train_args(tmp_path / "nope.h5", out)), "nope.h5", "rvhpc data prepare"
+    )
     assert not out.exists()
 
 
@@ -51,7 +56,9 @@ def test_store_of_another_format_version(tiny_store, tmp_path):
 
 def test_global_batch_must_divide_across_ranks(tiny_store, tmp_path):
     out = tmp_path / "run"
-    env = cli_env(RANK="0", WORLD_SIZE="2", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT="1")
+    env = cli_env(
+        RANK="0", WORLD_SIZE="2", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT="1"
+    )
     proc = rvhpc(*train_args(tiny_store, out, "--batch-size", 33), env=env)
     assert_one_line_error(proc, "--batch-size 33", "divisible", "2 ranks")
     assert not out.exists()
@@ -60,18 +67,37 @@ def test_global_batch_must_divide_across_ranks(tiny_store, tmp_path):
 @pytest.mark.parametrize("epoch", [0, 3, 99])
 def test_evaluate_epoch_out_of_range(trained_run, tmp_path, epoch):
     out = tmp_path / "eval"
-    assert_one_line_error(rvhpc("evaluate", trained_run, "--epoch", epoch, "--out", out),
-                          f"--epoch {epoch}", "1..2")
+    assert_one_line_error(
+        rvhpc("evaluate", trained_run, "--epoch", epoch, "--out", out), f"--epoch {epoch}", "1..2"
+    )
     assert not out.exists() and not (trained_run / "evaluation").exists()
 
 
 def test_evaluate_bad_reference_weights(tiny_store, tmp_path):
     out = tmp_path / "eval"
-    proc = rvhpc("evaluate", "--reference-weights", tmp_path / "missing.pt", "--store", tiny_store,
-                 "--arch", "ea", "--static", "physics", "--out", out)
+    proc = rvhpc(
+        "evaluate",
+        "--reference-weights",
+        tmp_path / "missing.pt",
+        "--store",
+        tiny_store,
+        "--arch",
+        "ea",
+        "--static",
+        "physics",
+        "--out",
+        out,
+    )
     assert_one_line_error(proc, "missing.pt")
-    proc = rvhpc("evaluate", "--reference-weights", tmp_path / "missing.pt", "--store", tiny_store,
-                 "--static", "physics")
+    proc = rvhpc(
+        "evaluate",
+        "--reference-weights",
+        tmp_path / "missing.pt",
+        "--store",
+        tiny_store,
+        "--static",
+        "physics",
+    )
     assert_one_line_error(proc, "--arch", "--out")
     proc = rvhpc("evaluate", tmp_path / "not_a_run")
     assert_one_line_error(proc, "not_a_run")
@@ -84,6 +110,18 @@ def test_bench_bad_arch():
 
 def test_eval_warmup_before_data_start_fails_before_training(tiny_store, tmp_path):
     out = tmp_path / "run"
-    proc = rvhpc("train", "--store", tiny_store, "--out", out, "--hidden", 8, "--seq-length", 400, "--epochs", 1)
+    proc = rvhpc(
+        "train",
+        "--store",
+        tiny_store,
+        "--out",
+        out,
+        "--hidden",
+        8,
+        "--seq-length",
+        400,
+        "--epochs",
+        1,
+    )
     assert_one_line_error(proc, "warm-up")
     assert not out.exists()

@@ -18,7 +18,9 @@ N_EVAL_DAYS = len(pd.date_range("1999-01-01", "2000-09-30", freq="D"))
 
 def assert_one_complete_result(run: Path, epochs: int = 2) -> None:
     assert (run / "DONE").exists()
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [f"epoch_{e:03d}.pt" for e in range(1, epochs + 1)]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        f"epoch_{e:03d}.pt" for e in range(1, epochs + 1)
+    ]
     losses = pd.read_csv(run / "losses.csv")
     assert list(losses["epoch"]) == list(range(1, epochs + 1))
     pred = pd.read_parquet(run / "predictions.parquet")
@@ -32,8 +34,15 @@ def assert_one_complete_result(run: Path, epochs: int = 2) -> None:
 
 def test_torchrun_two_ranks_gloo(tiny_store, tmp_path):
     run = tmp_path / "run"
-    cmd = [str(TORCHRUN), "--standalone", "--nproc_per_node", "2", "-m", "rvhpc",
-           *map(str, train_args(tiny_store, run))]
+    cmd = [
+        str(TORCHRUN),
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "rvhpc",
+        *map(str, train_args(tiny_store, run)),
+    ]
     proc = run_tree(cmd, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "DDP: 2 ranks, gloo via env://, 16 samples per rank and step" in proc.stderr
@@ -45,15 +54,25 @@ def test_torchrun_two_ranks_gloo(tiny_store, tmp_path):
 def test_srun_two_ranks_in_sbatch(slurm_cluster, tiny_store, tmp_path):
     run = tmp_path / "run"
     log = tmp_path / "slurm.out"
-    argv = " ".join(f"'{a}'" for a in [sys.executable, "-m", "rvhpc", *map(str, train_args(tiny_store, run))])
+    argv = " ".join(
+        f"'{a}'" for a in [sys.executable, "-m", "rvhpc", *map(str, train_args(tiny_store, run))]
+    )
     script = tmp_path / "ddp.sbatch"
-    script.write_text("#!/bin/bash\n#SBATCH --ntasks=2\n#SBATCH --cpus-per-task=1\n#SBATCH --time=10\n"
-                      f"#SBATCH --output={log}\nsrun --ntasks=2 {argv}\n")
-    proc = run_tree(["sbatch", "--wait", "--parsable", "--partition=debug", str(script)], timeout=900, cwd=tmp_path)
+    script.write_text(
+        "#!/bin/bash\n#SBATCH --ntasks=2\n#SBATCH --cpus-per-task=1\n#SBATCH --time=10\n"
+        f"#SBATCH --output={log}\nsrun --ntasks=2 {argv}\n"
+    )
+    proc = run_tree(
+        ["sbatch", "--wait", "--parsable", "--partition=debug", str(script)],
+        timeout=900,
+        cwd=tmp_path,
+    )
     output = log.read_text() if log.exists() else ""
     assert proc.returncode == 0, f"{proc.stderr}\n{output[-3000:]}"
     job_id = int(proc.stdout.strip().split(";")[0])
-    assert f"DDP: 2 ranks, gloo via tcp://localhost:{20000 + job_id % 20000}" in output, output[-3000:]
+    assert f"DDP: 2 ranks, gloo via tcp://localhost:{20000 + job_id % 20000}" in output, output[
+        -3000:
+    ]
     # only rank 0 logs and writes: one line per epoch and one result line
     assert output.count("epoch 1/2: train loss") == 1 and output.count("over 4 basins") == 1
     assert_one_complete_result(run)

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.training.trainhelp import assert_same_predictions, assert_same_weights, cli_env, rvhpc, train_args, weights
+from tests.training.trainhelp import (
+    assert_same_predictions,
+    assert_same_weights,
+    cli_env,
+    rvhpc,
+    train_args,
+    weights,
+)
 
 EPOCHS = 3
 
@@ -27,8 +34,13 @@ def uninterrupted(tiny_store, tmp_path_factory) -> Path:
 
 def start_and_signal_in_epoch_2(store: Path, out: Path, signum: int) -> tuple[int, str]:
     """Start ``rvhpc train``, send ``signum`` once epoch 1 is checkpointed and epoch 2 has begun."""
-    proc = subprocess.Popen([sys.executable, "-m", "rvhpc", *map(str, train_args(store, out, epochs=EPOCHS))],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rvhpc", *map(str, train_args(store, out, epochs=EPOCHS))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+    )
     seen = []
     deadline = time.monotonic() + 300
     try:
@@ -52,7 +64,9 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tiny_store, uninterrupte
     code, _ = start_and_signal_in_epoch_2(tiny_store, out, signal.SIGKILL)
     assert code == -signal.SIGKILL
     assert not (out / "DONE").exists()
-    assert not (out / f"checkpoints/epoch_{EPOCHS:03d}.pt").exists(), "the kill came too late to test a resume"
+    assert not (out / f"checkpoints/epoch_{EPOCHS:03d}.pt").exists(), (
+        "the kill came too late to test a resume"
+    )
 
     proc = rvhpc(*train_args(tiny_store, out, epochs=EPOCHS))
     assert proc.returncode == 0, proc.stderr
@@ -63,7 +77,9 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tiny_store, uninterrupte
 
 
 @pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM])
-def test_slurm_signal_checkpoints_exits_75_and_resumes_exactly(tiny_store, uninterrupted, tmp_path, signum):
+def test_slurm_signal_checkpoints_exits_75_and_resumes_exactly(
+    tiny_store, uninterrupted, tmp_path, signum
+):
     out = tmp_path / "run"
     code, stderr = start_and_signal_in_epoch_2(tiny_store, out, signum)
     assert code == 75, stderr

@@ -14,7 +14,13 @@ import torch
 
 from rvhpc.data.store import open_store
 from rvhpc.training.metrics import METRIC_NAMES, all_metrics
-from tests.training.trainhelp import assert_same_predictions, assert_same_weights, rvhpc, train_args, weights
+from tests.training.trainhelp import (
+    assert_same_predictions,
+    assert_same_weights,
+    rvhpc,
+    train_args,
+    weights,
+)
 
 EVAL_DAYS = pd.date_range("1999-01-01", "2000-09-30", freq="D")  # tests/conftest.py TINY_EVAL
 
@@ -28,13 +34,19 @@ def test_run_dir_holds_the_contract(trained_run, tiny_store):
     store = open_store(tiny_store, period="eval", warmup=29)
 
     with np.load(trained_run / "statics.npz") as npz:
-        assert list(npz["basins"]) == store.basins and npz["values"].shape == (len(store.basins), 27)
+        assert list(npz["basins"]) == store.basins and npz["values"].shape == (
+            len(store.basins),
+            27,
+        )
 
     ckpt = torch.load(trained_run / "checkpoints" / "epoch_002.pt", weights_only=False)
     assert ckpt["epoch"] == 2 and ckpt["batches_done"] == -1
     for key in ("model", "optimizer", "torch_rng", "numpy_rng", "python_rng"):
         assert ckpt[key] is not None, key
-    assert sorted(p.name for p in (trained_run / "checkpoints").iterdir()) == ["epoch_001.pt", "epoch_002.pt"]
+    assert sorted(p.name for p in (trained_run / "checkpoints").iterdir()) == [
+        "epoch_001.pt",
+        "epoch_002.pt",
+    ]
 
     losses = pd.read_csv(trained_run / "losses.csv")
     assert list(losses.columns) == ["epoch", "train_loss", "lr", "seconds"]
@@ -49,7 +61,9 @@ def test_run_dir_holds_the_contract(trained_run, tiny_store):
         one = pred[pred["basin"] == basin]
         assert list(one["date"]) == list(EVAL_DAYS)
         days = [store.day_index(d) for d in EVAL_DAYS]
-        np.testing.assert_array_equal(one["qobs"].to_numpy(), store.qobs[i, days].astype(np.float64))
+        np.testing.assert_array_equal(
+            one["qobs"].to_numpy(), store.qobs[i, days].astype(np.float64)
+        )
     assert np.isfinite(pred["qsim"]).all() and (pred["qsim"] >= 0).all()
 
     metrics = pd.read_csv(trained_run / "metrics.csv", dtype={"basin": str})
@@ -76,7 +90,12 @@ def test_other_config_is_refused_then_force_starts_over(trained_run, tiny_store,
     proc = rvhpc(*train_args(tiny_store, run, "--seed", 5))
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "different run" in lines[0] and "seed" in lines[0] and "--force" in lines[0]
+    assert (
+        len(lines) == 1
+        and "different run" in lines[0]
+        and "seed" in lines[0]
+        and "--force" in lines[0]
+    )
     assert_same_weights(weights(run, 2), weights(trained_run, 2))
 
     proc = rvhpc(*train_args(tiny_store, run, "--seed", 5, "--force", epochs=1))
@@ -107,7 +126,9 @@ def test_evaluate_run_from_a_checkpoint(trained_run, tmp_path):
     proc = rvhpc("evaluate", run, "--epoch", 1, "--out", tmp_path / "e1")
     assert proc.returncode == 0, proc.stderr
     e1 = pd.read_parquet(tmp_path / "e1" / "predictions.parquet")
-    assert not np.array_equal(e1["qsim"].to_numpy(), pd.read_parquet(run / "predictions.parquet")["qsim"].to_numpy())
+    assert not np.array_equal(
+        e1["qsim"].to_numpy(), pd.read_parquet(run / "predictions.parquet")["qsim"].to_numpy()
+    )
     assert len(pd.read_csv(tmp_path / "e1" / "metrics.csv")) == 4
 
 
@@ -117,8 +138,21 @@ def test_evaluate_reference_weights(trained_run, tiny_store, tmp_path):
     model = build_model("ea", 5, 27, hidden=8)
     model.load_state_dict(weights(trained_run, 2))
     torch.save(to_reference(model, prefix="module."), tmp_path / "model_epoch2.pt")
-    proc = rvhpc("evaluate", "--reference-weights", tmp_path / "model_epoch2.pt", "--store", tiny_store,
-                 "--arch", "ea", "--static", "physics", "--seq-length", 30, "--out", tmp_path / "ref")
+    proc = rvhpc(
+        "evaluate",
+        "--reference-weights",
+        tmp_path / "model_epoch2.pt",
+        "--store",
+        tiny_store,
+        "--arch",
+        "ea",
+        "--static",
+        "physics",
+        "--seq-length",
+        30,
+        "--out",
+        tmp_path / "ref",
+    )
     assert proc.returncode == 0, proc.stderr
     ours = pd.read_parquet(trained_run / "predictions.parquet")
     ref = pd.read_parquet(tmp_path / "ref" / "predictions.parquet")
@@ -126,14 +160,21 @@ def test_evaluate_reference_weights(trained_run, tiny_store, tmp_path):
     np.testing.assert_allclose(ref["qsim"], ours["qsim"], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("arch,static,extra,experiment", [
-    ("lstm", "none", [], "LSTM"),
-    ("ct", "gaussian", ["--dim", 4, "--attr-seed", 3], "CG-4"),
-    ("sr", "one_hot", [], "SR-one_hot"),
-    ("fm", "mixed", ["--dim", 30], "FM-30"),
-])
+@pytest.mark.parametrize(
+    "arch,static,extra,experiment",
+    [
+        ("lstm", "none", [], "LSTM"),
+        ("ct", "gaussian", ["--dim", 4, "--attr-seed", 3], "CG-4"),
+        ("sr", "one_hot", [], "SR-one_hot"),
+        ("fm", "mixed", ["--dim", 30], "FM-30"),
+    ],
+)
 def test_every_architecture_trains(tiny_store, tmp_path, arch, static, extra, experiment):
-    proc = rvhpc(*train_args(tiny_store, tmp_path / "run", "--arch", arch, "--static", static, *extra, epochs=1))
+    proc = rvhpc(
+        *train_args(
+            tiny_store, tmp_path / "run", "--arch", arch, "--static", static, *extra, epochs=1
+        )
+    )
     assert proc.returncode == 0, proc.stderr
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["experiment"] == experiment
@@ -149,8 +190,17 @@ def test_train_cell_library_call(tiny_store, tmp_path):
     from rvhpc.training.run import train_cell
 
     progress.set_quiet(True)
-    config = TrainConfig.create(store=tiny_store, arch="ea", static="gaussian", dim=3, epochs=1, hidden=8,
-                                batch_size=64, seq_length=20, threads=1)
+    config = TrainConfig.create(
+        store=tiny_store,
+        arch="ea",
+        static="gaussian",
+        dim=3,
+        epochs=1,
+        hidden=8,
+        batch_size=64,
+        seq_length=20,
+        threads=1,
+    )
     first = train_cell(config, tmp_path / "run")
     assert first.status == "done" and first.epochs_done == 1 and np.isfinite(first.median_nse)
     assert train_cell(config, tmp_path / "run").status == "skipped"

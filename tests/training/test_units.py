@@ -9,27 +9,46 @@ import numpy as np
 import pytest
 import torch
 
+from rvhpc.atomic import atomic_path
 from rvhpc.errors import ConfigError, RunDirError
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import DistEnv, first_host, thread_count
 from rvhpc.training.loop import epoch_plan, nse_loss
-from rvhpc.atomic import atomic_path
 
 
 def test_config_defaults_are_the_papers(tmp_path):
     c = TrainConfig.create(store=tmp_path / "s.h5")
-    assert (c.arch, c.static, c.epochs, c.hidden, c.batch_size, c.seq_length) == ("ea", "physics", 20, 256, 256, 270)
-    assert (c.lr, c.lr_late, c.dropout, c.clip_norm, c.initial_forget_bias) == (1e-3, 5e-4, 0.4, 1.0, 5.0)
+    assert (c.arch, c.static, c.epochs, c.hidden, c.batch_size, c.seq_length) == (
+        "ea",
+        "physics",
+        20,
+        256,
+        256,
+        270,
+    )
+    assert (c.lr, c.lr_late, c.dropout, c.clip_norm, c.initial_forget_bias) == (
+        1e-3,
+        5e-4,
+        0.4,
+        1.0,
+        5.0,
+    )
     assert [c.lr_for_epoch(e) for e in (1, 10, 11, 20)] == [1e-3, 1e-3, 5e-4, 5e-4]
     assert c.experiment == "EP"
     assert TrainConfig.create(store="s", static="gaussian", dim=64).experiment == "EG-64"
 
 
-@pytest.mark.parametrize("values,words", [
-    ({"arch": "gru"}, "gru"), ({"static": "gaussian"}, "--dim"), ({"static": "mixed", "dim": 27}, ">= 28"),
-    ({"lr": -1}, "lr"), ({"nonsense": 1}, "nonsense"),
-])
+@pytest.mark.parametrize(
+    "values,words",
+    [
+        ({"arch": "gru"}, "gru"),
+        ({"static": "gaussian"}, "--dim"),
+        ({"static": "mixed", "dim": 27}, ">= 28"),
+        ({"lr": -1}, "lr"),
+        ({"nonsense": 1}, "nonsense"),
+    ],
+)
 def test_config_errors_are_one_line(values, words):
     with pytest.raises(ConfigError) as err:
         TrainConfig.create(store="s.h5", **values)
@@ -38,12 +57,30 @@ def test_config_errors_are_one_line(values, words):
 
 def test_dist_env_from_torchrun_and_slurm():
     assert not DistEnv.from_environ({}).distributed
-    env = DistEnv.from_environ({"RANK": "1", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "MASTER_ADDR": "h",
-                                "MASTER_PORT": "1234"})
-    assert (env.rank, env.world, env.local_rank, env.master_addr, env.master_port) == (1, 4, 1, "h", 1234)
+    env = DistEnv.from_environ(
+        {
+            "RANK": "1",
+            "WORLD_SIZE": "4",
+            "LOCAL_RANK": "1",
+            "MASTER_ADDR": "h",
+            "MASTER_PORT": "1234",
+        }
+    )
+    assert (env.rank, env.world, env.local_rank, env.master_addr, env.master_port) == (
+        1,
+        4,
+        1,
+        "h",
+        1234,
+    )
     assert env.from_torchrun
-    slurm = {"SLURM_PROCID": "3", "SLURM_NTASKS": "4", "SLURM_LOCALID": "1", "SLURM_JOB_ID": "123456",
-             "SLURM_JOB_NODELIST": "localhost"}
+    slurm = {
+        "SLURM_PROCID": "3",
+        "SLURM_NTASKS": "4",
+        "SLURM_LOCALID": "1",
+        "SLURM_JOB_ID": "123456",
+        "SLURM_JOB_NODELIST": "localhost",
+    }
     env = DistEnv.from_environ(slurm)
     assert (env.rank, env.world, env.local_rank) == (3, 4, 1)
     assert (env.master_addr, env.master_port) == ("localhost", 20000 + 123456 % 20000)

@@ -13,35 +13,68 @@ import pandas as pd
 import torch
 
 #: the tiny settings every training test uses (a few seconds per run on one core)
-TINY = ["--hidden", "8", "--seq-length", "30", "--batch-size", "32", "--threads", "1", "--log-every", "1"]
+TINY = [
+    "--hidden",
+    "8",
+    "--seq-length",
+    "30",
+    "--batch-size",
+    "32",
+    "--threads",
+    "1",
+    "--log-every",
+    "1",
+]
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SLURM_", "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_", "TORCHELASTIC"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("SLURM_", "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_", "TORCHELASTIC")
+        )
+    }
     env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
     env.update(extra)
     return env
 
 
-def rvhpc(*args: object, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def rvhpc(
+    *args: object, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run ``python -m rvhpc ARGS`` and capture both streams."""
-    return subprocess.run([sys.executable, "-m", "rvhpc", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env or cli_env())
+    return subprocess.run(
+        [sys.executable, "-m", "rvhpc", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or cli_env(),
+    )
 
 
-def run_tree(cmd: list[str], timeout: float = 600, env: dict[str, str] | None = None,
-             cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_tree(
+    cmd: list[str], timeout: float = 600, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run a launcher (torchrun, sbatch) in its own session; on timeout kill its whole process group
     so no rank outlives the test."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env or cli_env(), cwd=cwd, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env or cli_env(),
+        cwd=cwd,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        raise AssertionError(f"{cmd[0]} timed out after {timeout} s; stderr tail:\n{err[-3000:]}") from None
+        raise AssertionError(
+            f"{cmd[0]} timed out after {timeout} s; stderr tail:\n{err[-3000:]}"
+        ) from None
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
@@ -50,7 +83,9 @@ def train_args(store: Path, out: Path, *extra: object, epochs: int = 2) -> list[
 
 
 def weights(run_dir: Path, epoch: int) -> dict[str, torch.Tensor]:
-    return torch.load(Path(run_dir) / "checkpoints" / f"epoch_{epoch:03d}.pt", weights_only=False)["model"]
+    return torch.load(Path(run_dir) / "checkpoints" / f"epoch_{epoch:03d}.pt", weights_only=False)[
+        "model"
+    ]
 
 
 def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
