@@ -4,7 +4,7 @@ commands parse options, call one library function and print the result."""
 from __future__ import annotations
 
 import os
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 

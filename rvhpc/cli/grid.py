@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from rvhpc.cli._common import command, err_console, fail, out_console
+from rvhpc.runfiles import EXIT_REQUEUE
 
 grid_app = typer.Typer(help="Inspect experiment grids.", no_args_is_help=True)
 
@@ -173,7 +174,7 @@ def run(
             1,
         )
     if result.preempted:
-        raise typer.Exit(75)
+        raise typer.Exit(EXIT_REQUEUE)
 
 
 def submit(

@@ -9,12 +9,12 @@ from typing import Annotated
 import typer
 
 from rvhpc.cli._common import command, fail, out_console
+from rvhpc.runfiles import EXIT_REQUEUE
 
 # defaults come from TrainConfig (one source of truth); importing it stays light (no torch)
 from rvhpc.training.config import TrainConfig
 
 _D = {name: f.default for name, f in TrainConfig.model_fields.items()}
-EXIT_PREEMPTED = 75  # rvhpc.training.run.EXIT_PREEMPTED, repeated here so --help needs no torch
 
 Arch = Annotated[
     str, typer.Option("--arch", help="Architecture: ea, ct, sr, fm or lstm (no statics).")
@@ -131,10 +131,10 @@ def register(app: typer.Typer) -> None:
         outcome = train_cell(config, out, force=force)
         if outcome.status == "preempted":
             if outcome.rank != 0:  # every rank exits 75; rank 0 says why
-                raise typer.Exit(EXIT_PREEMPTED)
+                raise typer.Exit(EXIT_REQUEUE)
             raise fail(
                 f"stopped by signal {outcome.signal}; checkpoint saved in {out}: rerun to resume",
-                EXIT_PREEMPTED,
+                EXIT_REQUEUE,
             )
         if outcome.rank != 0:
             return

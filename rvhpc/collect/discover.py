@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rvhpc.experiments import KINDS_WITH_DIM, experiment_name
+from rvhpc.runfiles import CONFIG_JSON, DONE, PREDICTIONS
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Cell:
 
     @property
     def predictions(self) -> Path:
-        return self.run_dir / "predictions.parquet"
+        return self.run_dir / PREDICTIONS
 
 
 @dataclass
@@ -81,11 +82,11 @@ def experiment_of(config: dict) -> tuple[Experiment, int]:
 
 def _cell(run_dir: Path, root: Path, out: Discovery) -> None:
     label = str(run_dir.relative_to(root)) if run_dir.is_relative_to(root) else str(run_dir)
-    if not (run_dir / "DONE").is_file():
+    if not (run_dir / DONE).is_file():
         out.unfinished.append(label)
         return
     try:
-        config = json.loads((run_dir / "config.json").read_text())
+        config = json.loads((run_dir / CONFIG_JSON).read_text())
         exp, seed = experiment_of(config)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         out.problems.append(
@@ -100,7 +101,7 @@ def scan_runs_dir(root: Path) -> Discovery:
     """Every directory under ``root`` holding a config.json is a cell; finished when it holds DONE."""
     root = Path(root)
     out = Discovery(root)
-    for config in sorted(root.rglob("config.json")):
+    for config in sorted(root.rglob(CONFIG_JSON)):
         _cell(config.parent, root, out)
     return out
 
@@ -113,7 +114,7 @@ def from_grid(grid: str | Path) -> Discovery:
     out = Discovery(Path(loaded.runs_dir))
     for cell in loaded.cells:
         run_dir = Path(cell.run_dir)
-        if (run_dir / "config.json").is_file():
+        if (run_dir / CONFIG_JSON).is_file():
             _cell(run_dir, out.root, out)
         else:
             out.unfinished.append(

@@ -17,7 +17,8 @@ from scipy.signal import lfilter
 
 from rvhpc.atomic import atomic_path, write_text
 from rvhpc.experiments import experiment_name, run_subdir
-from rvhpc.training.metrics import METRIC_NAMES, all_metrics
+from rvhpc.metrics import METRIC_NAMES, all_metrics
+from rvhpc.runfiles import CONFIG_JSON, DONE, METRICS_CSV, PREDICTIONS
 
 
 def hydrographs(
@@ -74,7 +75,7 @@ def write_cell(
         "epochs": 20,
         "hidden": 256,
     }
-    write_text(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
+    write_text(run_dir / CONFIG_JSON, json.dumps(config, indent=2, sort_keys=True) + "\n")
     n_basins, n_days = qobs.shape
     codes = pa.array(np.repeat(np.arange(n_basins, dtype=np.int32), n_days))
     table = pa.table(
@@ -85,14 +86,14 @@ def write_cell(
             "qsim": qsim.astype(np.float64).ravel(),
         }
     )
-    with atomic_path(run_dir / "predictions.parquet") as tmp:
+    with atomic_path(run_dir / PREDICTIONS) as tmp:
         pq.write_table(table, tmp)
     if metrics:
         rows = [{"basin": b, **all_metrics(qobs[i], qsim[i])} for i, b in enumerate(basins)]
-        with atomic_path(run_dir / "metrics.csv") as tmp:
+        with atomic_path(run_dir / METRICS_CSV) as tmp:
             pd.DataFrame(rows, columns=["basin", *METRIC_NAMES]).to_csv(tmp, index=False)
     if done:
-        write_text(run_dir / "DONE", "done\n")
+        write_text(run_dir / DONE, "done\n")
     return run_dir
 
 
@@ -135,7 +136,7 @@ def synth_runs(
         skill = 0.8 + 0.8 * ((e * 7919) % 13) / 13
         for s in range(1, seeds + 1):
             run_dir = Path(runs_dir) / run_subdir("synthetic", arch, static, dim, attr_seed, s)
-            if not (run_dir / "DONE").exists():
+            if not (run_dir / DONE).exists():
                 cell_rng = np.random.default_rng([seed, e, s])
                 write_cell(
                     run_dir,

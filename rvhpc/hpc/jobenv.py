@@ -18,8 +18,7 @@ from typing import Any
 from rvhpc import progress
 from rvhpc.errors import ConfigError, RvhpcError
 from rvhpc.grid import Cell, ensure_data, read_manifest
-
-EX_TEMPFAIL = 75
+from rvhpc.runfiles import EXIT_REQUEUE
 
 
 def task_index(index: int | None, offset: int) -> int:
@@ -75,9 +74,7 @@ def read_attempts(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def run_cell(
-    manifest: Path, index: int | None = None, offset: int = 0, force: bool = False
-) -> int:
+def run_cell(manifest: Path, index: int | None = None, offset: int = 0, force: bool = False) -> int:
     """Train the manifest's cell ``index``; returns the exit status (0 done, 75 checkpointed: requeue)."""
     from rvhpc.training.config import TrainConfig
     from rvhpc.training.run import train_cell
@@ -107,7 +104,7 @@ def run_cell(
         if not Path(plan["data"]["store"]).is_file():
             ensure_data(plan["data"])
         outcome = train_cell(TrainConfig.create(**cell.config), cell.run_dir, force=force)
-        code = EX_TEMPFAIL if outcome.status == "preempted" else 0
+        code = EXIT_REQUEUE if outcome.status == "preempted" else 0
         reason = f"training {outcome.status}"
         return code
     except RvhpcError as exc:

@@ -13,7 +13,7 @@ from pathlib import Path
 from rvhpc import progress
 from rvhpc.errors import ConfigError
 from rvhpc.grid import Grid, data_plan, ensure_data, write_manifest
-from rvhpc.hpc.jobenv import EX_TEMPFAIL
+from rvhpc.runfiles import EXIT_REQUEUE
 
 
 @dataclass
@@ -27,11 +27,11 @@ class LocalResult:
 
     @property
     def failed(self) -> list[int]:
-        return [i for i, c in self.codes.items() if c not in (0, EX_TEMPFAIL)]
+        return [i for i, c in self.codes.items() if c not in (0, EXIT_REQUEUE)]
 
     @property
     def preempted(self) -> list[int]:
-        return [i for i, c in self.codes.items() if c == EX_TEMPFAIL]
+        return [i for i, c in self.codes.items() if c == EXIT_REQUEUE]
 
 
 def run_local(grid: Grid, jobs: int = 1, python: str | None = None) -> LocalResult:

@@ -26,9 +26,7 @@ class _Strict(BaseModel):
 class ContainerSettings(_Strict):
     """How array tasks run inside a container. ``runtime: none`` runs bare."""
 
-    image: str | None = (
-        None  # .sif file (apptainer/singularity) or a root dir ("host" for bwrap)
-    )
+    image: str | None = None  # .sif file (apptainer/singularity) or a root dir ("host" for bwrap)
     runtime: Literal["apptainer", "singularity", "bwrap", "none"] = "apptainer"
     binds: list[str] = Field(default_factory=list)  # "src[:dst[:ro]]"; runs dir and store are added
     nv: bool = True  # --nv: expose the NVIDIA driver (apptainer/singularity)

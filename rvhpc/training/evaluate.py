@@ -19,8 +19,9 @@ from torch import nn
 
 from rvhpc import progress
 from rvhpc.atomic import atomic_path
+from rvhpc.metrics import METRIC_NAMES, all_metrics
+from rvhpc.runfiles import METRICS_CSV, PREDICTIONS
 from rvhpc.training.distributed import DistEnv, all_gather_objects
-from rvhpc.training.metrics import METRIC_NAMES, all_metrics
 
 
 @contextmanager
@@ -148,9 +149,9 @@ def results_frames(
 def write_results(out_dir: Path, predictions: pd.DataFrame, metrics: pd.DataFrame) -> None:
     """predictions.parquet and metrics.csv, each atomically."""
     out_dir = Path(out_dir)
-    with atomic_path(out_dir / "predictions.parquet") as tmp:
+    with atomic_path(out_dir / PREDICTIONS) as tmp:
         predictions.to_parquet(tmp, index=False)
-    with atomic_path(out_dir / "metrics.csv") as tmp:
+    with atomic_path(out_dir / METRICS_CSV) as tmp:
         metrics.to_csv(tmp, index=False, float_format="%.6g")
 
 

@@ -21,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from rvhpc import progress
 from rvhpc.atomic import write_json, write_text
 from rvhpc.errors import DataError
+from rvhpc.runfiles import EXIT_REQUEUE
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import (
@@ -42,9 +43,6 @@ from rvhpc.training.loop import (
     set_rng_state,
 )
 from rvhpc.training.rundir import RunDir, config_record
-
-#: exit status of ``rvhpc train`` after a signal-triggered checkpoint (EX_TEMPFAIL: requeue me)
-EXIT_PREEMPTED = 75
 
 
 @dataclass
@@ -269,7 +267,7 @@ def _train_epochs(
             if env.is_main:
                 progress.log(
                     f"signal {stop.signum}: checkpointed epoch {epoch} at batch {result.batches_done}; "
-                    f"exit {EXIT_PREEMPTED} to be requeued"
+                    f"exit {EXIT_REQUEUE} to be requeued"
                 )
             return TrainOutcome(
                 "preempted", rd.path, epochs_done=epoch - 1, signal=stop.signum, rank=env.rank

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,31 +16,17 @@ import numpy as np
 from rvhpc import __version__
 from rvhpc.atomic import atomic_path, write_text
 from rvhpc.errors import RunDirError
-
-#: the files a training run owns (``--force`` removes these and nothing else)
-RUN_FILES = (
-    "config.json",
-    "statics.npz",
-    "losses.csv",
-    "predictions.parquet",
-    "metrics.csv",
-    "DONE",
+from rvhpc.runfiles import (
+    CHECKPOINT_DIR,
+    CONFIG_JSON,
+    DONE,
+    LOSSES_CSV,
+    METRICS_CSV,
+    PREDICTIONS,
+    RUN_FILES,
+    STATICS_NPZ,
+    git_commit,
 )
-CHECKPOINT_DIR = "checkpoints"
-
-
-def git_commit() -> str | None:
-    """The commit of the rvhpc source tree, or None when it is not a git checkout."""
-    src = Path(__file__).resolve().parents[2]
-    if not (src / ".git").exists() or shutil.which("git") is None:
-        return None
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
 
 
 class RunDir:
@@ -50,12 +35,12 @@ class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    config_json = property(lambda self: self.path / "config.json")
-    statics_npz = property(lambda self: self.path / "statics.npz")
-    losses_csv = property(lambda self: self.path / "losses.csv")
-    predictions = property(lambda self: self.path / "predictions.parquet")
-    metrics_csv = property(lambda self: self.path / "metrics.csv")
-    done = property(lambda self: self.path / "DONE")
+    config_json = property(lambda self: self.path / CONFIG_JSON)
+    statics_npz = property(lambda self: self.path / STATICS_NPZ)
+    losses_csv = property(lambda self: self.path / LOSSES_CSV)
+    predictions = property(lambda self: self.path / PREDICTIONS)
+    metrics_csv = property(lambda self: self.path / METRICS_CSV)
+    done = property(lambda self: self.path / DONE)
     checkpoints = property(lambda self: self.path / CHECKPOINT_DIR)
 
     def is_done(self) -> bool:
