@@ -34,6 +34,28 @@ def forget_bias(hidden: int, n_gates: int, value: float) -> torch.Tensor:
     return b
 
 
+def dropout_masks(
+    p: float, shape: tuple[int, int, int], like: torch.Tensor, generators: list
+) -> torch.Tensor:
+    """Inverted-dropout masks [K, B, H] (0 or 1 / (1 - p)); member k draws from generators[k]
+    (None: torch's global generator), so its mask does not depend on the other members."""
+    mask = torch.empty(shape, dtype=like.dtype, device=like.device)
+    for k, gen in enumerate(generators):
+        mask[k].bernoulli_(1.0 - p, generator=gen)
+    return mask.div_(1.0 - p)
+
+
+def packed_head(p: dict[str, torch.Tensor], h: torch.Tensor, mask: torch.Tensor | None):
+    """[K, B, H] last hidden state -> [K, B]: dropout, then (h * w).sum(-1) + b.
+
+    An elementwise product and a row sum, never an N=1 GEMM: MKL's N=1 ``bmm`` is not
+    batch-invariant (K=3 and K=1 differed by 7e-15 in float64).
+    """
+    if mask is not None:
+        h = h * mask
+    return (h * p["fc.weight"]).sum(-1) + p["fc.bias"]
+
+
 class BaseModel(nn.Module):
     """Base class of the model zoo.
 
@@ -80,9 +102,28 @@ class BaseModel(nn.Module):
         # Created after the recurrent weights, as in the reference code, so the RNG order matches.
         self.fc = nn.Linear(self.hidden, 1)
 
-    def head(self, h_last: torch.Tensor) -> torch.Tensor:
-        """[B, H] last hidden state -> [B, 1] prediction."""
-        return self.fc(self.dropout(h_last))
+    @staticmethod
+    def packed_forward(
+        p: dict[str, torch.Tensor],
+        x_d: torch.Tensor,
+        x_s: torch.Tensor | None,
+        mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """K members at once: parameters ``p`` (this class's names, stacked [K, ...]), inputs
+        x_d [K, B, T, n], x_s [K, B, d] or None, dropout mask [K, B, H] or None -> [K, B]."""
+        raise NotImplementedError
+
+    def forward(self, x_d: torch.Tensor, x_s: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, T, n_dynamic], [B, n_static] (None for ``lstm``) -> [B, 1]: K = 1 of
+        :meth:`packed_forward`, dropout drawn from torch's global generator in train mode."""
+        if self.uses_static and x_s is None:
+            raise ValueError(f"model {self.arch!r} needs x_s")
+        params = {name: p.unsqueeze(0) for name, p in self.named_parameters()}
+        mask = None
+        if self.training and self.dropout.p > 0:
+            mask = dropout_masks(self.dropout.p, (1, x_d.shape[0], self.hidden), x_d, [None])
+        x_s1 = None if x_s is None or not self.uses_static else x_s.unsqueeze(0)
+        return self.packed_forward(params, x_d.unsqueeze(0), x_s1, mask)[0].unsqueeze(-1)
 
     @property
     def config(self) -> dict:

@@ -12,8 +12,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rvhpc.models.base import BaseModel, forget_bias, identity_per_gate, orthogonal
-from rvhpc.models.recurrence import ea_last_hidden
+from rvhpc.models.base import (
+    BaseModel,
+    forget_bias,
+    identity_per_gate,
+    orthogonal,
+    packed_head,
+)
+from rvhpc.models.recurrence import blinear, last_hidden
 
 
 class EALSTM(BaseModel):
@@ -58,18 +64,18 @@ class EALSTM(BaseModel):
         self.weight_sh = nn.Parameter(orthogonal(n_static, hidden))
         self.bias_s = nn.Parameter(torch.zeros(hidden))
 
-    def input_gate(self, x_s: torch.Tensor) -> torch.Tensor:
-        """i = sigma(x_s W_sh + b_s), [B, H]."""
-        return torch.sigmoid(torch.addmm(self.bias_s, x_s, self.weight_sh))
+    @staticmethod
+    def packed_input_gate(p: dict[str, torch.Tensor], x_s: torch.Tensor) -> torch.Tensor:
+        """i = sigma(x_s W_sh + b_s), [K, B, H]."""
+        return torch.sigmoid(blinear(x_s, p["weight_sh"], p["bias_s"]))
 
-    def forward(self, x_d: torch.Tensor, x_s: torch.Tensor | None) -> torch.Tensor:
-        """[B, T, n_dynamic], [B, n_static] -> [B, 1]."""
+    @classmethod
+    def packed_forward(cls, p, x_d, x_s, mask):
         if x_s is None:
-            raise ValueError(f"model {self.arch!r} needs x_s")
-        h_last = ea_last_hidden(
-            x_d, self.input_gate(x_s), self.weight_ih, self.weight_hh, self.bias
-        )
-        return self.head(h_last)
+            raise ValueError(f"model {cls.arch!r} needs x_s")
+        i = cls.packed_input_gate(p, x_s)
+        h_last = last_hidden(x_d, p["weight_ih"], p["weight_hh"], p["bias"], i_ext=i)
+        return packed_head(p, h_last, mask)
 
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:

@@ -14,6 +14,7 @@ from torch import nn
 
 from rvhpc.models.base import orthogonal
 from rvhpc.models.lstm import LSTM
+from rvhpc.models.recurrence import blinear
 
 
 class FMLSTM(LSTM):
@@ -36,10 +37,9 @@ class FMLSTM(LSTM):
         self.weight_sh = nn.Parameter(orthogonal(self.n_static, self.hidden))
         self.bias_s = nn.Parameter(torch.zeros(self.hidden))
 
-    def emit(self, h_last: torch.Tensor, x_s: torch.Tensor | None) -> torch.Tensor:
-        if x_s is None:
-            raise ValueError("model 'fm' needs x_s")
-        return torch.sigmoid(torch.addmm(self.bias_s, x_s, self.weight_sh)) * h_last
+    @staticmethod
+    def packed_emit(p, h_last, x_s):
+        return torch.sigmoid(blinear(x_s, p["weight_sh"], p["bias_s"])) * h_last
 
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:

@@ -1,6 +1,8 @@
-"""Plain LSTM on the dynamic inputs only (static kind ``none``), on torch's ``nn.LSTM`` (cuDNN on
-a GPU). Also the base of CT-LSTM and FM-LSTM, and home of the gate-layout conversion between the
-reference code ([n, 4H] weights, its own gate order) and ``nn.LSTM`` ([4H, n], gates i, f, g, o).
+"""Plain LSTM on the dynamic inputs only (static kind ``none``). Its parameters live in an
+``nn.LSTM`` (the checkpoint layout), its recurrence is :mod:`rvhpc.models.recurrence` (K members
+at once; ``vmap`` cannot batch ``nn.LSTM``). Also the base of CT-LSTM and FM-LSTM, and home of
+the gate-layout conversion between the reference code ([n, 4H] weights, its own gate order)
+and ``nn.LSTM`` ([4H, n], gates i, f, g, o).
 """
 
 from __future__ import annotations
@@ -10,7 +12,14 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from rvhpc.models.base import BaseModel, forget_bias, identity_per_gate, orthogonal
+from rvhpc.models.base import (
+    BaseModel,
+    forget_bias,
+    identity_per_gate,
+    orthogonal,
+    packed_head,
+)
+from rvhpc.models.recurrence import last_hidden
 
 TORCH_GATES = "ifgo"
 
@@ -27,6 +36,12 @@ def torch_to_ref(w: torch.Tensor, ref_gates: str) -> torch.Tensor:
     w = w.t() if w.dim() == 2 else w
     blocks = dict(zip(TORCH_GATES, w.chunk(4, dim=-1)))
     return torch.cat([blocks[g] for g in ref_gates], dim=-1).contiguous()
+
+
+def _gate_blocks(w: torch.Tensor) -> torch.Tensor:
+    """nn.LSTM's gate blocks i, f, g, o along dim 1 of [K, 4H, ...] -> f, o, g, i."""
+    i, f, g, o = w.chunk(4, dim=1)
+    return torch.cat([f, o, g, i], dim=1)
 
 
 class LSTM(BaseModel):
@@ -70,17 +85,27 @@ class LSTM(BaseModel):
     def _init_extra(self) -> None:
         """Extra parameters drawn right after weight_ih (FM's static modulation)."""
 
-    def lstm_input(self, x_d: torch.Tensor, x_s: torch.Tensor | None) -> torch.Tensor:
-        return x_d
+    @staticmethod
+    def packed_bias(p, x_s, w_ih, bias, n_dynamic):
+        """The gate bias: [K, 4H] here; CT adds its static input once per sample."""
+        return bias
 
-    def forward(self, x_d: torch.Tensor, x_s: torch.Tensor | None = None) -> torch.Tensor:
-        """[B, T, n_dynamic] (x_s ignored) -> [B, 1]."""
-        out, _ = self.lstm(self.lstm_input(x_d, x_s))
-        return self.head(self.emit(out[:, -1], x_s))
-
-    def emit(self, h_last: torch.Tensor, x_s: torch.Tensor | None) -> torch.Tensor:
+    @staticmethod
+    def packed_emit(p, h_last, x_s):
         """The emitted hidden state from the last h (FM modulates it)."""
         return h_last
+
+    @classmethod
+    def packed_forward(cls, p, x_d, x_s, mask):
+        if cls.uses_static and x_s is None:
+            raise ValueError(f"model {cls.arch!r} needs x_s")
+        w_ih = _gate_blocks(p["lstm.weight_ih_l0"])  # [K, 4H, n_in], gates f, o, g, i
+        w_hh = _gate_blocks(p["lstm.weight_hh_l0"]).transpose(1, 2)
+        bias = _gate_blocks(p["lstm.bias_ih_l0"] + p["lstm.bias_hh_l0"])
+        n_dynamic = x_d.shape[-1]
+        bias = cls.packed_bias(p, x_s, w_ih, bias, n_dynamic)
+        h_last = last_hidden(x_d, w_ih[:, :, :n_dynamic].transpose(1, 2), w_hh, bias)
+        return packed_head(p, cls.packed_emit(p, h_last, x_s), mask)
 
     # -- reference layout -------------------------------------------------------------------
     @classmethod

@@ -1,12 +1,22 @@
-"""The EA-LSTM recurrence (used by ``ea`` and ``sr``) as one hand-written autograd function.
+"""The gated recurrence of every architecture, over K independent members at once.
 
-Per batch: the input projection x_t W_ih + b of all T steps is one matmul, written straight into
-the activation buffer; each step is one matmul (h W_hh) plus in-place pointwise math; the
-backward pass walks the steps once with one matmul each and forms the weight gradients as single
-matmuls over all B*T rows at the end. Why not autograd through a Python loop, TorchScript or
-torch.compile: measured on this project's CPU, all three were 1.5-4x slower (autograd through
-per-step slices also copies the whole [T, B, 3H] gradient at every step); this function also
-runs unchanged on CUDA.
+One hand-written autograd function runs K members' recurrences side by side on tensors with a
+leading member axis: EA/SR (three gates f, o, g with an input gate i fixed per sample) and the
+standard LSTM of CT/FM/LSTM (four gates f, o, g, i). A single model is K = 1 of the same code.
+
+Per batch: the input projection of all T steps is one matmul per member, written straight into
+the activation buffer; each step is one matmul per member (h W_hh) plus in-place pointwise math
+over all members; the backward pass walks the steps once and forms the weight gradients as single
+matmuls over all B*T rows. Why not autograd through a Python loop, TorchScript or torch.compile:
+measured on this project's CPU, all three were 1.5-4x slower (autograd through per-step slices
+also copies the whole [T, B, G] gradient at every step). Why not ``nn.LSTM``: ``torch.func.vmap``
+has no batching rule for it (torch 2.13), so it cannot run K members.
+
+Members never mix. On the CPU the matmuls and reductions run member by member (oneDNN's linear:
+it uses AVX-512 where MKL's sgemm does not on AMD CPUs, 240 vs 110 GFLOP/s per core for
+[256, 256] x [256, 768]), and the buffers are laid out [K, T, B, ...] so every pointwise kernel
+walks each member's rows exactly as it does for K = 1: with one thread, a member's numbers are
+bit for bit those of its run alone. On a GPU the matmuls are batched (``bmm``/``baddbmm``).
 """
 
 from __future__ import annotations
@@ -23,16 +33,44 @@ def _find_onednn():
         return None
 
 
-# On CPU the matmuls go through oneDNN's linear: it uses AVX-512 where MKL's sgemm (torch.mm) does
-# not on AMD CPUs; measured 240 vs 110 GFLOP/s per core for [256, 256] x [256, 768].
 _ONEDNN = _find_onednn()
 
 
 def _mm_t(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a @ b.T."""
+    """a @ b.T for 2-D a, b."""
     if _ONEDNN is not None and a.device.type == "cpu" and a.dtype == torch.float32:
         return _ONEDNN(a, b, None, "none", [], "")
     return torch.mm(a, b.t())
+
+
+def _per_member(t: torch.Tensor) -> bool:
+    """Run matmuls and reductions member by member (CPU: bitwise K-invariant, oneDNN)."""
+    return t.device.type == "cpu"
+
+
+def bmm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """[K, M, N] @ [K, N, P] -> [K, M, P] (into ``out`` when given)."""
+    if not _per_member(a):
+        return torch.bmm(a, b, out=out)
+    if out is None:
+        out = a.new_empty(a.shape[0], a.shape[1], b.shape[2])
+    for k in range(a.shape[0]):
+        torch.mm(a[k], b[k], out=out[k])
+    return out
+
+
+def blinear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """x [K, B, n] @ w [K, n, m] + b [K, m] -> [K, B, m] (autograd-friendly)."""
+    if not _per_member(x):
+        return torch.baddbmm(b.unsqueeze(1), x, w)
+    return torch.stack([torch.addmm(b[k], x[k], w[k]) for k in range(x.shape[0])])
+
+
+def _sum_rows(t: torch.Tensor) -> torch.Tensor:
+    """[K, N, ...] -> [K, ...], summed over N member by member."""
+    if not _per_member(t):
+        return t.sum(1)
+    return torch.stack([t[k].sum(0) for k in range(t.shape[0])])
 
 
 class _Workspace:
@@ -65,59 +103,81 @@ class _Workspace:
 _WORKSPACE = _Workspace()
 
 
-def ea_steps(
+def _step_matmul(a: torch.Tensor, h: torch.Tensor, w: torch.Tensor, w_t: torch.Tensor) -> None:
+    """a += h @ w in place (a [K, B, G], h [K, B, H], w [K, H, G], w_t = w transposed)."""
+    if not _per_member(a):
+        a.baddbmm_(h, w)
+        return
+    for k in range(a.shape[0]):
+        a[k].add_(_mm_t(h[k], w_t[k]))
+
+
+def gate_steps(
     x: torch.Tensor,
     w_ih: torch.Tensor,
-    b: torch.Tensor,
-    i: torch.Tensor,
-    w: torch.Tensor,
+    bias: torch.Tensor,
+    w_hh: torch.Tensor,
+    i_ext: torch.Tensor | None,
     keep: bool,
 ) -> tuple[torch.Tensor, tuple]:
-    """Forward steps; ``keep=False`` (inference) holds two steps only, O(B H) memory.
+    """Forward steps; ``keep=False`` (inference) holds two steps only, O(K B H) memory.
 
-    Returns h_T and, with ``keep``, the buffers (hs/cs/tcs workspace, h_0..h_T, c_0..c_T,
-    tanh(c_1..c_T), gate activations sigma(f), sigma(o), tanh(g) per step).
+    x [K, T, B, n] time-major per member, w_ih [K, n, G], bias [K, 1, G] or per sample [K, B, G],
+    w_hh [K, H, G], i_ext [K, B, H] (EA: G = 3H, gates f, o, g) or None (LSTM: G = 4H, gates
+    f, o, g, i), the g columns doubled (see :func:`gate_scale`). Returns h_T [K, B, H] and, with
+    ``keep``, the buffers (workspace, h_0..h_T, c_0..c_T, tanh(c_1..c_T), gate activations).
     """
-    n_steps, batch, n_in = x.shape
-    n_gate = w.shape[1]
-    hidden = n_gate // 3
+    n_mem, n_steps, batch, n_in = x.shape
+    hidden, n_gate = w_hh.shape[1], w_hh.shape[2]
     n_keep = n_steps if keep else 1
-    size = (n_keep + 1) * batch * hidden
+    size = n_mem * (n_keep + 1) * batch * hidden
+    n_act = n_mem * n_keep * batch * n_gate
     flat = _WORKSPACE.take(3 * size, x) if keep else x.new_empty(3 * size)
-    act_buf = _WORKSPACE.take(n_keep * batch * n_gate, x) if keep else x.new_empty(batch * n_gate)
-    hs = flat[:size].view(n_keep + 1, batch, hidden)
-    cs = flat[size : 2 * size].view(n_keep + 1, batch, hidden)
-    tcs = flat[2 * size : 3 * size - batch * hidden].view(n_keep, batch, hidden)
-    acts = act_buf.view(n_keep, batch, n_gate)
+    act_buf = _WORKSPACE.take(n_act, x) if keep else x.new_empty(n_act)
+    hs = flat[:size].view(n_mem, n_keep + 1, batch, hidden)
+    cs = flat[size : 2 * size].view(n_mem, n_keep + 1, batch, hidden)
+    tcs = flat[2 * size : 2 * size + n_mem * n_keep * batch * hidden].view(
+        n_mem, n_keep, batch, hidden
+    )
+    acts = act_buf.view(n_mem, n_keep, batch, n_gate)
+    per_sample = bias.shape[1] != 1
     if keep:
-        torch.addmm(b, x.view(-1, n_in), w_ih, out=acts.view(-1, n_gate))
-    hs[0].zero_()
-    cs[0].zero_()
-    w_t = w.t().contiguous()
+        flat_acts = acts.view(n_mem, n_steps * batch, n_gate)
+        bmm(x.view(n_mem, n_steps * batch, n_in), w_ih, out=flat_acts)
+        if per_sample:
+            acts.add_(bias.unsqueeze(1))
+        else:
+            flat_acts.add_(bias)
+    hs[:, 0].zero_()
+    cs[:, 0].zero_()
+    w_t = w_hh.transpose(1, 2).contiguous()
+    h3 = 3 * hidden
     for t in range(n_steps):
         k, prev, nxt = (t, t, t + 1) if keep else (0, t % 2, (t + 1) % 2)
-        a = acts[k]
+        a = acts[:, k]
         if not keep:
-            torch.addmm(b, x[t], w_ih, out=a)
-        a.add_(_mm_t(hs[prev], w_t)).sigmoid_()
-        f, o, g = a[:, :hidden], a[:, hidden : 2 * hidden], a[:, 2 * hidden :]
+            bmm(x[:, t], w_ih, out=a)
+            a.add_(bias)
+        _step_matmul(a, hs[:, prev], w_hh, w_t)
+        a.sigmoid_()
+        f, o, g = a[..., :hidden], a[..., hidden : 2 * hidden], a[..., 2 * hidden : h3]
+        i = i_ext if i_ext is not None else a[..., h3:]
         g.mul_(2.0).sub_(1.0)  # tanh(g) = 2 sigma(2 g) - 1
-        c = cs[nxt]
-        torch.mul(f, cs[prev], out=c)
+        c = cs[:, nxt]
+        torch.mul(f, cs[:, prev], out=c)
         c.addcmul_(i, g)
-        tc = tcs[k]
+        tc = tcs[:, k]
         torch.mul(c, 2.0, out=tc)
         tc.sigmoid_().mul_(2.0).sub_(1.0)
-        torch.mul(o, tc, out=hs[nxt])
-    h_last = hs[n_steps if keep else n_steps % 2].clone()
+        torch.mul(o, tc, out=hs[:, nxt])
+    h_last = hs[:, n_steps if keep else n_steps % 2].clone()
     return h_last, ((flat, act_buf, hs, cs, tcs, acts) if keep else ())
 
 
-class EARecurrence(torch.autograd.Function):
-    """h_T of the EA-LSTM recurrence.
+class GateRecurrence(torch.autograd.Function):
+    """h_T [K, B, H] of K members' gated recurrences (arguments as :func:`gate_steps`).
 
-    forward(x [T, B, n] time-major, w_ih [n, 3H], b [3H], i [B, H], w [H, 3H]) -> h_T [B, H], gate
-    order f, o, g with the g columns of w_ih, b and w DOUBLED (see :func:`gate_scale`). Doubling is
+    The g columns of w_ih, bias and w_hh come in DOUBLED (see :func:`gate_scale`): doubling is
     exact in floating point and lets one sigmoid over all gates give tanh(g) = 2 sigma(2g) - 1;
     torch's CPU tanh is ~7x slower than its sigmoid, and this form stays within ~1e-7 of it.
 
@@ -126,27 +186,32 @@ class EARecurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, w_ih, b, i, w):
-        h_last, (flat, act_buf, hs, cs, tcs, acts) = ea_steps(x, w_ih, b, i, w, keep=True)
+    def forward(ctx, x, w_ih, bias, w_hh, i_ext):
+        h_last, (flat, act_buf, hs, cs, tcs, acts) = gate_steps(
+            x, w_ih, bias, w_hh, i_ext, keep=True
+        )
         ctx.workspace = (flat, act_buf)
-        ctx.save_for_backward(x, w_ih, i, w, hs, cs, tcs, acts)
+        ctx.per_sample = bias.shape[1] != 1
+        ctx.has_i = i_ext is not None
+        saved_i = i_ext if i_ext is not None else x.new_empty(0)
+        ctx.save_for_backward(x, w_ih, w_hh, saved_i, hs, cs, tcs, acts)
         return h_last
 
     @staticmethod
     def backward(ctx, dh_last):
-        x, w_ih, i, w, hs, cs, tcs, acts = ctx.saved_tensors
-        n_steps, batch, n_gate = acts.shape
-        hidden = n_gate // 3
+        x, w_ih, w_hh, i_ext, hs, cs, tcs, acts = ctx.saved_tensors
+        n_mem, n_steps, batch, n_gate = acts.shape
+        hidden = w_hh.shape[1]
+        h3 = 3 * hidden
         dh = dh_last.contiguous().clone()
         dc = torch.zeros_like(dh)
-        di = torch.zeros_like(dh)
-        u = torch.empty_like(dh)
-        tmp = torch.empty_like(dh)
+        di = torch.zeros_like(dh) if ctx.has_i else None
+        u, tmp, u2 = torch.empty_like(dh), torch.empty_like(dh), torch.empty_like(dh)
         half = dh.new_tensor(0.5)
         # Walk back in time; each step's activations are overwritten by that step's gradient dz.
         for t in range(n_steps - 1, -1, -1):
-            a, tc = acts[t], tcs[t]
-            f, o, g = a[:, :hidden], a[:, hidden : 2 * hidden], a[:, 2 * hidden :]
+            a, tc = acts[:, t], tcs[:, t]
+            f, o, g = a[..., :hidden], a[..., hidden : 2 * hidden], a[..., 2 * hidden : h3]
             torch.mul(dh, o, out=u)
             torch.mul(u, tc, out=tmp)
             o.neg_().add_(1.0).mul_(tmp)  # dz_o = dh tanh(c) o (1 - o)
@@ -154,42 +219,71 @@ class EARecurrence(torch.autograd.Function):
             tmp.mul_(tc)
             dc.sub_(tmp)  # dc += dh o (1 - tanh(c)^2)
             torch.addcmul(half, g, g, value=-0.5, out=tmp)
-            di.addcmul_(dc, g)  # di += dc tanh(g)
-            torch.mul(dc, i, out=g)
-            g.mul_(tmp)  # dz_g = dc i (1 - tanh(g)^2) / 2   (z_g = 2 g)
+            if ctx.has_i:
+                di.addcmul_(dc, g)  # di += dc tanh(g)
+                torch.mul(dc, i_ext, out=g)
+                g.mul_(tmp)  # dz_g = dc i (1 - tanh(g)^2) / 2   (z_g = 2 g)
+            else:
+                ig = a[..., h3:]
+                torch.mul(dc, g, out=u2)  # dc tanh(g)
+                torch.mul(dc, ig, out=g)
+                g.mul_(tmp)  # dz_g = dc i (1 - tanh(g)^2) / 2
+                torch.addcmul(ig, ig, ig, value=-1.0, out=tmp)  # i (1 - i)
+                torch.mul(u2, tmp, out=ig)  # dz_i = dc tanh(g) i (1 - i)
             torch.mul(dc, f, out=u)  # dc_{t-1} = dc f
-            f.neg_().add_(1.0).mul_(u).mul_(cs[t])  # dz_f = dc f (1 - f) c_{t-1}
+            f.neg_().add_(1.0).mul_(u).mul_(cs[:, t])  # dz_f = dc f (1 - f) c_{t-1}
             dc, u = u, dc
-            dh = _mm_t(a, w)
-        dz = acts.view(-1, n_gate)
+            if _per_member(a):
+                for k in range(n_mem):
+                    dh[k].copy_(_mm_t(a[k], w_hh[k]))
+            else:
+                torch.bmm(a, w_hh.transpose(1, 2), out=dh)
+        dz = acts.view(n_mem, n_steps * batch, n_gate)
         need = ctx.needs_input_grad
-        dx = torch.mm(dz, w_ih.t()).view_as(x) if need[0] else None
-        dw_ih = torch.mm(x.view(-1, x.shape[2]).t(), dz) if need[1] else None
-        db = dz.sum(0) if need[2] else None
-        dw = _mm_t(hs[:n_steps].reshape(-1, hidden).t(), dz.t()) if need[4] else None
+        n_in = x.shape[3]
+        dw_ih = bmm(x.view(n_mem, -1, n_in).transpose(1, 2), dz) if need[1] else None
+        dbias = None
+        if need[2]:
+            if ctx.per_sample:  # sum over the T steps of each member's [T, B, G]
+                dbias = _sum_rows(acts)
+            else:
+                dbias = _sum_rows(dz).unsqueeze(1)
+        dw_hh = None
+        if need[3]:
+            hs_flat = hs[:, :n_steps].reshape(n_mem, n_steps * batch, hidden)
+            if _per_member(dz):
+                dw_hh = torch.stack([_mm_t(hs_flat[k].t(), dz[k].t()) for k in range(n_mem)])
+            else:
+                dw_hh = torch.bmm(hs_flat.transpose(1, 2), dz)
         _WORKSPACE.give(*ctx.workspace)
         ctx.workspace = ()
-        return dx, dw_ih, db, di, dw
+        return None, dw_ih, dbias, dw_hh, (di if ctx.has_i and need[4] else None)
 
 
-def gate_scale(hidden: int, like: torch.Tensor) -> torch.Tensor:
-    """[3H] ones with the g gate doubled, for :class:`EARecurrence`."""
-    scale = torch.ones(3 * hidden, dtype=like.dtype, device=like.device)
-    scale[2 * hidden :] = 2.0
+def gate_scale(hidden: int, n_gates: int, like: torch.Tensor) -> torch.Tensor:
+    """[n_gates * H] ones with the g gate (third block) doubled, for :class:`GateRecurrence`."""
+    scale = torch.ones(n_gates * hidden, dtype=like.dtype, device=like.device)
+    scale[2 * hidden : 3 * hidden] = 2.0
     return scale
 
 
-def ea_last_hidden(
+def last_hidden(
     x_d: torch.Tensor,
-    i: torch.Tensor,
     weight_ih: torch.Tensor,
     weight_hh: torch.Tensor,
     bias: torch.Tensor,
+    i_ext: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """h_T of the EA-LSTM (gate order f, o, g) for inputs [B, T, n] and input gate i [B, H]."""
-    scale = gate_scale(weight_hh.shape[0], like=weight_hh)
-    x = x_d.transpose(0, 1).contiguous()
-    args = (x, weight_ih * scale, bias * scale, i, weight_hh * scale)
-    if torch.is_grad_enabled() and any(a.requires_grad for a in args):
-        return EARecurrence.apply(*args)
-    return ea_steps(*args, keep=False)[0]
+    """h_T [K, B, H] for inputs x_d [K, B, T, n] (batch-first per member).
+
+    weight_ih [K, n, G], weight_hh [K, H, G], bias [K, G] or per sample [K, B, G], gate blocks
+    f, o, g (and i when ``i_ext`` [K, B, H] is None), NOT scaled: scaling happens here.
+    """
+    hidden = weight_hh.shape[1]
+    scale = gate_scale(hidden, weight_hh.shape[2] // hidden, like=weight_hh)
+    x = x_d.transpose(1, 2).contiguous()
+    b = (bias * scale).unsqueeze(1) if bias.dim() == 2 else bias * scale
+    args = (x, weight_ih * scale, b, weight_hh * scale, i_ext)
+    if torch.is_grad_enabled() and any(a is not None and a.requires_grad for a in args):
+        return GateRecurrence.apply(*args)
+    return gate_steps(*args, keep=False)[0]

@@ -8,6 +8,7 @@ from torch import nn
 
 from rvhpc.models.base import orthogonal
 from rvhpc.models.ealstm import EALSTM
+from rvhpc.models.recurrence import blinear
 
 EMBEDDING = 512
 
@@ -30,9 +31,11 @@ class SRLSTM(EALSTM):
         self.weight_sh = nn.Parameter(orthogonal(EMBEDDING, hidden))
         self.bias_s = nn.Parameter(torch.zeros(hidden))
 
-    def input_gate(self, x_s: torch.Tensor) -> torch.Tensor:
-        embedded = torch.relu(torch.addmm(self.bias_ann_1, x_s, self.weight_ann_1))
-        return torch.sigmoid(torch.addmm(self.bias_s, embedded, self.weight_sh))
+    @staticmethod
+    def packed_input_gate(p: dict[str, torch.Tensor], x_s: torch.Tensor) -> torch.Tensor:
+        """i = sigma(relu(x_s W_1 + b_1) W_sh + b_s), [K, B, H]."""
+        embedded = torch.relu(blinear(x_s, p["weight_ann_1"], p["bias_ann_1"]))
+        return torch.sigmoid(blinear(embedded, p["weight_sh"], p["bias_s"]))
 
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:

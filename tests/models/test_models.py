@@ -120,31 +120,43 @@ def to_reference_grads(model) -> dict[str, torch.Tensor]:
     return grads
 
 
-def test_ea_recurrence_gradients_in_double_precision():
-    """The hand-written backward against autograd through the plain loop, to 1e-10 in float64."""
-    from rvhpc.models.recurrence import ea_last_hidden
+@pytest.mark.parametrize("gates", ["fog", "fogi"])
+def test_recurrence_gradients_in_double_precision(gates):
+    """The hand-written backward (K = 2 members, EA's fixed input gate and the 4-gate LSTM) against
+    autograd through the plain loop, member by member, to 1e-10 in float64."""
+    from rvhpc.models.recurrence import last_hidden
 
     gen = torch.Generator().manual_seed(4)
+    n_g = len(gates)
+    f64 = {"generator": gen, "dtype": torch.float64}
     args = [
-        torch.randn(3, 6, 2, generator=gen, dtype=torch.float64),  # x_d [B, T, n]
-        torch.rand(3, 4, generator=gen, dtype=torch.float64),  # i [B, H]
-        torch.randn(2, 12, generator=gen, dtype=torch.float64),  # W_ih
-        0.5 * torch.randn(4, 12, generator=gen, dtype=torch.float64),  # W_hh
-        torch.randn(12, generator=gen, dtype=torch.float64),
-    ]  # b
-    grad_out = torch.randn(3, 4, generator=gen, dtype=torch.float64)
+        torch.randn(2, 3, 6, 2, **f64),  # x_d [K, B, T, n]
+        torch.randn(2, 2, n_g * 4, **f64),  # W_ih [K, n, G]
+        0.5 * torch.randn(2, 4, n_g * 4, **f64),  # W_hh [K, H, G]
+        torch.randn(2, n_g * 4, **f64),  # b [K, G]
+        torch.rand(2, 3, 4, **f64) if n_g == 3 else None,  # i [K, B, H]
+    ]
+    grad_out = torch.randn(2, 3, 4, **f64)
 
-    def plain(x_d, i, w_ih, w_hh, b):
-        h = c = torch.zeros(3, 4, dtype=torch.float64)
-        for t in range(x_d.shape[1]):
-            h, c = _cell(h @ w_hh + x_d[:, t] @ w_ih + b, c, "fog", i)
-        return h
+    def plain(x_d, w_ih, w_hh, b, i):
+        out = []
+        for k in range(2):
+            h = c = torch.zeros(3, 4, dtype=torch.float64)
+            for t in range(x_d.shape[2]):
+                z = h @ w_hh[k] + x_d[k, :, t] @ w_ih[k] + b[k]
+                if i is None:
+                    z, zi = z[:, :12], torch.sigmoid(z[:, 12:])
+                else:
+                    zi = i[k]
+                h, c = _cell(z, c, "fog", zi)
+            out.append(h)
+        return torch.stack(out)
 
     results = []
-    for fn in (ea_last_hidden, plain):
-        leaves = [a.clone().requires_grad_(True) for a in args]
+    for fn in (last_hidden, plain):
+        leaves = [None if a is None else a.clone().requires_grad_(True) for a in args]
         (fn(*leaves) * grad_out).sum().backward()
-        results.append([leaf.grad for leaf in leaves])
+        results.append([leaf.grad for leaf in leaves[1:] if leaf is not None])  # no dx
     for ours, ref in zip(*results):
         assert torch.allclose(ours, ref, atol=1e-10, rtol=1e-10)
 
