@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from rvhpc.training.distributed import DistEnv, resolve_device, thread_count
+from rvhpc.models.packed import PackedModel
 from rvhpc.training.loop import EpochRunner
 
 
@@ -68,14 +69,16 @@ def measure(
     threads: int | None = None,
     n_static: int = 27,
     seed: int = 0,
+    members: int = 1,
 ) -> dict[str, Any]:
-    """Training samples per second, data loading included.
+    """Training samples per second of a pack of ``members`` (aggregate and per member), data
+    loading included; members = 1 is a single run.
 
     Returns
     -------
     dict
-        arch, hidden, batch_size, seq_length, steps, device, threads, store, samples_per_s,
-        seconds_per_step, data_seconds_per_step, data_fraction.
+        arch, hidden, batch_size, seq_length, steps, device, threads, store, members, n_static,
+        samples_per_s (all members), samples_per_s_per_member, seconds_per_step, data_seconds_per_step, data_fraction.
     """
     from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.store import open_store
@@ -90,6 +93,7 @@ def measure(
         ("--batch-size", batch_size),
         ("--steps", steps),
         ("--seq-length", seq_length),
+        ("--members", members),
     ):
         if value < 1:
             raise ConfigError(f"{name} must be >= 1, got {value}")
@@ -106,26 +110,40 @@ def measure(
     samples = sampler.train_samples()
     if len(samples) == 0:
         raise ConfigError(f"{store}: no training samples for --seq-length {seq_length}")
-    torch.manual_seed(seed)
     n_stat = 0 if arch == "lstm" else n_static
-    statics = None if n_stat == 0 else torch.randn(len(data.basins), n_stat, device=dev)
-    model = build_model(arch, n_dynamic=5, n_static=n_stat, hidden=hidden).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    models = []
+    for k in range(members):
+        torch.manual_seed(seed + k)
+        models.append(build_model(arch, n_dynamic=5, n_static=n_stat, hidden=hidden))
+    pack = PackedModel(models).to(dev)
+    gen = torch.Generator().manual_seed(seed)
+    statics = (
+        None
+        if n_stat == 0
+        else torch.randn(members, len(data.basins), n_stat, generator=gen).to(dev)
+    )
+    optimizer = torch.optim.Adam(pack.parameters(), lr=1e-3)
     runner = EpochRunner(
-        model,
+        pack,
         optimizer,
         sampler,
         samples,
         statics,
         batch_size=batch_size,
-        seed=seed,
+        seeds=[seed + k for k in range(members)],
         clip_norm=1.0,
+        dropout=0.4,
+        hidden=hidden,
         device=dev,
         env=DistEnv(),
     )
+    runner.seed_dropout(1)
     rng = np.random.default_rng(seed)
-    batches = [rng.integers(0, len(samples), size=batch_size) for _ in range(warmup + steps)]
-    model.train()
+    batches = [
+        [rng.integers(0, len(samples), size=batch_size) for _ in range(members)]
+        for _ in range(warmup + steps)
+    ]
+    pack.train()
     for rows in batches[:warmup]:
         runner.step(rows)
     _sync(dev)
@@ -136,8 +154,9 @@ def measure(
     step_s = (time.perf_counter() - t0) / steps
     t0 = time.perf_counter()
     for rows in batches[warmup:]:
-        x_d, y, q, b = sampler.batch(samples[rows])
-        x_d.to(dev), y.to(dev), q.to(dev)
+        for r in rows:
+            x_d, y, q, b = sampler.batch(samples[r])
+            x_d.to(dev), y.to(dev), q.to(dev)
     _sync(dev)
     data_s = (time.perf_counter() - t0) / steps
     return {
@@ -149,7 +168,10 @@ def measure(
         "device": str(dev),
         "threads": torch.get_num_threads() if dev.type == "cpu" else None,
         "store": str(store) if store is not None else "synthetic",
-        "samples_per_s": batch_size / step_s,
+        "members": members,
+        "n_static": n_stat,
+        "samples_per_s": members * batch_size / step_s,
+        "samples_per_s_per_member": batch_size / step_s,
         "seconds_per_step": step_s,
         "data_seconds_per_step": data_s,
         "data_fraction": min(1.0, data_s / step_s),

@@ -4,8 +4,9 @@ Slurm's signals.
 Sample order: epoch ``e`` visits the training samples in a permutation drawn from a
 ``torch.Generator`` seeded by (seed, e), cut into global batches of ``batch_size``; rank ``r`` of
 ``world`` takes the ``r``-th slice of ``batch_size / world`` rows of every global batch. Dropout
-draws from torch's generator, reseeded by (seed, epoch, rank) at the start of each epoch. So an
-epoch is a pure function of the weights at its start, and a resumed run replays it exactly.
+draws from a ``torch.Generator`` of its own per member, reseeded by (seed, epoch, rank) at the
+start of each epoch. So an epoch is a pure function of the weights at its start, a resumed run
+replays it exactly, and a member of a pack is the run it would have been alone.
 """
 
 from __future__ import annotations
@@ -96,39 +97,42 @@ class StopFlag:
 class EpochResult:
     completed: bool
     batches_done: int
-    loss_sum: float
+    loss_sums: list[float]  # per member
     seconds: float
 
-    @property
-    def mean_loss(self) -> float:
-        return self.loss_sum / max(1, self.batches_done)
+    def mean_loss(self, k: int = 0) -> float:
+        return self.loss_sums[k] / max(1, self.batches_done)
 
 
-def rng_state(device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
-    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-    return torch.get_rng_state(), cuda
-
-
-def set_rng_state(state: tuple[torch.Tensor, torch.Tensor | None], device: torch.device) -> None:
-    torch.set_rng_state(state[0])
-    if device.type == "cuda" and state[1] is not None:
-        torch.cuda.set_rng_state(state[1], device)
+def member_nse_loss(
+    y_hat: torch.Tensor, y: torch.Tensor, q_std: torch.Tensor, eps: float = 0.1
+) -> torch.Tensor:
+    """NSE* of each member: [K, B] predictions, targets and q_std -> [K] (mean over its batch)."""
+    return ((y_hat - y) ** 2 / (q_std + eps) ** 2).mean(1)
 
 
 class EpochRunner:
-    """Trains one epoch at a time on this rank's share of the samples.
+    """Trains the K members of a pack one epoch at a time on this rank's share of the samples.
+
+    Member k has its own sample order (``epoch_plan`` with its seed), its own dropout generator
+    (seeded by (seed, epoch, rank) at the start of an epoch), its own NSE* loss and its own
+    gradient-norm clip; one Adam over the stacked parameters is elementwise, so it is each
+    member's own Adam. A single run is K = 1.
 
     Parameters
     ----------
     model : nn.Module
-        The model, wrapped in DistributedDataParallel when world > 1.
+        The :class:`rvhpc.models.packed.PackedModel`, wrapped in DistributedDataParallel when
+        world > 1.
     optimizer : torch.optim.Optimizer
     sampler : WindowSampler
         Training windows; ``batch(rows)`` gives x_d, y, q_std, basin_idx.
     samples : np.ndarray
         [n, 2] training samples (basin_idx, day_idx) of ``sampler.train_samples()``.
     statics : torch.Tensor | None
-        [n_basins, d] static vectors on the device (None for the plain LSTM).
+        [K, n_basins, d] static vectors of each member on the device (None for the plain LSTM).
+    seeds : list[int]
+        The members' seeds.
     """
 
     def __init__(
@@ -140,31 +144,57 @@ class EpochRunner:
         statics: torch.Tensor | None,
         *,
         batch_size: int,
-        seed: int,
+        seeds: list[int],
         clip_norm: float,
+        dropout: float,
+        hidden: int,
         device: torch.device,
         env: DistEnv,
         log_every: int = 50,
     ) -> None:
         self.model, self.optimizer, self.sampler = model, optimizer, sampler
         self.samples, self.statics = samples, statics
-        self.batch_size, self.seed, self.clip_norm = batch_size, seed, clip_norm
+        self.batch_size, self.seeds, self.clip_norm = batch_size, list(seeds), clip_norm
+        self.dropout, self.hidden = dropout, hidden
         self.device, self.env, self.log_every = device, env, log_every
+        self.generators = [torch.Generator(device=device) for _ in self.seeds]
+        self.params = [p for p in model.parameters() if p.requires_grad]
+
+    @property
+    def k(self) -> int:
+        return len(self.seeds)
 
     def n_batches(self, epoch: int) -> int:
-        return len(epoch_plan(len(self.samples), self.batch_size, self.seed, epoch, self.env))
+        return len(epoch_plan(len(self.samples), self.batch_size, self.seeds[0], epoch, self.env))
 
-    def step(self, rows: np.ndarray) -> float:
-        """One optimizer step on the samples ``rows`` (indices into ``samples``)."""
-        x_d, y, q_std, basin_idx = self.sampler.batch(self.samples[rows])
-        x_d, y, q_std = (t.to(self.device, non_blocking=True) for t in (x_d, y, q_std))
-        x_s = None if self.statics is None else self.statics[basin_idx.to(self.statics.device)]
+    def seed_dropout(self, epoch: int) -> None:
+        for gen, seed in zip(self.generators, self.seeds, strict=True):
+            gen.manual_seed(mix_seed(seed, epoch, self.env.rank))
+
+    def step(self, rows: list[np.ndarray]) -> torch.Tensor:
+        """One optimizer step; ``rows[k]`` are member k's indices into ``samples``. Returns the
+        members' losses [K] on the device (no host synchronisation)."""
+        from rvhpc.models.base import dropout_masks
+        from rvhpc.models.packed import clip_members
+
+        parts = [self.sampler.batch(self.samples[r]) for r in rows]
+        x_d = torch.stack([p[0] for p in parts]).to(self.device, non_blocking=True)
+        y = torch.stack([p[1][:, 0] for p in parts]).to(self.device, non_blocking=True)
+        q_std = torch.stack([p[2][:, 0] for p in parts]).to(self.device, non_blocking=True)
+        x_s = None
+        if self.statics is not None:
+            idx = torch.stack([p[3] for p in parts]).to(self.statics.device)
+            x_s = torch.stack([self.statics[k][idx[k]] for k in range(self.k)])
+        mask = None
+        if self.dropout > 0:
+            shape = (self.k, x_d.shape[1], self.hidden)
+            mask = dropout_masks(self.dropout, shape, x_d, self.generators)
         self.optimizer.zero_grad(set_to_none=True)
-        loss = nse_loss(self.model(x_d, x_s), y, q_std)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_norm)
+        losses = member_nse_loss(self.model(x_d, x_s, mask), y, q_std)
+        losses.sum().backward()
+        clip_members(self.params, self.clip_norm, self.k)
         self.optimizer.step()
-        return float(loss.detach())
+        return losses.detach()
 
     def run(
         self,
@@ -172,28 +202,36 @@ class EpochRunner:
         n_epochs: int,
         stop: StopFlag,
         start_batch: int = 0,
-        loss_sum: float = 0.0,
+        loss_sums: list[float] | None = None,
         seconds: float = 0.0,
     ) -> EpochResult:
         """Train epoch ``epoch`` from batch ``start_batch``; stop early when ``stop`` is set.
 
-        The caller restores the RNG state of a partial epoch before calling with start_batch > 0.
+        The caller restores the dropout generators of a partial epoch before calling with
+        start_batch > 0. Losses accumulate on the device and are read once per log line.
         """
         if start_batch == 0:
-            torch.manual_seed(mix_seed(self.seed, epoch, self.env.rank))
-        plan = epoch_plan(len(self.samples), self.batch_size, self.seed, epoch, self.env)
+            self.seed_dropout(epoch)
+        n = len(self.samples)
+        plans = [epoch_plan(n, self.batch_size, s, epoch, self.env) for s in self.seeds]
+        acc = torch.tensor(loss_sums or [0.0] * self.k, dtype=torch.float64, device=self.device)
         self.model.train()
         t0 = time.perf_counter() - seconds
         desc = f"epoch {epoch}/{n_epochs}"
-        with maybe_task(self.env.is_main, desc, len(plan), self.log_every) as bar:
+        n_plan = len(plans[0])
+        with maybe_task(self.env.is_main, desc, n_plan, self.log_every) as bar:
             if start_batch:
                 bar.advance(start_batch, info="(resumed)")
-            for k in range(start_batch, len(plan)):
+            for b in range(start_batch, n_plan):
                 if any_rank(bool(stop), self.device):
-                    return EpochResult(False, k, loss_sum, time.perf_counter() - t0)
-                loss_sum += self.step(plan[k])
-                bar.advance(1, info=f"loss {loss_sum / (k + 1):.4f}")
-        return EpochResult(True, len(plan), loss_sum, time.perf_counter() - t0)
+                    return EpochResult(False, b, acc.tolist(), time.perf_counter() - t0)
+                acc += self.step([plan[b] for plan in plans]).double()
+                info = ""
+                if (b + 1) % self.log_every == 0 or b + 1 == n_plan:
+                    means = (acc / (b + 1)).tolist()
+                    info = "loss " + "/".join(f"{m:.4f}" for m in means)
+                bar.advance(1, info=info)
+        return EpochResult(True, n_plan, acc.tolist(), time.perf_counter() - t0)
 
 
 def check_batch_size(batch_size: int, env: DistEnv) -> None:

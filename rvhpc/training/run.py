@@ -1,5 +1,6 @@
-"""Train and evaluate one grid cell: :func:`train_cell`, the library function behind ``rvhpc train``
-and the array tasks' ``rvhpc cell``.
+"""Train and evaluate grid cells: :func:`train_pack` trains K members (seeds of one experiment)
+as one batched model, each into its own run directory; :func:`train_cell` is a pack of one, the
+library function behind ``rvhpc train`` and the array tasks' ``rvhpc cell``.
 
 Order of work: validate everything (config, store, statics) before anything is written; refuse a
 run dir that holds another config; resume from the newest checkpoint; train epoch by epoch (a
@@ -8,7 +9,6 @@ checkpoint after each); evaluate; write ``DONE`` last. Only rank 0 writes.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from rvhpc import progress
 from rvhpc.atomic import write_json, write_text
-from rvhpc.errors import DataError
+from rvhpc.errors import ConfigError, DataError
 from rvhpc.runfiles import EXIT_REQUEUE
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
@@ -34,14 +34,7 @@ from rvhpc.training.distributed import (
     thread_count,
 )
 from rvhpc.training.evaluate import predict_store, results_frames, write_results
-from rvhpc.training.loop import (
-    EpochRunner,
-    StopFlag,
-    check_batch_size,
-    mix_seed,
-    rng_state,
-    set_rng_state,
-)
+from rvhpc.training.loop import EpochRunner, StopFlag, check_batch_size, mix_seed
 from rvhpc.training.rundir import RunDir, config_record
 
 
@@ -78,16 +71,8 @@ def deterministic(device: torch.device, threads: int | None) -> Iterator[None]:
 
 
 def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> TrainOutcome:
-    """Train one cell into ``run_dir`` (resuming when it holds checkpoints), then evaluate it.
-
-    Parameters
-    ----------
-    config : TrainConfig
-        The validated training configuration.
-    run_dir : Path
-        Output folder; created when absent.
-    force : bool
-        Delete this run's earlier files (config, checkpoints, results, DONE) and start over.
+    """Train one cell into ``run_dir`` (resuming when it holds checkpoints), then evaluate it: a
+    pack of one member (:func:`train_pack`).
 
     Raises
     ------
@@ -95,24 +80,65 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
         Bad options, a missing or incompatible store, or a run dir holding another run; raised
         before anything is written.
     """
+    return train_pack([config], [run_dir], force=force)[0]
+
+
+def train_pack(
+    configs: list[TrainConfig], run_dirs: list[Path], force: bool = False
+) -> list[TrainOutcome]:
+    """Train K members together (one batched model), each into its own run directory, exactly as
+    :func:`train_cell` would train each alone; members already DONE are skipped.
+
+    Parameters
+    ----------
+    configs : list[TrainConfig]
+        One config per member; they may differ only in ``seed`` and ``attr_seed``.
+    run_dirs : list[Path]
+        One output folder per member (distinct).
+    force : bool
+        Delete the members' earlier files and start over.
+
+    Returns
+    -------
+    list[TrainOutcome]
+        One per member, in order.
+
+    Raises
+    ------
+    RvhpcError
+        Members that differ in more than seed/attr_seed, bad options, a missing or incompatible
+        store, or a run dir holding another run; raised before anything is written.
+    """
     from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.statics import build_statics
     from rvhpc.data.store import open_store
 
-    rd = RunDir(run_dir)
+    check_pack(configs, run_dirs)
+    config = configs[0]
+    rds = [RunDir(d) for d in run_dirs]
     env = DistEnv.from_environ()
     check_batch_size(config.batch_size, env)
     device = resolve_device(config.device, env)
-    identity = config.identity()
-    if not force:
-        old = rd.read_config()
-        if old is not None and rd.is_done() and all(old.get(k) == v for k, v in identity.items()):
-            return TrainOutcome("skipped", rd.path, epochs_done=config.epochs, rank=env.rank)
+    outcomes: list[TrainOutcome | None] = [None] * len(configs)
+    for k, (cfg, rd) in enumerate(zip(configs, rds, strict=True)):
+        old = None if force else rd.read_config()
+        identity = cfg.identity()
+        if old is not None and rd.is_done() and all(old.get(a) == v for a, v in identity.items()):
+            outcomes[k] = TrainOutcome("skipped", rd.path, epochs_done=cfg.epochs, rank=env.rank)
+    todo = [k for k, o in enumerate(outcomes) if o is None]
+    if not todo:
+        return outcomes  # type: ignore[return-value]
     store = open_store(config.store, period="train", warmup=config.seq_length - 1)
     fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
     if not force:
-        rd.check_same(identity, fingerprint)
-    statics = build_statics(config.static, store, dim=config.dim, attr_seed=config.attr_seed)
+        for k in todo:
+            rds[k].check_same(configs[k].identity(), fingerprint)
+    by_attr: dict[int, object] = {}
+    for k in todo:
+        a = configs[k].attr_seed
+        if a not in by_attr:
+            by_attr[a] = build_statics(config.static, store, dim=config.dim, attr_seed=a)
+    statics = {k: by_attr[configs[k].attr_seed] for k in todo}
     sampler = WindowSampler(store, seq_length=config.seq_length)
     samples = sampler.train_samples()
     if len(samples) < env.world:
@@ -130,59 +156,93 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
 
         tune_cpu_allocator()  # process-wide; a training process is exactly the entry point it is meant for
     with deterministic(device, thread_count(config.threads)), ProcessGroup(env, device) as group:
-        torch.manual_seed(config.seed)
-        model = _build(config, statics.dim).to(device)  # the same initial weights on every rank
-        x_s = (
-            None
-            if statics.values is None
-            else torch.from_numpy(np.asarray(statics.values, np.float32)).to(device)
-        )
+        models = {}
+        for k in todo:
+            torch.manual_seed(configs[k].seed)
+            models[k] = _build(configs[k], statics[k].dim)  # the same weights on every rank
+        x_s = {
+            k: None
+            if statics[k].values is None
+            else torch.from_numpy(np.asarray(statics[k].values, np.float32)).to(device)
+            for k in todo
+        }
         if env.is_main:
             if env.distributed:
                 progress.log(
                     f"DDP: {env.world} ranks, {group.backend} via {group.init_method}, "
                     f"{config.batch_size // env.world} samples per rank and step"
                 )
-            if force:
-                rd.clear()
-            rd.path.mkdir(parents=True, exist_ok=True)
-            record = config_record(config.model_dump(mode="json"), fingerprint, config.experiment)
-            if rd.read_config() is None or force:
-                write_json(rd.config_json, record)
-            if not rd.statics_npz.exists():
-                rd.write_statics(statics)
+            for k in todo:
+                _prepare_dir(configs[k], rds[k], statics[k], fingerprint, force)
         barrier()
-        resume = ckpt_io.latest(rd.checkpoints)
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-        if resume is not None:
-            model.load_state_dict(resume.model)
-            optimizer.load_state_dict(resume.optimizer)
-        net = (
-            DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None
-            )
-            if env.distributed
-            else model
-        )
-        runner = EpochRunner(
-            net,
-            optimizer,
-            sampler,
-            samples,
-            x_s,
-            batch_size=config.batch_size,
-            seed=config.seed,
-            clip_norm=config.clip_norm,
-            device=device,
-            env=env,
-            log_every=config.log_every,
-        )
+        resumes = {k: ckpt_io.latest(rds[k].checkpoints) for k in todo}
         with StopFlag() as stop:
-            outcome = _train_epochs(config, rd, runner, model, optimizer, resume, stop, env, device)
-            if outcome is not None:
-                return outcome
-            del store, sampler, samples, runner
-            return _evaluate(config, rd, model, x_s, env, device, stop)
+            for members in _groups(todo, resumes):
+                done = _train_group(
+                    [configs[k] for k in members],
+                    [rds[k] for k in members],
+                    [models[k] for k in members],
+                    [x_s[k] for k in members],
+                    [resumes[k] for k in members],
+                    sampler,
+                    samples,
+                    stop,
+                    env,
+                    device,
+                )
+                for k, outcome in zip(members, done, strict=True):
+                    outcomes[k] = outcome
+                if any(o.status == "preempted" for o in done):
+                    break
+            for k in todo:  # members of groups not reached
+                if outcomes[k] is None:
+                    outcomes[k] = TrainOutcome(
+                        "preempted", rds[k].path, signal=stop.signum, rank=env.rank
+                    )
+    return outcomes  # type: ignore[return-value]
+
+
+def check_pack(configs: list[TrainConfig], run_dirs: list[Path]) -> None:
+    """Members share everything but seed and attr_seed, and write to distinct folders."""
+    if not configs or len(configs) != len(run_dirs):
+        raise ConfigError("a pack needs one run directory per member")
+    shared = [
+        {k: v for k, v in c.model_dump(mode="json").items() if k not in ("seed", "attr_seed")}
+        for c in configs
+    ]
+    if any(s != shared[0] for s in shared):
+        raise ConfigError("the members of a pack may differ only in seed and attr_seed")
+    resolved = [Path(d).resolve() for d in run_dirs]
+    if len(set(resolved)) != len(resolved):
+        raise ConfigError("the members of a pack need distinct run directories")
+    pairs = [(c.seed, c.attr_seed) for c in configs]
+    if len(set(pairs)) != len(pairs):
+        raise ConfigError("the members of a pack must differ in seed or attr_seed")
+
+
+def _prepare_dir(config, rd: RunDir, statics, fingerprint: str, force: bool) -> None:
+    if force:
+        rd.clear()
+    rd.path.mkdir(parents=True, exist_ok=True)
+    record = config_record(config.model_dump(mode="json"), fingerprint, config.experiment)
+    if rd.read_config() is None or force:
+        write_json(rd.config_json, record)
+    if not rd.statics_npz.exists():
+        rd.write_statics(statics)
+
+
+def _position(resume: ckpt_io.Checkpoint | None) -> tuple[int, int]:
+    if resume is None:
+        return (0, -1)
+    return (resume.epoch, resume.batches_done)
+
+
+def _groups(todo: list[int], resumes: dict) -> list[list[int]]:
+    """Members that resume at the same position train together (all of them, normally)."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for k in todo:
+        groups.setdefault(_position(resumes[k]), []).append(k)
+    return [groups[p] for p in sorted(groups)]
 
 
 def _build(config: TrainConfig, n_static: int) -> torch.nn.Module:
@@ -198,126 +258,184 @@ def _build(config: TrainConfig, n_static: int) -> torch.nn.Module:
     )
 
 
-def _train_epochs(
-    config: TrainConfig,
-    rd: RunDir,
-    runner: EpochRunner,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    resume: ckpt_io.Checkpoint | None,
-    stop: StopFlag,
-    env: DistEnv,
-    device: torch.device,
-) -> TrainOutcome | None:
-    """Run the remaining epochs; a TrainOutcome when stopped by a signal, None when all are done."""
-    first, start_batch, loss_sum, seconds = 1, 0, 0.0, 0.0
-    if resume is not None:
-        if resume.complete:
-            first = resume.epoch + 1
+def _train_group(configs, rds, models, x_s, resumes, sampler, samples, stop, env, device):
+    """Train one group of members in lockstep, then evaluate each; their TrainOutcomes."""
+    from rvhpc.models.packed import PackedModel, stack_optimizer_states
+
+    config = configs[0]
+    for model, resume in zip(models, resumes, strict=True):
+        if resume is not None:
+            model.load_state_dict(resume.model)
+    pack = PackedModel(models).to(device)
+    optimizer = torch.optim.Adam(pack.parameters(), lr=config.lr)
+    if resumes[0] is not None:
+        optimizer.load_state_dict(stack_optimizer_states([r.optimizer for r in resumes]))
+    net = (
+        DistributedDataParallel(pack, device_ids=[device.index] if device.type == "cuda" else None)
+        if env.distributed
+        else pack
+    )
+    statics = None if x_s[0] is None else torch.stack(x_s)
+    runner = EpochRunner(
+        net,
+        optimizer,
+        sampler,
+        samples,
+        statics,
+        batch_size=config.batch_size,
+        seeds=[c.seed for c in configs],
+        clip_norm=config.clip_norm,
+        dropout=config.dropout,
+        hidden=config.hidden,
+        device=device,
+        env=env,
+        log_every=config.log_every,
+    )
+    stopped = _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env)
+    if stopped is not None:
+        return [
+            TrainOutcome(
+                "preempted", rd.path, epochs_done=stopped, signal=stop.signum, rank=env.rank
+            )
+            for rd in rds
+        ]
+    return _evaluate(configs, rds, pack, x_s, env, device, stop)
+
+
+def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> int | None:
+    """Run the remaining epochs; the epochs done when stopped by a signal, None when all are."""
+    from rvhpc.models.packed import member_optimizer_state
+
+    config, first_resume = configs[0], resumes[0]
+    first, start_batch, seconds = 1, 0, 0.0
+    loss_sums = [0.0] * len(configs)
+    if first_resume is not None:
+        if first_resume.complete:
+            first = first_resume.epoch + 1
         else:
-            first, start_batch, loss_sum, seconds = (
-                resume.epoch,
-                resume.batches_done,
-                resume.loss_sum,
-                resume.seconds,
-            )
-            states = resume.torch_rng
-            if len(states) == env.world:
-                set_rng_state(states[env.rank], device)
-            else:  # resumed with another world size: the order is kept, dropout masks are new
-                torch.manual_seed(
-                    mix_seed(config.seed, resume.epoch, resume.batches_done, env.rank)
-                )
-            ckpt_io.restore_host_rng(resume.numpy_rng, resume.python_rng)
+            first, start_batch = first_resume.epoch, first_resume.batches_done
+            seconds = first_resume.seconds
+            loss_sums = [float(r.loss_sum) for r in resumes]
+            for k, r in enumerate(resumes):
+                states = r.torch_rng
+                if len(states) == env.world and isinstance(states[env.rank], torch.Tensor):
+                    runner.generators[k].set_state(states[env.rank])
+                else:  # another world size (or an older format): order kept, new dropout masks
+                    runner.generators[k].manual_seed(
+                        mix_seed(configs[k].seed, r.epoch, r.batches_done, env.rank)
+                    )
+            ckpt_io.restore_host_rng(first_resume.numpy_rng, first_resume.python_rng)
         if env.is_main and first <= config.epochs:
-            progress.log(
-                f"resuming {rd.path} at epoch {first}"
-                + (f", batch {start_batch}" if start_batch else "")
-            )
+            for rd in rds:
+                progress.log(
+                    f"resuming {rd.path} at epoch {first}"
+                    + (f", batch {start_batch}" if start_batch else "")
+                )
     for epoch in range(first, config.epochs + 1):
         lr = config.lr_for_epoch(epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
         result = runner.run(
-            epoch, config.epochs, stop, start_batch=start_batch, loss_sum=loss_sum, seconds=seconds
+            epoch,
+            config.epochs,
+            stop,
+            start_batch=start_batch,
+            loss_sums=loss_sums,
+            seconds=seconds,
         )
-        start_batch, loss_sum, seconds = 0, 0.0, 0.0
-        states = all_gather_objects(rng_state(device))
-        state = ckpt_io.Checkpoint(
-            epoch=epoch,
-            batches_done=-1 if result.completed else result.batches_done,
-            model=model.state_dict(),
-            optimizer=optimizer.state_dict(),
-            torch_rng=states,
-            numpy_rng=np.random.get_state(),
-            python_rng=random.getstate(),
-            loss_sum=result.loss_sum,
-            seconds=result.seconds,
-        )
-        if env.is_main:
-            ckpt_io.save(rd.checkpoints, state)
-            if result.completed:
-                rd.append_loss(epoch, result.mean_loss, lr, result.seconds)
-                progress.log(
-                    f"epoch {epoch}/{config.epochs}: train loss {result.mean_loss:.5f} "
-                    f"({result.seconds:.1f} s)"
-                )
+        start_batch, seconds, loss_sums = 0, 0.0, [0.0] * len(configs)
+        gen_states = all_gather_objects([g.get_state().cpu() for g in runner.generators])
+        numpy_rng, python_rng = ckpt_io.capture_host_rng()
+        for k, rd in enumerate(rds):
+            state = ckpt_io.Checkpoint(
+                epoch=epoch,
+                batches_done=-1 if result.completed else result.batches_done,
+                model=pack.member_state(k),
+                optimizer=member_optimizer_state(optimizer, pack, k),
+                torch_rng=[per_rank[k] for per_rank in gen_states],
+                numpy_rng=numpy_rng,
+                python_rng=python_rng,
+                loss_sum=result.loss_sums[k],
+                seconds=result.seconds,
+            )
+            if env.is_main:
+                ckpt_io.save(rd.checkpoints, state)
+                if result.completed:
+                    rd.append_loss(epoch, result.mean_loss(k), lr, result.seconds)
+                    where = f"{rd.path}: " if len(rds) > 1 else ""
+                    progress.log(
+                        f"{where}epoch {epoch}/{config.epochs}: train loss "
+                        f"{result.mean_loss(k):.5f} ({result.seconds:.1f} s)"
+                    )
         barrier()
         if not result.completed:
             if env.is_main:
                 progress.log(
-                    f"signal {stop.signum}: checkpointed epoch {epoch} at batch {result.batches_done}; "
-                    f"exit {EXIT_REQUEUE} to be requeued"
+                    f"signal {stop.signum}: checkpointed epoch {epoch} at batch "
+                    f"{result.batches_done}; exit {EXIT_REQUEUE} to be requeued"
                 )
-            return TrainOutcome(
-                "preempted", rd.path, epochs_done=epoch - 1, signal=stop.signum, rank=env.rank
-            )
+            return epoch - 1
     return None
 
 
-def _evaluate(
-    config: TrainConfig,
-    rd: RunDir,
-    model: torch.nn.Module,
-    x_s: torch.Tensor | None,
-    env: DistEnv,
-    device: torch.device,
-    stop: StopFlag,
-) -> TrainOutcome:
-    """Predict the evaluation period, write predictions, metrics and DONE (rank 0)."""
+def _evaluate(configs, rds, pack, x_s, env, device, stop) -> list[TrainOutcome]:
+    """Predict the evaluation period member by member; write predictions, metrics and DONE
+    (rank 0), DONE last in each member's folder."""
     from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.store import open_store
 
-    if any_rank(bool(stop), device):
-        return TrainOutcome(
-            "preempted", rd.path, epochs_done=config.epochs, signal=stop.signum, rank=env.rank
-        )
+    config = configs[0]
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
     sampler = WindowSampler(store, seq_length=config.seq_length)
-    pred = predict_store(
-        model,
-        sampler,
-        x_s,
-        len(store.basins),
-        device,
-        env,
-        log_every=config.log_every,
-        stop=lambda: bool(stop),
-    )
-    if env.is_main and pred is None:
-        return TrainOutcome(
-            "preempted", rd.path, epochs_done=config.epochs, signal=stop.signum, rank=env.rank
+    outcomes = []
+    for k, rd in enumerate(rds):
+        if any_rank(bool(stop), device):
+            outcomes += [
+                TrainOutcome(
+                    "preempted",
+                    r.path,
+                    epochs_done=config.epochs,
+                    signal=stop.signum,
+                    rank=env.rank,
+                )
+                for r in rds[k:]
+            ]
+            return outcomes
+        model = pack.member(k)
+        pred = predict_store(
+            model,
+            sampler,
+            x_s[k],
+            len(store.basins),
+            device,
+            env,
+            log_every=config.log_every,
+            stop=lambda: bool(stop),
         )
-    median = None
-    if env.is_main:
-        predictions, metrics = results_frames(store, sampler, pred)
-        write_results(rd.path, predictions, metrics)
-        median = (
-            float(np.nanmedian(metrics["NSE"])) if metrics["NSE"].notna().any() else float("nan")
+        if env.is_main and pred is None:
+            outcomes += [
+                TrainOutcome(
+                    "preempted",
+                    r.path,
+                    epochs_done=config.epochs,
+                    signal=stop.signum,
+                    rank=env.rank,
+                )
+                for r in rds[k:]
+            ]
+            return outcomes
+        median = None
+        if env.is_main:
+            predictions, metrics = results_frames(store, sampler, pred)
+            write_results(rd.path, predictions, metrics)
+            nse = metrics["NSE"]
+            median = float(np.nanmedian(nse)) if nse.notna().any() else float("nan")
+            write_text(rd.done, f"median NSE {median:.4f}\n")
+            progress.log(f"{rd.path}: done, median NSE {median:.4f} over {len(metrics)} basins")
+        barrier()
+        outcomes.append(
+            TrainOutcome(
+                "done", rd.path, epochs_done=config.epochs, median_nse=median, rank=env.rank
+            )
         )
-        write_text(rd.done, f"median NSE {median:.4f}\n")
-        progress.log(f"{rd.path}: done, median NSE {median:.4f} over {len(metrics)} basins")
-    barrier()
-    return TrainOutcome(
-        "done", rd.path, epochs_done=config.epochs, median_nse=median, rank=env.rank
-    )
+    return outcomes
