@@ -32,6 +32,33 @@ Device = Annotated[
 ]
 
 
+def _int_list(option: str, text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise fail(f"{option} takes integers separated by commas, got {text!r}") from None
+    if not values:
+        raise fail(f"{option} needs at least one value")
+    return values
+
+
+def _members(
+    seed: int, attr_seed: int, seeds: str | None, attr_seeds: str | None
+) -> list[tuple[int, int]]:
+    """(seed, attr_seed) of each member: one from --seed/--attr-seed, or --seeds/--attr-seeds."""
+    if seeds is None:
+        if attr_seeds is not None:
+            raise fail("--attr-seeds pairs with --seeds; for one run use --attr-seed")
+        return [(seed, attr_seed)]
+    ss = _int_list("--seeds", seeds)
+    if attr_seeds is None:
+        return [(s, attr_seed) for s in ss]
+    aa = _int_list("--attr-seeds", attr_seeds)
+    if len(aa) != len(ss):
+        raise fail(f"--attr-seeds has {len(aa)} values, --seeds {len(ss)}: pair them one to one")
+    return list(zip(ss, aa, strict=True))
+
+
 def register(app: typer.Typer) -> None:
     """Add ``train``, ``evaluate`` and ``bench`` to ``app``."""
 
@@ -95,6 +122,21 @@ def register(app: typer.Typer) -> None:
         force: Annotated[
             bool, typer.Option("--force", help="Delete this run's earlier results and start over.")
         ] = False,
+        seeds: Annotated[
+            str | None,
+            typer.Option(
+                "--seeds",
+                help="Train these seeds together as one batched model (e.g. 0,1,2), each into "
+                "OUT/seed<k>/ exactly as --seed k --out OUT/seed<k> would.",
+            ),
+        ] = None,
+        attr_seeds: Annotated[
+            str | None,
+            typer.Option(
+                "--attr-seeds",
+                help="With --seeds: one attr seed per member, paired in order (e.g. 7,8,9).",
+            ),
+        ] = None,
     ) -> None:
         """Train one grid cell and evaluate it; rerun the same command to resume.
 
@@ -103,17 +145,19 @@ def register(app: typer.Typer) -> None:
         75 (EX_TEMPFAIL) = SIGUSR1/SIGUSR2/SIGTERM arrived, a checkpoint was saved: requeue the job
         and it resumes exactly where it stopped.
 
+        With --seeds the members train as one batched model (same results as separate runs), each
+        into OUT/seed<k>/; members already DONE are skipped.
+
         Example: rvhpc train --store data/store.h5 --arch ea --static gaussian --dim 64 --attr-seed 7 --seed 1 --out runs/EG-64/seed1
         """
-        from rvhpc.training.run import train_cell
+        from rvhpc.training.run import train_pack
 
-        config = TrainConfig.create(
+        members = _members(seed, attr_seed, seeds, attr_seeds)
+        common = dict(
             store=store.resolve(),
             arch=arch,
             static=static,
             dim=dim,
-            attr_seed=attr_seed,
-            seed=seed,
             epochs=epochs,
             hidden=hidden,
             batch_size=batch_size,
@@ -128,20 +172,29 @@ def register(app: typer.Typer) -> None:
             log_every=log_every,
             threads=threads,
         )
-        outcome = train_cell(config, out, force=force)
-        if outcome.status == "preempted":
-            if outcome.rank != 0:  # every rank exits 75; rank 0 says why
+        configs = [TrainConfig.create(**common, seed=s, attr_seed=a) for s, a in members]
+        dirs = [out] if seeds is None else [out / f"seed{s}" for s, _ in members]
+        if len({d for d in dirs}) != len(dirs):
+            raise fail("--seeds: each member needs its own seed (the folders are OUT/seed<k>)")
+        outcomes = train_pack(configs, dirs, force=force)
+        stopped = [o for o in outcomes if o.status == "preempted"]
+        if stopped:
+            if stopped[0].rank != 0:  # every rank exits 75; rank 0 says why
                 raise typer.Exit(EXIT_REQUEUE)
             raise fail(
-                f"stopped by signal {outcome.signal}; checkpoint saved in {out}: rerun to resume",
+                f"stopped by signal {stopped[0].signal}; checkpoint saved in {out}: "
+                "rerun to resume",
                 EXIT_REQUEUE,
             )
-        if outcome.rank != 0:
+        if outcomes[0].rank != 0:
             return
-        if outcome.status == "skipped":
-            out_console.print(f"{out}: already done (DONE exists); --force retrains", markup=False)
-        else:
-            out_console.print(f"{out}: done, median NSE {outcome.median_nse:.4f}", markup=False)
+        for d, outcome in zip(dirs, outcomes, strict=True):
+            if outcome.status == "skipped":
+                out_console.print(
+                    f"{d}: already done (DONE exists); --force retrains", markup=False
+                )
+            else:
+                out_console.print(f"{d}: done, median NSE {outcome.median_nse:.4f}", markup=False)
 
     @command(app, "evaluate")
     def evaluate(
