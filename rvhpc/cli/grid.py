@@ -137,6 +137,10 @@ def cell(
     force: Annotated[
         bool, typer.Option(help="Retrain even when the run directory holds DONE.")
     ] = False,
+    pack: Annotated[
+        str | None,
+        typer.Option(help="seeds: train the cell's pack group (cells differing only in seed)."),
+    ] = None,
 ) -> None:
     """Train one cell of a manifest: exactly what one array task runs (exit 75 = checkpointed, requeue).
 
@@ -144,13 +148,21 @@ def cell(
     """
     from rvhpc.hpc.jobenv import run_cell
 
-    code = run_cell(manifest, index=index, offset=offset, force=force)
+    code = run_cell(manifest, index=index, offset=offset, force=force, pack=pack)
     raise typer.Exit(code)
 
 
 def run(
     grid: GridArg,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Cells trained at the same time.")] = 1,
+    pack: Annotated[
+        str | None,
+        typer.Option(
+            "--pack",
+            help="seeds: one process per group of cells differing only in seed (and a paired "
+            "attr_seed), trained as one batched model.",
+        ),
+    ] = None,
 ) -> None:
     """Run every cell of a grid that is not done on this machine, N at a time.
 
@@ -160,7 +172,7 @@ def run(
     from rvhpc.hpc.local import run_local
 
     g = load_grid(grid)
-    result = run_local(g, jobs=jobs)
+    result = run_local(g, jobs=jobs, pack=pack)
     ran = len(result.codes)
     out_console.print(
         f"grid {g.name}: {ran} cells run, {len(result.already_done)} already done, "
@@ -192,12 +204,20 @@ def submit(
     collect: Annotated[
         bool, typer.Option("--collect", help="Add a job running rvhpc collect afterwards.")
     ] = False,
+    pack: Annotated[
+        str | None,
+        typer.Option(
+            "--pack",
+            help="seeds: one process per group of cells differing only in seed (and a paired "
+            "attr_seed), trained as one batched model (default: the profile's pack).",
+        ),
+    ] = None,
 ) -> None:
     """Submit a grid's cells to Slurm as array jobs (one task per cell; done cells are skipped).
 
     Example: rvhpc submit smoke --profile local --max-parallel 2
     """
-    from rvhpc.grid import load_grid
+    from rvhpc.grid import check_pack_mode, load_grid, pack_groups
     from rvhpc.hpc import slurm
     from rvhpc.hpc.profile import load_profile
 
@@ -220,7 +240,12 @@ def submit(
         from rvhpc.grid import data_plan, ensure_data
 
         ensure_data(data_plan(g))  # once, here, instead of racing in the first array tasks
-    p = slurm.plan(g, prof, indices, max_parallel=max_parallel, collect=collect)
+    n_cells = len(indices)
+    mode = check_pack_mode(pack if pack is not None else prof.pack)
+    if mode is not None:  # one array task per pack group with something to do: its lead cell
+        wanted = set(indices)
+        indices = [grp[0].index for grp in pack_groups(g.cells) if wanted & {c.index for c in grp}]
+    p = slurm.plan(g, prof, indices, max_parallel=max_parallel, collect=collect, pack=mode)
     if dry_run:
         for array in p.arrays:
             typer.echo(f"# {array.script}\n{array.text}")
@@ -229,13 +254,15 @@ def submit(
             typer.echo(f"# {p.collect_script}\n{p.collect_text}")
             typer.echo("# would run: " + " ".join(p.collect_argv([])))
         err_console.print(
-            f"dry run: {len(indices)} cells in {len(p.arrays)} array(s); nothing submitted"
+            f"dry run: {n_cells} cells in {len(indices)} task(s) of {len(p.arrays)} array(s); "
+            "nothing submitted"
         )
         return
     slurm.submit(p)
     typer.echo(" ".join(p.job_ids + ([p.collect_job] if p.collect_job else [])))
     err_console.print(
-        f"submitted {len(indices)} cells of grid {g.name} as {len(p.arrays)} array job(s); "
+        f"submitted {n_cells} cells of grid {g.name} as {len(indices)} task(s) of "
+        f"{len(p.arrays)} array job(s); "
         f"check with: rvhpc status {grid}"
     )
 

@@ -74,10 +74,19 @@ def read_attempts(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def run_cell(manifest: Path, index: int | None = None, offset: int = 0, force: bool = False) -> int:
-    """Train the manifest's cell ``index``; returns the exit status (0 done, 75 checkpointed: requeue)."""
+def run_cell(
+    manifest: Path,
+    index: int | None = None,
+    offset: int = 0,
+    force: bool = False,
+    pack: str | None = None,
+) -> int:
+    """Train the manifest's cell ``index`` (with ``pack="seeds"``: the members of its pack group
+    that are not done, as one batched model); returns the exit status (0 done, 75 checkpointed:
+    requeue)."""
+    from rvhpc.grid import check_pack_mode, pack_of
     from rvhpc.training.config import TrainConfig
-    from rvhpc.training.run import train_cell
+    from rvhpc.training.run import train_pack
 
     plan, cells = read_manifest(manifest)
     i = task_index(index, offset)
@@ -85,36 +94,48 @@ def run_cell(manifest: Path, index: int | None = None, offset: int = 0, force: b
         raise ConfigError(
             f"{manifest}: cell index {i} out of range (the manifest has {len(cells)} cells)"
         )
-    cell = cells[i]
-    log = attempts_file(manifest, cell) if is_rank_zero() else None
-    if log is not None:
-        append_attempt(
-            log,
-            {
-                "event": "start",
-                "index": i,
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                **slurm_ids(),
-            },
+    members = [cells[i]]
+    if check_pack_mode(pack) is not None:
+        members = [c for c in pack_of(cells, i) if force or not c.is_done()] or [cells[i]]
+    logs = [attempts_file(manifest, c) if is_rank_zero() else None for c in members]
+    for cell, log in zip(members, logs, strict=True):
+        if log is not None:
+            append_attempt(
+                log,
+                {
+                    "event": "start",
+                    "index": cell.index,
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    **slurm_ids(),
+                },
+            )
+        progress.log(
+            f"cell {cell.index} {cell.id} {cell.experiment} seed {cell.seed} -> {cell.run_dir}"
         )
-    progress.log(f"cell {i} {cell.id} {cell.experiment} seed {cell.seed} -> {cell.run_dir}")
-    code, reason = 1, "unexpected error"
+    codes, reasons = [1] * len(members), ["unexpected error"] * len(members)
     try:
         if not Path(plan["data"]["store"]).is_file():
             ensure_data(plan["data"])
-        outcome = train_cell(TrainConfig.create(**cell.config), cell.run_dir, force=force)
-        code = EXIT_REQUEUE if outcome.status == "preempted" else 0
-        reason = f"training {outcome.status}"
-        return code
+        outcomes = train_pack(
+            [TrainConfig.create(**c.config) for c in members],
+            [c.run_dir for c in members],
+            force=force,
+        )
+        codes = [EXIT_REQUEUE if o.status == "preempted" else 0 for o in outcomes]
+        reasons = [f"training {o.status}" for o in outcomes]
+        return max(codes)
     except RvhpcError as exc:
-        code, reason = exc.exit_code, str(exc)
+        codes, reasons = [exc.exit_code] * len(members), [str(exc)] * len(members)
         raise
     except BaseException as exc:
-        reason = f"{type(exc).__name__}: {exc}"
+        reasons = [f"{type(exc).__name__}: {exc}"] * len(members)
         raise
     finally:
-        if log is not None:
-            append_attempt(
-                log, {"event": "end", "index": i, "code": code, "reason": reason, **slurm_ids()}
-            )
+        for cell, log, code, reason in zip(members, logs, codes, reasons, strict=True):
+            if log is not None:
+                append_attempt(
+                    log,
+                    {"event": "end", "index": cell.index, "code": code, "reason": reason}
+                    | slurm_ids(),
+                )

@@ -12,7 +12,14 @@ from pathlib import Path
 
 from rvhpc import progress
 from rvhpc.errors import ConfigError
-from rvhpc.grid import Grid, data_plan, ensure_data, write_manifest
+from rvhpc.grid import (
+    Grid,
+    check_pack_mode,
+    data_plan,
+    ensure_data,
+    pack_groups,
+    write_manifest,
+)
 from rvhpc.runfiles import EXIT_REQUEUE
 
 
@@ -34,8 +41,11 @@ class LocalResult:
         return [i for i, c in self.codes.items() if c == EXIT_REQUEUE]
 
 
-def run_local(grid: Grid, jobs: int = 1, python: str | None = None) -> LocalResult:
-    """Prepare the data once, then run the cells that are not done, ``jobs`` at a time."""
+def run_local(
+    grid: Grid, jobs: int = 1, python: str | None = None, pack: str | None = None
+) -> LocalResult:
+    """Prepare the data once, then run the cells that are not done, ``jobs`` at a time; with
+    ``pack="seeds"`` one process per pack group (its lead cell's index) that is not done."""
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     start = time.monotonic()
@@ -43,6 +53,12 @@ def run_local(grid: Grid, jobs: int = 1, python: str | None = None) -> LocalResu
     ensure_data(data_plan(grid))
     result = LocalResult(already_done=[c.index for c in grid.cells if c.is_done()])
     todo = [c for c in grid.cells if not c.is_done()]
+    pack = check_pack_mode(pack)
+    members = {c.index: [c.index] for c in todo}
+    if pack is not None:  # one process per group, named by its lead cell
+        groups = [g for g in pack_groups(grid.cells) if any(not c.is_done() for c in g)]
+        members = {g[0].index: [c.index for c in g if not c.is_done()] for g in groups}
+        todo = [g[0] for g in groups]
     grid.log_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     # share the cores between the concurrent cells instead of oversubscribing them
@@ -50,7 +66,7 @@ def run_local(grid: Grid, jobs: int = 1, python: str | None = None) -> LocalResu
     env.pop("SLURM_ARRAY_TASK_ID", None)
     running: dict[int, tuple[subprocess.Popen, object]] = {}
     try:
-        _loop(grid, manifest, todo, running, result, jobs, python, env)
+        _loop(grid, manifest, todo, running, result, jobs, python, env, pack)
     finally:
         # interrupted: the cells checkpoint on SIGTERM; wait for them so nothing is left behind
         for proc, handle in running.values():
@@ -58,6 +74,9 @@ def run_local(grid: Grid, jobs: int = 1, python: str | None = None) -> LocalResu
         for proc, handle in running.values():
             proc.wait()
             handle.close()
+    # a packed process reports for each member it trained
+    result.codes = {m: code for i, code in result.codes.items() for m in members[i]}
+    result.logs = {m: log for i, log in result.logs.items() for m in members[i]}
     result.seconds = time.monotonic() - start
     return result
 
@@ -71,6 +90,7 @@ def _loop(
     jobs: int,
     python: str | None,
     env: dict,
+    pack: str | None = None,
 ) -> None:
     with progress.task(f"grid {grid.name}", total=len(todo), every=1) as bar:
         while todo or running:
@@ -86,6 +106,7 @@ def _loop(
                     str(manifest),
                     "--index",
                     str(cell.index),
+                    *(["--pack", pack] if pack else []),
                 ]
                 running[cell.index] = (
                     subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env),

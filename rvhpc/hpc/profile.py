@@ -67,6 +67,7 @@ class SiteProfile(_Strict):
     signal_seconds: int = 300  # --signal=B:USR1@N before the time limit
     max_requeues: int = 3
     max_array_size: int | None = None  # default: MaxArraySize from `scontrol show config`
+    pack: str | None = None  # "seeds": one array task per group of cells differing only in seed
     dask: DaskWorkers = Field(default_factory=DaskWorkers)
 
     @field_validator("time_limit")
@@ -74,6 +75,13 @@ class SiteProfile(_Strict):
     def _check_time(cls, value: str) -> str:
         if not _TIME.match(value):
             raise ValueError("use HH:MM:SS, D-HH:MM:SS or minutes")
+        return value
+
+    @field_validator("pack")
+    @classmethod
+    def _check_pack(cls, value: str | None) -> str | None:
+        if value not in (None, "none", "seeds"):
+            raise ValueError("use seeds or none")
         return value
 
     @field_validator("nodes", "cpus_per_task")

@@ -109,7 +109,9 @@ def directives(
     return lines
 
 
-def cell_command(profile: SiteProfile, manifest: Path, offset: int, binds: list[Path]) -> list[str]:
+def cell_command(
+    profile: SiteProfile, manifest: Path, offset: int, binds: list[Path], pack: str | None = None
+) -> list[str]:
     """The argv of one array task: ``python -m rvhpc cell MANIFEST --offset N`` (in the container
     when the profile names one), under ``srun`` when the cell spans several GPUs or nodes."""
     from rvhpc.hpc.container import uses_container
@@ -117,6 +119,8 @@ def cell_command(profile: SiteProfile, manifest: Path, offset: int, binds: list[
     in_container = uses_container(profile.container)
     python = profile.python or ("python3" if in_container else sys.executable)
     argv = [python, "-m", "rvhpc", "cell", str(manifest), "--offset", str(offset)]
+    if pack:
+        argv += ["--pack", pack]
     if in_container:
         from rvhpc.hpc.container import wrap_command
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from rvhpc import progress
 from rvhpc.errors import ConfigError, SchedulerError
-from rvhpc.grid import Grid, write_json_atomic, write_manifest
+from rvhpc.grid import Grid, pack_groups, write_json_atomic, write_manifest
 from rvhpc.hpc import sbatch
 from rvhpc.hpc.commands import CommandError, run_command
 from rvhpc.hpc.profile import SiteProfile
@@ -34,6 +34,7 @@ class Plan:
     collect_text: str = ""
     job_ids: list[str] = field(default_factory=list)
     collect_job: str | None = None
+    packs: dict[str, list[int]] = field(default_factory=dict)  # lead index -> member indices
 
     def sbatch_argv(self, array: sbatch.ArrayJob) -> list[str]:
         return ["sbatch", "--parsable", str(array.script)]
@@ -76,8 +77,12 @@ def plan(
     max_parallel: int | None = None,
     collect: bool = False,
     array_size: int | None = None,
+    pack: str | None = None,
 ) -> Plan:
-    """Write the manifest and the batch scripts for the cells ``indices`` (nothing is submitted)."""
+    """Write the manifest and the batch scripts for the cells ``indices`` (nothing is submitted).
+
+    With ``pack="seeds"`` ``indices`` are the lead cells of pack groups (``grid.pack_groups``):
+    each array task trains its group's missing members as one batched model."""
     if not indices:
         raise ConfigError(f"grid {grid.name}: no cells to submit")
     if max_parallel is not None and max_parallel < 1:
@@ -90,7 +95,7 @@ def plan(
     stamp = time.strftime("%Y%m%d-%H%M%S")
     arrays = []
     for offset, task_ids in sbatch.chunk(indices, size):
-        command = sbatch.cell_command(profile, manifest, offset, binds_for(grid))
+        command = sbatch.cell_command(profile, manifest, offset, binds_for(grid), pack=pack)
         text = sbatch.render(
             profile,
             job_name=f"rvhpc-{grid.name}",
@@ -103,6 +108,12 @@ def plan(
         write_text_atomic(script, text)
         arrays.append(sbatch.ArrayJob(offset, task_ids, script, text))
     result = Plan(grid, manifest, arrays)
+    if pack is not None:
+        result.packs = {
+            str(g[0].index): [c.index for c in g]
+            for g in pack_groups(grid.cells)
+            if g[0].index in indices
+        }
     if collect:
         result.collect_script = scripts / f"{grid.name}-{stamp}-collect.sbatch"
         result.collect_text = collect_script(grid, profile)
@@ -188,6 +199,7 @@ def submit(p: Plan) -> Plan:
                 "script": str(array.script),
                 "manifest": str(p.manifest),
                 "time": time.time(),
+                **({"packs": p.packs} if p.packs else {}),
             },
         )
         progress.log(

@@ -168,9 +168,12 @@ def latest_tasks(grid: Grid) -> dict[int, tuple[str, Path]]:
     """Cell index -> ("<array job>_<task>", its log) of the latest submission that included it."""
     out = {}
     for entry in slurm.read_submissions(grid):
+        packs = entry.get("packs", {})  # a packed task trains every member of its group
         for task in entry["task_ids"]:
             job = f"{entry['job_id']}_{task}"
-            out[entry["offset"] + task] = (job, grid.log_dir / f"{grid.name}_{job}.log")
+            lead = entry["offset"] + task
+            for index in packs.get(str(lead), [lead]):
+                out[index] = (job, grid.log_dir / f"{grid.name}_{job}.log")
     return out
 
 
