@@ -34,6 +34,20 @@ def show(
             "of the grid's first cell (a few seconds).",
         ),
     ] = False,
+    estimate_hours: Annotated[
+        bool,
+        typer.Option(
+            "--estimate",
+            help="Project device-hours, unpacked and packed (--pack seeds), from measured "
+            "rates (--rates, else a few steps per arch measured here).",
+        ),
+    ] = False,
+    rates: Annotated[
+        Path | None,
+        typer.Option(
+            "--rates", help="Rates file: benchmarks/bench_packed.py --out, or rvhpc bench --json."
+        ),
+    ] = None,
 ) -> None:
     """List a grid's cells, counts per experiment and an estimate of the work.
 
@@ -61,6 +75,10 @@ def show(
         work["hours"] = (
             work["sample_epochs"] / samples_per_second / 3600 if work["sample_epochs"] else None
         )
+    if estimate_hours or rates is not None:
+        from rvhpc.gridestimate import measure_rates, project, read_rates
+
+        work["projection"] = project(g, read_rates(rates) if rates else measure_rates(g))
     if as_json:
         typer.echo(
             json.dumps(
@@ -123,6 +141,14 @@ def show(
     else:
         out_console.print(
             "work: unknown basin count (set data.n_basins or make the basin list available)"
+        )
+    if "projection" in work:
+        pr = work["projection"]
+        out_console.print(
+            f"projected on {', '.join(pr['device'])}: {pr['hours_unpacked']:.2f} device-hours "
+            f"unpacked ({pr['cells']} processes), {pr['hours_packed']:.2f} packed "
+            f"(--pack seeds, {pr['packs']} processes)",
+            markup=False,
         )
 
 

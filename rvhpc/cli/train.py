@@ -286,11 +286,23 @@ def register(app: typer.Typer) -> None:
             typer.Option("--store", help="Use this store (default: synthetic data in memory)."),
         ] = None,
         threads: Annotated[int | None, typer.Option("--threads", help="CPU threads.")] = None,
+        members: Annotated[
+            int, typer.Option("--members", help="Members K trained together as one pack.")
+        ] = 1,
+        n_static: Annotated[
+            int,
+            typer.Option(
+                "--n-static", help="Width of the static vector (27; 531 ~ one-hot on 531 basins)."
+            ),
+        ] = 27,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
     ) -> None:
         """Measure training throughput (samples/s, data loading included) on this machine.
 
-        Example: rvhpc bench --arch ct --steps 10 --json
+        With --members K the K members train as one pack; samples_per_s counts all members,
+        samples_per_s_per_member one.
+
+        Example: rvhpc bench --arch ct --members 5 --n-static 531 --steps 10 --json
         """
         from rvhpc.models import tune_cpu_allocator
         from rvhpc.training.bench import measure
@@ -307,13 +319,16 @@ def register(app: typer.Typer) -> None:
             device=device,
             store=store,
             threads=threads,
+            members=members,
+            n_static=n_static,
         )
-        if as_json:
+        if as_json:  # one line, never wrapped
             typer.echo(json.dumps(result, sort_keys=True))
         else:
             out_console.print(
-                f"{result['arch']} hidden {hidden} batch {batch_size} seq {seq_length} on "
-                f"{result['device']}: {result['samples_per_s']:.1f} samples/s "
-                f"({result['seconds_per_step']:.3f} s/step, data {result['data_fraction']:.0%})",
+                f"{result['arch']} K={members} hidden {hidden} batch {batch_size} seq "
+                f"{seq_length} on {result['device']}: {result['samples_per_s']:.1f} samples/s "
+                f"({result['samples_per_s_per_member']:.1f} per member, "
+                f"{result['seconds_per_step']:.3f} s/step, data {result['data_fraction']:.0%})",
                 markup=False,
             )
