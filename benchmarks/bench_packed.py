@@ -8,7 +8,7 @@ their own ``rvhpc.training.bench.measure`` (a real training step: batch gather, 
 backward, clip, Adam) in alternating subprocesses, arch by arch, so load drifts hit both.
 
     python -m benchmarks.bench_packed [--device cpu|cuda] [--hidden 64] [--batch-size 64]
-        [--seq-length 90] [--steps 4] [--members 1,2,5,10] [--out FILE] [--precision fp32]
+        [--seq-length 90] [--steps 4] [--members 1,2,5,10] [--out FILE] [--precision fp32|tf32]
 
 Reported per arch (and CT with n_static = 531, one-hot on the paper's basins): samples/s of today
 (K = 1) and of the pack at each K (aggregate and per member), and the ratios
@@ -34,6 +34,9 @@ ARCHS = (("ea", 27), ("sr", 27), ("fm", 27), ("lstm", 0), ("ct", 27), ("ct", 531
 
 _MEASURE = """
 import json, sys
+import torch
+tf32 = sys.argv[2] == "tf32"
+torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
 from rvhpc.models import tune_cpu_allocator
 from rvhpc.training.bench import measure
 tune_cpu_allocator()
@@ -52,10 +55,10 @@ def export_baseline(ref: str, into: Path) -> Path:
     return into
 
 
-def run_measure(pythonpath: Path, jobs: list[dict]) -> list[dict]:
+def run_measure(pythonpath: Path, jobs: list[dict], precision: str = "fp32") -> list[dict]:
     env = dict(os.environ, PYTHONPATH=str(pythonpath))
     proc = subprocess.run(
-        [sys.executable, "-c", _MEASURE, json.dumps(jobs)],
+        [sys.executable, "-c", _MEASURE, json.dumps(jobs), precision],
         capture_output=True,
         text=True,
         env=env,
@@ -78,6 +81,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--baseline-ref", default=BASELINE_REF)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--precision", choices=("fp32", "tf32"), default="fp32")
     args = ap.parse_args()
     ks = [int(k) for k in args.members.split(",")]
     common = dict(
@@ -94,8 +98,8 @@ def main() -> None:
         base = export_baseline(args.baseline_ref, Path(tmp))
         for arch, n_static in ARCHS:
             kw = dict(common, arch=arch, n_static=n_static)
-            (today,) = run_measure(base, [kw])
-            packs = run_measure(REPO, [dict(kw, members=k) for k in ks])
+            (today,) = run_measure(base, [kw], args.precision)
+            packs = run_measure(REPO, [dict(kw, members=k) for k in ks], args.precision)
             k1 = packs[0]["samples_per_s"] if ks[0] == 1 else None
             row = {
                 "arch": arch,
@@ -116,7 +120,7 @@ def main() -> None:
     result = {
         "device": rows[0]["packs"][0]["device"],
         "torch": rows[0]["packs"][0]["torch"],
-        "settings": common,
+        "settings": common | {"precision": args.precision},
         "baseline_ref": args.baseline_ref,
         "rows": rows,
         "rates": [p for r in rows for p in r["packs"]],

@@ -46,3 +46,13 @@ PYEOF
   --workdir "$OUT/bench_work" 2>&1 | tee "$OUT/bench.log"
 "$PY" -m rvhpc bench --arch ea --device cuda --steps 20 --json | tee -a "$OUT/bench.log"
 "$PY" -m rvhpc bench --arch ct --device cuda --steps 20 --json | tee -a "$OUT/bench.log"
+
+# 3. Packed training (issue 12): the K sweep (1, 2, 5, 10) of every arch against today's path
+#    (commit BASELINE_REF of benchmarks/bench_packed.py), on CUDA in fp32 (strict) and tf32.
+#    Paper size (hidden 256, batch 256, seq 270); the JSON feeds `rvhpc grid show paper
+#    --estimate --rates "$OUT/packed_cuda_fp32.json"` (projected device-hours of the paper grid).
+"$PY" -m benchmarks.bench_packed --device cuda --hidden 256 --batch-size 256 --seq-length 270 \
+  --steps 10 --warmup 2 --out "$OUT/packed_cuda_fp32.json" 2>&1 | tee "$OUT/packed.log"
+"$PY" -m benchmarks.bench_packed --precision tf32 --device cuda --hidden 256 --batch-size 256 \
+  --seq-length 270 --steps 10 --warmup 2 --out "$OUT/packed_cuda_tf32.json" 2>&1 | tee -a "$OUT/packed.log"
+"$PY" -m rvhpc grid show paper --rates "$OUT/packed_cuda_fp32.json" | tail -n 2 | tee -a "$OUT/packed.log"

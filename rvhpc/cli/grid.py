@@ -149,6 +149,7 @@ def show(
             f"unpacked ({pr['cells']} processes), {pr['hours_packed']:.2f} packed "
             f"(--pack seeds, {pr['packs']} processes)",
             markup=False,
+            soft_wrap=True,
         )
 
 

@@ -122,6 +122,13 @@ def register(app: typer.Typer) -> None:
         force: Annotated[
             bool, typer.Option("--force", help="Delete this run's earlier results and start over.")
         ] = False,
+        precision: Annotated[
+            str,
+            typer.Option(
+                "--precision",
+                help="fp32 (default, strict: no TF32) or tf32 (TF32 tensor cores on the GPU).",
+            ),
+        ] = "fp32",
         seeds: Annotated[
             str | None,
             typer.Option(
@@ -171,6 +178,7 @@ def register(app: typer.Typer) -> None:
             device=device,
             log_every=log_every,
             threads=threads,
+            precision=precision,
         )
         configs = [TrainConfig.create(**common, seed=s, attr_seed=a) for s, a in members]
         dirs = [out] if seeds is None else [out / f"seed{s}" for s, _ in members]

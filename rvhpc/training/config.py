@@ -12,6 +12,7 @@ from rvhpc.experiments import check_cell, experiment_name
 
 #: fields that change how a run executes but not what it computes; a resumed run may change them
 RUNTIME_FIELDS = ("device", "log_every", "threads")
+PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 class TrainConfig(BaseModel):
@@ -42,10 +43,22 @@ class TrainConfig(BaseModel):
     device: str = "auto"
     log_every: int = Field(50, ge=1)
     threads: int | None = Field(None, ge=1)
+    #: fp32 (strict: no TF32 in matmuls or cuDNN), tf32 (TF32 tensor cores for float32 matmuls on
+    #: Ampere+ GPUs: 10-bit mantissa products, fp32 accumulation) or bf16 (refused for now)
+    precision: str = "fp32"
 
     @model_validator(mode="after")
     def _check_cell(self) -> TrainConfig:
         check_cell(self.arch, self.static, self.dim)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(
+                f"--precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}"
+            )
+        if self.precision == "bf16":
+            raise ConfigError(
+                "--precision bf16 is not implemented yet (bf16 GEMM operands need a scientific "
+                "validation first): use fp32 or tf32"
+            )
         return self
 
     @classmethod
@@ -76,6 +89,8 @@ class TrainConfig(BaseModel):
         data = self.model_dump(mode="json")
         for key in (*RUNTIME_FIELDS, "store"):
             data.pop(key)
+        if data["precision"] == "fp32":  # the default: ids and run dirs of earlier runs stay valid
+            data.pop("precision")
         return data
 
 

@@ -55,10 +55,17 @@ class TrainOutcome:
 
 
 @contextmanager
-def deterministic(device: torch.device, threads: int | None) -> Iterator[None]:
-    """Deterministic kernels on the CPU (bit-identical reruns) and the requested thread count."""
+def deterministic(
+    device: torch.device, threads: int | None, precision: str = "fp32"
+) -> Iterator[None]:
+    """Deterministic kernels on the CPU (bit-identical reruns), the requested thread count, and
+    the matmul precision: fp32 is strict (TF32 off for matmuls and cuDNN, whatever torch's
+    defaults), tf32 allows TF32 tensor cores on the GPU (no effect on the CPU)."""
     old_det = torch.are_deterministic_algorithms_enabled()
     old_threads = torch.get_num_threads()
+    old_tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = precision == "tf32"
     if threads is not None:
         torch.set_num_threads(threads)
     if device.type == "cpu":
@@ -68,6 +75,7 @@ def deterministic(device: torch.device, threads: int | None) -> Iterator[None]:
     finally:
         torch.use_deterministic_algorithms(old_det)
         torch.set_num_threads(old_threads)
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old_tf32
 
 
 def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> TrainOutcome:
@@ -155,7 +163,8 @@ def train_pack(
         from rvhpc.models import tune_cpu_allocator
 
         tune_cpu_allocator()  # process-wide; a training process is exactly the entry point it is meant for
-    with deterministic(device, thread_count(config.threads)), ProcessGroup(env, device) as group:
+    threads = thread_count(config.threads)
+    with deterministic(device, threads, config.precision), ProcessGroup(env, device) as group:
         models = {}
         for k in todo:
             torch.manual_seed(configs[k].seed)

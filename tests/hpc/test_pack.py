@@ -75,3 +75,39 @@ def test_packed_submission_on_slurm_ends_with_every_cell_done(
     st = _status(grid)
     assert [c["state"] for c in st["cells"]] == ["done"] * 6
     assert {c["job"] for c in st["cells"][:2]} == {f"{ids[0]}_0"}
+
+
+def test_grid_estimate_from_rates_packed_and_unpacked(tmp_path: Path) -> None:
+    grid = write_grid(tmp_path)  # 5 basins x 730 training days x 2 epochs per cell
+    rates = [
+        {"arch": "ea", "members": 1, "samples_per_s_per_member": 100.0, "device": "cpu"},
+        {"arch": "ea", "members": 2, "samples_per_s_per_member": 80.0, "device": "cpu"},
+        {"arch": "lstm", "members": 1, "samples_per_s_per_member": 50.0, "device": "cpu"},
+    ]
+    (tmp_path / "rates.json").write_text("\n".join(json.dumps(r) for r in rates))
+    proc = rvhpc("grid", "show", grid, "--estimate", "--rates", tmp_path / "rates.json", "--json")
+    assert proc.returncode == 0, proc.stderr
+    pr = json.loads(proc.stdout)["estimate"]["projection"]
+    cell = 5 * 730 * 2
+    assert pr["hours_unpacked"] == pytest.approx((5 * cell / 100 + cell / 50) / 3600)
+    # packs: ea/physics x2 and ea/gaussian x2 at 80/s per member, one_hot alone, lstm alone
+    assert pr["hours_packed"] == pytest.approx((2 * cell / 80 + cell / 100 + cell / 50) / 3600)
+    assert (pr["cells"], pr["packs"]) == (6, 4)
+    text = rvhpc("grid", "show", grid, "--rates", tmp_path / "rates.json").stdout
+    assert "device-hours unpacked (6 processes)" in text and "packed (--pack seeds, 4" in text
+    (tmp_path / "bad.json").write_text('[{"arch": "ea"}]')
+    bad = rvhpc("grid", "show", grid, "--rates", tmp_path / "bad.json")
+    assert bad.returncode == 2 and "every entry needs" in bad.stderr
+
+
+def test_bench_members_prints_one_json_line(tmp_path: Path) -> None:
+    proc = rvhpc(
+        "bench", "--arch", "ct", "--members", "2", "--n-static", "40", "--hidden", "8",
+        "--batch-size", "16", "--seq-length", "10", "--steps", "1", "--warmup", "0",
+        "--device", "cpu", "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (line,) = proc.stdout.strip().splitlines()
+    result = json.loads(line)
+    assert (result["members"], result["n_static"], result["arch"]) == (2, 40, "ct")
+    assert result["samples_per_s"] == pytest.approx(2 * result["samples_per_s_per_member"])
