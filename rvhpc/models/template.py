@@ -4,17 +4,17 @@ over the new name automatically; add its per-step equations to ``reference_forwa
 
 Rules every model keeps (see docs/architecture.md, section Models):
 - ``__init__(n_dynamic, n_static, hidden=256, dropout=0.4, initial_forget_bias=5.0)``;
-- ``forward(x_d [B, T, n_dynamic], x_s [B, n_static] | None) -> [B, 1]`` in standardised units,
-  ending with ``self.head(h_last)`` (dropout, then Linear(H, 1));
+- ``packed_forward(p, x_d [K, B, T, n_dynamic], x_s [K, B, n_static] | None, mask) -> [K, B]``
+  over K members in standardised units (``p``: the parameters by name, stacked [K, ...]),
+  ending with ``packed_head(p, h_last, mask)``; ``BaseModel.forward`` is K = 1 of it;
 - parameters are drawn in the order of the original code, then ``self._make_head()``, so that a
   seed gives the original's initial weights;
 - ``reference_keys`` / ``dims_from_reference`` / ``load_reference`` / ``to_reference`` convert
   the original code's state dict (no ``module.`` prefix here; rvhpc/models/reference.py strips it
   and checks every shape against ``to_reference`` of a freshly built model).
-- Prefer ``nn.LSTM`` (cuDNN on a GPU) when the recurrence is a standard LSTM; otherwise precompute
-  the input projection of all steps in one matmul and write the step loop like
-  ``ealstm.EARecurrence`` (one matmul per step, in-place pointwise math, weight gradient as one
-  matmul at the end).
+- Use ``recurrence.last_hidden`` (K members, 3 gates with a fixed input gate or a 4-gate LSTM)
+  when the recurrence fits; otherwise write a K-batched step loop like
+  ``recurrence.GateRecurrence`` (member by member matmuls on the CPU, in-place pointwise math).
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rvhpc.models.base import BaseModel, forget_bias, identity_per_gate, orthogonal
+from rvhpc.models.base import (
+    BaseModel,
+    forget_bias,
+    identity_per_gate,
+    orthogonal,
+    packed_head,
+)
 
 
 class TemplateLSTM(BaseModel):
@@ -48,11 +54,12 @@ class TemplateLSTM(BaseModel):
         self.bias = nn.Parameter(forget_bias(hidden, n_gates, initial_forget_bias))
         self._make_head()
 
-    def forward(self, x_d: torch.Tensor, x_s: torch.Tensor | None) -> torch.Tensor:
-        """[B, T, n_dynamic], [B, n_static] -> [B, 1]."""
-        # ... compute h_last [B, H] from x_d (and x_s) ...
-        h_last = torch.zeros(x_d.shape[0], self.hidden, device=x_d.device)  # replace
-        return self.head(h_last)
+    @classmethod
+    def packed_forward(cls, p, x_d, x_s, mask):
+        """K members: x_d [K, B, T, n_dynamic], x_s [K, B, n_static] -> [K, B]."""
+        # ... compute h_last [K, B, H] from x_d (and x_s) with p["weight_ih"], ... ...
+        h_last = x_d.new_zeros(x_d.shape[0], x_d.shape[1], p["weight_hh"].shape[1])  # replace
+        return packed_head(p, h_last, mask)
 
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:
