@@ -368,9 +368,10 @@ def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> 
                 seconds=result.seconds,
             )
             if env.is_main:
+                if result.completed:  # the loss row first: a kill between the two redoes it
+                    rd.append_loss(epoch, result.mean_loss(k), lr, result.seconds)
                 ckpt_io.save(rd.checkpoints, state)
                 if result.completed:
-                    rd.append_loss(epoch, result.mean_loss(k), lr, result.seconds)
                     where = f"{rd.path}: " if len(rds) > 1 else ""
                     progress.log(
                         f"{where}epoch {epoch}/{config.epochs}: train loss "
