@@ -53,7 +53,12 @@ def packed_head(p: dict[str, torch.Tensor], h: torch.Tensor, mask: torch.Tensor 
     """
     if mask is not None:
         h = h * mask
-    return (h * p["fc.weight"]).sum(-1) + p["fc.bias"]
+    w, b = p["fc.weight"], p["fc.bias"]
+    if h.device.type != "cpu":
+        return (h * w).sum(-1) + b
+    # member by member: the backward of a weight broadcast over the batch is a reduction, and
+    # over a [K, B, H] tensor its order would depend on K
+    return torch.stack([(h[k] * w[k]).sum(-1) + b[k] for k in range(h.shape[0])])
 
 
 class BaseModel(nn.Module):

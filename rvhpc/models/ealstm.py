@@ -19,7 +19,7 @@ from rvhpc.models.base import (
     orthogonal,
     packed_head,
 )
-from rvhpc.models.recurrence import blinear, last_hidden
+from rvhpc.models.recurrence import blinear, last_hidden, pointwise
 
 
 class EALSTM(BaseModel):
@@ -67,7 +67,7 @@ class EALSTM(BaseModel):
     @staticmethod
     def packed_input_gate(p: dict[str, torch.Tensor], x_s: torch.Tensor) -> torch.Tensor:
         """i = sigma(x_s W_sh + b_s), [K, B, H]."""
-        return torch.sigmoid(blinear(x_s, p["weight_sh"], p["bias_s"]))
+        return pointwise(torch.sigmoid, blinear(x_s, p["weight_sh"], p["bias_s"]))
 
     @classmethod
     def packed_forward(cls, p, x_d, x_s, mask):

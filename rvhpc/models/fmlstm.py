@@ -14,7 +14,7 @@ from torch import nn
 
 from rvhpc.models.base import orthogonal
 from rvhpc.models.lstm import LSTM
-from rvhpc.models.recurrence import blinear
+from rvhpc.models.recurrence import blinear, pointwise
 
 
 class FMLSTM(LSTM):
@@ -39,7 +39,7 @@ class FMLSTM(LSTM):
 
     @staticmethod
     def packed_emit(p, h_last, x_s):
-        return torch.sigmoid(blinear(x_s, p["weight_sh"], p["bias_s"])) * h_last
+        return pointwise(torch.sigmoid, blinear(x_s, p["weight_sh"], p["bias_s"])) * h_last
 
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:

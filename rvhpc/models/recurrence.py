@@ -48,22 +48,76 @@ def _per_member(t: torch.Tensor) -> bool:
     return t.device.type == "cpu"
 
 
+#: MKL's and oneDNN's results depend on the alignment of their operands; the allocator aligns to
+#: 64 bytes, so a member's slice is handed over at that alignment, as in a run of its own
+_ALIGN = 64
+
+
+def _al(t: torch.Tensor) -> torch.Tensor:
+    """``t`` contiguous and 64-byte aligned (a copy only where it is not)."""
+    if not t.is_contiguous():
+        return t.contiguous()
+    return t if t.data_ptr() % _ALIGN == 0 else t.clone()
+
+
+class _AlignGrad(torch.autograd.Function):
+    """Identity whose backward hands on an aligned gradient (a member's slice of a stacked
+    gradient sits at an arbitrary offset)."""
+
+    @staticmethod
+    def forward(ctx, t):
+        return t.view_as(t)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _al(grad)
+
+
 def bmm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """[K, M, N] @ [K, N, P] -> [K, M, P] (into ``out`` when given)."""
+    """[K, M, N] @ [K, N, P] -> [K, M, P] (into ``out`` when given); operands of the CPU path
+    come as contiguous slices (or transposes of them)."""
     if not _per_member(a):
         return torch.bmm(a, b, out=out)
     if out is None:
         out = a.new_empty(a.shape[0], a.shape[1], b.shape[2])
     for k in range(a.shape[0]):
-        torch.mm(a[k], b[k], out=out[k])
+        ak, bk = _member(a, k), _member(b, k)
+        if out[k].data_ptr() % _ALIGN == 0:
+            torch.mm(ak, bk, out=out[k])
+        else:
+            out[k].copy_(torch.mm(ak, bk))
     return out
+
+
+def _member(t: torch.Tensor, k: int) -> torch.Tensor:
+    """Member k of a stacked operand, aligned; a transposed view stays a transposed view."""
+    m = t[k]
+    if m.dim() == 2 and not m.is_contiguous() and m.t().is_contiguous():
+        return _al(m.t()).t()
+    return _al(m)
 
 
 def blinear(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """x [K, B, n] @ w [K, n, m] + b [K, m] -> [K, B, m] (autograd-friendly)."""
     if not _per_member(x):
         return torch.baddbmm(b.unsqueeze(1), x, w)
-    return torch.stack([torch.addmm(b[k], x[k], w[k]) for k in range(x.shape[0])])
+    return torch.stack(
+        [
+            _AlignGrad.apply(torch.addmm(_al(b[k]), _al(x[k]), _member(w, k)))
+            for k in range(x.shape[0])
+        ]
+    )
+
+
+def pointwise(fn, t: torch.Tensor) -> torch.Tensor:
+    """``fn`` (a transcendental such as sigmoid) over [K, ...], member by member on the CPU.
+
+    Over a contiguous [K, ...] tensor torch's kernel runs as one loop whose scalar tail (std::exp
+    instead of the vectorised exp) would fall on other elements than in a member's own run.
+    """
+    if not _per_member(t):
+        return fn(t)
+    return torch.stack([fn(t[k]) for k in range(t.shape[0])])
 
 
 def _sum_rows(t: torch.Tensor) -> torch.Tensor:
@@ -109,7 +163,7 @@ def _step_matmul(a: torch.Tensor, h: torch.Tensor, w: torch.Tensor, w_t: torch.T
         a.baddbmm_(h, w)
         return
     for k in range(a.shape[0]):
-        a[k].add_(_mm_t(h[k], w_t[k]))
+        a[k].add_(_mm_t(_al(h[k]), _al(w_t[k])))
 
 
 def gate_steps(
@@ -235,7 +289,7 @@ class GateRecurrence(torch.autograd.Function):
             dc, u = u, dc
             if _per_member(a):
                 for k in range(n_mem):
-                    dh[k].copy_(_mm_t(a[k], w_hh[k]))
+                    dh[k].copy_(_mm_t(_al(a[k]), _al(w_hh[k])))
             else:
                 torch.bmm(a, w_hh.transpose(1, 2), out=dh)
         dz = acts.view(n_mem, n_steps * batch, n_gate)
@@ -252,7 +306,9 @@ class GateRecurrence(torch.autograd.Function):
         if need[3]:
             hs_flat = hs[:, :n_steps].reshape(n_mem, n_steps * batch, hidden)
             if _per_member(dz):
-                dw_hh = torch.stack([_mm_t(hs_flat[k].t(), dz[k].t()) for k in range(n_mem)])
+                dw_hh = torch.stack(
+                    [_mm_t(_al(hs_flat[k]).t(), _al(dz[k]).t()) for k in range(n_mem)]
+                )
             else:
                 dw_hh = torch.bmm(hs_flat.transpose(1, 2), dz)
         _WORKSPACE.give(*ctx.workspace)

@@ -8,7 +8,7 @@ from torch import nn
 
 from rvhpc.models.base import orthogonal
 from rvhpc.models.ealstm import EALSTM
-from rvhpc.models.recurrence import blinear
+from rvhpc.models.recurrence import blinear, pointwise
 
 EMBEDDING = 512
 
@@ -35,7 +35,7 @@ class SRLSTM(EALSTM):
     def packed_input_gate(p: dict[str, torch.Tensor], x_s: torch.Tensor) -> torch.Tensor:
         """i = sigma(relu(x_s W_1 + b_1) W_sh + b_s), [K, B, H]."""
         embedded = torch.relu(blinear(x_s, p["weight_ann_1"], p["bias_ann_1"]))
-        return torch.sigmoid(blinear(embedded, p["weight_sh"], p["bias_s"]))
+        return pointwise(torch.sigmoid, blinear(embedded, p["weight_sh"], p["bias_s"]))
 
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:
