@@ -12,12 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from rvhpc.errors import RvhpcError
+from rvhpc.progress import make_console
 
-err_console = Console(stderr=True, highlight=False)
-out_console = Console(highlight=False)
+err_console = make_console(stderr=True)
+out_console = make_console()
 
 
 def debug_enabled() -> bool:

@@ -9,9 +9,9 @@ import numpy as np
 from typer.testing import CliRunner
 
 from rvhpc.cli import app
-from rvhpc.data import camels
+from rvhpc.data import attributes, camels
 from rvhpc.data.synth import synthesize
-from rvhpc.data.synth_attrs import COLUMNS
+from rvhpc.data.attributes import ATTRIBUTE_COLUMNS as COLUMNS
 
 
 def _files(root):
@@ -62,8 +62,8 @@ def test_layout_and_formats(tiny_camels):
             (root / "camels_attributes_v2.0" / f"camels_{group}.txt").read_text().splitlines()[0]
         )
         assert header.split(";") == ["gauge_id", *cols]
-    attrs = camels.read_attributes(root)
-    table = camels.descriptor_table(attrs, tiny_camels.basins)
+    attrs = attributes.read_attributes(root)
+    table = attributes.descriptor_table(attrs, tiny_camels.basins)
     assert np.isfinite(table.to_numpy()).all()
     assert (attrs.loc[tiny_camels.basins, "huc_02"] == [b[:2] for b in tiny_camels.basins]).all()
 
@@ -82,8 +82,8 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path):
 
 def test_descriptors_explain_the_response(tmp_path):
     r = synthesize(tmp_path / "s", n_basins=40, start="2000-01-01", end="2002-12-31", seed=5)
-    attrs = camels.read_attributes(r.root)
-    d = camels.descriptor_table(attrs, r.basins)
+    attrs = attributes.read_attributes(r.root)
+    d = attributes.descriptor_table(attrs, r.basins)
     bfi = attrs.loc[r.basins, "baseflow_index"].to_numpy(float)
     ratio = attrs.loc[r.basins, "runoff_ratio"].to_numpy(float)
     assert bfi.max() - bfi.min() > 0.4 and ratio.max() > 0.5 and ratio.min() < 0.2
