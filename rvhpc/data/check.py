@@ -224,7 +224,7 @@ def _coverage(report: CheckReport, findings: list[Finding]) -> None:
             start = (period[0] - _EPOCH).days
             warm = np.arange(start - (WINDOW_DAYS - 1), start)
             if gap:
-                cut.append(f"{b.basin} ({gap} days missing, forcing {'..'.join(b.forcing_days)})")
+                cut.append(f"{b.basin} ({gap} day(s) missing, forcing {'..'.join(b.forcing_days)})")
                 b.problems.append(f"{name} period not covered")
             elif (~np.isin(warm, data.x_days)).any():
                 short.append(b.basin)

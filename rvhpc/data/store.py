@@ -265,7 +265,7 @@ def store_info(path: str | os.PathLike) -> dict:
 
 def store_attributes(path: str | os.PathLike) -> pd.DataFrame:
     """Every stored attribute column of every basin (index ``gauge_id``, store order); missing
-    values come back missing (NaN for numbers, None for text)."""
+    values come back missing (NaN), text as written."""
     path = Path(path)
     with _open(path) as f:
         basins = [b.decode() for b in f["basins"][:]]
