@@ -142,7 +142,7 @@ def cell(
 
     Example: rvhpc cell runs/.rvhpc/manifests/smoke-0123abcd4567.json --index 0
     """
-    from rvhpc.hpc.jobenv import run_cell
+    from rvhpc.hpc.array_task import run_cell
 
     code = run_cell(manifest, index=index, offset=offset, force=force)
     raise typer.Exit(code)

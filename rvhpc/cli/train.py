@@ -181,7 +181,7 @@ def register(app: typer.Typer) -> None:
 
         Example: rvhpc evaluate runs/EG-64/seed1 --epoch 10
         """
-        from rvhpc.training import rescore
+        from rvhpc.training import score_run
 
         if reference_weights is not None:
             missing = [
@@ -198,7 +198,7 @@ def register(app: typer.Typer) -> None:
                 raise fail(f"--reference-weights needs {', '.join(missing)} too")
             if run_dir is not None or epoch is not None:
                 raise fail("--reference-weights scores a file: drop RUN_DIR and --epoch")
-            target = rescore.evaluate_reference(
+            target = score_run.evaluate_reference(
                 reference_weights,
                 store,
                 arch,
@@ -214,7 +214,7 @@ def register(app: typer.Typer) -> None:
                 raise fail(
                     "give a RUN_DIR, or --reference-weights FILE --store --arch --static --out"
                 )
-            target = rescore.evaluate_run(run_dir, epoch=epoch, out=out, device=device)
+            target = score_run.evaluate_run(run_dir, epoch=epoch, out=out, device=device)
         out_console.print(f"results written to {target}", markup=False)
 
     @command(app, "bench")

@@ -17,7 +17,7 @@ from typing import Any
 from rvhpc.grid import Cell, Grid
 from rvhpc.hpc import slurm
 from rvhpc.hpc.commands import CommandError, have, run_command
-from rvhpc.hpc.jobenv import attempts_file, read_attempts
+from rvhpc.hpc.array_task import attempts_file, read_attempts
 
 STATES = ("done", "running", "pending", "failed", "missing")
 _LIVE = {
