@@ -239,7 +239,7 @@ def register(app: typer.Typer) -> None:
 
         Example: rvhpc bench --arch ct --steps 10 --json
         """
-        from rvhpc.models import tune_cpu_allocator
+        from rvhpc.training.allocator import tune_cpu_allocator
         from rvhpc.training.bench import measure
 
         tune_cpu_allocator()  # as rvhpc train does, so the numbers match training
