@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pandas as pd
 from filelock import FileLock
 
 from rvhpc import progress
+from rvhpc.atomic import atomic_path
 from rvhpc.data.build import FORMAT_VERSION, build_store, resolve_inputs
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
 from rvhpc.errors import DataError, StoreError
@@ -120,15 +120,11 @@ def prepare_store(
         if out.exists() and store_fingerprint(out) == fingerprint:
             progress.log(f"reusing {out} (built by another process)")
             return out
-        tmp = out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
+        with atomic_path(out) as tmp:
             progress.log(f"building {out} from {inputs.root} ({len(inputs.basins)} basins)")
             build_store(inputs, tmp, fingerprint)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
     return out
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from rvhpc import progress
+from rvhpc.atomic import write_json, write_text
 from rvhpc.errors import ConfigError, SchedulerError
-from rvhpc.grid import Grid, write_json_atomic, write_manifest
+from rvhpc.grid import Grid, write_manifest
 from rvhpc.hpc import sbatch
 from rvhpc.hpc.commands import CommandError, run_command
 from rvhpc.hpc.profile import SiteProfile
@@ -100,13 +101,13 @@ def plan(
             command=command,
         )
         script = scripts / f"{grid.name}-{stamp}-offset{offset}.sbatch"
-        write_text_atomic(script, text)
+        write_text(script, text)
         arrays.append(sbatch.ArrayJob(offset, task_ids, script, text))
     result = Plan(grid, manifest, arrays)
     if collect:
         result.collect_script = scripts / f"{grid.name}-{stamp}-collect.sbatch"
         result.collect_text = collect_script(grid, profile)
-        write_text_atomic(result.collect_script, result.collect_text)
+        write_text(result.collect_script, result.collect_text)
     return result
 
 
@@ -147,12 +148,6 @@ def collect_script(grid: Grid, profile: SiteProfile) -> str:
             "",
         ]
     )
-
-
-def write_text_atomic(target: Path, text: str) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(target)
 
 
 def _sbatch(argv: list[str], script: Path) -> str:
@@ -224,4 +219,4 @@ def record(grid: Grid, entry: dict[str, Any]) -> None:
     with FileLock(str(path) + ".lock"):
         arrays = read_submissions(grid)
         arrays.append({"grid": grid.name, **entry})
-        write_json_atomic(path, {"arrays": arrays})
+        write_json(path, {"arrays": arrays}, indent=1)
