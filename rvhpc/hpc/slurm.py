@@ -19,6 +19,7 @@ from rvhpc.grid import Grid, write_manifest
 from rvhpc.hpc import sbatch
 from rvhpc.hpc.commands import CommandError, run_command
 from rvhpc.hpc.profile import SiteProfile
+from rvhpc.runfiles import array_log_name, collect_log_name
 
 DEFAULT_MAX_ARRAY_SIZE = 1001  # Slurm's own default
 _JOB_ID = re.compile(r"^(?P<id>\d+)(;\S+)?$")
@@ -96,7 +97,7 @@ def plan(
             profile,
             job_name=f"rvhpc-{grid.name}",
             array=sbatch.array_spec(task_ids, max_parallel),
-            log_file=grid.log_dir / f"{grid.name}_%A_%a.log",
+            log_file=grid.log_dir / array_log_name(grid.name),
             workdir=grid.runs_dir,
             command=command,
         )
@@ -124,7 +125,7 @@ def collect_script(grid: Grid, profile: SiteProfile) -> str:
         )
     ]
     header.append(
-        f"#SBATCH --output={shlex.quote(str(grid.log_dir / f'{grid.name}_collect_%j.log'))}"
+        f"#SBATCH --output={shlex.quote(str(grid.log_dir / collect_log_name(grid.name)))}"
     )
     python = profile.python or sys.executable
     argv = [
