@@ -29,45 +29,29 @@ def submit(
 
     Example: rvhpc submit smoke --profile local --max-parallel 2
     """
-    from rvhpc.grid import load_grid
-    from rvhpc.hpc import slurm
-    from rvhpc.hpc.profile import load_profile
+    from rvhpc.hpc.submit import dry_run_text, submit_grid
 
-    g = load_grid(grid)
-    prof = load_profile(profile)
-    if only_missing:
-        from rvhpc.hpc.status import grid_status
-
-        st = grid_status(g)
-        indices = st.indices("failed", "missing")
-        if not indices:
-            out_console.print(f"grid {g.name}: nothing to resubmit ({st.counts()})")
-            return
-    else:
-        indices = [c.index for c in g.cells if not c.is_done()]
-        if not indices:
-            out_console.print(f"grid {g.name}: every cell is done")
-            return
-    if not dry_run:
-        from rvhpc.grid import data_plan, ensure_data
-
-        ensure_data(data_plan(g))  # once, here, instead of racing in the first array tasks
-    p = slurm.plan(g, prof, indices, max_parallel=max_parallel, collect=collect)
+    done = submit_grid(
+        grid,
+        profile,
+        dry_run=dry_run,
+        max_parallel=max_parallel,
+        only_missing=only_missing,
+        collect=collect,
+    )
+    if done.plan is None:
+        out_console.print(done.nothing, markup=False)
+        return
+    arrays = len(done.plan.arrays)
     if dry_run:
-        for array in p.arrays:
-            typer.echo(f"# {array.script}\n{array.text}")
-            typer.echo("# would run: " + " ".join(p.sbatch_argv(array)))
-        if p.collect_script is not None:
-            typer.echo(f"# {p.collect_script}\n{p.collect_text}")
-            typer.echo("# would run: " + " ".join(p.collect_argv([])))
+        typer.echo(dry_run_text(done.plan))
         err_console.print(
-            f"dry run: {len(indices)} cells in {len(p.arrays)} array(s); nothing submitted"
+            f"dry run: {len(done.indices)} cells in {arrays} array(s); nothing submitted"
         )
         return
-    slurm.submit(p)
-    typer.echo(" ".join(p.job_ids + ([p.collect_job] if p.collect_job else [])))
+    typer.echo(" ".join(done.job_ids))
     err_console.print(
-        f"submitted {len(indices)} cells of grid {g.name} as {len(p.arrays)} array job(s); "
+        f"submitted {len(done.indices)} cells of grid {done.grid.name} as {arrays} array job(s); "
         f"check with: rvhpc status {grid}"
     )
 
