@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,41 +111,24 @@ def plan(
 
 
 def collect_script(grid: Grid, profile: SiteProfile) -> str:
-    """A one-task job running ``rvhpc collect GRID --out RUNS/results`` after the arrays."""
+    """A one-task job running ``rvhpc collect GRID --out RUNS/results`` after the arrays, rendered
+    from the same template as the array tasks (so it runs in the profile's container too)."""
     one_task = profile.model_copy(update={"nodes": 1, "gpus_per_node": 0})
-    header = [
-        line
-        for line in sbatch.directives(
-            one_task, f"rvhpc-{grid.name}-collect", "0", Path("x"), grid.runs_dir
-        )
-        if not line.startswith(
-            ("#SBATCH --array", "#SBATCH --output", "#SBATCH --signal", "#SBATCH --requeue")
-        )
-    ]
-    header.append(
-        f"#SBATCH --output={shlex.quote(str(grid.log_dir / collect_log_name(grid.name)))}"
+    command = sbatch.collect_command(
+        one_task,
+        grid.path,
+        grid.runs_dir / "results",
+        profile.cpus_per_task,
+        binds_for(grid),
     )
-    python = profile.python or sys.executable
-    argv = [
-        python,
-        "-m",
-        "rvhpc",
-        "collect",
-        str(grid.path),
-        "--out",
-        str(grid.runs_dir / "results"),
-        "--workers",
-        str(profile.cpus_per_task),
-    ]
-    return "\n".join(
-        [
-            "#!/bin/bash",
-            *sorted(header),
-            "set -eu",
-            *sbatch.prologue(one_task),
-            shlex.join(argv),
-            "",
-        ]
+    return sbatch.render(
+        one_task,
+        job_name=f"rvhpc-{grid.name}-collect",
+        array=None,
+        log_file=grid.log_dir / collect_log_name(grid.name),
+        workdir=grid.runs_dir,
+        command=command,
+        requeue=False,
     )
 
 
