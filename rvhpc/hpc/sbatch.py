@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rvhpc.errors import ConfigError
 from rvhpc.hpc.profile import SiteProfile
+from rvhpc.runfiles import EXIT_REQUEUE
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "slurm" / "templates" / "array.sbatch"
 SLOTS = ("shebang", "header", "prologue", "command", "epilogue")
@@ -161,6 +162,9 @@ def prologue(profile: SiteProfile) -> list[str]:
     lines = [f"module load {shlex.quote(_checked('modules', m))}" for m in profile.modules]
     lines += list(profile.setup)
     lines.append(f"RVHPC_MAX_REQUEUES={int(profile.max_requeues)}")
+    lines.append(
+        f"RVHPC_EXIT_REQUEUE={EXIT_REQUEUE}   # a cell that checkpointed and wants a requeue"
+    )
     lines.append(
         'export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"   # Slurm does not set it; torch would oversubscribe'
     )
