@@ -62,6 +62,7 @@ class TreePeak:
 
 
 def generate(data: Path, cells: int, basins: int, years: float) -> float:
+    sys.path.insert(0, str(REPO))  # tests/support is test code, not part of the package
     from tests.support.fake_runs import synth_runs
 
     if cells % 5:

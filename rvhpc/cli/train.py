@@ -124,7 +124,7 @@ def train(
     )
     outcome = train_cell(config, out, force=force)
     if outcome.status == "preempted":
-        if outcome.rank != 0:  # every rank exits 75; rank 0 says why
+        if outcome.rank != 0:  # every rank exits EXIT_REQUEUE; rank 0 says why
             raise typer.Exit(EXIT_REQUEUE)
         raise fail(
             f"stopped by signal {outcome.signal}; checkpoint saved in {out}: rerun to resume",
