@@ -3,7 +3,7 @@ date axis, attributes, descriptors, training scalers and provenance.
 
 :func:`prepare_store` is safe to run from many processes at once (a file lock; one builds, the
 others wait and reuse), never shows a half-written file under the final name (temp file +
-``os.replace``), and rebuilds when the fingerprint of its inputs changed.
+``rvhpc.atomic.atomic_path``), and rebuilds when the fingerprint of its inputs changed.
 :func:`open_store` loads into memory only the days a run needs and closes the file.
 """
 

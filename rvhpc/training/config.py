@@ -22,7 +22,7 @@ class TrainConfig(Strict):
     5e-4 from epoch 11 (1-based) on, dropout 0.4, gradient-norm clip 1, forget bias 5, 270 days.
     """
 
-    model_config = ConfigDict(frozen=True)  # extra="forbid" from Strict
+    model_config = ConfigDict(frozen=True)  # unknown keys are refused by Strict
 
     store: Path
     arch: str = "ea"
