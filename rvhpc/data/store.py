@@ -3,7 +3,7 @@ date axis, attributes, descriptors, training scalers and provenance.
 
 :func:`prepare_store` is safe to run from many processes at once (a file lock; one builds, the
 others wait and reuse), never shows a half-written file under the final name (temp file +
-``os.replace``), and rebuilds when the fingerprint of its inputs changed.
+``rvhpc.atomic.atomic_path``), and rebuilds when the fingerprint of its inputs changed.
 :func:`open_store` loads into memory only the days a run needs and closes the file.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pandas as pd
 from filelock import FileLock
 
 from rvhpc import progress
+from rvhpc.atomic import atomic_path
 from rvhpc.data.build import FORMAT_VERSION, build_store, resolve_inputs
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
 from rvhpc.data.check import check_tree
@@ -136,15 +136,11 @@ def prepare_store(
         for finding in report.errors:
             progress.log(f"error: {finding.message}")
         report.raise_for_errors(_check_command(*args))
-        tmp = out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
+        with atomic_path(out) as tmp:
             progress.log(f"building {out} from {inputs.root} ({len(inputs.basins)} basins)")
             build_store(inputs, tmp, fingerprint, report.data, report.attributes)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
     return out
 
 
