@@ -20,7 +20,7 @@ from rvhpc.grid import (
     pack_groups,
     write_manifest,
 )
-from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.runfiles import EXIT_REQUEUE, local_log_name
 
 
 @dataclass
@@ -96,7 +96,7 @@ def _loop(
         while todo or running:
             while todo and len(running) < jobs:
                 cell = todo.pop(0)
-                log_path = grid.log_dir / f"{grid.name}_local_{cell.index}.log"
+                log_path = grid.log_dir / local_log_name(grid.name, cell.index)
                 handle = open(log_path, "ab")
                 argv = [
                     python or sys.executable,

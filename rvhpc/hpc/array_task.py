@@ -83,7 +83,7 @@ def run_cell(
 ) -> int:
     """Train the manifest's cell ``index`` (with ``pack="seeds"``: the members of its pack group
     that are not done, as one batched model); returns the exit status (0 done, 75 checkpointed:
-    requeue)."""
+    EXIT_REQUEUE checkpointed: requeue)."""
     from rvhpc.grid import check_pack_mode, pack_of
     from rvhpc.training.config import TrainConfig
     from rvhpc.training.run import train_pack
