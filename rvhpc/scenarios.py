@@ -26,6 +26,15 @@ import pandas as pd
 from rvhpc.errors import ConfigError, RvhpcError
 from rvhpc.gridspec import EvaluationSpec, ExperimentSpec, GridSpec, LastYears
 
+#: what a held-out basin's static vector is, per kind (PUB results are labelled with it)
+UNSEEN_STATIC = {
+    "physics": "descriptors standardised with training-basin statistics",
+    "mixed": "descriptors with training-basin statistics + fresh random columns",
+    "gaussian": "fresh random draw (no learned vector for an unseen basin)",
+    "one_hot": "zero vector (unknown basin)",
+    "none": "no static vector",
+}
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

@@ -30,15 +30,6 @@ from rvhpc.data.camels import DESCRIPTORS
 from rvhpc.data.store import BasinStore
 from rvhpc.errors import DataError
 
-#: what a held-out basin's static vector is, per kind (collect labels PUB results with this)
-UNSEEN_STATIC = {
-    "physics": "descriptors standardised with training-basin statistics",
-    "mixed": "descriptors with training-basin statistics + fresh random columns",
-    "gaussian": "fresh random draw (no learned vector for an unseen basin)",
-    "one_hot": "zero vector (unknown basin)",
-    "none": "no static vector",
-}
-
 #: first entropy word of the fresh draws, so they never coincide with a training draw
 _FRESH_SALT = 0x5EED_F01D
 
@@ -49,8 +40,8 @@ def select_basins(store: BasinStore, basins: list[str], what: str) -> BasinStore
     missing = [b for b in basins if b not in index]
     if missing:
         raise DataError(
-            f"{store.path}: {len(missing)} {what} basin(s) are not in the store (e.g. {missing[0]}); "
-            "prepare the store from a basin list that holds them (rvhpc grid prepares the union)"
+            f"{store.path}: {len(missing)} {what} basin(s) are not in the store "
+            f"(e.g. {missing[0]}); prepare the store from a basin list that holds them (rvhpc grid prepares the union)"
         )
     idx = np.asarray([index[b] for b in basins], dtype=np.int64)
     return replace(
