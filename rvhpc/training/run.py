@@ -22,6 +22,7 @@ from rvhpc import progress
 from rvhpc.atomic import write_json, write_text
 from rvhpc.errors import DataError
 from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.scenarios import UNSEEN_STATIC
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import (
@@ -307,6 +308,11 @@ def _evaluate(
         if config.eval_basins is not None:
             values = eval_statics(config, statics.values, train_store, store)
             x_s = None if values is None else torch.from_numpy(values).to(device)
+            if env.is_main:
+                progress.log(
+                    f"predicting {len(store.basins)} held-out basin(s) the model never saw; "
+                    f"their static vectors: {UNSEEN_STATIC[config.static]}"
+                )
         del train_store, statics, trained
     sampler = WindowSampler(store, seq_length=config.seq_length)
     pred = predict_store(
