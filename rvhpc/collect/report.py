@@ -249,6 +249,17 @@ def comparison(metrics: pd.DataFrame, baseline: str) -> pd.DataFrame:
     )
 
 
+def scenario_comparison(metrics: pd.DataFrame, baselines: list[str]) -> pd.DataFrame:
+    """:func:`comparison` within each scenario against its baseline (``EP@<scenario>``)."""
+    scen = metrics["experiment"].str.partition("@")[2]
+    parts = [
+        comparison(metrics[scen == base.partition("@")[2]], base)
+        for base in baselines
+        if base in set(metrics.loc[metrics["member"] == "ensemble", "experiment"])
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
 def _fmt(value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return "–"

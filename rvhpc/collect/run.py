@@ -246,8 +246,12 @@ def write_outputs(
     paper = report.paper_tables(summ)
     tables = {"summary": (summ, False), "paper_table": (paper, True)}
     ens_names = set(metrics.loc[metrics["member"] == "ensemble", "experiment"])
+    scenario_bases = [f"{DEFAULT_BASELINE}@{s}" for s in report.scenarios(summ) if s]
     if baseline is not None and baseline in ens_names:
         tables["comparison"] = (report.comparison(metrics, baseline), False)
+    elif baseline is None and any(b in ens_names for b in scenario_bases):
+        # with scenarios: each experiment against EP of its own scenario, never across them
+        tables["comparison"] = (report.scenario_comparison(metrics, scenario_bases), False)
     elif baseline is not None:
         progress.log(f"baseline {baseline} has no ensemble; comparison.csv not written")
         if (out / "comparison.csv").exists():

@@ -15,9 +15,21 @@ from rvhpc.metrics import all_metrics
 from tests.collect.conftest import DATES, basin_ids, noisy, observed, write_cell
 
 
-def _cell(runs, rel, ids, qobs, qsim, scenario, basins, eval_basins=None, seed=1, done=True):
-    run_dir = runs / rel / "ea" / "physics" / f"seed{seed}"
-    write_cell(run_dir, "ea", "physics", None, None, seed, ids, DATES, qobs, qsim, done=done)
+def _cell(
+    runs,
+    rel,
+    ids,
+    qobs,
+    qsim,
+    scenario,
+    basins,
+    eval_basins=None,
+    seed=1,
+    done=True,
+    static="physics",
+):
+    run_dir = runs / rel / "ea" / static / f"seed{seed}"
+    write_cell(run_dir, "ea", static, None, None, seed, ids, DATES, qobs, qsim, done=done)
     config = json.loads((run_dir / "config.json").read_text())
     config.update(scenario=scenario, basins=basins, eval_basins=eval_basins)
     (run_dir / "config.json").write_text(json.dumps(config))
@@ -42,6 +54,17 @@ def _runs(runs: Path, qobs: np.ndarray, drop_fold: bool = False) -> dict:
     sims = {}
     for seed in (1, 2):
         _cell(runs, "all", ids, qobs, noisy(qobs, seed), _scenario("all", 6), ids, seed=seed)
+        _cell(
+            runs,
+            "all",
+            ids,
+            qobs,
+            noisy(qobs, 3 + seed),
+            _scenario("all", 6),
+            ids,
+            seed=seed,
+            static="one_hot",
+        )
         _cell(
             runs,
             "half",
@@ -77,10 +100,15 @@ def test_collect_scenarios(tmp_path, client) -> None:
     runs, out = tmp_path / "runs", tmp_path / "res"
     sims = _runs(runs, qobs)
     rep = collect(runs, out, client)
-    assert rep.problems == [] and rep.cells == 8
+    assert rep.problems == [] and rep.cells == 10
     m = pd.read_parquet(out / "metrics.parquet")
     assert list(m.columns[7:13]) == SCENARIO_COLUMNS
-    assert list(dict.fromkeys(m["experiment"])) == ["EP@all", "EP@all/kfold2-s0", "EP@half"]
+    assert list(dict.fromkeys(m["experiment"])) == [
+        "EP@all",
+        "EO@all",
+        "EP@all/kfold2-s0",
+        "EP@half",
+    ]
     pub = m[m["experiment"] == "EP@all/kfold2-s0"]
     assert set(pub["evaluation"]) == {"kfold2-s0"} and set(pub["train_basins"]) == {3}
     assert set(pub["unseen_static"]) == {"descriptors standardised with training-basin statistics"}
@@ -104,8 +132,9 @@ def test_collect_scenarios(tmp_path, client) -> None:
     )
 
     summ = pd.read_csv(out / "summary.csv", keep_default_na=False)
-    assert list(summ["scenario"]) == ["all", "all/kfold2-s0", "half"]
-    assert list(summ["paper_name"]) == ["EP"] * 3 and list(summ["basins"]) == [6, 6, 3]
+    assert list(summ["scenario"]) == ["all", "all", "all/kfold2-s0", "half"]
+    assert list(summ["paper_name"]) == ["EP", "EO", "EP", "EP"]
+    assert list(summ["basins"]) == [6, 6, 6, 3]
     text = (out / "summary.md").read_text()
     assert [line for line in text.splitlines() if line.startswith("## ")] == [
         "## all",
@@ -116,7 +145,13 @@ def test_collect_scenarios(tmp_path, client) -> None:
     paper = pd.read_csv(out / "paper_table.csv", index_col=[0, 1])
     assert list(paper.index) == [(s, "EA-LSTM") for s in ("all", "all/kfold2-s0", "half")]
     assert np.isclose(paper.loc[("all/kfold2-s0", "EA-LSTM"), "physics"], ens.median())
+    assert np.isnan(paper.loc[("all/kfold2-s0", "EA-LSTM"), "one_hot"])
     assert (out / "nse_vs_train_basins.png").read_bytes()[:4] == b"\x89PNG"
+    # comparisons stay inside a scenario: each against EP of its own scenario
+    comp = pd.read_csv(out / "comparison.csv")
+    assert list(zip(comp["experiment"], comp["baseline"], comp["basins"], strict=True)) == [
+        ("EO@all", "EP@all", 6)
+    ]
 
 
 def test_collect_names_a_missing_fold(tmp_path, client) -> None:
