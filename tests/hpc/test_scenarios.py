@@ -13,7 +13,7 @@ import yaml
 
 from rvhpc import progress
 from rvhpc.errors import ConfigError
-from rvhpc.grid import data_plan, ensure_data, load_grid
+from rvhpc.grid import data_plan, ensure_data, estimate, load_grid
 from rvhpc.scenarios import folds_of, synthetic_ids
 from tests.conftest import TINY_EVAL, TINY_TRAIN
 from tests.hpc._gridtools import rvhpc
@@ -80,6 +80,8 @@ def test_two_list_grid_expands_per_list(tmp_path: Path) -> None:
     # one store serves both lists: it is prepared from their union
     plan = data_plan(grid)
     assert plan["union"] == ids and plan["basins"].endswith("store_union.txt")
+    # the work estimate counts each cell's own basins
+    assert estimate(grid)["sample_epochs"] == (2 * 9 + 3 * 5) * 730 * TRAIN["epochs"]
 
 
 def test_single_list_form_keeps_plain_cells(tmp_path: Path) -> None:
