@@ -12,20 +12,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from rvhpc.config_io import read_yaml, validate
+from rvhpc.config_io import Strict, read_yaml, validate
 from rvhpc.errors import ConfigError
 
 #: folder of the grids shipped with rvhpc (``rvhpc grid show paper``)
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "data" / "grids"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SyntheticSpec(_Strict):
+class SyntheticSpec(Strict):
     """A synthetic CAMELS US tree that rvhpc generates when it is missing."""
 
     basins: int = Field(ge=1)
@@ -34,7 +30,7 @@ class SyntheticSpec(_Strict):
     seed: int = 0
 
 
-class LastYears(_Strict):
+class LastYears(Strict):
     """A training period: the last N years of the grid's training period."""
 
     last_years: int = Field(ge=1)
@@ -54,7 +50,7 @@ def _dates_as_text(value: Any) -> Any:
     return value
 
 
-class EvaluationSpec(_Strict):
+class EvaluationSpec(Strict):
     """How a cell is evaluated: ``temporal`` (its own basins in the eval period) or ``kfold`` over
     basins (PUB: each fold predicts the basins the other folds trained on)."""
 
@@ -71,7 +67,7 @@ class EvaluationSpec(_Strict):
         return self
 
 
-class DataSpec(_Strict):
+class DataSpec(Strict):
     """Where the basin store comes from: an existing store, a CAMELS root + basin list, or synthetic data."""
 
     store: Path | None = None  # the store to use, or where to prepare it
@@ -120,7 +116,7 @@ class DataSpec(_Strict):
         return self
 
 
-class ExperimentSpec(_Strict):
+class ExperimentSpec(Strict):
     """One row of the study: an architecture and static kind, expanded over dims x attr_seeds x seeds."""
 
     name: str | None = None  # default: the paper's name (EP, EG-64, ...)
@@ -146,7 +142,7 @@ class ExperimentSpec(_Strict):
         return _dates_as_text(value)
 
 
-class GridSpec(_Strict):
+class GridSpec(Strict):
     """The whole grid file."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -9,12 +9,16 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from rvhpc.errors import RvhpcError
+
+GridArg = Annotated[
+    str, typer.Argument(help="Grid YAML file, or a built-in grid name (smoke, paper).")
+]
 
 err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)

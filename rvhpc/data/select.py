@@ -44,7 +44,8 @@ def select_basins(store: BasinStore, basins: list[str], what: str) -> BasinStore
     if missing:
         raise DataError(
             f"{store.path}: {len(missing)} {what} basin(s) are not in the store "
-            f"(e.g. {missing[0]}); prepare the store from a basin list that holds them (rvhpc grid prepares the union)"
+            f"(e.g. {missing[0]}); prepare the store from a basin list that holds them "
+            "(rvhpc grid prepares the union of its lists)"
         )
     idx = np.asarray([index[b] for b in basins], dtype=np.int64)
     return replace(

@@ -3,7 +3,7 @@ date axis, attributes, descriptors, training scalers and provenance.
 
 :func:`prepare_store` is safe to run from many processes at once (a file lock; one builds, the
 others wait and reuse), never shows a half-written file under the final name (temp file +
-``os.replace``), and rebuilds when the fingerprint of its inputs changed.
+``rvhpc.atomic.atomic_path``), and rebuilds when the fingerprint of its inputs changed.
 :func:`open_store` loads into memory only the days a run needs and closes the file.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pandas as pd
 from filelock import FileLock
 
 from rvhpc import progress
+from rvhpc.atomic import atomic_path
 from rvhpc.data.build import FORMAT_VERSION, build_store, resolve_inputs
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
 from rvhpc.errors import DataError, StoreError
@@ -120,15 +120,11 @@ def prepare_store(
         if out.exists() and store_fingerprint(out) == fingerprint:
             progress.log(f"reusing {out} (built by another process)")
             return out
-        tmp = out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
+        with atomic_path(out) as tmp:
             progress.log(f"building {out} from {inputs.root} ({len(inputs.basins)} basins)")
             build_store(inputs, tmp, fingerprint)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
     return out
 
 
