@@ -22,6 +22,7 @@ from rvhpc import progress
 from rvhpc.atomic import write_json, write_text
 from rvhpc.errors import ConfigError, DataError
 from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.scenarios import UNSEEN_STATIC
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import (
@@ -118,6 +119,7 @@ def train_pack(
         store, or a run dir holding another run; raised before anything is written.
     """
     from rvhpc.data.sampler import WindowSampler
+    from rvhpc.data.select import training_view, without_series
     from rvhpc.data.statics import build_statics
     from rvhpc.data.store import open_store
 
@@ -141,6 +143,7 @@ def train_pack(
     if not force:
         for k in todo:
             rds[k].check_same(configs[k].identity(), fingerprint)
+    store = training_view(store, config)  # a scenario's basins and period, with their scalers
     by_attr: dict[int, object] = {}
     for k in todo:
         a = configs[k].attr_seed
@@ -185,6 +188,7 @@ def train_pack(
                 _prepare_dir(configs[k], rds[k], statics[k], fingerprint, force)
         barrier()
         resumes = {k: ckpt_io.latest(rds[k].checkpoints) for k in todo}
+        bare = without_series(store)  # what the evaluation needs of the training view
         with StopFlag() as stop:
             for members in _groups(todo, resumes):
                 done = _train_group(
@@ -193,6 +197,7 @@ def train_pack(
                     [models[k] for k in members],
                     [x_s[k] for k in members],
                     [resumes[k] for k in members],
+                    (bare, [statics[k] for k in members]),
                     sampler,
                     samples,
                     stop,
@@ -267,8 +272,11 @@ def _build(config: TrainConfig, n_static: int) -> torch.nn.Module:
     )
 
 
-def _train_group(configs, rds, models, x_s, resumes, sampler, samples, stop, env, device):
-    """Train one group of members in lockstep, then evaluate each; their TrainOutcomes."""
+def _train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, stop, env, device):
+    """Train one group of members in lockstep, then evaluate each; their TrainOutcomes.
+
+    ``trained`` is (training view of the store without its series, the members' static vectors):
+    a scenario cell predicts its own basins (or its held-out basins) with the training scalers."""
     from rvhpc.models.packed import PackedModel, stack_optimizer_states
 
     config = configs[0]
@@ -308,7 +316,7 @@ def _train_group(configs, rds, models, x_s, resumes, sampler, samples, stop, env
             )
             for rd in rds
         ]
-    return _evaluate(configs, rds, pack, x_s, env, device, stop)
+    return _evaluate(configs, rds, pack, x_s, env, device, stop, trained)
 
 
 def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> int | None:
@@ -388,14 +396,28 @@ def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> 
     return None
 
 
-def _evaluate(configs, rds, pack, x_s, env, device, stop) -> list[TrainOutcome]:
+def _evaluate(configs, rds, pack, x_s, env, device, stop, trained) -> list[TrainOutcome]:
     """Predict the evaluation period member by member; write predictions, metrics and DONE
     (rank 0), DONE last in each member's folder."""
     from rvhpc.data.sampler import WindowSampler
+    from rvhpc.data.select import eval_statics, eval_view
     from rvhpc.data.store import open_store
 
     config = configs[0]
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
+    train_store, statics = trained
+    store = eval_view(store, config, train_store)
+    x_s = list(x_s)
+    if config.eval_basins is not None:
+        for k, (cfg, st) in enumerate(zip(configs, statics, strict=True)):
+            values = eval_statics(cfg, st.values, train_store, store)
+            x_s[k] = None if values is None else torch.from_numpy(values).to(device)
+        if env.is_main:
+            progress.log(
+                f"predicting {len(store.basins)} held-out basin(s) the model never saw; "
+                f"their static vectors: {UNSEEN_STATIC[config.static]}"
+            )
+    del train_store, statics, trained
     sampler = WindowSampler(store, seq_length=config.seq_length)
     outcomes = []
     for k, rd in enumerate(rds):
