@@ -385,7 +385,6 @@ def estimate(grid: Grid) -> dict[str, Any]:
     }
 
 
-<<<<<<< HEAD
 #: values of ``--pack`` (and the profile's ``pack``): how cells share one process
 PACK_MODES = ("none", "seeds")
 
@@ -428,7 +427,7 @@ def pack_of(cells: list[Cell], index: int) -> list[Cell]:
         if any(c.index == index for c in group):
             return group
     raise ConfigError(f"no cell with index {index}")
-=======
+
+
 def _days(period) -> int:
     return (pd.Timestamp(period[1]) - pd.Timestamp(period[0])).days + 1
->>>>>>> main
