@@ -179,11 +179,16 @@ def test_default_threads_agree_within_1e5(tiny_store, tmp_path):
     tiny = TINY[:i] + TINY[i + 2 :]
     env = cli_env(OMP_NUM_THREADS="2")
     out = tmp_path / "pack"
-    proc = rvhpc(*pack_args(tiny_store, out, "fm", "--seeds", "0,1,2", tiny=tiny), env=env)
+    # two threads per process oversubscribe a loaded machine badly: generous timeouts
+    proc = rvhpc(
+        *pack_args(tiny_store, out, "fm", "--seeds", "0,1,2", tiny=tiny), env=env, timeout=900
+    )
     assert proc.returncode == 0, proc.stderr
     for seed in SEEDS:
         alone = tmp_path / f"alone{seed}"
-        proc = rvhpc(*pack_args(tiny_store, alone, "fm", "--seed", seed, tiny=tiny), env=env)
+        proc = rvhpc(
+            *pack_args(tiny_store, alone, "fm", "--seed", seed, tiny=tiny), env=env, timeout=900
+        )
         assert proc.returncode == 0, proc.stderr
         a = pd.read_parquet(out / f"seed{seed}" / "predictions.parquet")["qsim"].to_numpy()
         b = pd.read_parquet(alone / "predictions.parquet")["qsim"].to_numpy()
