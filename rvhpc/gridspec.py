@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from rvhpc.config_io import read_yaml, validate
+from rvhpc.config_io import Int, read_yaml, validate
 from rvhpc.errors import ConfigError
+from rvhpc.periods import parse_period, warn_overlap
 
 #: folder of the grids shipped with rvhpc (``rvhpc grid show paper``)
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "data" / "grids"
@@ -27,10 +28,15 @@ class _Strict(BaseModel):
 class SyntheticSpec(_Strict):
     """A synthetic CAMELS US tree that rvhpc generates when it is missing."""
 
-    basins: int = Field(ge=1)
+    basins: Int = Field(ge=1)
     start: str
     end: str
-    seed: int = 0
+    seed: Int = 0
+
+    @model_validator(mode="after")
+    def _dates(self) -> SyntheticSpec:
+        parse_period((self.start, self.end))
+        return self
 
 
 class DataSpec(_Strict):
@@ -44,9 +50,16 @@ class DataSpec(_Strict):
     eval_period: tuple[str, str] | None = None
     synthetic: SyntheticSpec | None = None
     name: str | None = None  # basin-list name in run directories (default: the list's stem)
-    n_basins: int | None = Field(
+    n_basins: Int | None = Field(
         None, ge=1
     )  # only for the work estimate when the list is not at hand
+
+    @field_validator("train_period", "eval_period")
+    @classmethod
+    def _period(cls, value: tuple[str, str] | None) -> tuple[str, str] | None:
+        if value is not None:
+            parse_period(value)
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
@@ -73,9 +86,9 @@ class ExperimentSpec(_Strict):
     name: str | None = None  # default: the paper's name (EP, EG-64, ...)
     arch: str
     static: str
-    dims: list[int] | None = None
-    attr_seeds: list[int] = Field(default_factory=lambda: [0])
-    seeds: list[int] = Field(default_factory=lambda: [0])
+    dims: list[Int] | None = None
+    attr_seeds: list[Int] = Field(default_factory=lambda: [0])
+    seeds: list[Int] = Field(default_factory=lambda: [0])
 
     @field_validator("seeds", "attr_seeds")
     @classmethod
@@ -132,6 +145,8 @@ def load_spec(name_or_path: str | Path) -> tuple[GridSpec, Path]:
     """Read and validate a grid file; returns the spec with absolute paths and the file."""
     path, base = resolve_grid_path(name_or_path)
     spec = validate(GridSpec, read_yaml(path), str(path))
+    if spec.data.train_period is not None and spec.data.eval_period is not None:
+        warn_overlap(spec.data.train_period, spec.data.eval_period, f"grid {spec.name}")
     data = spec.data.model_copy(
         update={
             "store": _absolute(base, spec.data.store),

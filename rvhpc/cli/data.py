@@ -64,6 +64,7 @@ def prepare(
     Example: rvhpc data prepare --camels-root camels-synth --basins camels-synth/basin_list.txt --out store.h5
     """
     from rvhpc.data.store import prepare_store
+    from rvhpc.periods import warn_overlap
 
     path = prepare_store(
         camels_root,
@@ -73,6 +74,7 @@ def prepare(
         train_period=(train_start, train_end),
         eval_period=(eval_start, eval_end),
     )
+    warn_overlap((train_start, train_end), (eval_start, eval_end), f"store {path}")
     out_console.print(f"store ready: {path}", markup=False)
 
 

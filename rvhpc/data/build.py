@@ -23,6 +23,7 @@ from rvhpc import __version__, progress
 from rvhpc.data import camels
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
 from rvhpc.errors import DataError
+from rvhpc.periods import parse_period
 
 FORMAT_VERSION = 1
 _EPOCH = pd.Timestamp("1970-01-01")
@@ -69,14 +70,10 @@ class Inputs:
 
 def _period(name: str, period: tuple) -> tuple[pd.Timestamp, pd.Timestamp]:
     try:
-        start, end = (pd.Timestamp(p) for p in period)
-    except (ValueError, TypeError) as exc:
-        raise DataError(
-            f"{name} period {period!r} is not a pair of YYYY-MM-DD dates ({exc})"
-        ) from None
-    if start > end:
-        raise DataError(f"{name} period starts after it ends: {start.date()} > {end.date()}")
-    return start.normalize(), end.normalize()
+        start, end = parse_period(period)
+    except ValueError as exc:
+        raise DataError(f"{name} period {list(period)!r}: {exc}") from None
+    return pd.Timestamp(start), pd.Timestamp(end)
 
 
 def resolve_inputs(

@@ -8,6 +8,7 @@ lines are sorted ``#SBATCH --key=value`` with every value through ``shlex.quote`
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from rvhpc.hpc.profile import SiteProfile
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "slurm" / "templates" / "array.sbatch"
 SLOTS = ("shebang", "header", "prologue", "command", "epilogue")
+_SLOT = re.compile(r"\{\{(" + "|".join(SLOTS) + r")\}\}")
 
 
 @dataclass
@@ -158,7 +160,8 @@ def render(
     command: list[str],
     template: Path = TEMPLATE,
 ) -> str:
-    """Fill the template's slots."""
+    """Fill the template's slots in one pass, so a value is never scanned for slots again (a path
+    holding ``{{prologue}}`` stays that path)."""
     values = {
         "shebang": "#!/bin/bash",
         "header": "\n".join(directives(profile, job_name, array, log_file, workdir)),
@@ -166,7 +169,9 @@ def render(
         "command": shlex.join(command),
         "epilogue": "",
     }
-    text = template.read_text()
-    for slot in SLOTS:
-        text = text.replace("{{" + slot + "}}", values[slot])
-    return text
+    return fill_slots(template.read_text(), values)
+
+
+def fill_slots(text: str, values: dict[str, str]) -> str:
+    """Replace every ``{{slot}}`` of ``text`` by ``values[slot]`` in a single left-to-right pass."""
+    return _SLOT.sub(lambda m: values[m.group(1)], text)

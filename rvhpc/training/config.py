@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from rvhpc.config_io import Float, Int
 from rvhpc.errors import ConfigError
 from rvhpc.experiments import check_cell, experiment_name
 
@@ -26,22 +27,22 @@ class TrainConfig(BaseModel):
     store: Path
     arch: str = "ea"
     static: str = "physics"
-    dim: int | None = None
-    attr_seed: int = 0
-    seed: int = 0
-    epochs: int = Field(20, ge=1)
-    hidden: int = Field(256, ge=1)
-    batch_size: int = Field(256, ge=1)
-    seq_length: int = Field(270, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    lr_late: float = Field(5e-4, gt=0)
-    lr_late_epoch: int = Field(11, ge=1)
-    dropout: float = Field(0.4, ge=0, lt=1)
-    clip_norm: float = Field(1.0, gt=0)
-    initial_forget_bias: float = 5.0
+    dim: Int | None = None
+    attr_seed: Int = 0
+    seed: Int = 0
+    epochs: Int = Field(20, ge=1)
+    hidden: Int = Field(256, ge=1)
+    batch_size: Int = Field(256, ge=1)
+    seq_length: Int = Field(270, ge=1)
+    lr: Float = Field(1e-3, gt=0)
+    lr_late: Float = Field(5e-4, gt=0)
+    lr_late_epoch: Int = Field(11, ge=1)
+    dropout: Float = Field(0.4, ge=0, lt=1)
+    clip_norm: Float = Field(1.0, gt=0)
+    initial_forget_bias: Float = 5.0
     device: str = "auto"
-    log_every: int = Field(50, ge=1)
-    threads: int | None = Field(None, ge=1)
+    log_every: Int = Field(50, ge=1)
+    threads: Int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _check_cell(self) -> TrainConfig:
