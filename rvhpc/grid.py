@@ -206,20 +206,18 @@ def write_json_atomic(target: Path, data: Any) -> None:
     write_json(target, data, indent=1)
 
 
-def check_writable(folder: Path) -> None:
-    """One clear line when the runs directory cannot be created or written."""
+def check_writable(
+    folder: Path,
+    what: str = "runs directory",
+    fix: str = "set runs_dir in the grid file to a writable folder",
+) -> None:
+    """One clear line when an output folder cannot be created or written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunDirError(
-            f"runs directory {folder} cannot be created ({exc.strerror}); "
-            "set runs_dir in the grid file to a writable folder"
-        ) from None
+        raise RunDirError(f"{what} {folder} cannot be created ({exc.strerror}); {fix}") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise RunDirError(
-            f"runs directory {folder} is not writable; set runs_dir in the grid file "
-            "to a writable folder"
-        )
+        raise RunDirError(f"{what} {folder} is not writable; {fix}")
 
 
 def write_manifest(grid: Grid) -> Path:

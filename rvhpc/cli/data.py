@@ -27,8 +27,10 @@ def synth(
     Example: rvhpc data synth camels-synth --basins 16 --start 1980-01-01 --end 2008-12-31 --seed 0
     """
     from rvhpc.data.synth import synthesize
+    from rvhpc.errors import naming
 
-    result = synthesize(out, n_basins=basins, start=start, end=end, seed=seed)
+    with naming(out):  # a full disk: name the tree being written
+        result = synthesize(out, n_basins=basins, start=start, end=end, seed=seed)
     out_console.print(
         f"wrote {len(result.basins)} basins ({result.dates[0].date()}..{result.dates[-1].date()}) "
         f"to {result.root}; basin list {result.basin_file}",

@@ -5,6 +5,7 @@ caller then renames into place)."""
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import multiprocessing as mp
@@ -23,7 +24,6 @@ from rvhpc import __version__, progress
 from rvhpc.data import camels
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
 from rvhpc.errors import DataError
-from rvhpc.periods import parse_period
 
 FORMAT_VERSION = 1
 _EPOCH = pd.Timestamp("1970-01-01")
@@ -70,10 +70,14 @@ class Inputs:
 
 def _period(name: str, period: tuple) -> tuple[pd.Timestamp, pd.Timestamp]:
     try:
-        start, end = parse_period(period)
-    except ValueError as exc:
-        raise DataError(f"{name} period {list(period)!r}: {exc}") from None
-    return pd.Timestamp(start), pd.Timestamp(end)
+        start, end = (pd.Timestamp(p) for p in period)
+    except (ValueError, TypeError) as exc:
+        raise DataError(
+            f"{name} period {period!r} is not a pair of YYYY-MM-DD dates ({exc})"
+        ) from None
+    if start > end:
+        raise DataError(f"{name} period starts after it ends: {start.date()} > {end.date()}")
+    return start.normalize(), end.normalize()
 
 
 def resolve_inputs(
@@ -248,7 +252,10 @@ def build_store(inputs: Inputs, tmp_path: Path, fingerprint: str) -> None:
         },
     )
     heads_arr = np.array(heads, dtype=np.float64)
-    with h5py.File(tmp_path, "w") as f:
+    # built in memory and written in one go: on a full disk HDF5 fails inside its own buffers
+    # (errors at garbage collection, even a crash); a plain write fails with one clean OSError
+    image = io.BytesIO()
+    with h5py.File(image, "w") as f:
         f.attrs.update(
             format_version=FORMAT_VERSION,
             fingerprint=fingerprint,
@@ -285,7 +292,8 @@ def build_store(inputs: Inputs, tmp_path: Path, fingerprint: str) -> None:
                 group.create_dataset(
                     col, data=values.astype(str).to_numpy(dtype=object), dtype=h5py.string_dtype()
                 )
-        f.flush()
+    with open(tmp_path, "wb") as handle:
+        handle.write(image.getbuffer())
 
 
 def _scalers(inputs: Inputs, dates: pd.DatetimeIndex, x: np.ndarray, q: np.ndarray) -> dict:

@@ -23,7 +23,8 @@ from filelock import FileLock
 from rvhpc import progress
 from rvhpc.data.build import FORMAT_VERSION, build_store, resolve_inputs
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
-from rvhpc.errors import DataError, StoreError
+from rvhpc.errors import DataError, StoreError, naming
+from rvhpc.periods import parse_period
 
 __all__ = [
     "FORMAT_VERSION",
@@ -110,12 +111,29 @@ def prepare_store(
     The path of the (new or reused) store.
     """
     out = Path(out)
+    if out.is_dir():
+        raise StoreError(
+            f"--out {out} is a folder; give the store's file name, e.g. {out}/store.h5"
+        )
+    for name, period in (("train", train_period), ("eval", eval_period)):
+        try:
+            parse_period(period)
+        except ValueError as exc:
+            raise DataError(f"{name} period {list(period)!r}: {exc}") from None
     inputs = resolve_inputs(camels_root, basin_file, forcing, train_period, eval_period)
     fingerprint = inputs.fingerprint()
     if out.exists() and store_fingerprint(out) == fingerprint:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(out) + ".lock"):
+    lock = Path(str(out) + ".lock")
+    try:  # FileLock would wait forever for a lock file it cannot create (/proc, a read-only dir)
+        os.close(os.open(lock, os.O_WRONLY | os.O_CREAT, 0o666))
+    except OSError as exc:
+        raise StoreError(
+            f"--out {out}: cannot create the lock file {lock} ({exc.strerror}); "
+            "write the store into a folder you can write to"
+        ) from None
+    with FileLock(str(lock)):
         # another process may have built it while we waited for the lock
         if out.exists() and store_fingerprint(out) == fingerprint:
             progress.log(f"reusing {out} (built by another process)")
@@ -123,7 +141,8 @@ def prepare_store(
         tmp = out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
         try:
             progress.log(f"building {out} from {inputs.root} ({len(inputs.basins)} basins)")
-            build_store(inputs, tmp, fingerprint)
+            with naming(out):
+                build_store(inputs, tmp, fingerprint)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, out)

@@ -42,6 +42,7 @@ from rvhpc.training.loop import (
     rng_state,
     set_rng_state,
 )
+from rvhpc.training.footprint import check_memory
 from rvhpc.training.rundir import RunDir, config_record
 
 
@@ -109,6 +110,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
         if old is not None and rd.is_done() and all(old.get(k) == v for k, v in identity.items()):
             return TrainOutcome("skipped", rd.path, epochs_done=config.epochs, rank=env.rank)
     store = open_store(config.store, period="train", warmup=config.seq_length - 1)
+    check_memory(config.static, config.dim, len(store.basins), config.hidden)  # before allocating
     fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
     if not force:
         rd.check_same(identity, fingerprint)
@@ -151,6 +153,8 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
                 write_json(rd.config_json, record)
             if not rd.statics_npz.exists():
                 rd.write_statics(statics)
+            else:  # a garbled or foreign statics.npz is refused, never kept
+                rd.check_statics(statics)
         barrier()
         resume = ckpt_io.latest(rd.checkpoints)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)

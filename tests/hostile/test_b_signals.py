@@ -101,4 +101,3 @@ def test_signal_to_run_stops_and_waits_for_its_cells(tmp_path: Path, signum: int
         for losses in runs.rglob("losses.csv"):  # every epoch once: resumed, not restarted
             epochs = [line.split(",")[0] for line in losses.read_text().splitlines()[1:]]
             assert epochs == [str(e) for e in range(1, 5)], losses.read_text()
-
