@@ -20,7 +20,7 @@ M = TypeVar("M", bound=BaseModel)
 
 def _no_bool(value: Any) -> Any:
     if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {str(value).lower()}")
+        raise ValueError("must be a number, not true/false")
     return value
 
 
@@ -55,7 +55,7 @@ def describe_validation_error(source: str, exc: ValidationError) -> str:
     errors = exc.errors()
     first = errors[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    msg = first["msg"]
+    msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling; see the documented keys)"
     got = first.get("input")
