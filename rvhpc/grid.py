@@ -20,7 +20,7 @@ import pandas as pd
 
 from rvhpc import experiments, progress
 from rvhpc.atomic import write_json
-from rvhpc.errors import ConfigError, DataError, RunDirError
+from rvhpc.errors import ConfigError, DataError, RunDirError, naming
 from rvhpc.gridspec import DataSpec, GridSpec, load_spec
 from rvhpc.runfiles import DONE
 
@@ -245,13 +245,17 @@ def read_manifest(path: Path) -> tuple[dict[str, Any], list[Cell]]:
         raise ConfigError(
             f"{path}: manifest not found (rvhpc submit or rvhpc run writes it)"
         ) from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, or bytes that are not UTF-8
         raise ConfigError(f"{path}: not a readable manifest ({exc})") from None
-    if data.get("format") != MANIFEST_FORMAT:
+    version = data.get("format") if isinstance(data, dict) else None
+    if version != MANIFEST_FORMAT:
+        raise ConfigError(f"{path}: manifest format {version!r} is not {MANIFEST_FORMAT}; resubmit")
+    try:
+        return data, [Cell.from_json(c) for c in data["cells"]]
+    except (KeyError, TypeError) as exc:
         raise ConfigError(
-            f"{path}: manifest format {data.get('format')!r} is not {MANIFEST_FORMAT}; resubmit"
-        )
-    return data, [Cell.from_json(c) for c in data["cells"]]
+            f"{path}: not a readable manifest (bad cells: {exc!r}); resubmit"
+        ) from None
 
 
 # ---------------------------------------------------------------- data
@@ -322,13 +326,14 @@ def _synthesize(root: Path, synthetic: dict[str, Any]) -> None:
     progress.log(f"generating synthetic CAMELS US ({synthetic['basins']} basins) in {root}")
     tmp = root.with_name(f".{root.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    synthesize(
-        tmp,
-        n_basins=synthetic["basins"],
-        start=synthetic["start"],
-        end=synthetic["end"],
-        seed=synthetic["seed"],
-    )
+    with naming(root):  # a full disk: name the tree being written
+        synthesize(
+            tmp,
+            n_basins=synthetic["basins"],
+            start=synthetic["start"],
+            end=synthetic["end"],
+            seed=synthetic["seed"],
+        )
     shutil.rmtree(root, ignore_errors=True)
     os.replace(tmp, root)  # the basin list inside appears only once the whole tree is there
 

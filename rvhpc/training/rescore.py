@@ -17,6 +17,7 @@ from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import DistEnv, resolve_device
 from rvhpc.training.evaluate import predict_store, results_frames, write_results
+from rvhpc.training.footprint import check_memory
 from rvhpc.training.rundir import RunDir
 
 
@@ -108,6 +109,7 @@ def evaluate_reference(
     model = load_reference_file(weights, arch)
     dev = resolve_device(device, DistEnv())
     train_store = open_store(store_path, period="train", warmup=seq_length - 1)
+    check_memory(static, dim, len(train_store.basins), hidden=0)  # the vectors; the model exists
     statics = build_statics(static, train_store, dim=dim, attr_seed=attr_seed)
     n_static = getattr(model, "n_static", statics.dim)
     if n_static != statics.dim:

@@ -34,6 +34,7 @@ from rvhpc.training.distributed import (
     thread_count,
 )
 from rvhpc.training.evaluate import predict_store, results_frames, write_results
+from rvhpc.training.footprint import check_memory
 from rvhpc.training.loop import (
     EpochRunner,
     StopFlag,
@@ -42,7 +43,6 @@ from rvhpc.training.loop import (
     rng_state,
     set_rng_state,
 )
-from rvhpc.training.footprint import check_memory
 from rvhpc.training.rundir import RunDir, config_record
 
 

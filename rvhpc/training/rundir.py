@@ -52,7 +52,7 @@ class RunDir:
             return None
         try:
             return json.loads(self.config_json.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: bad JSON, or not UTF-8
             raise RunDirError(
                 f"{self.config_json}: unreadable ({exc}); start over with --force"
             ) from None

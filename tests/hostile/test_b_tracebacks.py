@@ -268,3 +268,19 @@ def test_store_under_proc_does_not_hang(tiny_camels) -> None:
         timeout=120,
     )
     one_line(proc, "/proc/x.h5.lock", code=2)
+
+
+@pytest.mark.parametrize(
+    "content", [b"\xff\xfe{}", b"[1, 2]", b'{"format": 1, "cells": [{"index": 0}]}']
+)
+def test_garbled_manifest(tmp_path: Path, content: bytes) -> None:
+    manifest = tmp_path / "m.json"
+    manifest.write_bytes(content)
+    one_line(rvhpc("cell", manifest, "--index", 0), str(manifest), "manifest", code=2)
+
+
+def test_config_json_not_utf8(tmp_path: Path, tiny_store, trained) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / "config.json").write_bytes(b'{"arch": "\xe9a"}')
+    one_line(rvhpc(*_train_again(tiny_store, run)), "config.json", code=2)
