@@ -11,11 +11,18 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import AllowInfNan, BaseModel, BeforeValidator, ValidationError
+from pydantic import AllowInfNan, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from rvhpc.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """The base of every rvhpc pydantic model: unknown keys are refused (a misspelt key in a
+    YAML file is an error, never silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def _no_bool(value: Any) -> Any:

@@ -11,21 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from rvhpc.config_io import Int, read_yaml, validate
+from rvhpc.config_io import Int, Strict, read_yaml, validate
 from rvhpc.errors import ConfigError
 from rvhpc.periods import parse_period, warn_overlap
-
-#: folder of the grids shipped with rvhpc (``rvhpc grid show paper``)
-BUILTIN_DIR = Path(__file__).resolve().parents[1] / "data" / "grids"
+from rvhpc.resources import builtin_grid, builtin_grid_names
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SyntheticSpec(_Strict):
+class SyntheticSpec(Strict):
     """A synthetic CAMELS US tree that rvhpc generates when it is missing."""
 
     basins: Int = Field(ge=1)
@@ -39,7 +33,7 @@ class SyntheticSpec(_Strict):
         return self
 
 
-class DataSpec(_Strict):
+class DataSpec(Strict):
     """Where the basin store comes from: an existing store, a CAMELS root + basin list, or synthetic data."""
 
     store: Path | None = None  # the store to use, or where to prepare it
@@ -80,7 +74,7 @@ class DataSpec(_Strict):
         return self
 
 
-class ExperimentSpec(_Strict):
+class ExperimentSpec(Strict):
     """One row of the study: an architecture and static kind, expanded over dims x attr_seeds x seeds."""
 
     name: str | None = None  # default: the paper's name (EP, EG-64, ...)
@@ -98,7 +92,7 @@ class ExperimentSpec(_Strict):
         return value
 
 
-class GridSpec(_Strict):
+class GridSpec(Strict):
     """The whole grid file."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -125,10 +119,10 @@ def resolve_grid_path(name_or_path: str | Path) -> tuple[Path, Path]:
         if not candidate.is_file():
             raise ConfigError(f"{candidate}: grid file not found")
         return candidate.resolve(), candidate.resolve().parent
-    builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
-    if builtin.is_file():
+    builtin = builtin_grid(str(name_or_path))
+    if builtin is not None:
         return builtin, Path.cwd()
-    known = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")))
+    known = ", ".join(builtin_grid_names())
     raise ConfigError(
         f"grid {str(name_or_path)!r} not found: pass a grid YAML file or a built-in name ({known})"
     )

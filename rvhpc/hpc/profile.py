@@ -1,6 +1,7 @@
 """Site profiles: what a cluster needs to run one grid cell (and Dask workers for collect).
 
-A profile is a YAML file in ``slurm/profiles/`` (or any path). Precedence when submitting:
+A profile is a YAML file: a path, or a name looked up in :func:`profile_dirs` (rvhpc's own profiles,
+``rvhpc/resources/profiles``, last). Precedence when submitting:
 command-line flag > profile > built-in default. Unknown keys are refused.
 """
 
@@ -11,19 +12,16 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from rvhpc.config_io import Float, Int, load_yaml_model
+from rvhpc.config_io import Float, Int, Strict, load_yaml_model
 from rvhpc.errors import ConfigError
+from rvhpc.resources import profiles_dir
 
 _TIME = re.compile(r"^(\d+-)?\d{1,2}:\d{2}:\d{2}$|^\d+$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ContainerSettings(_Strict):
+class ContainerSettings(Strict):
     """How array tasks run inside a container. ``runtime: none`` runs bare."""
 
     image: str | None = None  # .sif file (apptainer/singularity) or a root dir ("host" for bwrap)
@@ -33,7 +31,7 @@ class ContainerSettings(_Strict):
     extra_args: list[str] = Field(default_factory=list)
 
 
-class DaskWorkers(_Strict):
+class DaskWorkers(Strict):
     """dask-jobqueue SLURMCluster worker jobs for ``rvhpc collect --scheduler slurm``."""
 
     cores: Int = Field(1, ge=1)
@@ -44,7 +42,7 @@ class DaskWorkers(_Strict):
     max_jobs: Int = Field(4, ge=1)
 
 
-class SiteProfile(_Strict):
+class SiteProfile(Strict):
     """Resources and environment of one grid cell on a Slurm site."""
 
     name: str = "default"
@@ -101,10 +99,10 @@ class SiteProfile(_Strict):
 
 
 def profile_dirs() -> list[Path]:
-    """Where profile names are looked up: $RVHPC_PROFILES, ./slurm/profiles, the repo's slurm/profiles."""
+    """Where profile names are looked up: $RVHPC_PROFILES, ./slurm/profiles, rvhpc's profiles."""
     dirs = [Path(p) for p in os.environ.get("RVHPC_PROFILES", "").split(os.pathsep) if p]
     dirs.append(Path.cwd() / "slurm" / "profiles")
-    dirs.append(Path(__file__).resolve().parents[2] / "slurm" / "profiles")
+    dirs.append(profiles_dir())
     return dirs
 
 

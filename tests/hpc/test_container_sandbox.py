@@ -18,6 +18,7 @@ import pytest
 
 from rvhpc.hpc.container import wrap_command
 from rvhpc.hpc.profile import ContainerSettings
+from rvhpc.resources import builtin_grid
 
 pytestmark = pytest.mark.sandbox
 HOST = ContainerSettings(image="host", runtime="bwrap")
@@ -195,9 +196,7 @@ def smoke(tmp_path_factory):
 
     progress.set_quiet(True)
     folder = tmp_path_factory.mktemp("smoke grid")
-    spec = yaml.safe_load(
-        (Path(__file__).resolve().parents[2] / "data" / "grids" / "smoke.yaml").read_text()
-    )
+    spec = yaml.safe_load(builtin_grid("smoke").read_text())
     spec["train"]["epochs"] = spec["train"]["lr_late_epoch"] = 1
     spec["experiments"] = [{"arch": "lstm", "static": "none", "seeds": [0, 1]}]
     (folder / "smoke.yaml").write_text(yaml.safe_dump(spec))
@@ -222,7 +221,7 @@ def test_array_task_runs_its_cell_in_the_sandbox(smoke):
 
 
 def test_array_task_without_its_run_dir_bound_leaves_nothing_on_the_host(smoke):
-    from rvhpc.hpc.jobenv import attempts_file, read_attempts
+    from rvhpc.hpc.array_task import attempts_file, read_attempts
 
     grid, manifest = smoke
     cell = grid.cells[1]
