@@ -9,7 +9,7 @@ installed package.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -68,21 +68,31 @@ class DataSpec(_Strict):
 
 
 class ExperimentSpec(_Strict):
-    """One row of the study: an architecture and static kind, expanded over dims x attr_seeds x seeds."""
+    """One row of the study: an architecture and static kind, expanded over dims x attr_seeds x seeds.
+
+    ``attr_seeds: paired`` gives each init seed its own random draw (attr_seed = seed), as the
+    original code did (every run drew its own vectors and its ensemble script averaged a
+    dimension's runs across all draws); a list gives every seed each of the listed draws.
+    """
 
     name: str | None = None  # default: the paper's name (EP, EG-64, ...)
     arch: str
     static: str
     dims: list[int] | None = None
-    attr_seeds: list[int] = Field(default_factory=lambda: [0])
+    attr_seeds: list[int] | Literal["paired"] = Field(default_factory=lambda: [0])
     seeds: list[int] = Field(default_factory=lambda: [0])
 
     @field_validator("seeds", "attr_seeds")
     @classmethod
-    def _nonempty(cls, value: list[int]) -> list[int]:
+    def _nonempty(cls, value: list[int] | str) -> list[int] | str:
         if not value:
             raise ValueError("must list at least one seed")
         return value
+
+    @property
+    def paired(self) -> bool:
+        """True for ``attr_seeds: paired``."""
+        return self.attr_seeds == "paired"
 
 
 class GridSpec(_Strict):
@@ -97,7 +107,9 @@ class GridSpec(_Strict):
     @field_validator("train")
     @classmethod
     def _no_cell_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
-        reserved = {"store", "arch", "static", "dim", "attr_seed", "seed"} & set(value)
+        reserved = {"store", "arch", "static", "dim", "attr_seed", "seed", "paired_draw"} & set(
+            value
+        )
         if reserved:
             raise ValueError(
                 f"{', '.join(sorted(reserved))} are set per experiment or by data, not in train"

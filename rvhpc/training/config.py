@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rvhpc.errors import ConfigError
-from rvhpc.experiments import check_cell, experiment_name
+from rvhpc.experiments import KINDS_WITH_DIM, check_cell, experiment_name
 
 #: fields that change how a run executes but not what it computes; a resumed run may change them
 RUNTIME_FIELDS = ("device", "log_every", "threads")
@@ -27,8 +27,12 @@ class TrainConfig(BaseModel):
     arch: str = "ea"
     static: str = "physics"
     dim: int | None = None
-    attr_seed: int = 0
+    attr_seed: int = Field(0, ge=0, lt=2**32)  # numpy's legacy seed range (np.random.seed)
     seed: int = 0
+    #: the grid's ``attr_seeds: paired``: this run's draw follows its init seed (attr_seed == seed),
+    #: and collect ensembles a dimension's runs across their (seed, attr_seed) pairs. A label for
+    #: grouping, not part of what is computed: left out of :meth:`identity`.
+    paired_draw: bool = False
     epochs: int = Field(20, ge=1)
     hidden: int = Field(256, ge=1)
     batch_size: int = Field(256, ge=1)
@@ -46,6 +50,14 @@ class TrainConfig(BaseModel):
     @model_validator(mode="after")
     def _check_cell(self) -> TrainConfig:
         check_cell(self.arch, self.static, self.dim)
+        if self.paired_draw and self.attr_seed != self.seed:
+            raise ConfigError(
+                f"paired_draw: attr_seed ({self.attr_seed}) must equal the init seed ({self.seed})"
+            )
+        if self.paired_draw and self.static not in KINDS_WITH_DIM:
+            raise ConfigError(
+                f"paired_draw applies only to gaussian and mixed vectors, not {self.static!r}"
+            )
         return self
 
     @classmethod
@@ -71,10 +83,11 @@ class TrainConfig(BaseModel):
         """The fields that define the result (used to refuse a run dir holding another config).
 
         The store's path is left out: its contents are compared by fingerprint instead, so a run
-        resumes after the store moved (another mount point inside a container, say).
+        resumes after the store moved (another mount point inside a container, say). So is
+        ``paired_draw``, a grouping label: (attr_seed k, seed k) is one run however it is labelled.
         """
         data = self.model_dump(mode="json")
-        for key in (*RUNTIME_FIELDS, "store"):
+        for key in (*RUNTIME_FIELDS, "store", "paired_draw"):
             data.pop(key)
         return data
 
