@@ -81,6 +81,14 @@ def register(app: typer.Typer) -> None:
         forget_bias: Annotated[
             float, typer.Option("--forget-bias", help="Initial value of the first H gate biases.")
         ] = _D["initial_forget_bias"],
+        output_stats: Annotated[
+            str,
+            typer.Option(
+                "--output-stats",
+                help="Discharge mean/std: observed (training samples) or original (the original "
+                "code's: missing days as -999 cfs, see docs/departures.md).",
+            ),
+        ] = _D["output_stats"],
         device: Device = _D["device"],
         log_every: Annotated[
             int,
@@ -124,6 +132,7 @@ def register(app: typer.Typer) -> None:
             dropout=dropout,
             clip_norm=clip_norm,
             initial_forget_bias=forget_bias,
+            output_stats=output_stats,
             device=device,
             log_every=log_every,
             threads=threads,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -43,6 +43,9 @@ class TrainConfig(BaseModel):
     dropout: float = Field(0.4, ge=0, lt=1)
     clip_norm: float = Field(1.0, gt=0)
     initial_forget_bias: float = 5.0
+    #: output mean/std: ``observed`` (the store's, over training samples) or ``original`` (the
+    #: original code's, missing days counted as -999 cfs; rvhpc.data.scalers)
+    output_stats: Literal["observed", "original"] = "observed"
     device: str = "auto"
     log_every: int = Field(50, ge=1)
     threads: int | None = Field(None, ge=1)
@@ -89,6 +92,8 @@ class TrainConfig(BaseModel):
         data = self.model_dump(mode="json")
         for key in (*RUNTIME_FIELDS, "store", "paired_draw"):
             data.pop(key)
+        if data["output_stats"] == "observed":  # the default before the option existed:
+            data.pop("output_stats")  # earlier runs and cell ids stay valid
         return data
 
 

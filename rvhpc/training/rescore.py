@@ -47,6 +47,7 @@ def evaluate_run(
 
     ``out`` defaults to ``RUN_DIR/evaluation/epoch_NNN``; the run's own results are not touched.
     """
+    from rvhpc.data.scalers import output_stats, use_output_stats
     from rvhpc.data.store import open_store
     from rvhpc.models import build_model
 
@@ -59,6 +60,10 @@ def evaluate_run(
     ckpt = ckpt_io.load_epoch(rd.checkpoints, epoch)
     basins, values = rd.read_statics()
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
+    if config.output_stats != "observed":  # computed over the training period, as in training
+        use_output_stats(
+            store, output_stats(open_store(config.store, period="train"), config.output_stats)
+        )
     if record.get("store_fingerprint") not in (None, store.fingerprint):
         raise RunDirError(
             f"{config.store} changed since {rd.path} was trained (store fingerprint differs): "
@@ -81,7 +86,16 @@ def evaluate_run(
     _score(model, store, config.seq_length, statics, resolve_device(device, DistEnv()), target)
     write_json(
         target / "evaluation.json",
-        {"run_dir": str(rd.path), "epoch": ckpt.epoch, "store": str(config.store)},
+        {
+            "run_dir": str(rd.path),
+            "epoch": ckpt.epoch,
+            "store": str(config.store),
+            "output_scaler": {
+                "kind": config.output_stats,
+                "mean": float(store.y_mean),
+                "std": float(store.y_std),
+            },
+        },
     )
     return target
 

@@ -96,6 +96,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
         before anything is written.
     """
     from rvhpc.data.sampler import WindowSampler
+    from rvhpc.data.scalers import output_stats, use_output_stats
     from rvhpc.data.statics import build_statics
     from rvhpc.data.store import open_store
 
@@ -109,6 +110,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
         if old is not None and rd.is_done() and all(old.get(k) == v for k, v in identity.items()):
             return TrainOutcome("skipped", rd.path, epochs_done=config.epochs, rank=env.rank)
     store = open_store(config.store, period="train", warmup=config.seq_length - 1)
+    use_output_stats(store, output_stats(store, config.output_stats))
     fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
     if not force:
         rd.check_same(identity, fingerprint)
@@ -286,6 +288,7 @@ def _evaluate(
 ) -> TrainOutcome:
     """Predict the evaluation period, write predictions, metrics and DONE (rank 0)."""
     from rvhpc.data.sampler import WindowSampler
+    from rvhpc.data.scalers import output_stats, use_output_stats
     from rvhpc.data.store import open_store
 
     if any_rank(bool(stop), device):
@@ -293,6 +296,10 @@ def _evaluate(
             "preempted", rd.path, epochs_done=config.epochs, signal=stop.signum, rank=env.rank
         )
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
+    if config.output_stats != "observed":  # computed over the training period
+        train = open_store(config.store, period="train")
+        use_output_stats(store, output_stats(train, config.output_stats))
+        del train
     sampler = WindowSampler(store, seq_length=config.seq_length)
     pred = predict_store(
         model,
