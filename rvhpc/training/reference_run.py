@@ -261,7 +261,7 @@ def original_scalers(store_path: Path, train_period: tuple | None, where: str) -
             f"{where}: the run trained on {train_period[0].date()}..{train_period[1].date()} but "
             f"{store_path} has the training period {train.train_period[0].date()}.."
             f"{train.train_period[1].date()}; the original's scalers come from the run's period: "
-            "prepare a store with it (rvhpc data prepare --train-period ...)"
+            "prepare a store with it (rvhpc data prepare --train-start --train-end)"
         )
     x_mean, x_std = original_input_stats(train)
     y_mean, y_std = original_output_stats(train)
