@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,7 @@ def read_table(path: Path) -> pd.DataFrame:
             path, f"no {ATTRIBUTES_DB}: the static vectors the run trained on are only there"
         )
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
             frame = pd.read_sql(f"SELECT * FROM '{TABLE}'", conn)
     except (sqlite3.Error, pd.errors.DatabaseError) as exc:
         raise _fail(path, f"{ATTRIBUTES_DB} has no readable table {TABLE} ({exc})") from None
@@ -232,7 +233,7 @@ def _check_kind(run: ReferenceRun) -> None:
     if run.static in ("gaussian", "mixed") and width != run.dim:
         raise _fail(run.path, f"{ATTRIBUTES_DB} holds {width} static columns but {CFG_JSON} "
                     f"says rand_feat_num {run.dim} ({run.static})")  # fmt: skip
-    if run.static == "one_hot" and not run.notes[0].startswith("one-hot"):
+    if run.static == "one_hot" and not any(n.startswith("one-hot") for n in run.notes):
         raise _fail(
             run.path, f"{CFG_JSON} says one_hot but the rows of {ATTRIBUTES_DB} are not one-hot"
         )

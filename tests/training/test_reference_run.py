@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -153,6 +153,14 @@ BROKEN = {
     "width differs from rand_feat_num": (
         lambda r: _edit_cfg(r, rand_feat_num=40, mixed=True),
         "rand_feat_num 40",
+    ),
+    "a pickle beyond tensors (weights_only)": (
+        lambda r: torch.save({"lstm.bias": PurePosixPath("/etc")}, r / "model_epoch3.pt"),
+        "model_epoch3.pt is not a readable torch state dict",
+    ),
+    "one_hot flag on a descriptor table": (
+        lambda r: _edit_cfg(r, one_hot=True),
+        "rows of attributes.db are not one-hot",
     ),
     "weights of another width": (
         lambda r: torch.save(
