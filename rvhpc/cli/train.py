@@ -51,6 +51,14 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[
             int, typer.Option("--seed", help="Init seed (model weights, sample order, dropout).")
         ] = _D["seed"],
+        paired_draw: Annotated[
+            bool,
+            typer.Option(
+                "--paired-draw",
+                help="Label the run as one of a paired study (--attr-seed equal to --seed, as a "
+                "grid's attr_seeds: paired): collect ensembles such runs across their draws.",
+            ),
+        ] = False,
         epochs: Annotated[int, typer.Option("--epochs")] = _D["epochs"],
         hidden: Annotated[int, typer.Option("--hidden", help="Hidden size.")] = _D["hidden"],
         batch_size: Annotated[
@@ -122,6 +130,7 @@ def register(app: typer.Typer) -> None:
             dim=dim,
             attr_seed=attr_seed,
             seed=seed,
+            paired_draw=paired_draw,
             epochs=epochs,
             hidden=hidden,
             batch_size=batch_size,

@@ -100,3 +100,13 @@ def test_bad_paired_grids_give_one_line(tmp_path: Path, exp: dict, message: str)
 def test_paired_draw_is_not_a_train_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="paired_draw"):
         load_grid(write_grid(tmp_path, paired_draw=True))
+
+
+def test_train_paired_draw_needs_the_draw_of_its_seed(tmp_path: Path) -> None:
+    proc = rvhpc(
+        "train", "--store", tmp_path / "s.h5", "--out", tmp_path / "run", "--static", "gaussian",
+        "--dim", "4", "--attr-seed", "1", "--seed", "2", "--paired-draw",
+    )  # fmt: skip
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "attr_seed (1) must equal the init seed (2)" in proc.stderr
+    assert not (tmp_path / "run").exists()
