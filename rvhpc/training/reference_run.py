@@ -237,8 +237,15 @@ def _check_kind(run: ReferenceRun) -> None:
         raise _fail(
             run.path, f"{CFG_JSON} says one_hot but the rows of {ATTRIBUTES_DB} are not one-hot"
         )
-    if run.static in ("gaussian", "mixed") and isinstance(run.attr_seed, int):
-        n_random = run.dim - (27 if run.static == "mixed" else 0)
+    if run.static not in ("gaussian", "mixed"):
+        return
+    n_random = run.dim - (27 if run.static == "mixed" else 0)
+    if not (isinstance(run.attr_seed, int) and 0 <= run.attr_seed < 2**32 and n_random >= 1):
+        run.notes.append(
+            f"attri_rand_seed {run.attr_seed!r} in {CFG_JSON}: the random columns are known only "
+            f"from {ATTRIBUTES_DB} (used as they are)"
+        )
+    else:
         raw = read_table(run.path).drop(columns=[c for c in INVALID_ATTR], errors="ignore")
         draw = gaussian_draw(len(raw), n_random, run.attr_seed)
         same = np.array_equal(raw.iloc[:, width - n_random :].to_numpy(np.float64), draw)
