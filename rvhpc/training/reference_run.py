@@ -289,7 +289,7 @@ def score_with_scalers(
     from rvhpc.data.scalers import use_output_stats
     from rvhpc.data.store import open_store
     from rvhpc.training.distributed import DistEnv, resolve_device
-    from rvhpc.training.rescore import score_model
+    from rvhpc.training.score_run import score_model
 
     store = open_store(store_path, period="eval", warmup=seq_length - 1)
     store.x_mean = np.asarray(scalers["input"]["mean"], dtype=np.float64)

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from rvhpc.collect import collect
-from rvhpc.collect.synth import write_cell
 from rvhpc.grid import load_grid
 from tests.collect.conftest import DATES, basin_ids, cell, noisy, observed
+from tests.support.fake_runs import write_cell
 
 
 def _mark_paired(run_dir):
