@@ -15,9 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from rvhpc.config_io import Strict, read_yaml, validate
 from rvhpc.errors import ConfigError
-
-#: folder of the grids shipped with rvhpc (``rvhpc grid show paper``)
-BUILTIN_DIR = Path(__file__).resolve().parents[1] / "data" / "grids"
+from rvhpc.resources import builtin_grid, builtin_grid_names
 
 
 class SyntheticSpec(Strict):
@@ -120,10 +118,10 @@ def resolve_grid_path(name_or_path: str | Path) -> tuple[Path, Path]:
         if not candidate.is_file():
             raise ConfigError(f"{candidate}: grid file not found")
         return candidate.resolve(), candidate.resolve().parent
-    builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
-    if builtin.is_file():
+    builtin = builtin_grid(str(name_or_path))
+    if builtin is not None:
         return builtin, Path.cwd()
-    known = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")))
+    known = ", ".join(builtin_grid_names())
     raise ConfigError(
         f"grid {str(name_or_path)!r} not found: pass a grid YAML file or a built-in name ({known})"
     )
