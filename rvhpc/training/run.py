@@ -22,6 +22,7 @@ from rvhpc import progress
 from rvhpc.atomic import write_json, write_text
 from rvhpc.errors import DataError
 from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.scenarios import UNSEEN_STATIC
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import (
@@ -97,6 +98,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
     """
     from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.scalers import output_stats, use_output_stats
+    from rvhpc.data.select import training_view, without_series
     from rvhpc.data.statics import build_statics
     from rvhpc.data.store import open_store
 
@@ -110,10 +112,11 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
         if old is not None and rd.is_done() and all(old.get(k) == v for k, v in identity.items()):
             return TrainOutcome("skipped", rd.path, epochs_done=config.epochs, rank=env.rank)
     store = open_store(config.store, period="train", warmup=config.seq_length - 1)
-    use_output_stats(store, output_stats(store, config.output_stats))
     fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
     if not force:
         rd.check_same(identity, fingerprint)
+    store = training_view(store, config)  # a scenario's basins and period, with their scalers
+    use_output_stats(store, output_stats(store, config.output_stats))
     statics = build_statics(config.static, store, dim=config.dim, attr_seed=config.attr_seed)
     sampler = WindowSampler(store, seq_length=config.seq_length)
     samples = sampler.train_samples()
@@ -183,8 +186,9 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
             outcome = _train_epochs(config, rd, runner, model, optimizer, resume, stop, env, device)
             if outcome is not None:
                 return outcome
+            trained = (without_series(store), statics)
             del store, sampler, samples, runner
-            return _evaluate(config, rd, model, x_s, env, device, stop)
+            return _evaluate(config, rd, model, x_s, env, device, stop, trained)
 
 
 def _build(config: TrainConfig, n_static: int) -> torch.nn.Module:
@@ -285,10 +289,15 @@ def _evaluate(
     env: DistEnv,
     device: torch.device,
     stop: StopFlag,
+    trained: tuple | None = None,
 ) -> TrainOutcome:
-    """Predict the evaluation period, write predictions, metrics and DONE (rank 0)."""
+    """Predict the evaluation period, write predictions, metrics and DONE (rank 0).
+
+    ``trained`` is (training view of the store, its static vectors): a scenario cell predicts its
+    own basins (or its held-out basins) with the training basins' scalers."""
     from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.scalers import output_stats, use_output_stats
+    from rvhpc.data.select import eval_statics, eval_view
     from rvhpc.data.store import open_store
 
     if any_rank(bool(stop), device):
@@ -296,10 +305,24 @@ def _evaluate(
             "preempted", rd.path, epochs_done=config.epochs, signal=stop.signum, rank=env.rank
         )
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
-    if config.output_stats != "observed":  # computed over the training period
-        train = open_store(config.store, period="train")
-        use_output_stats(store, output_stats(train, config.output_stats))
-        del train
+    if trained is not None:
+        train_store, statics = trained
+        store = eval_view(store, config, train_store)
+        # the training view's output scaler (rvhpc's, or the original's with output_stats)
+        use_output_stats(store, (train_store.y_mean, train_store.y_std))
+        if config.eval_basins is not None:
+            values = eval_statics(config, statics.values, train_store, store)
+            x_s = None if values is None else torch.from_numpy(values).to(device)
+            if env.is_main:
+                progress.log(
+                    f"predicting {len(store.basins)} held-out basin(s) the model never saw; "
+                    f"their static vectors: {UNSEEN_STATIC[config.static]}"
+                )
+        del train_store, statics, trained
+    elif config.output_stats != "observed":  # computed over the training period
+        use_output_stats(
+            store, output_stats(open_store(config.store, period="train"), config.output_stats)
+        )
     sampler = WindowSampler(store, seq_length=config.seq_length)
     pred = predict_store(
         model,
