@@ -166,7 +166,6 @@ def evaluate_reference(
     if seq_length < 1:
         raise ConfigError(f"--seq-length must be >= 1, got {seq_length}")
     model = load_reference_file(weights, arch)
-    dev = resolve_device(device, DistEnv())
     scalers = original_scalers(store_path, None, f"--reference-weights {weights}")
     scalers.pop("basins")
     whole = open_store(store_path)
