@@ -19,7 +19,7 @@ import pandas as pd
 
 from rvhpc import experiments, progress
 from rvhpc.atomic import atomic_dir, write_json, write_text
-from rvhpc.errors import ConfigError, DataError, RunDirError
+from rvhpc.errors import ConfigError, DataError, RunDirError, naming
 from rvhpc.gridspec import DataSpec, GridSpec, load_spec
 from rvhpc.runfiles import DONE
 from rvhpc.scenarios import ListReader, expand_scenarios, union_ids
@@ -54,6 +54,11 @@ class Cell:
 
     def is_done(self) -> bool:
         return (self.run_dir / DONE).exists()
+
+    @property
+    def paired(self) -> bool:
+        """True when the cell's draw follows its init seed (``attr_seeds: paired``)."""
+        return bool(self.config.get("paired_draw"))
 
 
 def cell_id(config: Any) -> str:
@@ -126,7 +131,6 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                     f"grid {spec.name}: {where}: static {exp.static!r} needs dims: [..]"
                 )
             dims: list[int | None] = list(exp.dims)
-            attr_seeds = exp.attr_seeds
         else:
             if exp.dims:
                 raise ConfigError(
@@ -136,8 +140,8 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                 raise ConfigError(
                     f"grid {spec.name}: {where}: attr_seeds apply only to gaussian and mixed vectors"
                 )
-            dims, attr_seeds = [None], [0]
-        for dim, attr_seed, seed in itertools.product(dims, attr_seeds, exp.seeds):
+            dims = [None]
+        for dim, attr_seed, seed in _draws(exp, dims):
             try:
                 experiments.check_cell(exp.arch, exp.static, dim)
             except ConfigError as exc:
@@ -150,6 +154,7 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                 "dim": dim,
                 "attr_seed": attr_seed,
                 "seed": seed,
+                "paired_draw": exp.paired,
                 **scenario.train_values(),
             }
             try:
@@ -195,6 +200,16 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
     return cells
 
 
+def _draws(exp: Any, dims: list[int | None]) -> list[tuple[int | None, int, int]]:
+    """(dim, attr_seed, seed) of an experiment's cells: ``attr_seeds: paired`` pairs each init seed
+    with the draw of the same number; a list crosses every listed draw with every seed."""
+    if exp.static not in experiments.KINDS_WITH_DIM:
+        return [(None, 0, seed) for seed in exp.seeds]
+    if exp.paired:
+        return [(dim, seed, seed) for dim in dims for seed in exp.seeds]
+    return list(itertools.product(dims, exp.attr_seeds, exp.seeds))
+
+
 def _with_scenarios(spec: GridSpec, reader: ListReader):
     """(number, experiment, scenario) for every experiment and each scenario it runs under."""
     for number, exp in enumerate(spec.experiments):
@@ -215,20 +230,18 @@ def load_grid(name_or_path: str | Path) -> Grid:
 # ---------------------------------------------------------------- manifest
 
 
-def check_writable(folder: Path) -> None:
-    """One clear line when the runs directory cannot be created or written."""
+def check_writable(
+    folder: Path,
+    what: str = "runs directory",
+    fix: str = "set runs_dir in the grid file to a writable folder",
+) -> None:
+    """One clear line when an output folder cannot be created or written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunDirError(
-            f"runs directory {folder} cannot be created ({exc.strerror}); "
-            "set runs_dir in the grid file to a writable folder"
-        ) from None
+        raise RunDirError(f"{what} {folder} cannot be created ({exc.strerror}); {fix}") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise RunDirError(
-            f"runs directory {folder} is not writable; set runs_dir in the grid file "
-            "to a writable folder"
-        )
+        raise RunDirError(f"{what} {folder} is not writable; {fix}")
 
 
 def write_manifest(grid: Grid) -> Path:
@@ -256,13 +269,17 @@ def read_manifest(path: Path) -> tuple[dict[str, Any], list[Cell]]:
         raise ConfigError(
             f"{path}: manifest not found (rvhpc submit or rvhpc run writes it)"
         ) from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, or bytes that are not UTF-8
         raise ConfigError(f"{path}: not a readable manifest ({exc})") from None
-    if data.get("format") != MANIFEST_FORMAT:
+    version = data.get("format") if isinstance(data, dict) else None
+    if version != MANIFEST_FORMAT:
+        raise ConfigError(f"{path}: manifest format {version!r} is not {MANIFEST_FORMAT}; resubmit")
+    try:
+        return data, [Cell.from_json(c) for c in data["cells"]]
+    except (KeyError, TypeError) as exc:
         raise ConfigError(
-            f"{path}: manifest format {data.get('format')!r} is not {MANIFEST_FORMAT}; resubmit"
-        )
-    return data, [Cell.from_json(c) for c in data["cells"]]
+            f"{path}: not a readable manifest (bad cells: {exc!r}); resubmit"
+        ) from None
 
 
 # ---------------------------------------------------------------- data
@@ -344,7 +361,8 @@ def _synthesize(root: Path, synthetic: dict[str, Any]) -> None:
     from rvhpc.data.synth import synthesize
 
     progress.log(f"generating synthetic CAMELS US ({synthetic['basins']} basins) in {root}")
-    with atomic_dir(root) as tmp:  # the basin list inside appears only once the whole tree is there
+    # the basin list inside appears only once the whole tree is there; a full disk names it
+    with naming(root), atomic_dir(root) as tmp:
         synthesize(
             tmp,
             n_basins=synthetic["basins"],

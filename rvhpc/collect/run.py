@@ -34,12 +34,14 @@ class CollectReport:
 
 
 def _id_columns(frame: pd.DataFrame, exp: Experiment, member: str) -> pd.DataFrame:
+    # a paired experiment's member k drew with attr_seed k; its ensemble spans all draws (NA)
+    attr_seed = (int(member) if member != "ensemble" else None) if exp.paired else exp.attr_seed
     ids = {
         "experiment": exp.name,
         "arch": exp.arch,
         "static": exp.static,
         "dim": pd.array([exp.dim] * len(frame), dtype="Int64"),
-        "attr_seed": pd.array([exp.attr_seed] * len(frame), dtype="Int64"),
+        "attr_seed": pd.array([attr_seed] * len(frame), dtype="Int64"),
         "member": member,
         **report.scenario_values(exp, len(frame)),
     }
@@ -79,6 +81,8 @@ def _task(func, *args) -> tuple:
         return func(*args), None
     except RvhpcError as exc:
         return None, str(exc)
+    except OSError as exc:  # a full or read-only disk: raised again by the client, in one line
+        return None, exc
 
 
 def compute_all(
@@ -109,6 +113,8 @@ def compute_all(
         for fut in (ac := as_completed(futures)):
             exp, cell = futures[fut]
             result, error = fut.result()
+            if isinstance(error, OSError):
+                raise error
             frame, computed = result if result is not None else (None, False)
             if error is not None:
                 rep.problems.append(error)

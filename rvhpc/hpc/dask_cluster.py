@@ -19,6 +19,7 @@ from rvhpc.errors import ConfigError, SchedulerError
 from rvhpc.hpc.profile import SiteProfile, load_profile
 
 SCHEDULERS = ("local", "slurm")
+LOOPBACK = "127.0.0.1"
 
 
 def default_workers() -> int:
@@ -55,9 +56,10 @@ def slurm_cluster_kwargs(
     prologue = [f"module load {m}" for m in profile.modules] + list(profile.setup)
     prologue.append(f"export OMP_NUM_THREADS={max(1, dask.cores // max(1, dask.processes))}")
     extra = [f"--qos={profile.qos}"] if profile.qos else []
-    scheduler_options: dict = {"dashboard_address": ":0"}
+    scheduler_options: dict = {"dashboard_address": ":0"}  # no host: workers on any node
     if profile.name == "local":  # the one-node test cluster: keep everything on loopback
-        scheduler_options["host"] = "127.0.0.1"
+        scheduler_options["host"] = LOOPBACK
+        scheduler_options["dashboard_address"] = f"{LOOPBACK}:0"  # beside the scheduler
     kwargs = dict(
         queue=profile.partition,
         account=profile.account,
@@ -108,7 +110,8 @@ def dask_client(
             n_workers=workers or default_workers(),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=":0",
+            host=LOOPBACK,
+            dashboard_address=f"{LOOPBACK}:0",  # the dashboard binds where the scheduler does
         )
     elif scheduler == "slurm":
         from dask_jobqueue import SLURMCluster

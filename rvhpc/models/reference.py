@@ -118,8 +118,9 @@ def load_reference_file(path: str | Path, arch: str, n_dynamic: int = 5) -> nn.M
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for unreadable files
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # torch's are long
         raise ConfigError(
-            f"reference weights file {path} is not a readable torch state dict ({exc})"
+            f"reference weights file {path} is not a readable torch state dict ({first})"
         ) from None
     try:
         return from_reference(state_dict, arch, n_dynamic=n_dynamic)

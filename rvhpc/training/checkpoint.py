@@ -8,6 +8,7 @@ order (a permutation seeded by seed and epoch) from that position, so the result
 
 from __future__ import annotations
 
+import io
 import random
 import re
 from dataclasses import dataclass, field
@@ -65,10 +66,18 @@ def save(checkpoint_dir: Path, ckpt: Checkpoint) -> Path:
     )
     payload = {"format": 1, **{k: getattr(ckpt, k) for k in Checkpoint.__dataclass_fields__}}
     with atomic_path(target) as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(_serialised(payload))  # a full disk: a plain OSError, not torch's
     if ckpt.complete:
         (Path(checkpoint_dir) / PARTIAL).unlink(missing_ok=True)
     return target
+
+
+def _serialised(payload: dict[str, Any]) -> bytes:
+    """torch.save into memory; written with one plain write, which fails with a clean OSError
+    (torch's own file writer reports a full disk as an opaque RuntimeError)."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
 
 
 def load(path: Path) -> Checkpoint:

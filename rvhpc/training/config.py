@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
-from rvhpc.config_io import Strict
+from rvhpc.config_io import Float, Int, Strict
 from rvhpc.errors import ConfigError
-from rvhpc.experiments import check_cell, experiment_name
+from rvhpc.experiments import KINDS_WITH_DIM, check_cell, experiment_name
 
 #: fields that change how a run executes but not what it computes; a resumed run may change them
 RUNTIME_FIELDS = ("device", "log_every", "threads")
@@ -30,22 +30,29 @@ class TrainConfig(Strict):
     store: Path
     arch: str = "ea"
     static: str = "physics"
-    dim: int | None = None
-    attr_seed: int = 0
-    seed: int = 0
-    epochs: int = Field(20, ge=1)
-    hidden: int = Field(256, ge=1)
-    batch_size: int = Field(256, ge=1)
-    seq_length: int = Field(270, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    lr_late: float = Field(5e-4, gt=0)
-    lr_late_epoch: int = Field(11, ge=1)
-    dropout: float = Field(0.4, ge=0, lt=1)
-    clip_norm: float = Field(1.0, gt=0)
-    initial_forget_bias: float = 5.0
+    dim: Int | None = None
+    attr_seed: Int = Field(0, ge=0, lt=2**32)  # numpy's legacy seed range (np.random.seed)
+    seed: Int = 0
+    #: the grid's ``attr_seeds: paired``: this run's draw follows its init seed (attr_seed == seed),
+    #: and collect ensembles a dimension's runs across their (seed, attr_seed) pairs. A label for
+    #: grouping, not part of what is computed: left out of :meth:`identity`.
+    paired_draw: bool = False
+    epochs: Int = Field(20, ge=1)
+    hidden: Int = Field(256, ge=1)
+    batch_size: Int = Field(256, ge=1)
+    seq_length: Int = Field(270, ge=1)
+    lr: Float = Field(1e-3, gt=0)
+    lr_late: Float = Field(5e-4, gt=0)
+    lr_late_epoch: Int = Field(11, ge=1)
+    dropout: Float = Field(0.4, ge=0, lt=1)
+    clip_norm: Float = Field(1.0, gt=0)
+    initial_forget_bias: Float = 5.0
+    #: output mean/std: ``observed`` (the store's, over training samples) or ``original`` (the
+    #: original code's, missing days counted as -999 cfs; rvhpc.data.scalers)
+    output_stats: Literal["observed", "original"] = "observed"
     device: str = "auto"
-    log_every: int = Field(50, ge=1)
-    threads: int | None = Field(None, ge=1)
+    log_every: Int = Field(50, ge=1)
+    threads: Int | None = Field(None, ge=1)
     #: fp32 (strict: no TF32 in matmuls or cuDNN), tf32 (TF32 tensor cores for float32 matmuls on
     #: Ampere+ GPUs: 10-bit mantissa products, fp32 accumulation) or bf16 (refused for now)
     precision: str = "fp32"
@@ -66,6 +73,14 @@ class TrainConfig(Strict):
             raise ConfigError(
                 "--precision bf16 is not implemented yet (bf16 GEMM operands need a scientific "
                 "validation first): use fp32 or tf32"
+            )
+        if self.paired_draw and self.attr_seed != self.seed:
+            raise ConfigError(
+                f"paired_draw: attr_seed ({self.attr_seed}) must equal the init seed ({self.seed})"
+            )
+        if self.paired_draw and self.static not in KINDS_WITH_DIM:
+            raise ConfigError(
+                f"paired_draw applies only to gaussian and mixed vectors, not {self.static!r}"
             )
         check_scenario(self.basins, self.eval_basins, self.train_period)
         return self
@@ -93,16 +108,19 @@ class TrainConfig(Strict):
         """The fields that define the result (used to refuse a run dir holding another config).
 
         The store's path is left out: its contents are compared by fingerprint instead, so a run
-        resumes after the store moved (another mount point inside a container, say).
+        resumes after the store moved (another mount point inside a container, say). So is
+        ``paired_draw``, a grouping label: (attr_seed k, seed k) is one run however it is labelled.
         """
         data = self.model_dump(mode="json")
-        for key in (*RUNTIME_FIELDS, "store", "scenario"):
+        for key in (*RUNTIME_FIELDS, "store", "scenario", "paired_draw"):
             data.pop(key)
         if data["precision"] == "fp32":  # the default: ids and run dirs of earlier runs stay valid
             data.pop("precision")
         for key in SCENARIO_FIELDS:  # absent when unset: the ids of plain cells do not change
             if data[key] is None:
                 data.pop(key)
+        if data["output_stats"] == "observed":  # the default before the option existed:
+            data.pop("output_stats")  # earlier runs and cell ids stay valid
         return data
 
 

@@ -35,6 +35,7 @@ from rvhpc.training.distributed import (
     thread_count,
 )
 from rvhpc.training.evaluate import predict_store, results_frames, write_results
+from rvhpc.training.footprint import check_memory
 from rvhpc.training.loop import EpochRunner, StopFlag, check_batch_size, mix_seed
 from rvhpc.training.rundir import RunDir, config_record
 
@@ -119,6 +120,7 @@ def train_pack(
         store, or a run dir holding another run; raised before anything is written.
     """
     from rvhpc.data.sampler import WindowSampler
+    from rvhpc.data.scalers import output_stats, use_output_stats
     from rvhpc.data.select import training_view, without_series
     from rvhpc.data.statics import build_statics
     from rvhpc.data.store import open_store
@@ -139,11 +141,13 @@ def train_pack(
     if not todo:
         return outcomes  # type: ignore[return-value]
     store = open_store(config.store, period="train", warmup=config.seq_length - 1)
+    check_memory(config.static, config.dim, len(store.basins), config.hidden)  # before allocating
     fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
     if not force:
         for k in todo:
             rds[k].check_same(configs[k].identity(), fingerprint)
     store = training_view(store, config)  # a scenario's basins and period, with their scalers
+    use_output_stats(store, output_stats(store, config.output_stats))
     by_attr: dict[int, object] = {}
     for k in todo:
         a = configs[k].attr_seed
@@ -243,6 +247,8 @@ def _prepare_dir(config, rd: RunDir, statics, fingerprint: str, force: bool) -> 
         write_json(rd.config_json, record)
     if not rd.statics_npz.exists():
         rd.write_statics(statics)
+    else:  # a garbled or foreign statics.npz is refused, never kept
+        rd.check_statics(statics)
 
 
 def _position(resume: ckpt_io.Checkpoint | None) -> tuple[int, int]:
@@ -400,6 +406,7 @@ def _evaluate(configs, rds, pack, x_s, env, device, stop, trained) -> list[Train
     """Predict the evaluation period member by member; write predictions, metrics and DONE
     (rank 0), DONE last in each member's folder."""
     from rvhpc.data.sampler import WindowSampler
+    from rvhpc.data.scalers import use_output_stats
     from rvhpc.data.select import eval_statics, eval_view
     from rvhpc.data.store import open_store
 
@@ -407,6 +414,8 @@ def _evaluate(configs, rds, pack, x_s, env, device, stop, trained) -> list[Train
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
     train_store, statics = trained
     store = eval_view(store, config, train_store)
+    # the training view's output scaler (rvhpc's, or the original's with output_stats)
+    use_output_stats(store, (train_store.y_mean, train_store.y_std))
     x_s = list(x_s)
     if config.eval_basins is not None:
         for k, (cfg, st) in enumerate(zip(configs, statics, strict=True)):
