@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,5 +42,10 @@ def test_version_and_completion() -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"rvhpc {__version__}"
-    result = runner.invoke(app, ["--show-completion", "bash"], env={"SHELL": "/bin/bash"})
-    assert result.exit_code == 0 and "complete" in result.output
+    # typer detects the shell from the process tree (shellingham), so run the real command under
+    # bash; "; true" keeps bash from exec-ing it (then bash would not be an ancestor)
+    exe = Path(sys.executable).with_name("rvhpc")
+    proc = subprocess.run(
+        ["bash", "-c", f"'{exe}' --show-completion; true"], capture_output=True, text=True
+    )
+    assert "complete" in proc.stdout and "rvhpc" in proc.stdout, proc.stderr
