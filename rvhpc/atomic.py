@@ -1,4 +1,8 @@
-"""Atomic writes: a result appears under its final name complete, or not at all."""
+"""Atomic writes: a result appears under its final name complete, or not at all.
+
+The temporary file gets the mode a plain ``open()`` would give (0666 less the process umask):
+``mkstemp`` creates it 0600, which would hide results from the group on a shared cluster.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +23,26 @@ def atomic_path(target: Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~process_umask())
         yield Path(tmp)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def process_umask() -> int:
+    """The umask of this process (read from /proc on Linux, else set and restored)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text(target: Path, text: str) -> None:

@@ -1,20 +1,21 @@
 """Render one Slurm array batch script from slurm/templates/array.sbatch.
 
 The template has dask-jobqueue's five slots (shebang, header, prologue, command, epilogue). Header
-lines are sorted ``#SBATCH --key=value`` with every value through ``shlex.quote``; commands are
-``shlex.join``ed, so no value from a grid or a profile reaches the shell unquoted. The profile's
-``setup`` lines are the one deliberate exception: verbatim shell written by the site admin.
+lines are sorted ``#SBATCH --key=value``; every value and command goes through
+:mod:`rvhpc.hpc.quoting` (the quoting path the Dask worker jobs share), so no value from a grid or
+a profile reaches the shell unquoted. The profile's ``setup`` lines are the one deliberate
+exception: verbatim shell written by the site admin.
 """
 
 from __future__ import annotations
 
-import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from rvhpc.errors import ConfigError
 from rvhpc.hpc.profile import SiteProfile
+from rvhpc.hpc.quoting import command_line, module_loads, one_line, sbatch_option
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "slurm" / "templates" / "array.sbatch"
 SLOTS = ("shebang", "header", "prologue", "command", "epilogue")
@@ -58,14 +59,6 @@ def chunk(indices: list[int], max_array_size: int) -> list[tuple[int, list[int]]
     return sorted(groups.items())
 
 
-def _checked(key: str, value: str) -> str:
-    if "\n" in value or "\r" in value:
-        raise ConfigError(
-            f"sbatch option --{key}: the value {value!r} holds a line break; remove it"
-        )
-    return value
-
-
 def directives(
     profile: SiteProfile, job_name: str, array: str, log_file: Path, workdir: Path
 ) -> list[str]:
@@ -96,11 +89,11 @@ def directives(
     lines = []
     for key in sorted(opts):
         value = opts[key]
-        line = f"--{key}" if value is None else f"--{key}={shlex.quote(_checked(key, value))}"
+        line = sbatch_option(key, value)
         if not any(skip in line for skip in profile.skip_sbatch):
             lines.append(f"#SBATCH {line}")
     for extra in profile.extra_sbatch:
-        _checked("extra_sbatch", extra)
+        one_line("extra_sbatch", extra)
         if not extra.startswith("-"):
             raise ConfigError(
                 f"profile {profile.name}: extra_sbatch {extra!r} must look like --key=value"
@@ -132,7 +125,7 @@ def cell_command(profile: SiteProfile, manifest: Path, offset: int, binds: list[
 
 
 def prologue(profile: SiteProfile) -> list[str]:
-    lines = [f"module load {shlex.quote(_checked('modules', m))}" for m in profile.modules]
+    lines = module_loads(profile.modules)
     lines += list(profile.setup)
     lines.append(f"RVHPC_MAX_REQUEUES={int(profile.max_requeues)}")
     lines.append(
@@ -163,7 +156,7 @@ def render(
         "shebang": "#!/bin/bash",
         "header": "\n".join(directives(profile, job_name, array, log_file, workdir)),
         "prologue": "\n".join(prologue(profile)),
-        "command": shlex.join(command),
+        "command": command_line(command),
         "epilogue": "",
     }
     text = template.read_text()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from rvhpc.grid import Grid, write_json_atomic, write_manifest
 from rvhpc.hpc import sbatch
 from rvhpc.hpc.commands import CommandError, run_command
 from rvhpc.hpc.profile import SiteProfile
+from rvhpc.hpc.quoting import command_line, sbatch_option
 
 DEFAULT_MAX_ARRAY_SIZE = 1001  # Slurm's own default
 _JOB_ID = re.compile(r"^(?P<id>\d+)(;\S+)?$")
@@ -123,7 +123,7 @@ def collect_script(grid: Grid, profile: SiteProfile) -> str:
         )
     ]
     header.append(
-        f"#SBATCH --output={shlex.quote(str(grid.log_dir / f'{grid.name}_collect_%j.log'))}"
+        "#SBATCH " + sbatch_option("output", str(grid.log_dir / f"{grid.name}_collect_%j.log"))
     )
     python = profile.python or sys.executable
     argv = [
@@ -143,7 +143,7 @@ def collect_script(grid: Grid, profile: SiteProfile) -> str:
             *sorted(header),
             "set -eu",
             *sbatch.prologue(one_task),
-            shlex.join(argv),
+            command_line(argv),
             "",
         ]
     )
