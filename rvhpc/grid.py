@@ -22,7 +22,7 @@ from rvhpc import experiments, progress
 from rvhpc.atomic import write_json
 from rvhpc.errors import ConfigError, DataError, RunDirError
 from rvhpc.gridspec import DataSpec, GridSpec, load_spec
-from rvhpc.runfiles import DONE
+from rvhpc.runfiles import run_is_done
 
 MANIFEST_FORMAT = 1
 
@@ -52,7 +52,7 @@ class Cell:
         return cls(**{**data, "run_dir": Path(data["run_dir"])})
 
     def is_done(self) -> bool:
-        return (self.run_dir / DONE).exists()
+        return run_is_done(self.run_dir)
 
 
 def cell_id(config: Any) -> str:

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from rvhpc.errors import RvhpcError
+from rvhpc.runfiles import EXIT_INTERRUPTED
 
 err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
@@ -44,7 +45,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
-            raise fail("interrupted", 130) from None
+            raise fail("interrupted", EXIT_INTERRUPTED) from None
 
     return wrapper
 

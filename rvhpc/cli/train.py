@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from rvhpc.cli._common import command, fail, out_console
-from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.runfiles import EXIT_INTERRUPTED, EXIT_REQUEUE
 
 # defaults come from TrainConfig (one source of truth); importing it stays light (no torch)
 from rvhpc.training.config import TrainConfig
@@ -93,7 +94,12 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         force: Annotated[
-            bool, typer.Option("--force", help="Delete this run's earlier results and start over.")
+            bool,
+            typer.Option(
+                "--force",
+                help="Delete this run's own earlier files (results, DONE, checkpoints) and start "
+                "over; other files in the folder are kept.",
+            ),
         ] = False,
     ) -> None:
         """Train one grid cell and evaluate it; rerun the same command to resume.
@@ -101,7 +107,8 @@ def register(app: typer.Typer) -> None:
         Runs alone, under ``torchrun --nproc_per_node N`` or under ``srun -n N`` (DistributedDataParallel,
         only rank 0 writes). Exit status: 0 done (or the run dir already holds DONE), 2 bad input,
         75 (EX_TEMPFAIL) = SIGUSR1/SIGUSR2/SIGTERM arrived, a checkpoint was saved: requeue the job
-        and it resumes exactly where it stopped.
+        and it resumes exactly where it stopped; 130 = Ctrl-C, a checkpoint was saved likewise.
+        One trainer at a time per run directory (RUN_DIR/train.lock names the holder).
 
         Example: rvhpc train --store data/store.h5 --arch ea --static gaussian --dim 64 --attr-seed 7 --seed 1 --out runs/EG-64/seed1
         """
@@ -130,12 +137,16 @@ def register(app: typer.Typer) -> None:
         )
         outcome = train_cell(config, out, force=force)
         if outcome.status == "preempted":
-            if outcome.rank != 0:  # every rank exits 75; rank 0 says why
-                raise typer.Exit(EXIT_REQUEUE)
-            raise fail(
-                f"stopped by signal {outcome.signal}; checkpoint saved in {out}: rerun to resume",
-                EXIT_REQUEUE,
+            # Ctrl-C: 130 as for any interrupted command; Slurm's signals: 75, requeue me
+            code = EXIT_INTERRUPTED if outcome.signal == signal.SIGINT else EXIT_REQUEUE
+            if outcome.rank != 0:  # every rank exits alike; rank 0 says why
+                raise typer.Exit(code)
+            why = (
+                "interrupted (Ctrl-C)"
+                if code == EXIT_INTERRUPTED
+                else f"stopped by signal {outcome.signal}"
             )
+            raise fail(f"{why}; checkpoint saved in {out}: rerun to resume", code)
         if outcome.rank != 0:
             return
         if outcome.status == "skipped":

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rvhpc.experiments import KINDS_WITH_DIM, experiment_name
-from rvhpc.runfiles import CONFIG_JSON, DONE, PREDICTIONS
+from rvhpc.runfiles import CONFIG_JSON, PREDICTIONS, run_is_done
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def experiment_of(config: dict) -> tuple[Experiment, int]:
 
 def _cell(run_dir: Path, root: Path, out: Discovery) -> None:
     label = str(run_dir.relative_to(root)) if run_dir.is_relative_to(root) else str(run_dir)
-    if not (run_dir / DONE).is_file():
+    if not run_is_done(run_dir):
         out.unfinished.append(label)
         return
     try:

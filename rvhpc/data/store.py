@@ -23,6 +23,7 @@ from filelock import FileLock
 from rvhpc import progress
 from rvhpc.data.build import FORMAT_VERSION, build_store, resolve_inputs
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
+from rvhpc.data.storesum import checksums_ok, verify_checksums, write_checksums
 from rvhpc.errors import DataError, StoreError
 
 __all__ = [
@@ -112,24 +113,32 @@ def prepare_store(
     out = Path(out)
     inputs = resolve_inputs(camels_root, basin_file, forcing, train_period, eval_period)
     fingerprint = inputs.fingerprint()
-    if out.exists() and store_fingerprint(out) == fingerprint:
+    if _reusable(out, fingerprint):
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):
         # another process may have built it while we waited for the lock
-        if out.exists() and store_fingerprint(out) == fingerprint:
+        if _reusable(out, fingerprint):
             progress.log(f"reusing {out} (built by another process)")
             return out
+        if out.exists() and store_fingerprint(out) == fingerprint:
+            progress.log(f"{out}: its contents do not match their checksums: rebuilding it")
         tmp = out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
         try:
             progress.log(f"building {out} from {inputs.root} ({len(inputs.basins)} basins)")
             build_store(inputs, tmp, fingerprint)
+            write_checksums(tmp)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, out)
         finally:
             tmp.unlink(missing_ok=True)
     return out
+
+
+def _reusable(out: Path, fingerprint: str) -> bool:
+    """The store exists, was built from these inputs, and its contents match their checksums."""
+    return out.exists() and store_fingerprint(out) == fingerprint and checksums_ok(out)
 
 
 def _open(path: Path) -> h5py.File:
@@ -147,6 +156,11 @@ def _open(path: Path) -> h5py.File:
         raise StoreError(
             f"{path}: store format {version} is not {FORMAT_VERSION}; rerun `rvhpc data prepare`"
         )
+    try:
+        verify_checksums(f, path)
+    except BaseException:
+        f.close()
+        raise
     return f
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import pickle
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,10 @@ import torch
 
 from rvhpc.atomic import atomic_path
 from rvhpc.errors import RunDirError
+from rvhpc.runfiles import EPOCH_CHECKPOINT, PARTIAL_CHECKPOINT
 
-_EPOCH_RE = re.compile(r"^epoch_(\d{3,})\.pt$")
-PARTIAL = "partial.pt"
+_EPOCH_RE = EPOCH_CHECKPOINT
+PARTIAL = PARTIAL_CHECKPOINT
 #: format 2: the numpy RNG state is stored as plain values and an int64 tensor, not a numpy array
 FORMAT = 2
 

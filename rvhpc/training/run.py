@@ -9,6 +9,7 @@ checkpoint after each); evaluate; write ``DONE`` last. Only rank 0 writes.
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,9 +20,9 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from rvhpc import progress
-from rvhpc.atomic import write_json, write_text
-from rvhpc.errors import DataError
-from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.atomic import write_json
+from rvhpc.errors import DataError, RunDirError
+from rvhpc.runfiles import EXIT_REQUEUE, write_done
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import (
@@ -43,6 +44,7 @@ from rvhpc.training.loop import (
     set_rng_state,
 )
 from rvhpc.training.rundir import RunDir, config_record
+from rvhpc.training.runlock import RunLock
 
 
 @dataclass
@@ -106,8 +108,15 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
     identity = config.identity()
     if not force:
         old = rd.read_config()
-        if old is not None and rd.is_done() and all(old.get(k) == v for k, v in identity.items()):
+        if (
+            old is not None
+            and all(old.get(k) == v for k, v in identity.items())
+            and rd.is_done(verify=True)
+        ):
             return TrainOutcome("skipped", rd.path, epochs_done=config.epochs, rank=env.rank)
+    RunLock(rd.path).check_free()  # another trainer in this folder: say who, before any work
+    if not force:
+        rd.check_own()
     store = open_store(config.store, period="train", warmup=config.seq_length - 1)
     fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
     if not force:
@@ -129,7 +138,11 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
         from rvhpc.models import tune_cpu_allocator
 
         tune_cpu_allocator()  # process-wide; a training process is exactly the entry point it is meant for
-    with deterministic(device, thread_count(config.threads)), ProcessGroup(env, device) as group:
+    with (
+        deterministic(device, thread_count(config.threads)),
+        ProcessGroup(env, device) as group,
+        _locked(rd, env),
+    ):
         torch.manual_seed(config.seed)
         model = _build(config, statics.dim).to(device)  # the same initial weights on every rank
         x_s = (
@@ -183,6 +196,27 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
                 return outcome
             del store, sampler, samples, runner
             return _evaluate(config, rd, model, x_s, env, device, stop)
+
+
+@contextmanager
+def _locked(rd: RunDir, env: DistEnv) -> Iterator[None]:
+    """Rank 0 holds the run directory's lock; every rank raises the same error when it is taken."""
+    lock = RunLock(rd.path) if env.is_main else None
+    problem = None
+    if lock is not None:
+        rd.path.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire()
+        except RunDirError as exc:
+            problem = str(exc)
+    problems = all_gather_objects(problem)
+    if problems[0] is not None:
+        raise RunDirError(problems[0])
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _build(config: TrainConfig, n_static: int) -> torch.nn.Module:
@@ -265,9 +299,14 @@ def _train_epochs(
         barrier()
         if not result.completed:
             if env.is_main:
+                then = (
+                    "stopping"
+                    if stop.signum == signal.SIGINT
+                    else f"exit {EXIT_REQUEUE} to be requeued"
+                )
                 progress.log(
-                    f"signal {stop.signum}: checkpointed epoch {epoch} at batch {result.batches_done}; "
-                    f"exit {EXIT_REQUEUE} to be requeued"
+                    f"signal {stop.signum}: checkpointed epoch {epoch} at batch "
+                    f"{result.batches_done}; {then}"
                 )
             return TrainOutcome(
                 "preempted", rd.path, epochs_done=epoch - 1, signal=stop.signum, rank=env.rank
@@ -315,7 +354,7 @@ def _evaluate(
         median = (
             float(np.nanmedian(metrics["NSE"])) if metrics["NSE"].notna().any() else float("nan")
         )
-        write_text(rd.done, f"median NSE {median:.4f}\n")
+        write_done(rd.path, median_nse=median)  # after the predictions, with their checksum
         progress.log(f"{rd.path}: done, median NSE {median:.4f} over {len(metrics)} basins")
     barrier()
     return TrainOutcome(

@@ -29,7 +29,7 @@ def copy_run(src: Path, dst: Path) -> Path:
 
 
 def one_line(proc: subprocess.CompletedProcess, code: int, *words: str) -> str:
-    """The single ``error:`` line of a refusal (exit ``code``, no traceback), containing ``words``."""
+    """The one ``error:`` line of a refusal (exit ``code``, no traceback) holding ``words``."""
     assert proc.returncode == code, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]

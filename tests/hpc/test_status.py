@@ -9,6 +9,7 @@ from rvhpc.grid import load_grid, write_manifest
 from rvhpc.hpc import slurm
 from rvhpc.hpc.jobenv import append_attempt, attempts_file
 from rvhpc.hpc.status import grid_status, parse_jobcomp, parse_sacct, parse_squeue
+from rvhpc.runfiles import write_done
 from tests.hpc._gridtools import rvhpc, write_grid
 
 DATA = Path(__file__).parent / "data"
@@ -41,11 +42,17 @@ def test_disabled_accounting_message_is_recognised() -> None:
     assert "accounting storage is disabled" in (DATA / "sacct_disabled.txt").read_text().lower()
 
 
+def mark_done(run_dir: Path) -> None:
+    """A finished run as far as status is concerned: predictions and a DONE that vouches for them."""
+    (run_dir / "predictions.parquet").write_bytes(b"stand-in predictions")
+    write_done(run_dir)
+
+
 def test_run_directories_only(tmp_path: Path) -> None:
     grid = load_grid(write_grid(tmp_path))
     write_manifest(grid)
     grid.cells[1].run_dir.mkdir(parents=True)
-    (grid.cells[1].run_dir / "DONE").write_text("")
+    mark_done(grid.cells[1].run_dir)
     append_attempt(
         attempts_file(grid.manifest_path(), grid.cells[0]),
         {"event": "end", "code": 2, "reason": "store missing"},
@@ -71,7 +78,7 @@ def test_submitted_cells_from_squeue_jobcomp_and_attempts(tmp_path: Path, slurm_
         "line 1\nTraceback\nRuntimeError: boom\n"
     )
     grid.cells[2].run_dir.mkdir(parents=True)
-    (grid.cells[2].run_dir / "DONE").write_text("")
+    mark_done(grid.cells[2].run_dir)
     st = grid_status(grid)
     assert "squeue" in st.source
     states = [c.state for c in st.cells]
