@@ -6,6 +6,7 @@ The original code saved ``model.state_dict()`` of a DataParallel-wrapped model, 
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -117,9 +118,16 @@ def load_reference_file(path: str | Path, arch: str, n_dynamic: int = 5) -> nn.M
         raise ConfigError(f"reference weights file {path} does not exist")
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for unreadable files
+    except pickle.UnpicklingError:  # weights_only refused a global: never run it, say so
         raise ConfigError(
-            f"reference weights file {path} is not a readable torch state dict ({exc})"
+            f"reference weights file {path} holds objects other than tensors and plain data, so "
+            "it was not loaded; save the model's state_dict() only"
+        ) from None
+    except Exception as exc:  # torch raises many types for unreadable files
+        said = str(exc).strip().splitlines()
+        raise ConfigError(
+            f"reference weights file {path} is not a readable torch state dict "
+            f"({type(exc).__name__}{': ' + said[0] if said else ''})"
         ) from None
     try:
         return from_reference(state_dict, arch, n_dynamic=n_dynamic)

@@ -81,3 +81,24 @@ def test_no_unsafe_torch_load_in_the_package():
                 assert "weights_only=False" not in text, os.path.join(folder, name)
                 for chunk in text.split("torch.load(")[1:]:
                     assert "weights_only=True" in chunk.split(")")[0], os.path.join(folder, name)
+
+
+def test_evaluate_refuses_planted_reference_weights(tiny_store, tmp_path):
+    marker = tmp_path / "PWNED"
+    weights = tmp_path / "model_epoch30.pt"
+    torch.save({"lstm.weight_ih": Planted(marker)}, weights)
+    proc = rvhpc(
+        "evaluate",
+        "--reference-weights",
+        weights,
+        "--store",
+        tiny_store,
+        "--arch",
+        "ea",
+        "--static",
+        "physics",
+        "--out",
+        tmp_path / "eval",
+    )
+    one_line(proc, 2, "model_epoch30.pt", "other than tensors and plain data")
+    assert not marker.exists(), "code from the weights file ran"

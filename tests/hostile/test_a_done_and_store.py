@@ -67,7 +67,8 @@ def test_done_without_predictions_is_not_done(run, tiny_store):
     (run / "predictions.parquet").unlink()
     assert not run_is_done(run)
     discovered = scan_runs_dir(run.parent)
-    assert discovered.cells == [] and discovered.unfinished == ["a"]
+    assert discovered.cells == [] and len(discovered.problems) == 1
+    assert discovered.problems[0].startswith("cell a: predictions.parquet is missing or not")
     # train does not skip it: it evaluates again from the last checkpoint (no retraining)
     proc = rvhpc(*train_args(tiny_store, run, epochs=1))
     assert proc.returncode == 0, proc.stderr
