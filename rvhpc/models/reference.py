@@ -6,7 +6,6 @@ The original code saved ``model.state_dict()`` of a DataParallel-wrapped model, 
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import torch
 from torch import nn
 
 from rvhpc.errors import ConfigError
+from rvhpc.safeload import NotData, load_data
 from rvhpc.models.base import BaseModel
 from rvhpc.models.registry import build_model, model_class
 
@@ -117,8 +117,8 @@ def load_reference_file(path: str | Path, arch: str, n_dynamic: int = 5) -> nn.M
     if not path.is_file():
         raise ConfigError(f"reference weights file {path} does not exist")
     try:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:  # weights_only refused a global: never run it, say so
+        state_dict = load_data(path)
+    except NotData:  # never run it, say so
         raise ConfigError(
             f"reference weights file {path} holds objects other than tensors and plain data, so "
             "it was not loaded; save the model's state_dict() only"

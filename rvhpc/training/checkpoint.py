@@ -14,7 +14,6 @@ reconstruction as the only global allowed besides torch's own).
 
 from __future__ import annotations
 
-import pickle
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 from rvhpc.atomic import atomic_path
 from rvhpc.errors import RunDirError
 from rvhpc.runfiles import EPOCH_CHECKPOINT, PARTIAL_CHECKPOINT
+from rvhpc.safeload import NotData, load_data
 
 _EPOCH_RE = EPOCH_CHECKPOINT
 PARTIAL = PARTIAL_CHECKPOINT
@@ -90,7 +90,7 @@ def load(path: Path) -> Checkpoint:
             raise ValueError(f"format {version!r}")
         payload["numpy_rng"] = _numpy_rng_from_plain(payload.get("numpy_rng"))
         return Checkpoint(**payload)
-    except pickle.UnpicklingError:
+    except NotData:
         raise RunDirError(
             f"{path}: holds objects other than tensors and plain data, so it was not loaded "
             "(a foreign or tampered checkpoint); delete it or start over with --force"
@@ -103,12 +103,11 @@ def load(path: Path) -> Checkpoint:
 
 
 def _load_data(path: Path) -> dict[str, Any]:
-    """``torch.load(weights_only=True)``; format 1 files may also hold numpy arrays."""
+    """Tensors and plain data only; format 1 files may also hold numpy arrays."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        with torch.serialization.safe_globals(_NUMPY_ARRAY_GLOBALS):
-            return torch.load(path, map_location="cpu", weights_only=True)
+        return load_data(path)
+    except NotData:
+        return load_data(path, allow=_NUMPY_ARRAY_GLOBALS)
 
 
 #: what unpickling a plain numpy array needs (no code: numpy's documented array reconstruction)
