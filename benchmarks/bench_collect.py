@@ -62,7 +62,8 @@ class TreePeak:
 
 
 def generate(data: Path, cells: int, basins: int, years: float) -> float:
-    from rvhpc.collect.synth import synth_runs
+    sys.path.insert(0, str(REPO))  # tests/support is test code, not part of the package
+    from tests.support.fake_runs import synth_runs
 
     if cells % 5:
         raise SystemExit("--cells must be a multiple of 5 (5 seeds per experiment)")

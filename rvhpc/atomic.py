@@ -52,3 +52,20 @@ def write_text(target: Path, text: str) -> None:
 
 def write_json(target: Path, data: Any, indent: int = 2) -> None:
     write_text(target, json.dumps(data, indent=indent, sort_keys=True, default=str) + "\n")
+
+
+@contextmanager
+def atomic_dir(target: Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``target``; on success it replaces ``target`` (an
+    older ``target`` is removed first), so a reader sees the whole tree or none of it."""
+    import shutil
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

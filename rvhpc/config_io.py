@@ -6,11 +6,18 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from rvhpc.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """The base of every rvhpc pydantic model: unknown keys are refused (a misspelt key in a
+    YAML file is an error, never silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def describe_validation_error(source: str, exc: ValidationError) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from rvhpc import progress
+from rvhpc.atomic import write_text
 from rvhpc.errors import RvhpcError
 
 #: the demo's experiments: (arch, static, dims)
@@ -87,9 +88,7 @@ def write_demo_grid(out: Path, basins: int = 16, seed: int = 0) -> Path:
     text = "# written by `rvhpc demo`; rerun `rvhpc demo` (or `rvhpc run` on this file) to resume\n"
     text += yaml.safe_dump(demo_grid(out, basins, seed), sort_keys=False)
     if not path.exists() or path.read_text() != text:
-        tmp = path.with_name(".demo.yaml.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        write_text(path, text)
     return path
 
 

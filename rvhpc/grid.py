@@ -11,7 +11,6 @@ import hashlib
 import itertools
 import json
 import os
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from rvhpc import experiments, progress
-from rvhpc.atomic import write_json
+from rvhpc.atomic import atomic_dir, write_json
 from rvhpc.errors import ConfigError, DataError, RunDirError
 from rvhpc.gridspec import DataSpec, GridSpec, load_spec
 from rvhpc.runfiles import run_is_done
@@ -201,11 +200,6 @@ def load_grid(name_or_path: str | Path) -> Grid:
 # ---------------------------------------------------------------- manifest
 
 
-def write_json_atomic(target: Path, data: Any) -> None:
-    """Write JSON via a temporary file and os.replace."""
-    write_json(target, data, indent=1)
-
-
 def check_writable(folder: Path) -> None:
     """One clear line when the runs directory cannot be created or written."""
     try:
@@ -235,7 +229,7 @@ def write_manifest(grid: Grid) -> Path:
         "cells": [c.to_json() for c in grid.cells],
     }
     if not path.exists():
-        write_json_atomic(path, data)
+        write_json(path, data, indent=1)
     return path
 
 
@@ -322,17 +316,14 @@ def _synthesize(root: Path, synthetic: dict[str, Any]) -> None:
     from rvhpc.data.synth import synthesize
 
     progress.log(f"generating synthetic CAMELS US ({synthetic['basins']} basins) in {root}")
-    tmp = root.with_name(f".{root.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    synthesize(
-        tmp,
-        n_basins=synthetic["basins"],
-        start=synthetic["start"],
-        end=synthetic["end"],
-        seed=synthetic["seed"],
-    )
-    shutil.rmtree(root, ignore_errors=True)
-    os.replace(tmp, root)  # the basin list inside appears only once the whole tree is there
+    with atomic_dir(root) as tmp:  # the basin list inside appears only once the whole tree is there
+        synthesize(
+            tmp,
+            n_basins=synthetic["basins"],
+            start=synthetic["start"],
+            end=synthetic["end"],
+            seed=synthetic["seed"],
+        )
 
 
 # ---------------------------------------------------------------- work estimate

@@ -11,20 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from rvhpc.config_io import read_yaml, validate
+from rvhpc.config_io import Strict, read_yaml, validate
 from rvhpc.errors import ConfigError
 
 #: folder of the grids shipped with rvhpc (``rvhpc grid show paper``)
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "data" / "grids"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SyntheticSpec(_Strict):
+class SyntheticSpec(Strict):
     """A synthetic CAMELS US tree that rvhpc generates when it is missing."""
 
     basins: int = Field(ge=1)
@@ -33,7 +29,7 @@ class SyntheticSpec(_Strict):
     seed: int = 0
 
 
-class DataSpec(_Strict):
+class DataSpec(Strict):
     """Where the basin store comes from: an existing store, a CAMELS root + basin list, or synthetic data."""
 
     store: Path | None = None  # the store to use, or where to prepare it
@@ -67,7 +63,7 @@ class DataSpec(_Strict):
         return self
 
 
-class ExperimentSpec(_Strict):
+class ExperimentSpec(Strict):
     """One row of the study: an architecture and static kind, expanded over dims x attr_seeds x seeds."""
 
     name: str | None = None  # default: the paper's name (EP, EG-64, ...)
@@ -85,7 +81,7 @@ class ExperimentSpec(_Strict):
         return value
 
 
-class GridSpec(_Strict):
+class GridSpec(Strict):
     """The whole grid file."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

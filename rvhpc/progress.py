@@ -2,6 +2,11 @@
 
 On a terminal it draws rich progress bars; otherwise (Slurm logs, pipes, tests) it writes one
 plain log line every ``every`` steps to stderr, so batch logs stay readable.
+
+Every rich console of rvhpc comes from :func:`make_console`: off a terminal one line of output is
+one line (never wrapped at 80 columns, so ``grep`` on a Slurm log finds a long path), and no
+console ever reads emoji codes or markup in text (``a.txt:100:`` stays ``a.txt:100:``, a path
+holding ``[bold]`` is printed as it is).
 """
 
 from __future__ import annotations
@@ -11,9 +16,41 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
-_console = Console(stderr=True, highlight=False)
+#: width a console assumes off a terminal: no log line or table row is ever wrapped
+UNWRAPPED_WIDTH = 100_000
+
+
+class _Console(Console):
+    """A rich Console that never wraps off a terminal (Slurm logs, pipes, files)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        if self.is_terminal:
+            return super().size
+        return ConsoleDimensions(UNWRAPPED_WIDTH, super().size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+    @property
+    def soft_wrap(self) -> bool:
+        return not self.is_terminal
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:  # rich's __init__ sets it; the property decides
+        pass
+
+
+def make_console(stderr: bool = False) -> Console:
+    """The one way rvhpc makes a console: no emoji codes, no markup, no highlighting; off a
+    terminal no wrapping (see the module docstring)."""
+    return _Console(stderr=stderr, highlight=False, emoji=False, markup=False)
+
+
+_console = make_console(stderr=True)
 _quiet = False
 
 
@@ -57,7 +94,7 @@ class _Task:
 
 @contextmanager
 def task(description: str, total: int | None = None, every: int = 50) -> Iterator[_Task]:
-    """A unit of work with ``total`` steps: a bar on a terminal, a line every ``every`` steps otherwise."""
+    """``total`` steps of work: a bar on a terminal, else a log line every ``every`` steps."""
     if interactive():
         from rich.progress import (
             BarColumn,

@@ -35,6 +35,29 @@ RUN_LOCK = "train.lock"
 #: the files a training run owns (``--force`` removes these and nothing else)
 RUN_FILES = (CONFIG_JSON, STATICS_NPZ, LOSSES_CSV, PREDICTIONS, METRICS_CSV, DONE)
 
+# log files of a grid (in ``Grid.log_dir``): Slurm fills %A (array job), %a (task), %j (job)
+
+
+def array_log_name(grid: str) -> str:
+    """The ``--output`` pattern of an array task; Slurm makes it ``<grid>_<array job>_<task>.log``."""
+    return f"{grid}_%A_%a.log"
+
+
+def task_log_name(grid: str, job: str) -> str:
+    """The log of one array task, ``job`` = ``<array job>_<task>`` (what array_log_name becomes)."""
+    return f"{grid}_{job}.log"
+
+
+def collect_log_name(grid: str) -> str:
+    """The ``--output`` pattern of the collect job."""
+    return f"{grid}_collect_%j.log"
+
+
+def local_log_name(grid: str, index: int) -> str:
+    """The log of cell ``index`` run on this machine by ``rvhpc run``."""
+    return f"{grid}_local_{index}.log"
+
+
 #: exit status of a run that saved a checkpoint on a signal and wants to be requeued (EX_TEMPFAIL)
 EXIT_REQUEUE = 75
 #: exit status of a command stopped by Ctrl-C (SIGINT), after it saved what it could (128 + 2)

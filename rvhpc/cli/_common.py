@@ -9,16 +9,20 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from rvhpc.errors import RvhpcError
+from rvhpc.progress import make_console
 from rvhpc.runfiles import EXIT_INTERRUPTED
 
-err_console = Console(stderr=True, highlight=False)
-out_console = Console(highlight=False)
+GridArg = Annotated[
+    str, typer.Argument(help="Grid YAML file, or a built-in grid name (smoke, paper).")
+]
+
+err_console = make_console(stderr=True)
+out_console = make_console()
 
 
 def debug_enabled() -> bool:

@@ -21,14 +21,24 @@ def synth(
     start: Annotated[str, typer.Option("--start", help="First day, YYYY-MM-DD.")] = "1980-01-01",
     end: Annotated[str, typer.Option("--end", help="Last day, YYYY-MM-DD.")] = "2008-12-31",
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same files).")] = 0,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Write into a folder holding CAMELS files (replaces only the files synth writes).",
+        ),
+    ] = False,
 ) -> None:
-    """Write a synthetic CAMELS US tree (forcings, streamflow, attributes, basin list).
+    """Write a synthetic CAMELS US tree (forcings, streamflow, attributes, basin list) with the
+    traits of the published files (NA values, quotes and commas in names, tab-separated forcing).
+
+    Refuses a folder that already holds CAMELS US files unless --overwrite is given.
 
     Example: rvhpc data synth camels-synth --basins 16 --start 1980-01-01 --end 2008-12-31 --seed 0
     """
     from rvhpc.data.synth import synthesize
 
-    result = synthesize(out, n_basins=basins, start=start, end=end, seed=seed)
+    result = synthesize(out, n_basins=basins, start=start, end=end, seed=seed, overwrite=overwrite)
     out_console.print(
         f"wrote {len(result.basins)} basins ({result.dates[0].date()}..{result.dates[-1].date()}) "
         f"to {result.root}; basin list {result.basin_file}",
@@ -61,6 +71,8 @@ def prepare(
 ) -> None:
     """Build the basin store (reused when its inputs are unchanged; safe to run concurrently).
 
+    Runs the checks of `rvhpc data check` first and stops on errors; warnings are logged.
+
     Example: rvhpc data prepare --camels-root camels-synth --basins camels-synth/basin_list.txt --out store.h5
     """
     from rvhpc.data.store import prepare_store
@@ -74,6 +86,82 @@ def prepare(
         eval_period=(eval_start, eval_end),
     )
     out_console.print(f"store ready: {path}", markup=False)
+
+
+@command(data_app, "check")
+def check(
+    camels_root: Annotated[Path, typer.Option("--camels-root", help="CAMELS US root folder.")],
+    basins: Annotated[
+        Path, typer.Option("--basins", help="Basin list file (one 8-digit id per line).")
+    ],
+    forcing: Annotated[
+        str, typer.Option("--forcing", help="Forcing folder under basin_mean_forcing.")
+    ] = "maurer_extended",
+    train_start: Annotated[
+        str, typer.Option("--train-start", help="First training day.")
+    ] = "1999-10-01",
+    train_end: Annotated[
+        str, typer.Option("--train-end", help="Last training day.")
+    ] = "2008-09-30",
+    eval_start: Annotated[
+        str, typer.Option("--eval-start", help="First evaluation day.")
+    ] = "1989-10-01",
+    eval_end: Annotated[
+        str, typer.Option("--eval-end", help="Last evaluation day.")
+    ] = "1999-09-30",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check a CAMELS US download before `data prepare` (which runs the same checks first).
+
+    Per listed basin: forcing and streamflow files, the 27 descriptors, observed discharge in the
+    training and evaluation periods, date coverage of the periods plus a 270-day input window,
+    forcing-header area against area_gages2 (over 10 % flagged); and the seven attribute files
+    with their columns. Exit status 1 when there are errors (prepare would stop), else 0.
+
+    Example: rvhpc data check --camels-root CAMELS_US --basins data/basins/531.txt
+    """
+    import json
+
+    from rvhpc.data.check import check_tree
+
+    report = check_tree(
+        camels_root,
+        basins,
+        forcing=forcing,
+        train_period=(train_start, train_end),
+        eval_period=(eval_start, eval_end),
+    )
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=1))
+    else:
+        _print_report(report)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _print_report(report) -> None:
+    from rich.table import Table
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.1f} %"
+
+    table = Table(title=f"CAMELS US check of {report.root} ({report.forcing})")
+    for name in ("basin", "forcing days", "train Q missing", "eval Q missing", "area diff"):
+        table.add_column(name)
+    table.add_column("problems")
+    for b in report.basins:
+        days = "..".join(b.forcing_days) if b.forcing_days else "-"
+        area = "-" if b.area_diff is None else f"{100 * b.area_diff:+.1f} %"
+        problems = ", ".join(b.problems) or "ok"
+        table.add_row(b.basin, days, pct(b.train_missing_q), pct(b.eval_missing_q), area, problems)
+    out_console.print(table)
+    for finding in report.findings:
+        out_console.print(f"{finding.level}: {finding.message}")
+    out_console.print(
+        f"{len(report.basins)} basins checked: {len(report.errors)} error(s), "
+        f"{len(report.warnings)} warning(s)"
+        + ("; `rvhpc data prepare` would stop" if report.errors else "")
+    )
 
 
 @command(data_app, "info")

@@ -1,21 +1,15 @@
-"""Grid commands: ``grid show``, ``run`` (local), ``cell`` (one array task), ``submit``, ``status``."""
+"""``rvhpc grid show``: a grid's cells and an estimate of the work."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from rvhpc.cli._common import command, err_console, fail, out_console
-from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.cli._common import GridArg, command, out_console
 
 grid_app = typer.Typer(help="Inspect experiment grids.", no_args_is_help=True)
-
-GridArg = Annotated[
-    str, typer.Argument(help="Grid YAML file, or a built-in grid name (smoke, paper).")
-]
 
 
 @command(grid_app, "show")
@@ -126,161 +120,6 @@ def show(
         )
 
 
-def cell(
-    manifest: Annotated[Path, typer.Argument(help="Manifest written by rvhpc submit / rvhpc run.")],
-    index: Annotated[
-        int | None, typer.Option(help="Cell index (default: SLURM_ARRAY_TASK_ID + offset).")
-    ] = None,
-    offset: Annotated[
-        int, typer.Option(help="Index of array task 0 (arrays split by MaxArraySize).")
-    ] = 0,
-    force: Annotated[
-        bool, typer.Option(help="Retrain even when the run directory holds DONE.")
-    ] = False,
-) -> None:
-    """Train one cell of a manifest: exactly what one array task runs (exit 75 = checkpointed, requeue).
-
-    Example: rvhpc cell runs/.rvhpc/manifests/smoke-0123abcd4567.json --index 0
-    """
-    from rvhpc.hpc.jobenv import run_cell
-
-    code = run_cell(manifest, index=index, offset=offset, force=force)
-    raise typer.Exit(code)
-
-
-def run(
-    grid: GridArg,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Cells trained at the same time.")] = 1,
-) -> None:
-    """Run every cell of a grid that is not done on this machine, N at a time.
-
-    Example: rvhpc run smoke --jobs 2
-    """
-    from rvhpc.grid import load_grid
-    from rvhpc.hpc.local import run_local
-
-    g = load_grid(grid)
-    result = run_local(g, jobs=jobs)
-    ran = len(result.codes)
-    out_console.print(
-        f"grid {g.name}: {ran} cells run, {len(result.already_done)} already done, "
-        f"{len(result.failed)} failed, {len(result.preempted)} checkpointed "
-        f"in {result.seconds:.1f} s"
-    )
-    if result.failed:
-        first = result.failed[0]
-        raise fail(
-            f"{len(result.failed)} cell(s) failed (cells {result.failed}); see {result.logs[first]}",
-            1,
-        )
-    if result.preempted:
-        raise typer.Exit(EXIT_REQUEUE)
-
-
-def submit(
-    grid: GridArg,
-    profile: Annotated[str | None, typer.Option(help="Site profile name or YAML file.")] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Write and print the scripts; submit nothing.")
-    ] = False,
-    max_parallel: Annotated[
-        int | None, typer.Option(help="At most K tasks of an array run at once.")
-    ] = None,
-    only_missing: Annotated[
-        bool, typer.Option("--only-missing", help="Submit only failed and missing cells.")
-    ] = False,
-    collect: Annotated[
-        bool, typer.Option("--collect", help="Add a job running rvhpc collect afterwards.")
-    ] = False,
-) -> None:
-    """Submit a grid's cells to Slurm as array jobs (one task per cell; done cells are skipped).
-
-    Example: rvhpc submit smoke --profile local --max-parallel 2
-    """
-    from rvhpc.grid import load_grid
-    from rvhpc.hpc import slurm
-    from rvhpc.hpc.profile import load_profile
-
-    g = load_grid(grid)
-    prof = load_profile(profile)
-    if only_missing:
-        from rvhpc.hpc.status import grid_status
-
-        st = grid_status(g)
-        indices = st.indices("failed", "missing")
-        if not indices:
-            out_console.print(f"grid {g.name}: nothing to resubmit ({st.counts()})")
-            return
-    else:
-        indices = [c.index for c in g.cells if not c.is_done()]
-        if not indices:
-            out_console.print(f"grid {g.name}: every cell is done")
-            return
-    if not dry_run:
-        from rvhpc.grid import data_plan, ensure_data
-
-        ensure_data(data_plan(g))  # once, here, instead of racing in the first array tasks
-    p = slurm.plan(g, prof, indices, max_parallel=max_parallel, collect=collect)
-    if dry_run:
-        for array in p.arrays:
-            typer.echo(f"# {array.script}\n{array.text}")
-            typer.echo("# would run: " + " ".join(p.sbatch_argv(array)))
-        if p.collect_script is not None:
-            typer.echo(f"# {p.collect_script}\n{p.collect_text}")
-            typer.echo("# would run: " + " ".join(p.collect_argv([])))
-        err_console.print(
-            f"dry run: {len(indices)} cells in {len(p.arrays)} array(s); nothing submitted"
-        )
-        return
-    slurm.submit(p)
-    typer.echo(" ".join(p.job_ids + ([p.collect_job] if p.collect_job else [])))
-    err_console.print(
-        f"submitted {len(indices)} cells of grid {g.name} as {len(p.arrays)} array job(s); "
-        f"check with: rvhpc status {grid}"
-    )
-
-
-def status(
-    grid: GridArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
-) -> None:
-    """Show each cell of a grid as done, running, pending, failed (with reason and log tail) or missing.
-
-    Example: rvhpc status smoke
-    """
-    from rich.table import Table
-
-    from rvhpc.grid import load_grid
-    from rvhpc.hpc.status import grid_status
-
-    st = grid_status(load_grid(grid))
-    if as_json:
-        typer.echo(json.dumps(st.to_json(), indent=1))
-        return
-    table = Table(title=f"grid {st.grid}")
-    for col in ("#", "id", "experiment", "seed", "state", "job", "reason"):
-        table.add_column(col)
-    for c in st.cells:
-        table.add_row(str(c.index), c.id, c.experiment, str(c.seed), c.state, c.job or "", c.reason)
-    out_console.print(table)
-    for c in st.cells:
-        if c.state == "failed" and c.log_tail:
-            out_console.print(
-                f"cell {c.index} ({c.experiment} seed {c.seed}) log {c.log}:", markup=False
-            )
-            for line in c.log_tail:
-                out_console.print(f"  {line}", markup=False, highlight=False)
-    out_console.print(
-        " ".join(f"{k}={v}" for k, v in st.counts().items()) + f"  (source: {st.source})"
-    )
-    for w in st.warnings:
-        err_console.print(f"warning: {w}", markup=False)
-
-
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.add_typer(grid_app, name="grid")
-    command(app, "run")(run)
-    command(app, "cell")(cell)
-    command(app, "submit")(submit)
-    command(app, "status")(status)

@@ -33,245 +33,242 @@ Device = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``train``, ``evaluate`` and ``bench`` to ``app``."""
+def train(
+    store: Annotated[Path, typer.Option("--store", help="Basin store (rvhpc data prepare).")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Run directory (created; resumed when it holds checkpoints)."),
+    ],
+    arch: Arch = _D["arch"],
+    static: Static = _D["static"],
+    dim: Dim = None,
+    attr_seed: AttrSeed = _D["attr_seed"],
+    seed: Annotated[
+        int, typer.Option("--seed", help="Init seed (model weights, sample order, dropout).")
+    ] = _D["seed"],
+    epochs: Annotated[int, typer.Option("--epochs")] = _D["epochs"],
+    hidden: Annotated[int, typer.Option("--hidden", help="Hidden size.")] = _D["hidden"],
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size",
+            help="GLOBAL batch; each of N DDP ranks takes batch/N (must divide).",
+        ),
+    ] = _D["batch_size"],
+    seq_length: Annotated[int, typer.Option("--seq-length", help="Input window in days.")] = _D[
+        "seq_length"
+    ],
+    lr: Annotated[float, typer.Option("--lr", help="Adam learning rate of the first epochs.")] = _D[
+        "lr"
+    ],
+    lr_late: Annotated[
+        float, typer.Option("--lr-late", help="Learning rate from --lr-late-epoch on.")
+    ] = _D["lr_late"],
+    lr_late_epoch: Annotated[
+        int, typer.Option("--lr-late-epoch", help="1-based epoch from which --lr-late applies.")
+    ] = _D["lr_late_epoch"],
+    dropout: Annotated[
+        float, typer.Option("--dropout", help="Dropout on the last hidden state.")
+    ] = _D["dropout"],
+    clip_norm: Annotated[float, typer.Option("--clip-norm", help="Gradient-norm clip.")] = _D[
+        "clip_norm"
+    ],
+    forget_bias: Annotated[
+        float, typer.Option("--forget-bias", help="Initial value of the first H gate biases.")
+    ] = _D["initial_forget_bias"],
+    device: Device = _D["device"],
+    log_every: Annotated[
+        int,
+        typer.Option("--log-every", help="Batches between log lines when not on a terminal."),
+    ] = _D["log_every"],
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads", help="CPU threads (default: SLURM_CPUS_PER_TASK or OMP_NUM_THREADS)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Delete this run's own earlier files (results, DONE, checkpoints) and start "
+            "over; other files in the folder are kept.",
+        ),
+    ] = False,
+) -> None:
+    """Train one grid cell and evaluate it; rerun the same command to resume.
 
-    @command(app, "train")
-    def train(
-        store: Annotated[Path, typer.Option("--store", help="Basin store (rvhpc data prepare).")],
-        out: Annotated[
-            Path,
-            typer.Option(
-                "--out", help="Run directory (created; resumed when it holds checkpoints)."
-            ),
-        ],
-        arch: Arch = _D["arch"],
-        static: Static = _D["static"],
-        dim: Dim = None,
-        attr_seed: AttrSeed = _D["attr_seed"],
-        seed: Annotated[
-            int, typer.Option("--seed", help="Init seed (model weights, sample order, dropout).")
-        ] = _D["seed"],
-        epochs: Annotated[int, typer.Option("--epochs")] = _D["epochs"],
-        hidden: Annotated[int, typer.Option("--hidden", help="Hidden size.")] = _D["hidden"],
-        batch_size: Annotated[
-            int,
-            typer.Option(
-                "--batch-size",
-                help="GLOBAL batch; each of N DDP ranks takes batch/N (must divide).",
-            ),
-        ] = _D["batch_size"],
-        seq_length: Annotated[int, typer.Option("--seq-length", help="Input window in days.")] = _D[
-            "seq_length"
-        ],
-        lr: Annotated[
-            float, typer.Option("--lr", help="Adam learning rate of the first epochs.")
-        ] = _D["lr"],
-        lr_late: Annotated[
-            float, typer.Option("--lr-late", help="Learning rate from --lr-late-epoch on.")
-        ] = _D["lr_late"],
-        lr_late_epoch: Annotated[
-            int, typer.Option("--lr-late-epoch", help="1-based epoch from which --lr-late applies.")
-        ] = _D["lr_late_epoch"],
-        dropout: Annotated[
-            float, typer.Option("--dropout", help="Dropout on the last hidden state.")
-        ] = _D["dropout"],
-        clip_norm: Annotated[float, typer.Option("--clip-norm", help="Gradient-norm clip.")] = _D[
-            "clip_norm"
-        ],
-        forget_bias: Annotated[
-            float, typer.Option("--forget-bias", help="Initial value of the first H gate biases.")
-        ] = _D["initial_forget_bias"],
-        device: Device = _D["device"],
-        log_every: Annotated[
-            int,
-            typer.Option("--log-every", help="Batches between log lines when not on a terminal."),
-        ] = _D["log_every"],
-        threads: Annotated[
-            int | None,
-            typer.Option(
-                "--threads", help="CPU threads (default: SLURM_CPUS_PER_TASK or OMP_NUM_THREADS)."
-            ),
-        ] = None,
-        force: Annotated[
-            bool,
-            typer.Option(
-                "--force",
-                help="Delete this run's own earlier files (results, DONE, checkpoints) and start "
-                "over; other files in the folder are kept.",
-            ),
-        ] = False,
-    ) -> None:
-        """Train one grid cell and evaluate it; rerun the same command to resume.
+    Runs alone, under ``torchrun --nproc_per_node N`` or under ``srun -n N`` (DistributedDataParallel,
+    only rank 0 writes). Exit status: 0 done (or the run dir already holds DONE), 2 bad input,
+    75 (EX_TEMPFAIL) = SIGUSR1/SIGUSR2/SIGTERM arrived, a checkpoint was saved: requeue the job
+    and it resumes exactly where it stopped; 130 = Ctrl-C, a checkpoint was saved likewise.
+    One trainer at a time per run directory (RUN_DIR/train.lock names the holder).
 
-        Runs alone, under ``torchrun --nproc_per_node N`` or under ``srun -n N`` (DistributedDataParallel,
-        only rank 0 writes). Exit status: 0 done (or the run dir already holds DONE), 2 bad input,
-        75 (EX_TEMPFAIL) = SIGUSR1/SIGUSR2/SIGTERM arrived, a checkpoint was saved: requeue the job
-        and it resumes exactly where it stopped; 130 = Ctrl-C, a checkpoint was saved likewise.
-        One trainer at a time per run directory (RUN_DIR/train.lock names the holder).
+    Example: rvhpc train --store data/store.h5 --arch ea --static gaussian --dim 64 --attr-seed 7 --seed 1 --out runs/EG-64/seed1
+    """
+    from rvhpc.training.run import train_cell
 
-        Example: rvhpc train --store data/store.h5 --arch ea --static gaussian --dim 64 --attr-seed 7 --seed 1 --out runs/EG-64/seed1
-        """
-        from rvhpc.training.run import train_cell
+    config = TrainConfig.create(
+        store=store.resolve(),
+        arch=arch,
+        static=static,
+        dim=dim,
+        attr_seed=attr_seed,
+        seed=seed,
+        epochs=epochs,
+        hidden=hidden,
+        batch_size=batch_size,
+        seq_length=seq_length,
+        lr=lr,
+        lr_late=lr_late,
+        lr_late_epoch=lr_late_epoch,
+        dropout=dropout,
+        clip_norm=clip_norm,
+        initial_forget_bias=forget_bias,
+        device=device,
+        log_every=log_every,
+        threads=threads,
+    )
+    outcome = train_cell(config, out, force=force)
+    if outcome.status == "preempted":
+        # Ctrl-C: EXIT_INTERRUPTED as for any interrupted command; Slurm's signals: requeue me
+        code = EXIT_INTERRUPTED if outcome.signal == signal.SIGINT else EXIT_REQUEUE
+        if outcome.rank != 0:  # every rank exits alike; rank 0 says why
+            raise typer.Exit(code)
+        why = (
+            "interrupted (Ctrl-C)"
+            if code == EXIT_INTERRUPTED
+            else f"stopped by signal {outcome.signal}"
+        )
+        raise fail(f"{why}; checkpoint saved in {out}: rerun to resume", code)
+    if outcome.rank != 0:
+        return
+    if outcome.status == "skipped":
+        out_console.print(f"{out}: already done (DONE exists); --force retrains", markup=False)
+    else:
+        out_console.print(f"{out}: done, median NSE {outcome.median_nse:.4f}", markup=False)
 
-        config = TrainConfig.create(
-            store=store.resolve(),
-            arch=arch,
-            static=static,
+
+def evaluate(
+    run_dir: Annotated[Path | None, typer.Argument(help="A run directory of rvhpc train.")] = None,
+    epoch: Annotated[
+        int | None, typer.Option("--epoch", help="Checkpoint to score (default: the last).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default RUN_DIR/evaluation/epoch_NNN)."),
+    ] = None,
+    reference_weights: Annotated[
+        Path | None,
+        typer.Option("--reference-weights", help="A state dict saved by the original code."),
+    ] = None,
+    store: Annotated[
+        Path | None, typer.Option("--store", help="Basin store (with --reference-weights).")
+    ] = None,
+    arch: Annotated[
+        str | None, typer.Option("--arch", help="Architecture of the reference weights.")
+    ] = None,
+    static: Annotated[
+        str | None, typer.Option("--static", help="Static kind of the reference weights.")
+    ] = None,
+    dim: Dim = None,
+    attr_seed: AttrSeed = 0,
+    seq_length: Annotated[
+        int, typer.Option("--seq-length", help="Input window (with --reference-weights).")
+    ] = 270,
+    device: Device = "auto",
+) -> None:
+    """Score a run from one of its checkpoints, or a model trained by the original code.
+
+    Writes predictions.parquet and metrics.csv (per basin) to the output folder.
+
+    Example: rvhpc evaluate runs/EG-64/seed1 --epoch 10
+    """
+    from rvhpc.training import score_run
+
+    if reference_weights is not None:
+        missing = [
+            flag
+            for flag, v in (
+                ("--store", store),
+                ("--arch", arch),
+                ("--static", static),
+                ("--out", out),
+            )
+            if v is None
+        ]
+        if missing:
+            raise fail(f"--reference-weights needs {', '.join(missing)} too")
+        if run_dir is not None or epoch is not None:
+            raise fail("--reference-weights scores a file: drop RUN_DIR and --epoch")
+        target = score_run.evaluate_reference(
+            reference_weights,
+            store,
+            arch,
+            static,
+            out,
             dim=dim,
             attr_seed=attr_seed,
-            seed=seed,
-            epochs=epochs,
-            hidden=hidden,
-            batch_size=batch_size,
-            seq_length=seq_length,
-            lr=lr,
-            lr_late=lr_late,
-            lr_late_epoch=lr_late_epoch,
-            dropout=dropout,
-            clip_norm=clip_norm,
-            initial_forget_bias=forget_bias,
-            device=device,
-            log_every=log_every,
-            threads=threads,
-        )
-        outcome = train_cell(config, out, force=force)
-        if outcome.status == "preempted":
-            # Ctrl-C: 130 as for any interrupted command; Slurm's signals: 75, requeue me
-            code = EXIT_INTERRUPTED if outcome.signal == signal.SIGINT else EXIT_REQUEUE
-            if outcome.rank != 0:  # every rank exits alike; rank 0 says why
-                raise typer.Exit(code)
-            why = (
-                "interrupted (Ctrl-C)"
-                if code == EXIT_INTERRUPTED
-                else f"stopped by signal {outcome.signal}"
-            )
-            raise fail(f"{why}; checkpoint saved in {out}: rerun to resume", code)
-        if outcome.rank != 0:
-            return
-        if outcome.status == "skipped":
-            out_console.print(f"{out}: already done (DONE exists); --force retrains", markup=False)
-        else:
-            out_console.print(f"{out}: done, median NSE {outcome.median_nse:.4f}", markup=False)
-
-    @command(app, "evaluate")
-    def evaluate(
-        run_dir: Annotated[
-            Path | None, typer.Argument(help="A run directory of rvhpc train.")
-        ] = None,
-        epoch: Annotated[
-            int | None, typer.Option("--epoch", help="Checkpoint to score (default: the last).")
-        ] = None,
-        out: Annotated[
-            Path | None,
-            typer.Option("--out", help="Output folder (default RUN_DIR/evaluation/epoch_NNN)."),
-        ] = None,
-        reference_weights: Annotated[
-            Path | None,
-            typer.Option("--reference-weights", help="A state dict saved by the original code."),
-        ] = None,
-        store: Annotated[
-            Path | None, typer.Option("--store", help="Basin store (with --reference-weights).")
-        ] = None,
-        arch: Annotated[
-            str | None, typer.Option("--arch", help="Architecture of the reference weights.")
-        ] = None,
-        static: Annotated[
-            str | None, typer.Option("--static", help="Static kind of the reference weights.")
-        ] = None,
-        dim: Dim = None,
-        attr_seed: AttrSeed = 0,
-        seq_length: Annotated[
-            int, typer.Option("--seq-length", help="Input window (with --reference-weights).")
-        ] = 270,
-        device: Device = "auto",
-    ) -> None:
-        """Score a run from one of its checkpoints, or a model trained by the original code.
-
-        Writes predictions.parquet and metrics.csv (per basin) to the output folder.
-
-        Example: rvhpc evaluate runs/EG-64/seed1 --epoch 10
-        """
-        from rvhpc.training import rescore
-
-        if reference_weights is not None:
-            missing = [
-                flag
-                for flag, v in (
-                    ("--store", store),
-                    ("--arch", arch),
-                    ("--static", static),
-                    ("--out", out),
-                )
-                if v is None
-            ]
-            if missing:
-                raise fail(f"--reference-weights needs {', '.join(missing)} too")
-            if run_dir is not None or epoch is not None:
-                raise fail("--reference-weights scores a file: drop RUN_DIR and --epoch")
-            target = rescore.evaluate_reference(
-                reference_weights,
-                store,
-                arch,
-                static,
-                out,
-                dim=dim,
-                attr_seed=attr_seed,
-                seq_length=seq_length,
-                device=device,
-            )
-        else:
-            if run_dir is None:
-                raise fail(
-                    "give a RUN_DIR, or --reference-weights FILE --store --arch --static --out"
-                )
-            target = rescore.evaluate_run(run_dir, epoch=epoch, out=out, device=device)
-        out_console.print(f"results written to {target}", markup=False)
-
-    @command(app, "bench")
-    def bench(
-        arch: Arch = "ea",
-        hidden: Annotated[int, typer.Option("--hidden")] = 256,
-        batch_size: Annotated[int, typer.Option("--batch-size")] = 256,
-        steps: Annotated[
-            int, typer.Option("--steps", help="Timed training steps (after --warmup).")
-        ] = 20,
-        warmup: Annotated[int, typer.Option("--warmup", help="Untimed steps first.")] = 2,
-        seq_length: Annotated[int, typer.Option("--seq-length")] = 270,
-        device: Device = "auto",
-        store: Annotated[
-            Path | None,
-            typer.Option("--store", help="Use this store (default: synthetic data in memory)."),
-        ] = None,
-        threads: Annotated[int | None, typer.Option("--threads", help="CPU threads.")] = None,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
-    ) -> None:
-        """Measure training throughput (samples/s, data loading included) on this machine.
-
-        Example: rvhpc bench --arch ct --steps 10 --json
-        """
-        from rvhpc.models import tune_cpu_allocator
-        from rvhpc.training.bench import measure
-
-        tune_cpu_allocator()  # as rvhpc train does, so the numbers match training
-
-        result = measure(
-            arch=arch,
-            hidden=hidden,
-            batch_size=batch_size,
-            steps=steps,
-            warmup=warmup,
             seq_length=seq_length,
             device=device,
-            store=store,
-            threads=threads,
         )
-        if as_json:
-            typer.echo(json.dumps(result, sort_keys=True))
-        else:
-            out_console.print(
-                f"{result['arch']} hidden {hidden} batch {batch_size} seq {seq_length} on "
-                f"{result['device']}: {result['samples_per_s']:.1f} samples/s "
-                f"({result['seconds_per_step']:.3f} s/step, data {result['data_fraction']:.0%})",
-                markup=False,
-            )
+    else:
+        if run_dir is None:
+            raise fail("give a RUN_DIR, or --reference-weights FILE --store --arch --static --out")
+        target = score_run.evaluate_run(run_dir, epoch=epoch, out=out, device=device)
+    out_console.print(f"results written to {target}", markup=False)
+
+
+def bench(
+    arch: Arch = "ea",
+    hidden: Annotated[int, typer.Option("--hidden")] = 256,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 256,
+    steps: Annotated[
+        int, typer.Option("--steps", help="Timed training steps (after --warmup).")
+    ] = 20,
+    warmup: Annotated[int, typer.Option("--warmup", help="Untimed steps first.")] = 2,
+    seq_length: Annotated[int, typer.Option("--seq-length")] = 270,
+    device: Device = "auto",
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="Use this store (default: synthetic data in memory)."),
+    ] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+) -> None:
+    """Measure training throughput (samples/s, data loading included) on this machine.
+
+    Example: rvhpc bench --arch ct --steps 10 --json
+    """
+    from rvhpc.training.allocator import tune_cpu_allocator
+    from rvhpc.training.bench import measure
+
+    tune_cpu_allocator()  # as rvhpc train does, so the numbers match training
+
+    result = measure(
+        arch=arch,
+        hidden=hidden,
+        batch_size=batch_size,
+        steps=steps,
+        warmup=warmup,
+        seq_length=seq_length,
+        device=device,
+        store=store,
+        threads=threads,
+    )
+    if as_json:
+        typer.echo(json.dumps(result, sort_keys=True))
+    else:
+        out_console.print(
+            f"{result['arch']} hidden {hidden} batch {batch_size} seq {seq_length} on "
+            f"{result['device']}: {result['samples_per_s']:.1f} samples/s "
+            f"({result['seconds_per_step']:.3f} s/step, data {result['data_fraction']:.0%})",
+            markup=False,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train``, ``evaluate`` and ``bench`` to ``app``."""
+    command(app, "train")(train)
+    command(app, "evaluate")(evaluate)
+    command(app, "bench")(bench)

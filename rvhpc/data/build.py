@@ -11,6 +11,7 @@ import multiprocessing as mp
 import os
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from rvhpc import __version__, progress
+from rvhpc.data import attributes as attrs_io
 from rvhpc.data import camels
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
 from rvhpc.errors import DataError
@@ -67,7 +69,7 @@ class Inputs:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _period(name: str, period: tuple) -> tuple[pd.Timestamp, pd.Timestamp]:
+def parse_period(name: str, period: tuple) -> tuple[pd.Timestamp, pd.Timestamp]:
     try:
         start, end = (pd.Timestamp(p) for p in period)
     except (ValueError, TypeError) as exc:
@@ -85,7 +87,7 @@ def resolve_inputs(
     """Check the tree and find every file the store needs (DataError on the first problem)."""
     root = camels.check_root(camels_root, forcing)
     basins = camels.read_basin_list(basin_file)
-    train, evaluation = _period("train", train_period), _period("eval", eval_period)
+    train, evaluation = parse_period("train", train_period), parse_period("eval", eval_period)
     forcing_dir = root / camels.FORCING_DIR / forcing
     flow_dir = root / camels.STREAMFLOW_DIR
     forcing_index, flow_index = camels.index_files(forcing_dir), camels.index_files(flow_dir)
@@ -101,8 +103,7 @@ def resolve_inputs(
             )
         forcing_files.append(forcing_index[basin])
         flow_files.append(flow_index[basin])
-    attr_dir = root / camels.ATTRIBUTE_DIR
-    attribute_files = [attr_dir / f"camels_{g}.txt" for g in camels.ATTRIBUTE_GROUPS]
+    attribute_files = [attrs_io.attribute_file(root, g) for g in attrs_io.ATTRIBUTE_GROUPS]
     for path in attribute_files:
         if not path.is_file():
             raise DataError(f"{path}: attribute file missing")
@@ -180,14 +181,25 @@ def _workers(n_basins: int) -> int:
 
 def read_basins(inputs: Inputs, workers: int | None = None) -> list[BasinData]:
     """Every basin of ``inputs`` in list order, in parallel processes when there are many."""
-    n = len(inputs.basins)
+    return read_files(inputs.basins, inputs.forcing_files, inputs.streamflow_files, workers)
+
+
+def read_files(
+    basins: list[str],
+    forcing_files: list[Path],
+    streamflow_files: list[Path],
+    workers: int | None = None,
+    reader: Callable = read_basin,
+) -> list:
+    """``reader(forcing file, streamflow file)`` of every basin, in list order, in parallel
+    processes when there are many (``reader`` must be a module-level function)."""
+    n = len(basins)
     workers = _workers(n) if workers is None else workers
-    jobs = zip(inputs.forcing_files, inputs.streamflow_files)
-    out: list[BasinData] = []
+    out: list = []
     with progress.task(f"reading {n} basins", total=n) as bar:
         if workers <= 1:
-            results = itertools.starmap(read_basin, jobs)
-            for basin, data in zip(inputs.basins, results):
+            results = itertools.starmap(reader, zip(forcing_files, streamflow_files, strict=True))
+            for basin, data in zip(basins, results):
                 out.append(data)
                 bar.advance(info=basin)
             return out
@@ -195,12 +207,12 @@ def read_basins(inputs: Inputs, workers: int | None = None) -> list[BasinData]:
         pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
         try:
             results = pool.map(
-                read_basin,
-                inputs.forcing_files,
-                inputs.streamflow_files,
+                reader,
+                forcing_files,
+                streamflow_files,
                 chunksize=max(1, min(16, n // (4 * workers))),
             )
-            for basin, data in zip(inputs.basins, results):
+            for basin, data in zip(basins, results):
                 out.append(data)
                 bar.advance(info=basin)
         finally:
@@ -210,12 +222,22 @@ def read_basins(inputs: Inputs, workers: int | None = None) -> list[BasinData]:
     return out
 
 
-def build_store(inputs: Inputs, tmp_path: Path, fingerprint: str) -> None:
-    """Read all inputs and write the store to ``tmp_path`` (which the caller renames)."""
-    attributes = camels.read_attributes(inputs.root, inputs.basins)
-    descriptors = camels.descriptor_table(attributes, inputs.basins, inputs.root)
+def build_store(
+    inputs: Inputs,
+    tmp_path: Path,
+    fingerprint: str,
+    basins: list[BasinData] | None = None,
+    attributes: pd.DataFrame | None = None,
+) -> None:
+    """Read all inputs (unless ``basins`` and ``attributes`` hold them already, as read by
+    :func:`rvhpc.data.check.check_tree`) and write the store to ``tmp_path`` (which the caller
+    renames)."""
+    if attributes is None:
+        attributes = attrs_io.read_attributes(inputs.root, inputs.basins)
+    descriptors = attrs_io.descriptor_table(attributes, inputs.basins, inputs.root)
     n = len(inputs.basins)
-    basins = read_basins(inputs)
+    if basins is None:
+        basins = read_basins(inputs)
     hashes = {
         p: h
         for b, ff, qf in zip(basins, inputs.forcing_files, inputs.streamflow_files)
@@ -278,17 +300,29 @@ def build_store(inputs: Inputs, tmp_path: Path, fingerprint: str) -> None:
         f.create_dataset("elevation", data=heads_arr[:, 2])
         for key, value in scalers.items():
             f.create_dataset(f"scalers/{key}", data=value)
-        raw = attributes.loc[inputs.basins]
-        group = f.create_group("attributes")
-        for col in raw.columns:
-            values = raw[col]
-            if pd.api.types.is_numeric_dtype(values):
-                group.create_dataset(col, data=values.to_numpy(np.float64))
-            else:
-                group.create_dataset(
-                    col, data=values.astype(str).to_numpy(dtype=object), dtype=h5py.string_dtype()
-                )
+        write_attributes(f.create_group("attributes"), attributes.loc[inputs.basins])
         f.flush()
+
+
+def write_attributes(group: h5py.Group, table: pd.DataFrame) -> None:
+    """Every attribute column as a dataset of ``group``: numbers as float64 (NaN = missing), text
+    as UTF-8 strings with a ``missing`` mask attribute (1 = missing; the string is then empty).
+
+    A text column may hold missing values (``geol_2nd_class`` is ``NA`` for 138 real basins):
+    they are kept missing, never turned into the text "nan" or dropped."""
+    group.attrs["columns"] = [str(c) for c in table.columns]
+    for col in table.columns:
+        values = table[col]
+        if pd.api.types.is_numeric_dtype(values):
+            group.create_dataset(col, data=values.to_numpy(np.float64))
+            continue
+        missing = values.isna().to_numpy()
+        text = np.array(
+            ["" if m else str(v) for v, m in zip(values.tolist(), missing, strict=True)],
+            dtype=object,
+        )
+        ds = group.create_dataset(col, data=text, dtype=h5py.string_dtype())
+        ds.attrs["missing"] = missing.astype(np.uint8)
 
 
 def _scalers(inputs: Inputs, dates: pd.DatetimeIndex, x: np.ndarray, q: np.ndarray) -> dict:

@@ -53,7 +53,6 @@ DESCRIPTORS = (
 
 #: forcing folders under ``basin_mean_forcing`` (same file format, other product)
 FORCINGS = ("maurer_extended", "maurer", "daymet", "daymet_extended", "nldas", "nldas_extended")
-ATTRIBUTE_GROUPS = ("clim", "geol", "hydro", "name", "soil", "topo", "vege")
 ATTRIBUTE_DIR = "camels_attributes_v2.0"
 FORCING_DIR = "basin_mean_forcing"
 STREAMFLOW_DIR = "usgs_streamflow"
@@ -357,76 +356,3 @@ def read_streamflow(
     """Daily discharge in mm/day (NaN where -999 or negative) from a ``*_streamflow_qc.txt``."""
     days, q = read_streamflow_arrays(path, area_m2, content)
     return pd.Series(q, index=_index(days), name="qobs(mm/day)")
-
-
-def read_attributes(root: str | os.PathLike, basins: list[str] | None = None) -> pd.DataFrame:
-    """The seven ``camels_*.txt`` files joined on ``gauge_id`` (a string index); with ``basins``,
-    DataError naming the first file that lacks one of them."""
-    folder = Path(root) / ATTRIBUTE_DIR
-    joined: pd.DataFrame | None = None
-    for group in ATTRIBUTE_GROUPS:
-        path = folder / f"camels_{group}.txt"
-        if not path.is_file():
-            raise DataError(f"{path}: attribute file missing")
-        try:
-            df = pd.read_csv(
-                path, sep=";", dtype={"gauge_id": str, "huc_02": str}, encoding_errors="replace"
-            )
-        except (pd.errors.ParserError, ValueError) as exc:
-            raise DataError(
-                f"{path}: malformed attribute file ({str(exc).splitlines()[0][:120]})"
-            ) from None
-        df.columns = [c.strip() for c in df.columns]
-        if "gauge_id" not in df.columns:
-            raise DataError(f"{path}: no 'gauge_id' column in the first line")
-        df["gauge_id"] = df["gauge_id"].str.strip()
-        df = df.set_index("gauge_id")
-        if df.index.has_duplicates:
-            raise DataError(f"{path}: gauge_id {df.index[df.index.duplicated()][0]} appears twice")
-        absent = [b for b in basins or () if b not in df.index]
-        if absent:
-            more = f" ({len(absent)} basins missing)" if len(absent) > 1 else ""
-            raise DataError(f"{path}: basin {absent[0]} is missing from the attribute file{more}")
-        df = df.drop(columns=[c for c in df.columns if joined is not None and c in joined.columns])
-        joined = df if joined is None else joined.join(df, how="outer")
-    assert joined is not None
-    return joined
-
-
-def descriptor_table(
-    attributes: pd.DataFrame, basins: list[str], root: str | os.PathLike = "."
-) -> pd.DataFrame:
-    """The 27 descriptors of ``basins`` (rows in that order) as float64."""
-    folder = Path(root) / ATTRIBUTE_DIR
-    absent = [b for b in basins if b not in attributes.index]
-    if absent:
-        raise DataError(f"{folder}: basin {absent[0]} is missing from the attribute files")
-    missing_cols = [c for c in DESCRIPTORS if c not in attributes.columns]
-    if missing_cols:
-        raise DataError(
-            f"{folder}: attribute files lack the descriptor column(s) {', '.join(missing_cols)}"
-        )
-    table = (
-        attributes.loc[basins, list(DESCRIPTORS)]
-        .apply(pd.to_numeric, errors="coerce")
-        .astype(np.float64)
-    )
-    bad = table.isna().to_numpy()
-    if bad.any():
-        i, j = (int(k[0]) for k in np.nonzero(bad))
-        col = DESCRIPTORS[j]
-        group = next(g for g, cols in _GROUP_COLUMNS.items() if col in cols)
-        raise DataError(
-            f"{folder / f'camels_{group}.txt'}: descriptor {col!r} of basin {basins[i]} is "
-            f"missing or not a number"
-        )
-    return table
-
-
-_GROUP_COLUMNS = {
-    "clim": DESCRIPTORS[:9],
-    "geol": DESCRIPTORS[9:11],
-    "soil": DESCRIPTORS[11:19],
-    "topo": DESCRIPTORS[19:22],
-    "vege": DESCRIPTORS[22:],
-}

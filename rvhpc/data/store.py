@@ -3,7 +3,7 @@ date axis, attributes, descriptors, training scalers and provenance.
 
 :func:`prepare_store` is safe to run from many processes at once (a file lock; one builds, the
 others wait and reuse), never shows a half-written file under the final name (temp file +
-``os.replace``), and rebuilds when the fingerprint of its inputs changed.
+``rvhpc.atomic.atomic_path``), and rebuilds when the fingerprint of its inputs changed.
 :func:`open_store` loads into memory only the days a run needs and closes the file.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +21,10 @@ import pandas as pd
 from filelock import FileLock
 
 from rvhpc import progress
+from rvhpc.atomic import atomic_path
 from rvhpc.data.build import FORMAT_VERSION, build_store, resolve_inputs
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
+from rvhpc.data.check import check_tree
 from rvhpc.data.storesum import checksums_ok, verify_checksums, write_checksums
 from rvhpc.errors import DataError, StoreError
 
@@ -98,6 +100,9 @@ def prepare_store(
 ) -> Path:
     """Build the store ``out`` from a CAMELS US tree, or reuse it when its inputs are unchanged.
 
+    Before a build, the checks of ``rvhpc data check`` run on what is read (the files are read
+    once): errors stop the build with a DataError, warnings are logged.
+
     Parameters
     ----------
     camels_root : folder holding basin_mean_forcing/, usgs_streamflow/, camels_attributes_v2.0/
@@ -111,7 +116,12 @@ def prepare_store(
     The path of the (new or reused) store.
     """
     out = Path(out)
-    inputs = resolve_inputs(camels_root, basin_file, forcing, train_period, eval_period)
+    args = (camels_root, basin_file, forcing, train_period, eval_period)
+    try:
+        inputs = resolve_inputs(*args)
+    except DataError:  # a missing file: the checks name every one of them
+        check_tree(*args).raise_for_errors(_check_command(*args))
+        raise
     fingerprint = inputs.fingerprint()
     if _reusable(out, fingerprint):
         return out
@@ -123,22 +133,36 @@ def prepare_store(
             return out
         if out.exists() and store_fingerprint(out) == fingerprint:
             progress.log(f"{out}: its contents do not match their checksums: rebuilding it")
-        tmp = out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
+        report = check_tree(*args)
+        for finding in report.warnings:
+            progress.log(f"warning: {finding.message}")
+        for finding in report.errors:
+            progress.log(f"error: {finding.message}")
+        report.raise_for_errors(_check_command(*args))
+        with atomic_path(out) as tmp:
             progress.log(f"building {out} from {inputs.root} ({len(inputs.basins)} basins)")
-            build_store(inputs, tmp, fingerprint)
+            build_store(inputs, tmp, fingerprint, report.data, report.attributes)
             write_checksums(tmp)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
     return out
 
 
 def _reusable(out: Path, fingerprint: str) -> bool:
     """The store exists, was built from these inputs, and its contents match their checksums."""
     return out.exists() and store_fingerprint(out) == fingerprint and checksums_ok(out)
+
+
+def _check_command(root, basin_file, forcing, train_period, eval_period) -> str:
+    """The ``rvhpc data check`` command line that reports on these inputs."""
+    return shlex.join(
+        [
+            "rvhpc", "data", "check", "--camels-root", str(root), "--basins", str(basin_file),
+            "--forcing", forcing, "--train-start", str(train_period[0]),
+            "--train-end", str(train_period[1]), "--eval-start", str(eval_period[0]),
+            "--eval-end", str(eval_period[1]),
+        ]
+    )  # fmt: skip
 
 
 def _open(path: Path) -> h5py.File:
@@ -247,6 +271,28 @@ def store_info(path: str | os.PathLike) -> dict:
             provenance=json.loads(f.attrs["provenance"]),
             attributes=list(f["attributes"].keys()),
         )
+
+
+def store_attributes(path: str | os.PathLike) -> pd.DataFrame:
+    """Every stored attribute column of every basin (index ``gauge_id``, store order); missing
+    values come back missing (NaN), text as written."""
+    path = Path(path)
+    with _open(path) as f:
+        basins = [b.decode() for b in f["basins"][:]]
+        group = f["attributes"]
+        columns = {}
+        for name in group.attrs.get("columns", sorted(group.keys())):
+            ds = group[name]
+            if h5py.check_string_dtype(ds.dtype) is None:
+                columns[name] = ds[:].astype(np.float64)
+                continue
+            text = ds.asstr()[:]
+            missing = ds.attrs.get("missing", np.zeros(len(text), np.uint8)).astype(bool)
+            columns[name] = pd.Series(
+                [None if m else t for t, m in zip(text.tolist(), missing, strict=True)],
+                dtype=object,
+            ).to_numpy()
+    return pd.DataFrame(columns, index=pd.Index(basins, name="gauge_id"))
 
 
 def basin_series(path: str | os.PathLike, basin: str) -> tuple[pd.DataFrame, pd.Series]:

@@ -7,7 +7,16 @@ reservoirs, deep losses) whose parameters are functions of the generated attribu
 differ strongly in how they answer the same weather and the 27 descriptors explain why. Basins
 come in clusters of neighbours that share their meteorology (synth_attrs.NEIGHBOURS), so the
 dynamic inputs alone cannot tell them apart: only the static attributes can.
-Everything is vectorised across basins and drawn from one ``numpy`` Generator: one seed, one tree.
+Everything is vectorised across basins and drawn from ``numpy`` Generators seeded by the one
+seed: one seed, one tree.
+
+The files carry every trait of the published CAMELS US files that a reader meets: ``NA`` in the
+text column ``geol_2nd_class`` and the numeric ``geol_porostiy`` and ``root_depth_50/99`` in
+about the published shares, one basin with every hydrological signature but ``baseflow_index``
+missing, leading spaces in ``dom_land_cover``, commas, periods and quote characters in gauge
+names, a ``readme.txt`` next to the attribute files, tab-separated forcing whose three header
+numbers are right-aligned, streamflow values right-aligned in runs of spaces with the flags
+``A``, ``A:e`` and ``M`` (``-999.00``, a missing day).
 """
 
 from __future__ import annotations
@@ -221,7 +230,8 @@ def _write_forcing(
         ]
     )
     header = "Year Mnth Day Hr\t" + "\t".join(FORCING_COLUMNS)
-    path.write_text(f"{lat:.5f}\n{elev:.1f}\n{area_m2:d}\n{header}\n{rows}", encoding="utf-8")
+    # as published: the three header numbers right-aligned with leading spaces, then tabs
+    path.write_text(f"{lat:7.2f}\n{elev:7.2f}\n{area_m2:>10d}\n{header}\n{rows}", encoding="utf-8")
 
 
 def _write_streamflow(
@@ -231,26 +241,73 @@ def _write_streamflow(
     path.write_text(rows, encoding="utf-8")
 
 
+BASIN_FILE = "basin_list.txt"
+#: what marks a folder as holding a CAMELS US tree (synth writes into none without --overwrite)
+CAMELS_MARKERS = (BASIN_FILE, ATTRIBUTE_DIR, FORCING_DIR, STREAMFLOW_DIR)
+
+
+def check_target(root: Path, overwrite: bool) -> None:
+    """Refuse a target that is a file, holds a file where synth needs a folder, or already holds
+    CAMELS US files (unless ``overwrite``: then synth replaces only the files it writes)."""
+    if root.exists() and not root.is_dir():
+        raise DataError(f"{root}: is a file, not a folder; choose a folder for the synthetic tree")
+    for sub in (FORCING_DIR, f"{FORCING_DIR}/maurer_extended", STREAMFLOW_DIR, ATTRIBUTE_DIR):
+        if (root / sub).exists() and not (root / sub).is_dir():
+            raise DataError(
+                f"{root / sub}: is a file where the synthetic tree needs a folder; move it away "
+                "or choose another folder"
+            )
+    if (root / BASIN_FILE).is_dir():
+        raise DataError(f"{root / BASIN_FILE}: is a folder where synth writes the basin list")
+    held = [m for m in CAMELS_MARKERS if (root / m).exists()]
+    if held and not overwrite:
+        raise DataError(
+            f"{root}: already holds CAMELS US files ({', '.join(held)}); choose an empty folder, "
+            "or pass --overwrite to replace the files synth writes (nothing else is touched)"
+        )
+
+
 def synthesize(
     out: str | os.PathLike,
     n_basins: int = 16,
     start: str = "1980-01-01",
     end: str = "2008-12-31",
     seed: int = 0,
+    overwrite: bool = False,
 ) -> SynthResult:
-    """Write a synthetic CAMELS US tree under ``out`` (plus ``out/basin_list.txt``).
+    """Write a synthetic CAMELS US tree under ``out`` (plus ``out/basin_list.txt``) with the
+    traits of the published files (module docstring).
 
     Parameters
     ----------
-    out : folder to create (existing files of the same names are overwritten)
+    out : folder to create or an empty one
     n_basins : number of basins
     start, end : first and last day of the daily series
-    seed : seed of the one random generator; same seed, same tree
+    seed : seed of the random generators; same seed, same tree
+    overwrite : write into a folder that already holds CAMELS US files, replacing only the files
+        of the names synth writes
 
     Returns
     -------
     SynthResult with the root, basin ids (sorted), the basin list file and the date axis.
+
+    Raises
+    ------
+    DataError : bad options, or a target that holds CAMELS files (without ``overwrite``) or a file
+        where a folder is needed
     """
+    root = Path(out)
+    check_target(root, overwrite)
+    try:
+        return _synthesize(root, n_basins, start, end, seed)
+    except (NotADirectoryError, FileExistsError, IsADirectoryError) as exc:
+        raise DataError(
+            f"{exc.filename}: {exc.strerror}; a file stands where the synthetic tree needs a "
+            "folder (or the reverse): move it away or choose another folder"
+        ) from None
+
+
+def _synthesize(root: Path, n_basins: int, start: str, end: str, seed: int) -> SynthResult:
     if n_basins < 1:
         raise DataError(f"--basins must be at least 1, got {n_basins}")
     try:
@@ -270,11 +327,12 @@ def synthesize(
     missing = _gaps(rng, n_basins, len(dates))
     estimated = rng.random(q_true.shape) < 0.03
     attrs = synth_attrs.add_hydro(attrs, weather, flows, q_true, dates)
+    # a generator of its own: the published files' missing values change no other number
+    attrs = synth_attrs.add_missing(attrs, np.random.default_rng([seed, 671]))
     area_m2 = np.round(
         attrs["area_gages2"].to_numpy() * 1e6 * rng.uniform(0.98, 1.02, n_basins)
     ).astype(np.int64)
 
-    root = Path(out)
     forcing_dir = root / FORCING_DIR / "maurer_extended"
     ymd = [f"{d.year} {d.month:02d} {d.day:02d}" for d in dates]
     prefix = [f"{s} 12\t" for s in ymd]
@@ -309,6 +367,6 @@ def synthesize(
             )
             bar.advance()
     synth_attrs.write_attribute_files(root / ATTRIBUTE_DIR, attrs)
-    basin_file = root / "basin_list.txt"
+    basin_file = root / BASIN_FILE
     basin_file.write_text("".join(f"{b}\n" for b in basins), encoding="utf-8")
     return SynthResult(root, basins, basin_file, dates)

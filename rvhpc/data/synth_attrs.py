@@ -9,78 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-COLUMNS = {
-    "clim": (
-        "p_mean",
-        "pet_mean",
-        "p_seasonality",
-        "frac_snow",
-        "aridity",
-        "high_prec_freq",
-        "high_prec_dur",
-        "high_prec_timing",
-        "low_prec_freq",
-        "low_prec_dur",
-        "low_prec_timing",
-    ),
-    "geol": (
-        "geol_1st_class",
-        "glim_1st_class_frac",
-        "geol_2nd_class",
-        "glim_2nd_class_frac",
-        "carbonate_rocks_frac",
-        "geol_porostiy",
-        "geol_permeability",
-    ),
-    "hydro": (
-        "q_mean",
-        "runoff_ratio",
-        "slope_fdc",
-        "baseflow_index",
-        "stream_elas",
-        "q5",
-        "q95",
-        "high_q_freq",
-        "high_q_dur",
-        "low_q_freq",
-        "low_q_dur",
-        "zero_q_freq",
-        "hfd_mean",
-    ),
-    "name": ("huc_02", "gauge_name"),
-    "soil": (
-        "soil_depth_pelletier",
-        "soil_depth_statsgo",
-        "soil_porosity",
-        "soil_conductivity",
-        "max_water_content",
-        "sand_frac",
-        "silt_frac",
-        "clay_frac",
-        "water_frac",
-        "organic_frac",
-        "other_frac",
-    ),
-    "topo": (
-        "gauge_lat",
-        "gauge_lon",
-        "elev_mean",
-        "slope_mean",
-        "area_gages2",
-        "area_geospa_fabric",
-    ),
-    "vege": (
-        "frac_forest",
-        "lai_max",
-        "lai_diff",
-        "gvf_max",
-        "gvf_diff",
-        "dom_land_cover_frac",
-        "dom_land_cover",
-        "root_depth_50",
-        "root_depth_99",
-    ),
-}
+from rvhpc.data.attributes import ATTRIBUTE_COLUMNS
+
 _SEASONS = np.array(["djf", "mam", "jja", "son"])
 _GEOL = np.array(
     [
@@ -102,6 +32,76 @@ _COVER = np.array(
         "    Open Shrublands",
     ]
 )
+
+
+_RIVERS = (
+    "Fish River",
+    "Bear Creek",
+    "St. Croix River",
+    "Coeur d'Alene River",
+    "Big Sandy Creek",
+    "N.F. Clearwater River",
+    "Mill Brook",
+    "Rio Grande",
+)
+_PLACES = (
+    "near Fort Kent, Maine",
+    "at Salem, Oregon",
+    "bl Dam nr Ashland, Ky.",
+    "near Hope, Arkansas",
+    "at Spring Valley, Minn.",
+    "abv Lake Placid, NY",
+)
+
+
+def gauge_names(n: int) -> list[str]:
+    """Gauge names as the published ones are written: free text with commas and periods; the first
+    holds a double quote and some an apostrophe (``'``), so no reader may take quotes as quoting."""
+    names = [f"{_RIVERS[i % len(_RIVERS)]} {_PLACES[(3 * i) % len(_PLACES)]}" for i in range(n)]
+    names[0] = 'Bear Creek at "Old Mill" Bridge, near Salem, Oregon'
+    return names
+
+
+#: the published files' share of missing values per column (671 basins: 138, 3 and 24 basins);
+#: every synthetic tree holds at least one missing value per column, however few its basins
+MISSING_SHARE = {
+    ("geol_2nd_class",): 138 / 671,
+    ("geol_porostiy",): 3 / 671,
+    ("root_depth_50", "root_depth_99"): 24 / 671,
+}
+#: the hydrological signatures that are NA for one basin (all but baseflow_index, as 03281100)
+SIGNATURES_MISSING = (
+    "q_mean",
+    "runoff_ratio",
+    "slope_fdc",
+    "stream_elas",
+    "q5",
+    "q95",
+    "high_q_freq",
+    "high_q_dur",
+    "low_q_freq",
+    "low_q_dur",
+    "zero_q_freq",
+    "hfd_mean",
+)
+
+
+def add_missing(attrs: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Missing values where the published files have them: in ``geol_2nd_class`` (text; its
+    ``glim_2nd_class_frac`` then 0), ``geol_porostiy``, ``root_depth_50/99`` (the same basins)
+    and every signature but ``baseflow_index`` of one basin. None of the 27 descriptors."""
+    out = attrs.copy()
+    n = len(out)
+    for columns, share in MISSING_SHARE.items():
+        rows = rng.choice(n, min(n, max(1, round(share * n))), replace=False)
+        for col in columns:
+            values = out[col].astype(object) if col == "geol_2nd_class" else out[col]
+            values.iloc[np.sort(rows)] = None if col == "geol_2nd_class" else np.nan
+            out[col] = values
+        if columns == ("geol_2nd_class",):
+            out.iloc[np.sort(rows), out.columns.get_loc("glim_2nd_class_frac")] = 0.0
+    out.loc[out.index[int(rng.integers(0, n))], list(SIGNATURES_MISSING)] = np.nan
+    return out
 
 
 #: gauges per cluster of neighbours that share one meteorology (like nested and adjacent CAMELS
@@ -214,7 +214,7 @@ def attributes(
         geol_porostiy=rng.uniform(0.01, 0.25, n),
         geol_permeability=np.clip(rng.normal(-14.0, 1.1, n) + 1.6 * carbonate, -16.5, -10.9),
         huc_02=np.array([f"{h:02d}" for h in site["huc"]]),
-        gauge_name=np.array([f"SYNTHETIC CREEK {i} NEAR TOWN {i % 97}, ST" for i in range(n)]),
+        gauge_name=np.array(gauge_names(n)),
         soil_depth_pelletier=np.clip(
             np.exp(rng.normal(np.log(6.0) - 0.8 * np.log(slope / 18.0), 0.9, n)), 0.3, 50.0
         ),
@@ -284,10 +284,34 @@ def add_hydro(
     return out
 
 
-def write_attribute_files(folder: Path, attrs: pd.DataFrame) -> None:
-    """The seven ``camels_<group>.txt`` files, ``;``-separated, first column ``gauge_id``."""
+README = """Synthetic CAMELS US attributes written by `rvhpc data synth` (not the published data).
+
+Like the published camels_attributes_v2.0 folder, this one holds this readme.txt next to the seven
+camels_<group>.txt files: ';'-separated, first column gauge_id, missing values written NA, text
+unquoted (gauge names hold commas and quote characters, dom_land_cover leading spaces).
+"""
+
+
+def _field(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "NA"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def write_attribute_files(folder: Path, attrs: pd.DataFrame) -> list[Path]:
+    """The seven ``camels_<group>.txt`` files as published (``;``-separated, first column
+    ``gauge_id``, missing values ``NA``, text unquoted) plus ``readme.txt``; returns the paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    for group, cols in COLUMNS.items():
-        attrs.loc[:, list(cols)].to_csv(
-            folder / f"camels_{group}.txt", sep=";", index_label="gauge_id", float_format="%.6g"
-        )
+    written = []
+    for group, cols in ATTRIBUTE_COLUMNS.items():
+        lines = [";".join(("gauge_id", *cols))]
+        table = attrs.loc[:, list(cols)].astype(object)
+        for gauge, row in zip(attrs.index, table.itertuples(index=False), strict=True):
+            lines.append(";".join([gauge, *map(_field, row)]))
+        path = folder / f"camels_{group}.txt"
+        path.write_text("\n".join(lines) + "\n", encoding="ascii")
+        written.append(path)
+    (folder / "readme.txt").write_text(README, encoding="ascii")
+    return [*written, folder / "readme.txt"]

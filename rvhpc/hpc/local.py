@@ -13,7 +13,7 @@ from pathlib import Path
 from rvhpc import progress
 from rvhpc.errors import ConfigError
 from rvhpc.grid import Grid, data_plan, ensure_data, write_manifest
-from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.runfiles import EXIT_REQUEUE, local_log_name
 
 
 @dataclass
@@ -76,7 +76,7 @@ def _loop(
         while todo or running:
             while todo and len(running) < jobs:
                 cell = todo.pop(0)
-                log_path = grid.log_dir / f"{grid.name}_local_{cell.index}.log"
+                log_path = grid.log_dir / local_log_name(grid.name, cell.index)
                 handle = open(log_path, "ab")
                 argv = [
                     python or sys.executable,

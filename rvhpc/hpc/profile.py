@@ -11,19 +11,15 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from rvhpc.config_io import load_yaml_model
+from rvhpc.config_io import Strict, load_yaml_model
 from rvhpc.errors import ConfigError
 
 _TIME = re.compile(r"^(\d+-)?\d{1,2}:\d{2}:\d{2}$|^\d+$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ContainerSettings(_Strict):
+class ContainerSettings(Strict):
     """How array tasks run inside a container. ``runtime: none`` runs bare."""
 
     image: str | None = None  # .sif file (apptainer/singularity) or a root dir ("host" for bwrap)
@@ -33,7 +29,7 @@ class ContainerSettings(_Strict):
     extra_args: list[str] = Field(default_factory=list)
 
 
-class DaskWorkers(_Strict):
+class DaskWorkers(Strict):
     """dask-jobqueue SLURMCluster worker jobs for ``rvhpc collect --scheduler slurm``."""
 
     cores: int = 1
@@ -44,7 +40,7 @@ class DaskWorkers(_Strict):
     max_jobs: int = 4
 
 
-class SiteProfile(_Strict):
+class SiteProfile(Strict):
     """Resources and environment of one grid cell on a Slurm site."""
 
     name: str = "default"

@@ -16,6 +16,7 @@ from pathlib import Path
 from rvhpc.errors import ConfigError
 from rvhpc.hpc.profile import SiteProfile
 from rvhpc.hpc.quoting import command_line, module_loads, one_line, sbatch_option
+from rvhpc.runfiles import EXIT_REQUEUE
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "slurm" / "templates" / "array.sbatch"
 SLOTS = ("shebang", "header", "prologue", "command", "epilogue")
@@ -60,11 +61,19 @@ def chunk(indices: list[int], max_array_size: int) -> list[tuple[int, list[int]]
 
 
 def directives(
-    profile: SiteProfile, job_name: str, array: str, log_file: Path, workdir: Path
+    profile: SiteProfile,
+    job_name: str,
+    array: str | None,
+    log_file: Path,
+    workdir: Path,
+    requeue: bool = True,
 ) -> list[str]:
-    """The sorted ``#SBATCH`` lines, then the profile's extra ones; ``skip_sbatch`` drops generated ones."""
+    """The sorted ``#SBATCH`` lines, then the profile's extra ones; ``skip_sbatch`` drops generated ones.
+
+    ``array`` None: a single job (no ``--array``); ``requeue`` False: no ``--requeue`` and no
+    time-limit signal (a job that does not checkpoint, such as collect).
+    """
     opts: dict[str, str | None] = {
-        "array": array,
         "chdir": str(workdir),
         "cpus-per-task": str(profile.cpus_per_task),
         "job-name": job_name,
@@ -77,6 +86,10 @@ def directives(
         "signal": f"B:USR1@{profile.signal_seconds}",
         "time": profile.time_limit,
     }
+    if array is not None:
+        opts["array"] = array
+    if not requeue:
+        del opts["requeue"], opts["signal"]
     for key, value in (
         ("partition", profile.partition),
         ("account", profile.account),
@@ -124,10 +137,27 @@ def cell_command(profile: SiteProfile, manifest: Path, offset: int, binds: list[
     return argv
 
 
+def collect_command(
+    profile: SiteProfile, grid_file: Path, out: Path, workers: int, binds: list[Path]
+) -> list[str]:
+    """The argv of the collect job: ``python -m rvhpc collect GRID --out OUT --workers N``, in the
+    container when the profile names one (as an array task runs)."""
+    from rvhpc.hpc.container import uses_container, wrap_command
+
+    in_container = uses_container(profile.container)
+    python = profile.python or ("python3" if in_container else sys.executable)
+    argv = [python, "-m", "rvhpc", "collect", str(grid_file), "--out", str(out)]
+    argv += ["--workers", str(workers)]
+    return wrap_command(argv, profile.container, binds)
+
+
 def prologue(profile: SiteProfile) -> list[str]:
     lines = module_loads(profile.modules)
     lines += list(profile.setup)
     lines.append(f"RVHPC_MAX_REQUEUES={int(profile.max_requeues)}")
+    lines.append(
+        f"RVHPC_EXIT_REQUEUE={EXIT_REQUEUE}   # a cell that checkpointed and wants a requeue"
+    )
     lines.append(
         'export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"   # Slurm does not set it; torch would oversubscribe'
     )
@@ -145,16 +175,18 @@ def render(
     profile: SiteProfile,
     *,
     job_name: str,
-    array: str,
+    array: str | None,
     log_file: Path,
     workdir: Path,
     command: list[str],
+    requeue: bool = True,
     template: Path = TEMPLATE,
 ) -> str:
-    """Fill the template's slots."""
+    """Fill the template's slots (``array`` None and ``requeue`` False: a single job, such as
+    collect, that goes through the same template, prologue and container as the array tasks)."""
     values = {
         "shebang": "#!/bin/bash",
-        "header": "\n".join(directives(profile, job_name, array, log_file, workdir)),
+        "header": "\n".join(directives(profile, job_name, array, log_file, workdir, requeue)),
         "prologue": "\n".join(prologue(profile)),
         "command": command_line(command),
         "epilogue": "",

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rvhpc import progress
+from rvhpc.atomic import write_json, write_text
 from rvhpc.errors import ConfigError, SchedulerError
-from rvhpc.grid import Grid, write_json_atomic, write_manifest
+from rvhpc.grid import Grid, write_manifest
 from rvhpc.hpc import sbatch
 from rvhpc.hpc.commands import CommandError, run_command
 from rvhpc.hpc.profile import SiteProfile
-from rvhpc.hpc.quoting import command_line, sbatch_option
+from rvhpc.runfiles import array_log_name, collect_log_name
 
 DEFAULT_MAX_ARRAY_SIZE = 1001  # Slurm's own default
 _JOB_ID = re.compile(r"^(?P<id>\d+)(;\S+)?$")
@@ -95,64 +95,41 @@ def plan(
             profile,
             job_name=f"rvhpc-{grid.name}",
             array=sbatch.array_spec(task_ids, max_parallel),
-            log_file=grid.log_dir / f"{grid.name}_%A_%a.log",
+            log_file=grid.log_dir / array_log_name(grid.name),
             workdir=grid.runs_dir,
             command=command,
         )
         script = scripts / f"{grid.name}-{stamp}-offset{offset}.sbatch"
-        write_text_atomic(script, text)
+        write_text(script, text)
         arrays.append(sbatch.ArrayJob(offset, task_ids, script, text))
     result = Plan(grid, manifest, arrays)
     if collect:
         result.collect_script = scripts / f"{grid.name}-{stamp}-collect.sbatch"
         result.collect_text = collect_script(grid, profile)
-        write_text_atomic(result.collect_script, result.collect_text)
+        write_text(result.collect_script, result.collect_text)
     return result
 
 
 def collect_script(grid: Grid, profile: SiteProfile) -> str:
-    """A one-task job running ``rvhpc collect GRID --out RUNS/results`` after the arrays."""
+    """A one-task job running ``rvhpc collect GRID --out RUNS/results`` after the arrays, rendered
+    from the same template as the array tasks (so it runs in the profile's container too)."""
     one_task = profile.model_copy(update={"nodes": 1, "gpus_per_node": 0})
-    header = [
-        line
-        for line in sbatch.directives(
-            one_task, f"rvhpc-{grid.name}-collect", "0", Path("x"), grid.runs_dir
-        )
-        if not line.startswith(
-            ("#SBATCH --array", "#SBATCH --output", "#SBATCH --signal", "#SBATCH --requeue")
-        )
-    ]
-    header.append(
-        "#SBATCH " + sbatch_option("output", str(grid.log_dir / f"{grid.name}_collect_%j.log"))
+    command = sbatch.collect_command(
+        one_task,
+        grid.path,
+        grid.runs_dir / "results",
+        profile.cpus_per_task,
+        binds_for(grid),
     )
-    python = profile.python or sys.executable
-    argv = [
-        python,
-        "-m",
-        "rvhpc",
-        "collect",
-        str(grid.path),
-        "--out",
-        str(grid.runs_dir / "results"),
-        "--workers",
-        str(profile.cpus_per_task),
-    ]
-    return "\n".join(
-        [
-            "#!/bin/bash",
-            *sorted(header),
-            "set -eu",
-            *sbatch.prologue(one_task),
-            command_line(argv),
-            "",
-        ]
+    return sbatch.render(
+        one_task,
+        job_name=f"rvhpc-{grid.name}-collect",
+        array=None,
+        log_file=grid.log_dir / collect_log_name(grid.name),
+        workdir=grid.runs_dir,
+        command=command,
+        requeue=False,
     )
-
-
-def write_text_atomic(target: Path, text: str) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(target)
 
 
 def _sbatch(argv: list[str], script: Path) -> str:
@@ -224,4 +201,4 @@ def record(grid: Grid, entry: dict[str, Any]) -> None:
     with FileLock(str(path) + ".lock"):
         arrays = read_submissions(grid)
         arrays.append({"grid": grid.name, **entry})
-        write_json_atomic(path, {"arrays": arrays})
+        write_json(path, {"arrays": arrays}, indent=1)

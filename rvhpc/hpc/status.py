@@ -16,8 +16,9 @@ from typing import Any
 
 from rvhpc.grid import Cell, Grid
 from rvhpc.hpc import slurm
+from rvhpc.hpc.array_task import attempts_file, read_attempts
 from rvhpc.hpc.commands import CommandError, have, run_command
-from rvhpc.hpc.jobenv import attempts_file, read_attempts
+from rvhpc.runfiles import local_log_name, task_log_name
 
 STATES = ("done", "running", "pending", "failed", "missing")
 _LIVE = {
@@ -170,7 +171,7 @@ def latest_tasks(grid: Grid) -> dict[int, tuple[str, Path]]:
     for entry in slurm.read_submissions(grid):
         for task in entry["task_ids"]:
             job = f"{entry['job_id']}_{task}"
-            out[entry["offset"] + task] = (job, grid.log_dir / f"{grid.name}_{job}.log")
+            out[entry["offset"] + task] = (job, grid.log_dir / task_log_name(grid.name, job))
     return out
 
 
@@ -221,7 +222,7 @@ def _cell_status(
     attempts: list[dict[str, Any]],
 ) -> CellStatus:
     st = CellStatus(cell.index, cell.id, cell.experiment, cell.seed, "missing", str(cell.run_dir))
-    job, log = task if task else (None, grid.log_dir / f"{grid.name}_local_{cell.index}.log")
+    job, log = task if task else (None, grid.log_dir / local_log_name(grid.name, cell.index))
     st.job = job
     if cell.is_done():
         st.state = "done"

@@ -1,7 +1,6 @@
 """The model zoo: EA-LSTM, CT-LSTM, SR-LSTMEA, FM-LSTM and a plain LSTM, a registry by name and
 conversion from/to the original code's state dicts."""
 
-from rvhpc.models.base import tune_cpu_allocator
 from rvhpc.models.reference import from_reference, load_reference_file, to_reference
 from rvhpc.models.registry import MODELS, build_model, model_class
 
@@ -12,5 +11,4 @@ __all__ = [
     "load_reference_file",
     "model_class",
     "to_reference",
-    "tune_cpu_allocator",
 ]

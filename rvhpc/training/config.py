@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from rvhpc.config_io import Strict
 from rvhpc.errors import ConfigError
 from rvhpc.experiments import check_cell, experiment_name
 
@@ -14,14 +15,14 @@ from rvhpc.experiments import check_cell, experiment_name
 RUNTIME_FIELDS = ("device", "log_every", "threads")
 
 
-class TrainConfig(BaseModel):
+class TrainConfig(Strict):
     """Everything that defines one training run. Unknown keys are refused.
 
     The defaults are the paper's settings: hidden 256, batch 256, 20 epochs, Adam lr 1e-3 and
     5e-4 from epoch 11 (1-based) on, dropout 0.4, gradient-norm clip 1, forget bias 5, 270 days.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)  # unknown keys are refused by Strict
 
     store: Path
     arch: str = "ea"

@@ -135,7 +135,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
     ).eval_days()
 
     if device.type == "cpu":
-        from rvhpc.models import tune_cpu_allocator
+        from rvhpc.training.allocator import tune_cpu_allocator
 
         tune_cpu_allocator()  # process-wide; a training process is exactly the entry point it is meant for
     with (

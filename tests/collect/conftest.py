@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from rvhpc import progress
-from rvhpc.collect.synth import hydrographs, write_cell
 from rvhpc.experiments import run_subdir
+from tests.support.fake_runs import hydrographs, write_cell
 
 DATES = pd.date_range("2000-01-01", periods=400, freq="D")
 

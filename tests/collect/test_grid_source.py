@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from rvhpc.collect import collect
-from rvhpc.collect.synth import write_cell
 from rvhpc.grid import load_grid
 from tests.collect.conftest import DATES, basin_ids, noisy, observed
+from tests.support.fake_runs import write_cell
 
 
 def test_collect_a_grid_file(tmp_path, client):

@@ -47,21 +47,24 @@ CASES = {
     "no forcing file": (
         lambda r: (
             _forcing(r, "12000002").unlink(),
-            (r / "basin_mean_forcing" / "maurer_extended", "no forcing file for basin 12000002"),
+            (r / "basin_mean_forcing" / "maurer_extended", "no forcing file for basin(s) 12000002"),
         )[1],
         [],
     ),
     "no streamflow file": (
         lambda r: (
             _streamflow(r, "01000001").unlink(),
-            (r / "usgs_streamflow", "no streamflow file for basin 01000001"),
+            (r / "usgs_streamflow", "no streamflow file for basin(s) 01000001"),
         )[1],
         [],
     ),
     "basin missing from attributes": (
         lambda r: (
             _drop_line(r / "camels_attributes_v2.0" / "camels_soil.txt", "12000002"),
-            (r / "camels_attributes_v2.0" / "camels_soil.txt", "basin 12000002 is missing"),
+            (
+                r / "camels_attributes_v2.0" / "camels_soil.txt",
+                "no row for listed basin(s) 12000002",
+            ),
         )[1],
         [],
     ),
@@ -90,14 +93,14 @@ CASES = {
     "train period outside data": (
         lambda r: (
             r / "basin_mean_forcing" / "maurer_extended",
-            "train period 1999-10-01..2000-02-09 is outside the data",
+            "do not cover the train period 1999-10-01..2000-02-09",
         ),
         ["--train-start", "1999-10-01"],
     ),
     "eval period outside data": (
         lambda r: (
             r / "basin_mean_forcing" / "maurer_extended",
-            "eval period 2000-01-05..2001-01-01 is outside the data",
+            "do not cover the eval period 2000-01-05..2001-01-01",
         ),
         ["--eval-end", "2001-01-01"],
     ),

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rvhpc.data import camels
+from rvhpc.data import attributes, camels
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
 from rvhpc.errors import DataError
 from tests.data.handmade import AREAS, BASINS, N_DAYS, forcing_text, make_tree
@@ -71,10 +71,10 @@ def test_files_found_flat_or_in_huc_folders(tmp_path, flat):
 
 
 def test_attributes_joined_with_string_ids(handmade):
-    attrs = camels.read_attributes(handmade)
+    attrs = attributes.read_attributes(handmade)
     assert list(attrs.index) == sorted(BASINS) and all(isinstance(b, str) for b in attrs.index)
     assert attrs.loc["01000001", "huc_02"] == "01"  # leading zeros kept
-    table = camels.descriptor_table(attrs, ["12000002", "01000001"])
+    table = attributes.descriptor_table(attrs, ["12000002", "01000001"])
     assert list(table.columns) == list(DESCRIPTORS) and list(table.index) == [
         "12000002",
         "01000001",

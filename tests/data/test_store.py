@@ -182,7 +182,7 @@ def test_concurrent_prepare_builds_once(tiny_camels, tmp_path):
 def test_half_written_file_never_under_final_name(handmade, tmp_path, monkeypatch):
     import rvhpc.data.store as store_mod
 
-    def crash(inputs, tmp, fingerprint):
+    def crash(inputs, tmp, fingerprint, *read):
         tmp.write_bytes(b"partial")
         raise KeyboardInterrupt
 

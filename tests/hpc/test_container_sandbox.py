@@ -222,7 +222,7 @@ def test_array_task_runs_its_cell_in_the_sandbox(smoke):
 
 
 def test_array_task_without_its_run_dir_bound_leaves_nothing_on_the_host(smoke):
-    from rvhpc.hpc.jobenv import attempts_file, read_attempts
+    from rvhpc.hpc.array_task import attempts_file, read_attempts
 
     grid, manifest = smoke
     cell = grid.cells[1]

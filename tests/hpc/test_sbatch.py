@@ -233,3 +233,28 @@ def test_example_profile_runs_the_cell_in_apptainer() -> None:
         "rvhpc",
     ]
     assert "#SBATCH --gpus-per-node=1" in text and "module load cuda/12.1" in text
+
+
+def test_collect_job_goes_through_the_template_and_the_container(tmp_path: Path) -> None:
+    from rvhpc.grid import load_grid
+    from rvhpc.hpc.profile import load_profile
+    from rvhpc.hpc.slurm import collect_script
+
+    profile = load_profile(
+        Path(__file__).resolve().parents[2] / "slurm" / "profiles" / "example.yaml"
+    )
+    grid = load_grid(Path(__file__).resolve().parents[2] / "data" / "grids" / "smoke.yaml")
+    text = collect_script(grid, profile)
+    template = sbatch.TEMPLATE.read_text()
+    # every template line outside the slots is in the script, in order
+    fixed = [line for line in template.splitlines() if "{{" not in line]
+    lines = iter(text.splitlines())
+    assert all(line in lines for line in fixed)  # a subsequence: consumes the iterator in order
+    lines = text.splitlines()
+    command = next(line for line in lines if "-m rvhpc collect" in line)
+    argv = shlex.split(command.rstrip(" &"))
+    assert argv[:3] == ["apptainer", "exec", "--nv"]
+    assert argv[argv.index("collect") + 1] == str(grid.path)
+    assert "module load cuda/12.1" in text
+    for absent in ("--array", "--requeue", "--signal", "--gpus-per-node"):
+        assert f"#SBATCH {absent}" not in text

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rvhpc.grid import load_grid, write_manifest
 from rvhpc.hpc import slurm
-from rvhpc.hpc.jobenv import append_attempt, attempts_file
+from rvhpc.hpc.array_task import append_attempt, attempts_file
 from rvhpc.hpc.status import grid_status, parse_jobcomp, parse_sacct, parse_squeue
 from rvhpc.runfiles import write_done
 from tests.hpc._gridtools import rvhpc, write_grid

@@ -153,3 +153,14 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("crash")
     assert os.listdir(tmp_path) == []
+
+
+def test_tune_cpu_allocator_applies_on_glibc():
+    import subprocess
+    import sys
+
+    code = "from rvhpc.training.allocator import tune_cpu_allocator as t; print(t())"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "True"

@@ -75,7 +75,7 @@ def read_attempts(path: Path) -> list[dict[str, Any]]:
 
 
 def run_cell(manifest: Path, index: int | None = None, offset: int = 0, force: bool = False) -> int:
-    """Train the manifest's cell ``index``; returns the exit status (0 done, 75 checkpointed: requeue)."""
+    """Train the manifest's cell ``index``; returns the exit status (0 done, EXIT_REQUEUE checkpointed)."""
     from rvhpc.training.config import TrainConfig
     from rvhpc.training.run import train_cell
 

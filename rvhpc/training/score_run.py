@@ -13,6 +13,7 @@ from rvhpc import progress
 from rvhpc.atomic import write_json
 from rvhpc.errors import ConfigError, RunDirError
 from rvhpc.experiments import check_cell
+from rvhpc.runfiles import CONFIG_JSON, STATICS_NPZ
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import DistEnv, resolve_device
@@ -53,7 +54,7 @@ def evaluate_run(
     rd = RunDir(run_dir)
     record = rd.read_config()
     if record is None:
-        raise RunDirError(f"{rd.path} holds no config.json: not an rvhpc run directory")
+        raise RunDirError(f"{rd.path} holds no {CONFIG_JSON}: not an rvhpc run directory")
     fields = {k: v for k, v in record.items() if k in TrainConfig.model_fields}
     config = TrainConfig.create(**{**fields, "device": device})
     ckpt = ckpt_io.load_epoch(rd.checkpoints, epoch)
@@ -65,7 +66,7 @@ def evaluate_run(
             "rebuild the original store or retrain"
         )
     if list(store.basins) != basins:
-        raise RunDirError(f"{rd.path}/statics.npz lists other basins than {config.store}")
+        raise RunDirError(f"{rd.path}/{STATICS_NPZ} lists other basins than {config.store}")
     statics = values if values.shape[1] > 0 else None
     torch.manual_seed(config.seed)
     model = build_model(

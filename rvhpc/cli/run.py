@@ -1,0 +1,68 @@
+"""``rvhpc run`` (every cell of a grid on this machine) and ``rvhpc cell`` (one array task)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rvhpc.cli._common import GridArg, command, fail, out_console
+from rvhpc.runfiles import EXIT_REQUEUE
+
+
+def run(
+    grid: GridArg,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Cells trained at the same time.")] = 1,
+) -> None:
+    """Run every cell of a grid that is not done on this machine, N at a time.
+
+    Example: rvhpc run smoke --jobs 2
+    """
+    from rvhpc.grid import load_grid
+    from rvhpc.hpc.local import run_local
+
+    g = load_grid(grid)
+    result = run_local(g, jobs=jobs)
+    ran = len(result.codes)
+    out_console.print(
+        f"grid {g.name}: {ran} cells run, {len(result.already_done)} already done, "
+        f"{len(result.failed)} failed, {len(result.preempted)} checkpointed "
+        f"in {result.seconds:.1f} s"
+    )
+    if result.failed:
+        first = result.failed[0]
+        raise fail(
+            f"{len(result.failed)} cell(s) failed (cells {result.failed}); see {result.logs[first]}",
+            1,
+        )
+    if result.preempted:
+        raise typer.Exit(EXIT_REQUEUE)
+
+
+def cell(
+    manifest: Annotated[Path, typer.Argument(help="Manifest written by rvhpc submit / rvhpc run.")],
+    index: Annotated[
+        int | None, typer.Option(help="Cell index (default: SLURM_ARRAY_TASK_ID + offset).")
+    ] = None,
+    offset: Annotated[
+        int, typer.Option(help="Index of array task 0 (arrays split by MaxArraySize).")
+    ] = 0,
+    force: Annotated[
+        bool, typer.Option(help="Retrain even when the run directory holds DONE.")
+    ] = False,
+) -> None:
+    """Train one cell of a manifest: exactly what one array task runs (exit 75 = checkpointed, requeue).
+
+    Example: rvhpc cell runs/.rvhpc/manifests/smoke-0123abcd4567.json --index 0
+    """
+    from rvhpc.hpc.array_task import run_cell
+
+    code = run_cell(manifest, index=index, offset=offset, force=force)
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run`` and ``cell`` to ``app``."""
+    command(app, "run")(run)
+    command(app, "cell")(cell)

@@ -1,0 +1,52 @@
+"""``rvhpc status``: each cell of a grid as done, running, pending, failed or missing."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from rvhpc.cli._common import GridArg, command, err_console, out_console
+
+
+def status(
+    grid: GridArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Show each cell of a grid as done, running, pending, failed (with reason and log tail) or missing.
+
+    Example: rvhpc status smoke
+    """
+    from rich.table import Table
+
+    from rvhpc.grid import load_grid
+    from rvhpc.hpc.status import grid_status
+
+    st = grid_status(load_grid(grid))
+    if as_json:
+        typer.echo(json.dumps(st.to_json(), indent=1))
+        return
+    table = Table(title=f"grid {st.grid}")
+    for col in ("#", "id", "experiment", "seed", "state", "job", "reason"):
+        table.add_column(col)
+    for c in st.cells:
+        table.add_row(str(c.index), c.id, c.experiment, str(c.seed), c.state, c.job or "", c.reason)
+    out_console.print(table)
+    for c in st.cells:
+        if c.state == "failed" and c.log_tail:
+            out_console.print(
+                f"cell {c.index} ({c.experiment} seed {c.seed}) log {c.log}:", markup=False
+            )
+            for line in c.log_tail:
+                out_console.print(f"  {line}", markup=False, highlight=False)
+    out_console.print(
+        " ".join(f"{k}={v}" for k, v in st.counts().items()) + f"  (source: {st.source})"
+    )
+    for w in st.warnings:
+        err_console.print(f"warning: {w}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``status`` to ``app``."""
+    command(app, "status")(status)

@@ -1,0 +1,91 @@
+"""``rvhpc submit``: choose the cells, provision the data once, write the scripts, call sbatch.
+
+The CLI parses options and prints; everything a submission decides is here, so it can be called
+(and tested) without the command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rvhpc.grid import Grid, data_plan, ensure_data, load_grid
+from rvhpc.hpc import slurm
+from rvhpc.hpc.profile import load_profile
+
+
+@dataclass
+class Submission:
+    """What :func:`submit_grid` did: the cells, the plan (None when nothing was left to submit)
+    and, when nothing was submitted, why."""
+
+    grid: Grid
+    indices: list[int]
+    plan: slurm.Plan | None
+    nothing: str = ""
+    dry_run: bool = False
+
+    @property
+    def job_ids(self) -> list[str]:
+        """The array job ids, then the collect job's (empty for a dry run)."""
+        if self.plan is None:
+            return []
+        return self.plan.job_ids + ([self.plan.collect_job] if self.plan.collect_job else [])
+
+
+def select_cells(grid: Grid, only_missing: bool = False) -> tuple[list[int], str]:
+    """The cell indices to submit and, when there are none, the line that says why.
+
+    Without ``only_missing`` every cell without DONE; with it only the cells ``rvhpc status``
+    calls failed or missing (so running and pending cells are not submitted twice).
+    """
+    if only_missing:
+        from rvhpc.hpc.status import grid_status
+
+        st = grid_status(grid)
+        indices = st.indices("failed", "missing")
+        return indices, "" if indices else f"grid {grid.name}: nothing to resubmit ({st.counts()})"
+    indices = [c.index for c in grid.cells if not c.is_done()]
+    return indices, "" if indices else f"grid {grid.name}: every cell is done"
+
+
+def submit_grid(
+    grid: str,
+    profile: str | None = None,
+    *,
+    dry_run: bool = False,
+    max_parallel: int | None = None,
+    only_missing: bool = False,
+    collect: bool = False,
+) -> Submission:
+    """Submit a grid's cells as array jobs (one task per cell), or with ``dry_run`` only write the
+    scripts. The data (synthetic CAMELS, the store) is prepared once here, before the arrays, so
+    the first array tasks do not race to build it.
+
+    Raises
+    ------
+    ConfigError, DataError, SchedulerError
+        A bad grid or profile, missing data, or an sbatch that refused a script.
+    """
+    g = load_grid(grid)
+    prof = load_profile(profile)
+    indices, nothing = select_cells(g, only_missing)
+    if not indices:
+        return Submission(g, [], None, nothing, dry_run)
+    if not dry_run:
+        ensure_data(data_plan(g))
+    p = slurm.plan(g, prof, indices, max_parallel=max_parallel, collect=collect)
+    if not dry_run:
+        slurm.submit(p)
+    return Submission(g, indices, p, "", dry_run)
+
+
+def dry_run_text(p: slurm.Plan) -> str:
+    """Each script of a plan with the sbatch command that would submit it."""
+    parts = []
+    for array in p.arrays:
+        parts.append(f"# {array.script}\n{array.text}")
+        parts.append("# would run: " + " ".join(p.sbatch_argv(array)))
+    if p.collect_script is not None:
+        parts.append(f"# {p.collect_script}\n{p.collect_text}")
+        parts.append("# would run: " + " ".join(p.collect_argv([])))
+    return "\n".join(parts)
