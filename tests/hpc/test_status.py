@@ -9,8 +9,8 @@ from rvhpc.grid import load_grid, write_manifest
 from rvhpc.hpc import slurm
 from rvhpc.hpc.array_task import append_attempt, attempts_file
 from rvhpc.hpc.status import grid_status, parse_jobcomp, parse_sacct, parse_squeue
-from rvhpc.runfiles import write_done
 from tests.hpc._gridtools import rvhpc, write_grid
+from tests.support.fake_runs import mark_done
 
 DATA = Path(__file__).parent / "data"
 
@@ -40,12 +40,6 @@ def test_parse_sacct_accounting() -> None:
 
 def test_disabled_accounting_message_is_recognised() -> None:
     assert "accounting storage is disabled" in (DATA / "sacct_disabled.txt").read_text().lower()
-
-
-def mark_done(run_dir: Path) -> None:
-    """A finished run as far as status is concerned: predictions and a DONE that vouches for them."""
-    (run_dir / "predictions.parquet").write_bytes(b"stand-in predictions")
-    write_done(run_dir)
 
 
 def test_run_directories_only(tmp_path: Path) -> None:
