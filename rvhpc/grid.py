@@ -18,10 +18,11 @@ from typing import Any
 import pandas as pd
 
 from rvhpc import experiments, progress
-from rvhpc.atomic import atomic_dir, write_json
+from rvhpc.atomic import atomic_dir, write_json, write_text
 from rvhpc.errors import ConfigError, DataError, RunDirError
 from rvhpc.gridspec import DataSpec, GridSpec, load_spec
 from rvhpc.runfiles import run_is_done
+from rvhpc.scenarios import ListReader, expand_scenarios, union_ids
 
 MANIFEST_FORMAT = 1
 
@@ -40,6 +41,7 @@ class Cell:
     seed: int
     run_dir: Path
     config: dict[str, Any]  # the full TrainConfig as JSON values
+    scenario: dict[str, Any] | None = None  # basin list, training period, fold (scenarios.py)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -113,10 +115,10 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
     """The cartesian product of every experiment; refuses an empty grid, bad combinations, duplicates."""
     from rvhpc.training.config import TrainConfig
 
-    basin_list = basin_list_name(spec.data)
+    reader = ListReader(spec)
     cells: list[Cell] = []
     seen: dict[str, str] = {}
-    for number, exp in enumerate(spec.experiments):
+    for number, exp, scenario in _with_scenarios(spec, reader):
         where = f"experiments[{number}] ({exp.name or exp.arch + '/' + exp.static})"
         if exp.static in experiments.KINDS_WITH_DIM:
             if not exp.dims:
@@ -148,6 +150,7 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                 "dim": dim,
                 "attr_seed": attr_seed,
                 "seed": seed,
+                **scenario.train_values(),
             }
             try:
                 config = TrainConfig.create(**values)
@@ -158,6 +161,7 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                 f"{exp.arch}/{exp.static}"
                 + (f"/d{dim}/a{attr_seed}" if dim else "")
                 + f"/seed{seed}"
+                + ("" if scenario.plain else f" under {scenario.prefix()}")
             )
             if cid in seen:
                 raise ConfigError(
@@ -167,7 +171,7 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
             seen[cid] = where
             name = exp.name or experiments.experiment_name(exp.arch, exp.static, dim)
             run_dir = spec.runs_dir / experiments.run_subdir(
-                basin_list, exp.arch, exp.static, dim, attr_seed, seed
+                scenario.prefix(), exp.arch, exp.static, dim, attr_seed, seed
             )
             cells.append(
                 Cell(
@@ -181,6 +185,7 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                     seed,
                     run_dir,
                     config.model_dump(mode="json"),
+                    config.scenario,
                 )
             )
     if not cells:
@@ -188,6 +193,16 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
             f"grid {spec.name}: no cells: list at least one experiment under experiments:"
         )
     return cells
+
+
+def _with_scenarios(spec: GridSpec, reader: ListReader):
+    """(number, experiment, scenario) for every experiment and each scenario it runs under."""
+    for number, exp in enumerate(spec.experiments):
+        where = (
+            f"grid {spec.name}: experiments[{number}] ({exp.name or exp.arch + '/' + exp.static})"
+        )
+        for scenario in expand_scenarios(spec, exp, reader, where):
+            yield number, exp, scenario
 
 
 def load_grid(name_or_path: str | Path) -> Grid:
@@ -269,6 +284,10 @@ def data_plan(grid: Grid) -> dict[str, Any]:
         plan["basins"] = str(Path(plan["camels_root"]) / "basin_list.txt")
     elif d.camels_root is not None:
         plan["camels_root"], plan["basins"] = str(d.camels_root), str(d.basins)
+    if isinstance(d.basins, dict) and "camels_root" in plan:
+        # one store serves every list: it is prepared from their union
+        plan["basins"] = str(grid.store.parent / f"{grid.store.stem}_union.txt")
+        plan["union"] = union_ids(grid.spec, ListReader(grid.spec))
     return plan
 
 
@@ -288,9 +307,9 @@ def ensure_data(plan: dict[str, Any]) -> Path:
     store.parent.mkdir(parents=True, exist_ok=True)
     if plan.get("synthetic"):
         with FileLock(str(root) + ".lock"):
-            if not basins.is_file():
+            if not (root / "basin_list.txt").is_file():
                 _synthesize(root, plan["synthetic"])
-    else:
+    elif "union" not in plan:
         for key, path in (("camels_root", root), ("basins", basins)):
             if not path.exists():
                 raise DataError(
@@ -298,6 +317,15 @@ def ensure_data(plan: dict[str, Any]) -> Path:
                     "(a copy of) the grid file to point at your CAMELS US download "
                     "(see data/basins/README.md)"
                 )
+    if "union" in plan:
+        if not plan.get("synthetic") and not root.exists():
+            raise DataError(
+                f"grid {plan['grid']}: data.camels_root {root} does not exist: edit it in (a copy "
+                "of) the grid file to point at your CAMELS US download"
+            )
+        text = "".join(f"{b}\n" for b in plan["union"])
+        if not basins.is_file() or basins.read_text() != text:
+            write_text(basins, text)
     from rvhpc.data.store import prepare_store
 
     return Path(
@@ -335,16 +363,27 @@ def estimate(grid: Grid) -> dict[str, Any]:
     n_basins: int | None = d.n_basins
     if d.synthetic is not None:
         n_basins = d.synthetic.basins
-    elif d.basins is not None and d.basins.is_file():
+    elif isinstance(d.basins, Path) and d.basins.is_file():
         n_basins = sum(1 for line in d.basins.read_text().splitlines() if line.strip())
     days = None
     if d.train_period is not None:
-        days = (pd.Timestamp(d.train_period[1]) - pd.Timestamp(d.train_period[0])).days + 1
+        days = _days(d.train_period)
     per_epoch = n_basins * days if n_basins and days else None
-    total = sum(per_epoch * c.config["epochs"] for c in grid.cells) if per_epoch else None
+    total = 0
+    for c in grid.cells:  # scenario cells name their own basins and period
+        cell_basins = len(c.config["basins"]) if c.config.get("basins") else n_basins
+        cell_days = _days(c.config["train_period"]) if c.config.get("train_period") else days
+        if not (cell_basins and cell_days):
+            total = None
+            break
+        total += cell_basins * cell_days * c.config["epochs"]
     return {
         "basins": n_basins,
         "train_days": days,
         "samples_per_epoch": per_epoch,
         "sample_epochs": total,
     }
+
+
+def _days(period) -> int:
+    return (pd.Timestamp(period[1]) - pd.Timestamp(period[0])).days + 1

@@ -8,16 +8,15 @@ installed package.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from rvhpc.config_io import Strict, read_yaml, validate
 from rvhpc.errors import ConfigError
-
-#: folder of the grids shipped with rvhpc (``rvhpc grid show paper``)
-BUILTIN_DIR = Path(__file__).resolve().parents[1] / "data" / "grids"
+from rvhpc.resources import builtin_grid, builtin_grid_names
 
 
 class SyntheticSpec(Strict):
@@ -29,12 +28,49 @@ class SyntheticSpec(Strict):
     seed: int = 0
 
 
+class LastYears(Strict):
+    """A training period: the last N years of the grid's training period."""
+
+    last_years: int = Field(ge=1)
+
+
+#: a training-period scenario: the last N years, or explicit [start, end] dates
+PeriodSpec = LastYears | tuple[str, str]
+
+
+def _dates_as_text(value: Any) -> Any:
+    """YAML reads unquoted dates as dates: keep them as ISO text."""
+    if isinstance(value, list):
+        return [
+            [str(d) if isinstance(d, date) else d for d in v] if isinstance(v, list) else v
+            for v in value
+        ]
+    return value
+
+
+class EvaluationSpec(Strict):
+    """How a cell is evaluated: ``temporal`` (its own basins in the eval period) or ``kfold`` over
+    basins (PUB: each fold predicts the basins the other folds trained on)."""
+
+    scheme: Literal["temporal", "kfold"] = "temporal"
+    folds: int | None = Field(None, ge=2)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _folds(self) -> EvaluationSpec:
+        if self.scheme == "kfold" and self.folds is None:
+            raise ValueError("scheme kfold needs folds: K (at least 2)")
+        if self.scheme == "temporal" and self.folds is not None:
+            raise ValueError("folds apply only to scheme kfold")
+        return self
+
+
 class DataSpec(Strict):
     """Where the basin store comes from: an existing store, a CAMELS root + basin list, or synthetic data."""
 
     store: Path | None = None  # the store to use, or where to prepare it
     camels_root: Path | None = None
-    basins: Path | None = None  # basin list file (one 8-digit id per line)
+    basins: Path | dict[str, Path] | None = None  # basin list file, or {name: file} lists
     forcing: str = "maurer_extended"
     train_period: tuple[str, str] | None = None
     eval_period: tuple[str, str] | None = None
@@ -43,12 +79,27 @@ class DataSpec(Strict):
     n_basins: int | None = Field(
         None, ge=1
     )  # only for the work estimate when the list is not at hand
+    train_periods: list[PeriodSpec] | None = None  # training-length scenarios of every experiment
+
+    @field_validator("train_periods", mode="before")
+    @classmethod
+    def _periods_text(cls, value: Any) -> Any:
+        return _dates_as_text(value)
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
-        if self.synthetic is not None and (self.camels_root is not None or self.basins is not None):
+        lists = isinstance(self.basins, dict)
+        if lists and not self.basins:
+            raise ValueError("basins: name at least one list ({name: file})")
+        if self.synthetic is not None and (
+            self.camels_root is not None or (self.basins is not None and not lists)
+        ):
             raise ValueError("give either synthetic or camels_root + basins, not both")
-        if (self.camels_root is None) != (self.basins is None):
+        if lists and (self.camels_root is None and self.synthetic is None and self.store is None):
+            raise ValueError(
+                "basin lists select from a store: give camels_root, synthetic or store"
+            )
+        if not lists and (self.camels_root is None) != (self.basins is None):
             raise ValueError(
                 "camels_root and basins go together (the CAMELS folder and a basin list file)"
             )
@@ -72,6 +123,9 @@ class ExperimentSpec(Strict):
     dims: list[int] | None = None
     attr_seeds: list[int] = Field(default_factory=lambda: [0])
     seeds: list[int] = Field(default_factory=lambda: [0])
+    basin_lists: list[str] | None = None  # names of data.basins lists (default: every list)
+    train_periods: list[PeriodSpec] | None = None  # default: data.train_periods
+    evaluation: EvaluationSpec | None = None  # default: the grid's evaluation
 
     @field_validator("seeds", "attr_seeds")
     @classmethod
@@ -79,6 +133,11 @@ class ExperimentSpec(Strict):
         if not value:
             raise ValueError("must list at least one seed")
         return value
+
+    @field_validator("train_periods", mode="before")
+    @classmethod
+    def _periods_text(cls, value: Any) -> Any:
+        return _dates_as_text(value)
 
 
 class GridSpec(Strict):
@@ -88,12 +147,24 @@ class GridSpec(Strict):
     data: DataSpec
     runs_dir: Path
     train: dict[str, Any] = Field(default_factory=dict)  # shared TrainConfig overrides
+    evaluation: EvaluationSpec | None = None  # default of every experiment (temporal)
     experiments: list[ExperimentSpec]
 
     @field_validator("train")
     @classmethod
     def _no_cell_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
-        reserved = {"store", "arch", "static", "dim", "attr_seed", "seed"} & set(value)
+        reserved = {
+            "store",
+            "arch",
+            "static",
+            "dim",
+            "attr_seed",
+            "seed",
+            "basins",
+            "eval_basins",
+            "train_period",
+            "scenario",
+        } & set(value)
         if reserved:
             raise ValueError(
                 f"{', '.join(sorted(reserved))} are set per experiment or by data, not in train"
@@ -108,10 +179,10 @@ def resolve_grid_path(name_or_path: str | Path) -> tuple[Path, Path]:
         if not candidate.is_file():
             raise ConfigError(f"{candidate}: grid file not found")
         return candidate.resolve(), candidate.resolve().parent
-    builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
-    if builtin.is_file():
+    builtin = builtin_grid(str(name_or_path))
+    if builtin is not None:
         return builtin, Path.cwd()
-    known = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")))
+    known = ", ".join(builtin_grid_names())
     raise ConfigError(
         f"grid {str(name_or_path)!r} not found: pass a grid YAML file or a built-in name ({known})"
     )
@@ -132,7 +203,11 @@ def load_spec(name_or_path: str | Path) -> tuple[GridSpec, Path]:
         update={
             "store": _absolute(base, spec.data.store),
             "camels_root": _absolute(base, spec.data.camels_root),
-            "basins": _absolute(base, spec.data.basins),
+            "basins": (
+                {k: _absolute(base, v) for k, v in spec.data.basins.items()}
+                if isinstance(spec.data.basins, dict)
+                else _absolute(base, spec.data.basins)
+            ),
         }
     )
     return spec.model_copy(update={"data": data, "runs_dir": _absolute(base, spec.runs_dir)}), path

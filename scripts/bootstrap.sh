@@ -13,7 +13,11 @@ if ! "$VENV/bin/python" -c 'import torch, sys; sys.exit(0 if torch.__version__.s
 fi
 stamp="$VENV/.rvhpc-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ containers/requirements.lock -nt "$stamp" ]; then
-  # the container lock pins every runtime dependency: CI and the image resolve the same versions
-  "$VENV/bin/python" -m pip install -q -e ".[test]" -c containers/requirements.lock
+  # the container lock pins every runtime dependency: CI and the image resolve the same versions.
+  # Its hashes are for the image's install (pip would demand them of -e . too): here only the pins
+  # count. The test extra brings uv and build (tests/packaging builds the wheel, installs the lock).
+  pins="$VENV/.rvhpc-constraints.txt"
+  sed -n 's/^\([A-Za-z0-9][^ ]*==[^\\]*[^ \\]\) *\\\{0,1\}$/\1/p' containers/requirements.lock > "$pins"
+  "$VENV/bin/python" -m pip install -q -e ".[test]" -c "$pins"
   touch "$stamp"
 fi

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 
 from rvhpc.cli._common import command, out_console
-
-DEFAULT_DEF = Path(__file__).resolve().parents[2] / "containers" / "rvhpc.def"
+from rvhpc.resources import container_definition
 
 container_app = typer.Typer(
     help="Build the container image that array tasks run in.", no_args_is_help=True
@@ -23,7 +22,14 @@ def build(
         Path | None,
         typer.Option(
             "--def",
-            help="Apptainer definition file (default: containers/rvhpc.def of this rvhpc source tree).",
+            help="Apptainer definition file (default: the one packaged with rvhpc).",
+        ),
+    ] = None,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--source",
+            help="rvhpc source tree to build from (default: the checkout rvhpc runs from).",
         ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Image to write (.sif).")] = Path("rvhpc.sif"),
@@ -43,14 +49,22 @@ def build(
 ) -> None:
     """Build the rvhpc container image (.sif) with apptainer build or singularity build.
 
-    Runs from the project root so the definition's %files find the source; labels carry the version and git commit.
+    Runs in rvhpc's source tree so the definition's %files find it; labels carry the version, the
+    git commit, its time (SOURCE_DATE_EPOCH) and the hash of the installed lock.
     Copy the .sif to the cluster and name it in the site profile (container.image).
 
     Example: rvhpc container build --out /scratch/$USER/rvhpc.sif
     """
-    from rvhpc.hpc.container import build_image
+    from rvhpc.hpc.image import build_image
 
-    argv = build_image(def_file or DEFAULT_DEF, out, runtime, dry_run=dry_run, fakeroot=fakeroot)
+    argv = build_image(
+        def_file or container_definition(),
+        out,
+        runtime,
+        source=source,
+        dry_run=dry_run,
+        fakeroot=fakeroot,
+    )
     if dry_run:
         out_console.print(shlex.join(argv), markup=False, highlight=False, soft_wrap=True)
     else:

@@ -238,6 +238,34 @@ def show(
         typer.echo(f"# {name} = {value:.6g}")
 
 
+@command(data_app, "subset")
+def subset(
+    basin_list: Annotated[Path, typer.Argument(help="Basin list file to draw from.")],
+    n: Annotated[
+        list[int], typer.Option("--n", help="Subset size (repeat with --nested for a chain).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="List file to write (with --nested: a folder).")
+    ],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the draw.")] = 0,
+    nested: Annotated[
+        bool,
+        typer.Option(
+            "--nested",
+            help="Write one list per --n into the folder --out, each contained in the next larger.",
+        ),
+    ] = False,
+) -> None:
+    """Write a random subset of a basin list (same list, size and seed: same subset).
+
+    Example: rvhpc data subset lists/531.txt --n 100 --n 265 --seed 0 --nested --out lists/
+    """
+    from rvhpc.data.subset import write_subsets
+
+    for path, size in write_subsets(basin_list, n, seed, out, chain=nested):
+        out_console.print(f"wrote {size} basins to {path}", markup=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to ``app``."""
     app.add_typer(data_app, name="data")

@@ -19,12 +19,32 @@ class Experiment:
     static: str
     dim: int | None
     attr_seed: int | None
+    # scenario (rvhpc/scenarios.py): empty for a plain grid's cells
+    basin_list: str = ""
+    train_period: str = ""
+    evaluation: str = "temporal"  # or kfoldK-sS
+    fold: int | None = None  # k-fold: folds are grouped (and ensembled) apart, merged by name
+    train_basins: int | None = None
+    train_years: float | None = None
 
     @property
-    def name(self) -> str:
+    def paper_name(self) -> str:
         """The paper's name (``EG-64``); a non-zero attr_seed is appended (``EG-64/a1``)."""
         base = experiment_name(self.arch, self.static, self.dim)
         return f"{base}/a{self.attr_seed}" if self.attr_seed else base
+
+    @property
+    def scenario(self) -> str:
+        """``<list>[/<period>][/kfoldK-sS]``, or "" for a plain cell."""
+        parts = [self.basin_list, self.train_period]
+        parts.append("" if self.evaluation == "temporal" else self.evaluation)
+        return "/".join(p for p in parts if p)
+
+    @property
+    def name(self) -> str:
+        """The paper's name, with the scenario appended (``EP@half/last3y``) when there is one:
+        experiments of different scenarios are never mixed."""
+        return f"{self.paper_name}@{self.scenario}" if self.scenario else self.paper_name
 
 
 @dataclass(frozen=True)
@@ -64,10 +84,16 @@ def _order(exp: Experiment) -> tuple:
     from rvhpc.experiments import ARCHS, STATIC_KINDS
 
     return (
+        exp.basin_list,
+        exp.train_years or 0.0,
+        exp.train_period,
+        exp.evaluation != "temporal",
+        exp.evaluation,
         ARCHS.index(exp.arch) if exp.arch in ARCHS else 99,
         STATIC_KINDS.index(exp.static) if exp.static in STATIC_KINDS else 99,
         exp.dim or 0,
         exp.attr_seed or 0,
+        -1 if exp.fold is None else exp.fold,
     )
 
 
@@ -77,7 +103,21 @@ def experiment_of(config: dict) -> tuple[Experiment, int]:
     random_kind = static in KINDS_WITH_DIM
     dim = int(config["dim"]) if random_kind and config.get("dim") is not None else None
     attr_seed = int(config.get("attr_seed") or 0) if random_kind else None
-    return Experiment(str(config["arch"]), static, dim, attr_seed), int(config["seed"])
+    scen = config.get("scenario") or {}
+    kfold = scen.get("evaluation") == "kfold"
+    exp = Experiment(
+        str(config["arch"]),
+        static,
+        dim,
+        attr_seed,
+        basin_list=str(scen.get("basin_list") or ""),
+        train_period=str(scen.get("train_period") or ""),
+        evaluation=f"kfold{scen['folds']}-s{scen['fold_seed']}" if kfold else "temporal",
+        fold=int(scen["fold"]) if kfold else None,
+        train_basins=scen.get("train_basins"),
+        train_years=scen.get("train_years"),
+    )
+    return exp, int(config["seed"])
 
 
 def _cell(run_dir: Path, root: Path, out: Discovery) -> None:

@@ -75,6 +75,35 @@ def nse_vs_dim(summ: pd.DataFrame, path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def nse_vs_training(summ: pd.DataFrame, x: str, path: Path) -> Path | None:
+    """Ensemble median NSE against ``x`` (``train_basins`` or ``train_years``), one line per
+    experiment and the other scenario settings; None unless some line has two or more points."""
+    if x not in summ.columns or "paper_name" not in summ.columns:
+        return None
+    sub = summ[summ[x].notna()]
+    other = ["train_period"] if x == "train_basins" else ["basin_list"]
+    keys = ["paper_name", "evaluation", *other]
+    lines = [
+        (key, grp.groupby(x)["ensemble_median_nse"].median().sort_index())
+        for key, grp in sub.groupby(keys, sort=False)
+    ]
+    lines = [(key, line) for key, line in lines if len(line) > 1]
+    if not lines:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for key, line in lines:
+        label = " ".join(str(k) for k in key if k and k != "temporal")
+        ax.plot(line.index.astype(float), line.to_numpy(), marker="o", label=label)
+    ax.set(
+        xlabel="training basins per model" if x == "train_basins" else "training years",
+        ylabel="median NSE (ensemble)",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
 def nse_box_by_arch(ens: pd.DataFrame, path: Path) -> Path:
     """Boxplots of per-basin ensemble NSE, all experiments of one architecture pooled."""
     plt = _plt()
@@ -105,4 +134,8 @@ def write_figures(metrics: pd.DataFrame, summ: pd.DataFrame, out: Path) -> list[
     dim_fig = nse_vs_dim(summ, out / "nse_vs_dim.png")
     if dim_fig is not None:
         paths.append(dim_fig)
+    for x in ("train_basins", "train_years"):
+        fig = nse_vs_training(summ, x, out / f"nse_vs_{x}.png")
+        if fig is not None:
+            paths.append(fig)
     return paths

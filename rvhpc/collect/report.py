@@ -12,6 +12,33 @@ from rvhpc.experiments import ARCHS
 
 ARCH_TITLES = {"ea": "EA-LSTM", "ct": "CT-LSTM", "sr": "SR-LSTMEA", "fm": "FM-LSTM", "lstm": "LSTM"}
 ID_COLUMNS = ["experiment", "arch", "static", "dim", "attr_seed", "member", "basin"]
+#: scenario of each row: basin list, training period, evaluation scheme (temporal / kfoldK-sS),
+#: basins and years the predicting model trained on, and what an unseen basin's static vector is
+SCENARIO_COLUMNS = [
+    "basin_list",
+    "train_period",
+    "evaluation",
+    "train_basins",
+    "train_years",
+    "unseen_static",
+]
+
+
+def scenario_values(exp, n_rows: int) -> dict:
+    """The SCENARIO_COLUMNS of ``n_rows`` rows of one experiment (a temporal cell trained on the
+    basins it predicts)."""
+    from rvhpc.scenarios import UNSEEN_STATIC
+
+    kfold = exp.evaluation != "temporal"
+    n_train = exp.train_basins if exp.train_basins is not None else n_rows
+    return {
+        "basin_list": exp.basin_list,
+        "train_period": exp.train_period,
+        "evaluation": exp.evaluation,
+        "train_basins": pd.array([n_train] * n_rows, dtype="Int64"),
+        "train_years": np.nan if exp.train_years is None else float(exp.train_years),
+        "unseen_static": UNSEEN_STATIC.get(exp.static, "") if kfold else "",
+    }
 
 
 def _ensemble(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -43,9 +70,97 @@ def summary(metrics: pd.DataFrame, experiments: list[str]) -> pd.DataFrame:
                 "seed_median_nse_mean": per_seed.mean(),
                 "seed_median_nse_std": per_seed.std(ddof=1) if len(per_seed) > 1 else np.nan,
                 "basins_ensemble_nse_lt0": int((ens < 0).sum()) if len(ens) else pd.NA,
+                **_scenario_summary(name, sub),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _scenario_summary(name: str, sub: pd.DataFrame) -> dict:
+    if "basin_list" not in sub.columns:
+        return {}
+    first = sub.iloc[0]
+    return {
+        "scenario": name.partition("@")[2],
+        "paper_name": name.partition("@")[0],
+        "basin_list": first["basin_list"],
+        "train_period": first["train_period"],
+        "evaluation": first["evaluation"],
+        # k-fold: the mean over the basins' fold models
+        "train_basins": round(float(sub["train_basins"].astype(float).mean()), 1),
+        "train_years": first["train_years"],
+        "unseen_static": first["unseen_static"],
+    }
+
+
+def scenarios(summ: pd.DataFrame) -> list[str]:
+    """The scenarios of a summary in order; [""] for a plain grid."""
+    if "scenario" not in summ.columns:
+        return [""]
+    return list(dict.fromkeys(summ["scenario"]))
+
+
+def scenario_title(block: pd.DataFrame) -> str:
+    """One line saying what a scenario block is."""
+    first = block.iloc[0]
+    parts = [f"basin list {first['basin_list'] or '(the store)'}"]
+    parts.append(f"{first['train_basins']:g} training basins per model")
+    if first["train_period"]:
+        parts.append(f"training period {first['train_period']} ({first['train_years']:g} years)")
+    ev = str(first["evaluation"])
+    if ev == "temporal":
+        parts.append("temporal evaluation (the training basins in the eval period)")
+    else:
+        folds, _, seed = ev[5:].partition("-s")
+        parts.append(
+            f"PUB: {folds}-fold cross-validation over basins (seed {seed}); each basin is "
+            "predicted by the fold model that never saw it; unseen basins get: "
+            + "; ".join(
+                f"{p}: {u}"
+                for p, u in zip(block["paper_name"], block["unseen_static"], strict=True)
+            )
+        )
+    return ", ".join(parts)
+
+
+def by_scenario(summ: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(scenario, its summary rows) in order."""
+    if scenarios(summ) == [""]:
+        return [("", summ)]
+    return [(s, summ[summ["scenario"] == s]) for s in scenarios(summ)]
+
+
+def paper_tables(summ: pd.DataFrame) -> pd.DataFrame:
+    """The paper table, one block per scenario (index scenario, architecture) when there are
+    scenarios; the plain :func:`paper_table` otherwise."""
+    blocks = by_scenario(summ)
+    if blocks == [("", summ)] or len(blocks) == 1 and blocks[0][0] == "":
+        return paper_table(summ)
+    return pd.concat(
+        {s: paper_table(b) for s, b in blocks}, names=["scenario", "architecture"], sort=False
+    )
+
+
+def blocks_markdown(summ: pd.DataFrame, paper: bool) -> str:
+    """summary.md / paper_table.md: one titled table per scenario (a plain grid: one table)."""
+    blocks = by_scenario(summ)
+    if len(blocks) == 1 and blocks[0][0] == "":
+        if paper:
+            return to_markdown(paper_table(summ), index=True)
+        extra = [c for c in SCENARIO_COLUMNS + ["scenario", "paper_name"] if c in summ]
+        return to_markdown(summ.drop(columns=extra))
+    out = []
+    for name, block in blocks:
+        if paper:
+            table = to_markdown(paper_table(block), index=True)
+        else:
+            shown = block.drop(
+                columns=[c for c in SCENARIO_COLUMNS + ["scenario", "experiment"] if c in block]
+            )
+            shown = shown.rename(columns={"paper_name": "experiment"})
+            table = to_markdown(shown[["experiment"] + [c for c in shown if c != "experiment"]])
+        out.append(f"## {name}\n\n{scenario_title(block)}\n\n{table}")
+    return "\n".join(out)
 
 
 def static_column(static: str, dim) -> str:
@@ -132,6 +247,17 @@ def comparison(metrics: pd.DataFrame, baseline: str) -> pd.DataFrame:
             "p_value",
         ],
     )
+
+
+def scenario_comparison(metrics: pd.DataFrame, baselines: list[str]) -> pd.DataFrame:
+    """:func:`comparison` within each scenario against its baseline (``EP@<scenario>``)."""
+    scen = metrics["experiment"].str.partition("@")[2]
+    parts = [
+        comparison(metrics[scen == base.partition("@")[2]], base)
+        for base in baselines
+        if base in set(metrics.loc[metrics["member"] == "ensemble", "experiment"])
+    ]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _fmt(value) -> str:

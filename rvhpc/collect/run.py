@@ -41,8 +41,10 @@ def _id_columns(frame: pd.DataFrame, exp: Experiment, member: str) -> pd.DataFra
         "dim": pd.array([exp.dim] * len(frame), dtype="Int64"),
         "attr_seed": pd.array([exp.attr_seed] * len(frame), dtype="Int64"),
         "member": member,
+        **report.scenario_values(exp, len(frame)),
     }
-    return frame.assign(**ids)[report.ID_COLUMNS + [c for c in frame.columns if c != "basin"]]
+    columns = report.ID_COLUMNS + report.SCENARIO_COLUMNS
+    return frame.assign(**ids)[columns + [c for c in frame.columns if c != "basin"]]
 
 
 def _basin_mismatch(exp: Experiment, frames: dict[Cell, pd.DataFrame]) -> str | None:
@@ -182,7 +184,9 @@ def collect(
             f"{len(found.unfinished)} unfinished); wait for the grid or check the path"
         )
     groups = found.experiments()
-    base = _check_baseline(baseline, [exp.name for exp in groups])
+    rep.problems += missing_folds(groups)
+    names = list(dict.fromkeys(exp.name for exp in groups))
+    base = _check_baseline(baseline, names)
     progress.log(f"collecting {len(found.cells)} cell(s) of {len(groups)} experiment(s) into {out}")
     parts = compute_all(client, dict(groups), out / "cache", rep)
     if not parts:
@@ -190,7 +194,7 @@ def collect(
             f"{source}: none of the {len(found.cells)} finished cells could be read: {rep.problems[0]}"
         )
     metrics = pd.concat(parts, ignore_index=True)
-    order = {exp.name: i for i, exp in enumerate(groups)}
+    order = {name: i for i, name in enumerate(names)}
     metrics = metrics.sort_values(
         ["experiment", "member", "basin"],
         key=lambda c: c.map(order) if c.name == "experiment" else c,
@@ -198,7 +202,7 @@ def collect(
         ignore_index=True,
     )
     rep.files += write_outputs(
-        metrics, [e.name for e in groups if e.name in set(metrics["experiment"])], base, out, rep
+        metrics, [n for n in names if n in set(metrics["experiment"])], base, out, rep
     )
     if rep.problems and not allow_partial:
         more = (
@@ -213,6 +217,24 @@ def collect(
     return rep
 
 
+def missing_folds(groups: dict[Experiment, list[Cell]]) -> list[str]:
+    """A line per k-fold experiment and seed that lacks a fold (whose basins are then missing)."""
+    seen: dict[tuple[str, int], set[int]] = {}
+    folds: dict[str, int] = {}
+    for exp, cells in groups.items():
+        if exp.fold is None:
+            continue
+        folds[exp.name] = int(exp.evaluation[5:].split("-")[0])
+        for cell in cells:
+            seen.setdefault((exp.name, cell.seed), set()).add(exp.fold)
+    return [
+        f"experiment {name}: seed {seed} has no finished fold(s) "
+        f"{', '.join(map(str, sorted(set(range(folds[name])) - got)))}; their basins are missing"
+        for (name, seed), got in sorted(seen.items())
+        if len(got) < folds[name]
+    ]
+
+
 def write_outputs(
     metrics: pd.DataFrame, names: list[str], baseline: str | None, out: Path, rep: CollectReport
 ) -> list[Path]:
@@ -221,11 +243,15 @@ def write_outputs(
         metrics.to_parquet(tmp, index=False)
     summ = report.summary(metrics, names)
     rep.summary = summ
-    paper = report.paper_table(summ)
+    paper = report.paper_tables(summ)
     tables = {"summary": (summ, False), "paper_table": (paper, True)}
     ens_names = set(metrics.loc[metrics["member"] == "ensemble", "experiment"])
+    scenario_bases = [f"{DEFAULT_BASELINE}@{s}" for s in report.scenarios(summ) if s]
     if baseline is not None and baseline in ens_names:
         tables["comparison"] = (report.comparison(metrics, baseline), False)
+    elif baseline is None and any(b in ens_names for b in scenario_bases):
+        # with scenarios: each experiment against EP of its own scenario, never across them
+        tables["comparison"] = (report.scenario_comparison(metrics, scenario_bases), False)
     elif baseline is not None:
         progress.log(f"baseline {baseline} has no ensemble; comparison.csv not written")
         if (out / "comparison.csv").exists():
@@ -235,7 +261,7 @@ def write_outputs(
             frame.to_csv(tmp, index=index, float_format="%.6g")
         files.append(out / f"{stem}.csv")
         if stem != "comparison":
-            write_text(out / f"{stem}.md", report.to_markdown(frame, index=index))
+            write_text(out / f"{stem}.md", report.blocks_markdown(summ, stem == "paper_table"))
             files.append(out / f"{stem}.md")
     if rep.problems:
         write_text(out / "problems.txt", "\n".join(rep.problems) + "\n")

@@ -1,4 +1,4 @@
-"""Run one command inside a container, and build the image.
+"""Run one command inside a container (building the image: :mod:`rvhpc.hpc.image`).
 
 Array tasks run the cell through :func:`wrap_command`: ``apptainer exec`` (or ``singularity exec``)
 on clusters, or bubblewrap (``bwrap``), the stand-in used where Apptainer cannot be installed. Both
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
     from rvhpc.hpc.profile import ContainerSettings
 
 APPTAINER_INSTALL = "https://apptainer.org/docs/admin/main/installation.html"
-NO_BUILDER = (
-    "neither apptainer nor singularity found on PATH: install Apptainer "
-    f"({APPTAINER_INSTALL}) or build on a machine that has it, then copy the .sif"
-)
 #: host directories a ``bwrap`` sandbox with ``image: host`` sees read-only (besides Python itself)
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 #: signals the bwrap launcher passes on to the sandboxed command (Apptainer forwards them too)
@@ -260,112 +256,6 @@ def run_bwrap(args: list[str]) -> int:
         forward(signum, None)
     code = proc.wait()
     return 128 - code if code < 0 else code
-
-
-def build_command(
-    def_file: Path,
-    out: Path,
-    runtime: str,
-    *,
-    fakeroot: bool = False,
-    build_args: dict[str, str] | None = None,
-) -> list[str]:
-    """``apptainer build [--fakeroot] [--build-arg K=V ...] OUT DEF`` (singularity the same)."""
-    argv = [runtime, "build"]
-    if fakeroot:
-        argv.append("--fakeroot")
-    for key, value in (build_args or {}).items():
-        argv += ["--build-arg", f"{key}={value}"]
-    return [*argv, str(out), str(def_file)]
-
-
-def project_root(def_file: Path) -> Path:
-    """Folder the build runs in (the %files sources are relative to it): the one with pyproject.toml."""
-    for folder in def_file.resolve().parents:
-        if (folder / "pyproject.toml").is_file():
-            return folder
-    return def_file.resolve().parent
-
-
-def image_labels(root: Path) -> dict[str, str]:
-    """Build arguments for the definition's labels: rvhpc's version and the git commit of ``root``."""
-    from rvhpc import __version__
-
-    commit = "unknown"
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        if proc.returncode == 0 and proc.stdout.strip():
-            commit = proc.stdout.strip()
-            dirty = subprocess.run(
-                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
-            if dirty.stdout.strip():
-                commit += "-dirty"
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    return {"VERSION": __version__, "GIT_COMMIT": commit}
-
-
-def build_image(
-    def_file: Path,
-    out: Path,
-    runtime: str | None = None,
-    *,
-    dry_run: bool = False,
-    fakeroot: bool | None = None,
-) -> list[str]:
-    """Build ``out`` (a .sif) from ``def_file`` with apptainer or singularity; returns the argv run.
-
-    ``runtime`` None picks apptainer, else singularity, from PATH. ``fakeroot`` None: on when not
-    root. ``dry_run`` returns the argv without running it (and without needing a runtime).
-    """
-    def_file = Path(def_file)
-    if not def_file.is_file():
-        raise ContainerError(
-            f"definition file {def_file} not found: pass --def PATH to an Apptainer .def file"
-        )
-    if runtime not in (None, "apptainer", "singularity"):
-        raise ContainerError(f"cannot build with runtime {runtime!r}: use apptainer or singularity")
-    names = (runtime,) if runtime else ("apptainer", "singularity")
-    found = next((shutil.which(n) for n in names if shutil.which(n)), None)
-    if found is None and not dry_run:
-        raise ContainerError(
-            NO_BUILDER
-            if runtime is None
-            else f"{runtime} not found on PATH: install Apptainer ({APPTAINER_INSTALL}) or build "
-            "on a machine that has it, then copy the .sif"
-        )
-    root = project_root(def_file)
-    if fakeroot is None:
-        fakeroot = os.geteuid() != 0
-    argv = build_command(
-        def_file.resolve(),
-        Path(out).resolve(),
-        found or names[0],
-        fakeroot=fakeroot,
-        build_args=image_labels(root),
-    )
-    if dry_run:
-        return argv
-    Path(out).resolve().parent.mkdir(parents=True, exist_ok=True)
-    try:
-        proc = subprocess.run(argv, cwd=root)
-    except OSError as exc:
-        raise ContainerError(f"could not run {argv[0]}: {exc}") from None
-    if proc.returncode != 0:
-        raise ContainerError(
-            f"{Path(argv[0]).name} build of {def_file} failed with exit code {proc.returncode} "
-            "(its output is above); fix the definition or the build host and rerun"
-        )
-    return argv
 
 
 def _main(args: list[str]) -> int:

@@ -1,6 +1,7 @@
 """Site profiles: what a cluster needs to run one grid cell (and Dask workers for collect).
 
-A profile is a YAML file in ``slurm/profiles/`` (or any path). Precedence when submitting:
+A profile is a YAML file: a path, or a name looked up in :func:`profile_dirs` (rvhpc's own profiles,
+``rvhpc/resources/profiles``, last). Precedence when submitting:
 command-line flag > profile > built-in default. Unknown keys are refused.
 """
 
@@ -15,6 +16,7 @@ from pydantic import Field, field_validator
 
 from rvhpc.config_io import Strict, load_yaml_model
 from rvhpc.errors import ConfigError
+from rvhpc.resources import profiles_dir
 
 _TIME = re.compile(r"^(\d+-)?\d{1,2}:\d{2}:\d{2}$|^\d+$")
 
@@ -90,10 +92,10 @@ class SiteProfile(Strict):
 
 
 def profile_dirs() -> list[Path]:
-    """Where profile names are looked up: $RVHPC_PROFILES, ./slurm/profiles, the repo's slurm/profiles."""
+    """Where profile names are looked up: $RVHPC_PROFILES, ./slurm/profiles, rvhpc's profiles."""
     dirs = [Path(p) for p in os.environ.get("RVHPC_PROFILES", "").split(os.pathsep) if p]
     dirs.append(Path.cwd() / "slurm" / "profiles")
-    dirs.append(Path(__file__).resolve().parents[2] / "slurm" / "profiles")
+    dirs.append(profiles_dir())
     return dirs
 
 

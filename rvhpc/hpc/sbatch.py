@@ -1,4 +1,4 @@
-"""Render one Slurm array batch script from slurm/templates/array.sbatch.
+"""Render one Slurm array batch script from the packaged template (rvhpc/resources/templates).
 
 The template has dask-jobqueue's five slots (shebang, header, prologue, command, epilogue). Header
 lines are sorted ``#SBATCH --key=value``; every value and command goes through
@@ -16,9 +16,10 @@ from pathlib import Path
 from rvhpc.errors import ConfigError
 from rvhpc.hpc.profile import SiteProfile
 from rvhpc.hpc.quoting import command_line, module_loads, one_line, sbatch_option
+from rvhpc.resources import sbatch_template
 from rvhpc.runfiles import EXIT_REQUEUE
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "slurm" / "templates" / "array.sbatch"
+TEMPLATE = sbatch_template()
 SLOTS = ("shebang", "header", "prologue", "command", "epilogue")
 
 

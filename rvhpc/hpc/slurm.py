@@ -60,7 +60,10 @@ def binds_for(grid: Grid) -> list[Path]:
     paths = [grid.runs_dir, grid.store.parent, grid.path.parent]
     root = grid.spec.data.camels_root
     if root is not None:
-        paths += [root, grid.spec.data.basins.parent]
+        lists = grid.spec.data.basins
+        paths += [root] + [
+            p.parent for p in (lists.values() if isinstance(lists, dict) else [lists])
+        ]
     unique: list[Path] = []
     for p in paths:
         if p not in unique:

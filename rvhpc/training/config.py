@@ -13,6 +13,8 @@ from rvhpc.experiments import check_cell, experiment_name
 
 #: fields that change how a run executes but not what it computes; a resumed run may change them
 RUNTIME_FIELDS = ("device", "log_every", "threads")
+#: fields of basin-list, training-period and PUB scenarios (left out of the identity when None)
+SCENARIO_FIELDS = ("basins", "eval_basins", "train_period")
 
 
 class TrainConfig(Strict):
@@ -43,10 +45,16 @@ class TrainConfig(Strict):
     device: str = "auto"
     log_every: int = Field(50, ge=1)
     threads: int | None = Field(None, ge=1)
+    # scenario fields (rvhpc/scenarios.py); None = the whole store, its whole training period
+    basins: list[str] | None = None  # training basins, a subset of the store's
+    eval_basins: list[str] | None = None  # basins predicted in the eval period (PUB: held out)
+    train_period: tuple[str, str] | None = None  # inside the store's training period
+    scenario: dict[str, Any] | None = None  # labels for collect; not part of the identity
 
     @model_validator(mode="after")
     def _check_cell(self) -> TrainConfig:
         check_cell(self.arch, self.static, self.dim)
+        check_scenario(self.basins, self.eval_basins, self.train_period)
         return self
 
     @classmethod
@@ -75,9 +83,35 @@ class TrainConfig(Strict):
         resumes after the store moved (another mount point inside a container, say).
         """
         data = self.model_dump(mode="json")
-        for key in (*RUNTIME_FIELDS, "store"):
+        for key in (*RUNTIME_FIELDS, "store", "scenario"):
             data.pop(key)
+        for key in SCENARIO_FIELDS:  # absent when unset: the ids of plain cells do not change
+            if data[key] is None:
+                data.pop(key)
         return data
+
+
+def check_scenario(
+    basins: list[str] | None, eval_basins: list[str] | None, period: tuple[str, str] | None
+) -> None:
+    """ConfigError for an empty or repeating basin list, held-out basins that are also trained
+    on, or a training period that is not two ordered dates."""
+    import pandas as pd
+
+    for name, ids in (("basins", basins), ("eval_basins", eval_basins)):
+        if ids is not None and (not ids or len(set(ids)) != len(ids)):
+            raise ConfigError(f"training option {name}: needs distinct basin ids, at least one")
+    if basins is not None and eval_basins is not None and set(basins) & set(eval_basins):
+        raise ConfigError(
+            "training option eval_basins: held-out basins must not be among the training basins"
+        )
+    if period is not None:
+        try:
+            start, end = (pd.Timestamp(d) for d in period)
+        except ValueError:
+            raise ConfigError(f"training option train_period: not two dates: {period!r}") from None
+        if start > end:
+            raise ConfigError(f"training option train_period: {period[0]} is after {period[1]}")
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -23,6 +23,7 @@ from rvhpc import progress
 from rvhpc.atomic import write_json
 from rvhpc.errors import DataError, RunDirError
 from rvhpc.runfiles import EXIT_REQUEUE, write_done
+from rvhpc.scenarios import UNSEEN_STATIC
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import (
@@ -98,6 +99,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
         before anything is written.
     """
     from rvhpc.data.sampler import WindowSampler
+    from rvhpc.data.select import training_view, without_series
     from rvhpc.data.statics import build_statics
     from rvhpc.data.store import open_store
 
@@ -121,6 +123,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
     fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
     if not force:
         rd.check_same(identity, fingerprint)
+    store = training_view(store, config)  # a scenario's basins and period, with their scalers
     statics = build_statics(config.static, store, dim=config.dim, attr_seed=config.attr_seed)
     sampler = WindowSampler(store, seq_length=config.seq_length)
     samples = sampler.train_samples()
@@ -194,8 +197,9 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
             outcome = _train_epochs(config, rd, runner, model, optimizer, resume, stop, env, device)
             if outcome is not None:
                 return outcome
+            trained = (without_series(store), statics)
             del store, sampler, samples, runner
-            return _evaluate(config, rd, model, x_s, env, device, stop)
+            return _evaluate(config, rd, model, x_s, env, device, stop, trained)
 
 
 @contextmanager
@@ -322,9 +326,14 @@ def _evaluate(
     env: DistEnv,
     device: torch.device,
     stop: StopFlag,
+    trained: tuple | None = None,
 ) -> TrainOutcome:
-    """Predict the evaluation period, write predictions, metrics and DONE (rank 0)."""
+    """Predict the evaluation period, write predictions, metrics and DONE (rank 0).
+
+    ``trained`` is (training view of the store, its static vectors): a scenario cell predicts its
+    own basins (or its held-out basins) with the training basins' scalers."""
     from rvhpc.data.sampler import WindowSampler
+    from rvhpc.data.select import eval_statics, eval_view
     from rvhpc.data.store import open_store
 
     if any_rank(bool(stop), device):
@@ -332,6 +341,18 @@ def _evaluate(
             "preempted", rd.path, epochs_done=config.epochs, signal=stop.signum, rank=env.rank
         )
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
+    if trained is not None:
+        train_store, statics = trained
+        store = eval_view(store, config, train_store)
+        if config.eval_basins is not None:
+            values = eval_statics(config, statics.values, train_store, store)
+            x_s = None if values is None else torch.from_numpy(values).to(device)
+            if env.is_main:
+                progress.log(
+                    f"predicting {len(store.basins)} held-out basin(s) the model never saw; "
+                    f"their static vectors: {UNSEEN_STATIC[config.static]}"
+                )
+        del train_store, statics, trained
     sampler = WindowSampler(store, seq_length=config.seq_length)
     pred = predict_store(
         model,

@@ -41,6 +41,22 @@ def _score(
     return median
 
 
+def _scenario_inputs(
+    config: TrainConfig, store: Any, basins: list[str], statics: np.ndarray | None
+) -> tuple[Any, np.ndarray | None]:
+    """A scenario cell's eval view (its basins, the training basins' scalers) and the static
+    vectors of the basins it predicts (held-out basins: rebuilt as in training)."""
+    from rvhpc.data.select import eval_statics, eval_view, training_view, without_series
+    from rvhpc.data.store import open_store
+
+    train = training_view(open_store(config.store, period="train", warmup=0), config)
+    if list(train.basins) != basins:
+        raise RunDirError("statics.npz lists other basins than the cell's training basins")
+    train = without_series(train)
+    view = eval_view(store, config, train)
+    return view, eval_statics(config, statics, train, view)
+
+
 def evaluate_run(
     run_dir: Path, epoch: int | None = None, out: Path | None = None, device: str = "auto"
 ) -> Path:
@@ -65,9 +81,11 @@ def evaluate_run(
             f"{config.store} changed since {rd.path} was trained (store fingerprint differs): "
             "rebuild the original store or retrain"
         )
-    if list(store.basins) != basins:
-        raise RunDirError(f"{rd.path}/{STATICS_NPZ} lists other basins than {config.store}")
     statics = values if values.shape[1] > 0 else None
+    if any(getattr(config, k) is not None for k in ("basins", "eval_basins", "train_period")):
+        store, statics = _scenario_inputs(config, store, basins, statics)
+    if list(store.basins) != basins and config.eval_basins is None:
+        raise RunDirError(f"{rd.path}/{STATICS_NPZ} lists other basins than {config.store}")
     torch.manual_seed(config.seed)
     model = build_model(
         config.arch,

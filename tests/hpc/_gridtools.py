@@ -9,8 +9,10 @@ from pathlib import Path
 
 import yaml
 
+from rvhpc.resources import builtin_grid
+
 REPO = Path(__file__).resolve().parents[2]
-SMOKE = REPO / "data" / "grids" / "smoke.yaml"
+SMOKE = builtin_grid("smoke")
 PYTHON = os.environ.get("RVHPC_PYTHON", sys.executable)
 
 

@@ -1,4 +1,7 @@
-"""The container definition, its pins, the apptainer/singularity wrapping and ``rvhpc container build``."""
+"""The container definition, the apptainer/singularity wrapping and ``rvhpc container build``.
+
+The lock and the image's Python layer are tested in tests/packaging/test_image_layer.py.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +9,27 @@ import re
 import shutil
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 import tomllib
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-from packaging.version import Version
 
 from rvhpc.errors import ContainerError
-from rvhpc.hpc.container import (
-    NO_BUILDER,
-    Bind,
-    build_image,
-    collect_binds,
-    find_runtime,
-    wrap_command,
-)
+from rvhpc.hpc.container import Bind, collect_binds, find_runtime, wrap_command
+from rvhpc.hpc.image import NO_BUILDER, build_image, source_root
 from rvhpc.hpc.profile import ContainerSettings
+from rvhpc.resources import container_definition
 
 REPO = Path(__file__).resolve().parents[2]
-DEF = REPO / "containers" / "rvhpc.def"
-LOCK = REPO / "containers" / "requirements.lock"
+DEF = container_definition()
 SECTIONS = ("%files", "%post", "%environment", "%runscript", "%test", "%labels", "%help")
 
 
-def _sections(text: str) -> dict[str, str]:
+def definition_sections(text: str) -> dict[str, str]:
     """``{'header': ..., '%post': body, ...}`` of an Apptainer definition."""
     parts = re.split(r"^(%[a-z]+)\s*$", text, flags=re.M)
     found = {"header": parts[0]}
-    for name, body in zip(parts[1::2], parts[2::2]):
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
         found[name] = found.get(name, "") + body
     return found
 
@@ -46,22 +39,17 @@ def _pyproject() -> dict:
         return tomllib.load(fh)
 
 
-def _lock() -> dict[str, Version]:
-    pins = {}
-    for line in LOCK.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            assert version, f"requirements.lock line {line!r} is not name==version"
-            pins[canonicalize_name(name)] = Version(version)
-    return pins
-
-
 # --- the definition file -------------------------------------------------------------------------
 
 
-def test_definition_has_every_section_and_a_pinned_cuda_base():
-    sections = _sections(DEF.read_text())
+def test_checkout_definition_is_the_packaged_one():
+    """containers/rvhpc.def, the file a user builds by hand, is a link to the packaged copy."""
+    assert (REPO / "containers" / "rvhpc.def").resolve() == DEF.resolve()
+    assert DEF.resolve().is_relative_to(REPO / "rvhpc" / "resources")
+
+
+def test_definition_has_every_section_and_a_base_pinned_by_digest():
+    sections = definition_sections(DEF.read_text())
     assert set(SECTIONS) <= set(sections), f"missing: {set(SECTIONS) - set(sections)}"
     header = dict(
         line.split(":", 1)
@@ -70,116 +58,57 @@ def test_definition_has_every_section_and_a_pinned_cuda_base():
     )
     assert header["Bootstrap"].strip() == "docker"
     base = header["From"].strip()
-    # an exact tag (x.y.z) or a digest, never a moving tag such as latest
-    assert re.fullmatch(
-        r"nvidia/cuda:\d+\.\d+\.\d+-(cudnn-)?runtime-ubuntu\d+\.\d+|\S+@sha256:[0-9a-f]{64}", base
+    # a readable exact tag and the digest that is what gets pulled
+    match = re.fullmatch(
+        r"nvidia/cuda:\d+\.\d+\.\d+-(?:cudnn-)?runtime-ubuntu\d+\.\d+@(sha256:[0-9a-f]{64})", base
     )
+    assert match, base
+    assert f"org.opencontainers.image.base.digest {match[1]}" in sections["%labels"]
 
 
-def test_runscript_runs_the_cli_and_test_section_checks_the_stack():
-    sections = _sections(DEF.read_text())
+def test_runscript_runs_the_cli_and_test_section_trains_a_cell_to_done():
+    sections = definition_sections(DEF.read_text())
     assert re.search(r'exec \S*rvhpc "\$@"', sections["%runscript"])
-    assert "rvhpc --version" in sections["%test"]
+    test = sections["%test"]
+    assert "rvhpc --version" in test
     for module in ("torch", "h5py", "dask"):
-        assert re.search(rf"import [^\n]*\b{module}\b", sections["%test"])
+        assert re.search(rf"import [^\n]*\b{module}\b", test)
+    assert "rvhpc -q train " in test and 'test -f "$work/cell/DONE"' in test
+    # (tests/packaging/test_image_layer.py runs this section in the image's layer)
     labels = sections["%labels"]
-    assert "{{ VERSION }}" in labels and "{{ GIT_COMMIT }}" in labels
+    for arg in ("VERSION", "GIT_COMMIT", "SOURCE_DATE_EPOCH"):
+        assert "{{ " + arg + " }}" in labels
 
 
-def test_files_sources_exist_and_post_installs_lock_then_project_without_deps():
-    sections = _sections(DEF.read_text())
+def test_files_sources_exist_and_post_installs_the_hashed_lock_then_the_project():
+    sections = definition_sections(DEF.read_text())
     sources = [line.split()[0] for line in sections["%files"].splitlines() if line.strip()]
     assert "containers/requirements.lock" in sources and "rvhpc" in sources
     for source in sources:
         assert (REPO / source).exists(), f"%files source {source} is not in the repository"
     post = sections["%post"]
-    torch_at = post.index("download.pytorch.org/whl/")
-    lock_at = post.index("--no-deps -r /opt/rvhpc/src/containers/requirements.lock")
-    project_at = post.index("--no-deps /opt/rvhpc/src")
-    assert torch_at < lock_at < project_at
-    assert "pip check" in post
+    lock = "/opt/rvhpc/src/containers/requirements.lock"
+    lock_at = post.index(f"install --require-hashes --only-binary=:all: -r {lock}")
+    project_at = post.index("install --no-deps --no-build-isolation --no-index /opt/rvhpc/src")
+    check_at = post.index("pip check")
+    assert lock_at < project_at < check_at
+    assert "--index-url" not in post and "download.pytorch.org" not in post  # PyPI's CUDA torch
+    # the commit's time for apt's snapshot and the timestamps; the lock's hash in a label
+    assert "export SOURCE_DATE_EPOCH={{ SOURCE_DATE_EPOCH }}" in post
+    assert 'apt-get update --snapshot "$SNAPSHOT"' in post
+    assert re.search(
+        r"rvhpc.lock_sha256 .*sha256sum /opt/rvhpc/src/containers/requirements.lock", post
+    )
 
 
 def test_definition_defaults_match_the_project_version():
     arguments = dict(
         line.strip().split("=", 1)
-        for line in _sections(DEF.read_text())["%arguments"].splitlines()
+        for line in definition_sections(DEF.read_text())["%arguments"].splitlines()
         if line.strip()
     )
     assert arguments["VERSION"] == _pyproject()["project"]["version"]
-
-
-def test_torch_is_a_cuda_build_the_project_admits():
-    arguments = dict(
-        line.strip().split("=", 1)
-        for line in _sections(DEF.read_text())["%arguments"].splitlines()
-        if line.strip()
-    )
-    torch_spec = next(
-        Requirement(r)
-        for r in _pyproject()["project"]["dependencies"]
-        if canonicalize_name(Requirement(r).name) == "torch"
-    )
-    pinned = Version(f"{arguments['TORCH_VERSION']}+{arguments['TORCH_CUDA']}")
-    assert re.fullmatch(r"cu1[2-9]\d", pinned.local or ""), f"{pinned} is not a CUDA build"
-    assert torch_spec.specifier.contains(pinned.public), f"torch {pinned} outside {torch_spec}"
-    post = _sections(DEF.read_text())["%post"]
-    assert '"torch=={{ TORCH_VERSION }}+{{ TORCH_CUDA }}"' in post
-    assert '--index-url "https://download.pytorch.org/whl/{{ TORCH_CUDA }}"' in post
-
-
-def test_lock_pins_every_project_dependency_within_its_range():
-    pins = _lock()
-    assert "torch" not in pins, "torch comes from the CUDA index in %post, not from the lock"
-    for spec in _pyproject()["project"]["dependencies"]:
-        req = Requirement(spec)
-        name = canonicalize_name(req.name)
-        if name == "torch":
-            continue
-        assert name in pins, f"{req.name} is a dependency but not in requirements.lock"
-        assert req.specifier.contains(pins[name]), f"{name}=={pins[name]} does not satisfy {req}"
-
-
-def test_lock_is_closed_under_the_dependencies_of_what_it_pins():
-    """pip install --no-deps needs every transitive dependency pinned (the image runs pip check too).
-
-    Read from the metadata of the installed packages whose version is the locked one (the lock is
-    generated from the venv by containers/lock.py; a package upgraded since is left to pip check).
-    """
-    pins = _lock()
-    env = {
-        "sys_platform": "linux",
-        "platform_system": "Linux",
-        "os_name": "posix",
-        "platform_machine": "x86_64",
-        "python_version": "3.12",
-        "python_full_version": "3.12.0",
-        "extra": "",
-    }
-    checked = 0
-    for name, version in pins.items():
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        if Version(dist.version) != version:
-            continue
-        checked += 1
-        for spec in dist.requires or []:
-            sub = Requirement(spec)
-            if sub.marker is not None and not sub.marker.evaluate(env):
-                continue
-            sub_name = canonicalize_name(sub.name)
-            assert sub_name in pins or sub_name == "torch", (
-                f"{name} needs {sub}, which requirements.lock lacks"
-            )
-            if sub_name in pins:
-                assert sub.specifier.contains(pins[sub_name], prereleases=True), (
-                    f"{name} needs {sub} but the lock pins {pins[sub_name]}"
-                )
-    assert checked >= len(pins) // 2, (
-        "most locked versions differ from the venv: rerun containers/lock.py"
-    )
+    assert not arguments["SOURCE_DATE_EPOCH"].isdigit()  # no stale default: the build passes it
 
 
 # --- wrap_command -------------------------------------------------------------------------------
@@ -322,7 +251,18 @@ def test_build_dry_run_shows_labels_and_paths(tmp_path):
 
     assert argv[:3] == ["apptainer", "build", "--fakeroot"]
     assert f"VERSION={__version__}" in argv and any(a.startswith("GIT_COMMIT=") for a in argv)
-    assert argv[-2:] == [str(tmp_path / "out dir" / "rvhpc.sif"), str(DEF)]
+    commit_time = subprocess.run(
+        ["git", "-C", str(REPO), "log", "-1", "--format=%ct"], capture_output=True, text=True
+    ).stdout.strip()
+    assert f"SOURCE_DATE_EPOCH={commit_time}" in argv
+    assert argv[-2:] == [str(tmp_path / "out dir" / "rvhpc.sif"), str(DEF.resolve())]
+
+
+def test_build_runs_in_the_source_tree_and_refuses_a_folder_that_is_none(tmp_path):
+    assert source_root(DEF) == REPO
+    assert source_root(REPO / "containers" / "rvhpc.def") == REPO
+    with pytest.raises(ContainerError, match=r"--source .*not an rvhpc source tree .*pyproject"):
+        source_root(DEF, tmp_path)
 
 
 def _rvhpc(*args: str) -> subprocess.CompletedProcess:

@@ -18,6 +18,7 @@ import pytest
 
 from rvhpc.hpc.container import wrap_command
 from rvhpc.hpc.profile import ContainerSettings
+from rvhpc.resources import builtin_grid
 
 pytestmark = pytest.mark.sandbox
 HOST = ContainerSettings(image="host", runtime="bwrap")
@@ -195,9 +196,7 @@ def smoke(tmp_path_factory):
 
     progress.set_quiet(True)
     folder = tmp_path_factory.mktemp("smoke grid")
-    spec = yaml.safe_load(
-        (Path(__file__).resolve().parents[2] / "data" / "grids" / "smoke.yaml").read_text()
-    )
+    spec = yaml.safe_load(builtin_grid("smoke").read_text())
     spec["train"]["epochs"] = spec["train"]["lr_late_epoch"] = 1
     spec["experiments"] = [{"arch": "lstm", "static": "none", "seeds": [0, 1]}]
     (folder / "smoke.yaml").write_text(yaml.safe_dump(spec))

@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from tests.hpc._gridtools import REPO, rvhpc, write_grid
+from rvhpc.resources import profiles_dir
+from tests.hpc._gridtools import rvhpc, write_grid
 
 
 def test_run_smoke_locally_completes_every_cell(tmp_path: Path) -> None:
@@ -61,7 +62,7 @@ def test_dry_run_submits_nothing_and_prints_scripts(tmp_path: Path) -> None:
         "submit",
         grid,
         "--profile",
-        REPO / "slurm" / "profiles" / "local.yaml",
+        profiles_dir() / "local.yaml",
         "--dry-run",
         "--max-parallel",
         "3",

@@ -14,6 +14,7 @@ import pytest
 from rvhpc.errors import ConfigError
 from rvhpc.hpc import sbatch
 from rvhpc.hpc.profile import SiteProfile
+from rvhpc.resources import builtin_grid, profiles_dir
 
 GOLDEN = Path(__file__).parent / "data" / "array_golden.sbatch"
 WEIRD = "we ird'\"$(touch PWN1);`touch PWN2`; touch PWN3 $HOME"
@@ -219,9 +220,7 @@ def test_requeue_limit(tmp_path: Path) -> None:
 def test_example_profile_runs_the_cell_in_apptainer() -> None:
     from rvhpc.hpc.profile import load_profile
 
-    profile = load_profile(
-        Path(__file__).resolve().parents[2] / "slurm" / "profiles" / "example.yaml"
-    )
+    profile = load_profile(profiles_dir() / "example.yaml")
     text = _render(profile, Path("/scratch/my runs"))
     command = next(line for line in text.splitlines() if "-m rvhpc cell" in line)
     argv = shlex.split(command.rstrip(" &"))
@@ -240,10 +239,8 @@ def test_collect_job_goes_through_the_template_and_the_container(tmp_path: Path)
     from rvhpc.hpc.profile import load_profile
     from rvhpc.hpc.slurm import collect_script
 
-    profile = load_profile(
-        Path(__file__).resolve().parents[2] / "slurm" / "profiles" / "example.yaml"
-    )
-    grid = load_grid(Path(__file__).resolve().parents[2] / "data" / "grids" / "smoke.yaml")
+    profile = load_profile(profiles_dir() / "example.yaml")
+    grid = load_grid(builtin_grid("smoke"))
     text = collect_script(grid, profile)
     template = sbatch.TEMPLATE.read_text()
     # every template line outside the slots is in the script, in order

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from rvhpc.resources import profiles_dir
 from tests.hpc._gridtools import rvhpc, write_grid
 
 pytestmark = pytest.mark.slurm
@@ -188,9 +189,7 @@ def test_array_task_runs_inside_the_sandbox_container(tmp_path: Path, slurm_clus
         epochs=1,
     )
     profile = tmp_path / "boxed-profile.yaml"
-    site = yaml.safe_load(
-        (Path(__file__).resolve().parents[2] / "slurm" / "profiles" / "local.yaml").read_text()
-    )
+    site = yaml.safe_load((profiles_dir() / "local.yaml").read_text())
     site.update(
         name="boxed", python=sys.executable, container={"runtime": "bwrap", "image": "host"}
     )

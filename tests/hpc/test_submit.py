@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rvhpc.grid import load_grid
 from rvhpc.hpc.submit import dry_run_text, submit_grid
+from rvhpc.resources import profiles_dir
 from tests.support.fake_runs import mark_done
 
-PROFILE = str(Path(__file__).resolve().parents[2] / "slurm" / "profiles" / "local.yaml")
+PROFILE = str(profiles_dir() / "local.yaml")
 
 
 def test_dry_run_selects_the_cells_not_done_and_provisions_nothing(tmp_path, monkeypatch):

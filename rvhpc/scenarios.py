@@ -1,0 +1,271 @@
+"""Scenarios of a grid: basin lists, training periods and k-fold evaluation over basins (PUB).
+
+A scenario is one (basin list, training period, evaluation fold) an experiment runs under; the
+grid expands every experiment over its scenarios like over any other axis. A plain grid (one basin
+list file, no training periods, temporal evaluation) has the single plain scenario, and its cells
+and run directories are what they always were.
+
+Run directories follow the original layout ``runs/<list>/...``; a training period adds a segment
+(``last3y`` or ``19991001-20080930``) and a fold two (``kfold3-s0/fold1``) before the arch folder.
+
+K-fold: the list's basins are shuffled with ``numpy.random.default_rng(seed)`` and cut into K
+folds of near-equal size (``numpy.array_split``); fold k trains on the other folds' basins and
+predicts its own, so every basin is predicted once, by the one model that never saw it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rvhpc.errors import ConfigError, RvhpcError
+from rvhpc.gridspec import EvaluationSpec, ExperimentSpec, GridSpec, LastYears
+
+#: what a held-out basin's static vector is, per kind (PUB results are labelled with it)
+UNSEEN_STATIC = {
+    "physics": "descriptors standardised with training-basin statistics",
+    "mixed": "descriptors with training-basin statistics + fresh random columns",
+    "gaussian": "fresh random draw (no learned vector for an unseen basin)",
+    "one_hot": "zero vector (unknown basin)",
+    "none": "no static vector",
+}
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One basin list x training period x evaluation fold of an experiment."""
+
+    basin_list: str
+    basins: tuple[str, ...] | None  # the list's ids; None: the whole store (plain single list)
+    period: tuple[str, str] | None = None
+    period_label: str | None = None
+    folds: int | None = None
+    fold_seed: int | None = None
+    fold: int | None = None
+    heldout: tuple[str, ...] | None = None
+    plain: bool = False  # the plain scenario of a plain grid: no extra config fields at all
+
+    @property
+    def scheme(self) -> str:
+        return "temporal" if self.folds is None else "kfold"
+
+    def train_basins(self) -> list[str] | None:
+        if self.basins is None:
+            return None
+        held = set(self.heldout or ())
+        return [b for b in self.basins if b not in held]
+
+    def prefix(self) -> str:
+        """Run-dir segments before the arch folder: ``<list>[/<period>][/kfoldK-sS/foldF]``."""
+        parts = [self.basin_list]
+        if self.period_label:
+            parts.append(self.period_label)
+        if self.folds is not None:
+            parts += [f"kfold{self.folds}-s{self.fold_seed}", f"fold{self.fold}"]
+        return "/".join(parts)
+
+    def train_values(self) -> dict[str, Any]:
+        """TrainConfig fields of this scenario (none for the plain scenario)."""
+        if self.plain:
+            return {}
+        train = self.train_basins()
+        years = None
+        if self.period is not None:
+            start, end = (pd.Timestamp(d) for d in self.period)
+            years = round(((end - start).days + 1) / 365.25, 2)
+        labels = {
+            "basin_list": self.basin_list,
+            "train_period": self.period_label,
+            "period": list(self.period) if self.period else None,
+            "train_years": years,
+            "evaluation": self.scheme,
+            "folds": self.folds,
+            "fold_seed": self.fold_seed,
+            "fold": self.fold,
+            "train_basins": None if train is None else len(train),
+        }
+        return {
+            "basins": train,
+            "eval_basins": list(self.heldout) if self.heldout is not None else None,
+            "train_period": self.period,
+            "scenario": labels,
+        }
+
+
+class ListReader:
+    """Reads each basin list once per grid load (ids in file order)."""
+
+    def __init__(self, spec: GridSpec) -> None:
+        self.spec = spec
+        self._ids: dict[str, tuple[str, ...]] = {}
+
+    def lists(self) -> dict[str, Path] | None:
+        basins = self.spec.data.basins
+        return basins if isinstance(basins, dict) else None
+
+    def ids(self, name: str) -> tuple[str, ...]:
+        if name not in self._ids:
+            self._ids[name] = tuple(self._read(name))
+        return self._ids[name]
+
+    def _read(self, name: str) -> list[str]:
+        from rvhpc.data.camels import read_basin_list
+
+        lists, data = self.lists(), self.spec.data
+        if lists is not None:
+            return read_basin_list(lists[name])
+        if isinstance(data.basins, Path):
+            return read_basin_list(data.basins)
+        if data.synthetic is not None:
+            return synthetic_ids(data.synthetic.basins, data.synthetic.seed)
+        store = data.store
+        if store is not None and store.is_file():
+            return _store_basins(store)
+        raise ConfigError(
+            f"grid {self.spec.name}: k-fold needs the basin ids when the grid is loaded: "
+            "give data.basins as a list file, or prepare data.store first"
+        )
+
+
+def _store_basins(path: Path) -> list[str]:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return [b.decode() for b in f["basins"][:]]
+
+
+def synthetic_ids(n: int, seed: int) -> list[str]:
+    """The basin ids ``rvhpc data synth --basins n --seed seed`` writes (its first draws)."""
+    from rvhpc.data import synth_attrs
+
+    return sorted(str(b) for b in synth_attrs.sites(np.random.default_rng(seed), n)["id"])
+
+
+def union_ids(spec: GridSpec, reader: ListReader) -> list[str]:
+    """Every basin of the grid's lists, first appearance first (the store they share)."""
+    lists = reader.lists() or {}
+    return list(dict.fromkeys(b for name in lists for b in reader.ids(name)))
+
+
+def _base_period(spec: GridSpec) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    if spec.data.train_period is not None:
+        return tuple(pd.Timestamp(d) for d in spec.data.train_period)
+    store = spec.data.store
+    if store is not None and store.is_file():
+        import h5py
+
+        with h5py.File(store, "r") as f:
+            return tuple(pd.Timestamp(d) for d in f.attrs["train_period"])
+    return None
+
+
+def resolve_period(spec: GridSpec, entry: Any, where: str) -> tuple[tuple[str, str], str]:
+    """(start, end) ISO dates and run-dir label of one training-period entry."""
+    base = _base_period(spec)
+    if isinstance(entry, LastYears):
+        if base is None:
+            raise ConfigError(
+                f"{where}: last_years needs data.train_period (or an existing data.store)"
+            )
+        end = base[1]
+        start = end - pd.DateOffset(years=entry.last_years) + pd.Timedelta(days=1)
+        label = f"last{entry.last_years}y"
+    else:
+        try:
+            start, end = (pd.Timestamp(d) for d in entry)
+        except ValueError:
+            raise ConfigError(f"{where}: train period {list(entry)} is not two dates") from None
+        label = f"{start:%Y%m%d}-{end:%Y%m%d}"
+    if start > end:
+        raise ConfigError(f"{where}: train period {label} starts after it ends")
+    if base is not None and (start < base[0] or end > base[1]):
+        raise ConfigError(
+            f"{where}: train period {start.date()}..{end.date()} ({label}) is not inside "
+            f"data.train_period {base[0].date()}..{base[1].date()}; shorten it"
+        )
+    return (str(start.date()), str(end.date())), label
+
+
+def folds_of(ids: tuple[str, ...], folds: int, seed: int) -> list[tuple[str, ...]]:
+    """The held-out basins of each fold, each in list order."""
+    perm = np.random.default_rng(seed).permutation(len(ids))
+    return [tuple(ids[i] for i in sorted(part)) for part in np.array_split(perm, folds)]
+
+
+def _list_names(spec: GridSpec, exp: ExperimentSpec, reader: ListReader, where: str) -> list:
+    lists = reader.lists()
+    if lists is None:
+        if exp.basin_lists:
+            raise ConfigError(
+                f"{where}: basin_lists needs named lists in data.basins ({{name: file}})"
+            )
+        return [None]
+    for name in lists:
+        if not _NAME.match(name):
+            raise ConfigError(
+                f"grid {spec.name}: data.basins: list name {name!r} must be a plain folder name "
+                "(letters, digits, _ . -)"
+            )
+    names = exp.basin_lists or list(lists)
+    unknown = [n for n in names if n not in lists]
+    if unknown:
+        raise ConfigError(
+            f"{where}: basin list {unknown[0]!r} is not in data.basins (known: {', '.join(lists)})"
+        )
+    return names
+
+
+def expand_scenarios(spec: GridSpec, exp: ExperimentSpec, reader: ListReader, where: str) -> list:
+    """The scenarios one experiment runs under, in (list, period, fold) order."""
+    from rvhpc.grid import basin_list_name
+
+    evaluation = exp.evaluation or spec.evaluation or EvaluationSpec()
+    periods = exp.train_periods or spec.data.train_periods
+    names = _list_names(spec, exp, reader, where)
+    plain = names == [None] and not periods and evaluation.scheme == "temporal"
+    if plain:
+        return [Scenario(basin_list_name(spec.data), None, plain=True)]
+    resolved = [resolve_period(spec, p, where) for p in periods] if periods else [(None, None)]
+    out = []
+    for name in names:
+        label = name or basin_list_name(spec.data)
+        try:
+            ids = reader.ids(name) if name is not None or evaluation.scheme == "kfold" else None
+        except RvhpcError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        held: list = [None]
+        if evaluation.scheme == "kfold":
+            assert ids is not None and evaluation.folds is not None
+            if len(ids) < 2:
+                raise ConfigError(
+                    f"{where}: k-fold needs at least 2 basins; basin list {label!r} holds "
+                    f"{len(ids)}"
+                )
+            if evaluation.folds > len(ids):
+                raise ConfigError(
+                    f"{where}: folds {evaluation.folds} > {len(ids)} basins of list {label!r}; "
+                    f"use at most {len(ids)} folds"
+                )
+            held = folds_of(ids, evaluation.folds, evaluation.seed)
+        for period, plabel in resolved:
+            for k, heldout in enumerate(held):
+                out.append(
+                    Scenario(
+                        basin_list=label,
+                        basins=ids,
+                        period=period,
+                        period_label=plabel,
+                        folds=evaluation.folds if heldout is not None else None,
+                        fold_seed=evaluation.seed if heldout is not None else None,
+                        fold=k if heldout is not None else None,
+                        heldout=heldout,
+                    )
+                )
+    return out
