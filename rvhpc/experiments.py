@@ -84,10 +84,12 @@ def run_subdir(
     basin_list: str, arch: str, static: str, dim: int | None, attr_seed: int | None, seed: int
 ) -> str:
     """Relative run directory, mirroring the original code's layout (reference.md section 5):
-    ``<basin list>/<arch>/<static dir>/[<d>/<attr_seed>/]seed<N>``. The no-static LSTM lives under
-    ``ea/no_static`` as in the original code."""
-    arch_dir = "ea" if arch == "lstm" else arch
-    parts = [basin_list, arch_dir, STATIC_DIRNAMES[static]]
+    ``<basin list>/<arch>/<static dir>/[<d>/<attr_seed>/]seed<N>``. The plain LSTM (no statics)
+    has no architecture level, as in the original's ``main.py``: ``<basin list>/no_static/seed<N>``.
+    """
+    if arch == "lstm":
+        return f"{basin_list}/{STATIC_DIRNAMES['none']}/seed{seed}"
+    parts = [basin_list, arch, STATIC_DIRNAMES[static]]
     if static in KINDS_WITH_DIM:
         parts += [str(dim), str(attr_seed if attr_seed is not None else 0)]
     parts.append(f"seed{seed}")

@@ -55,6 +55,11 @@ class Cell:
     def is_done(self) -> bool:
         return run_is_done(self.run_dir)
 
+    @property
+    def paired(self) -> bool:
+        """True when the cell's draw follows its init seed (``attr_seeds: paired``)."""
+        return bool(self.config.get("paired_draw"))
+
 
 def cell_id(config: Any) -> str:
     """sha1 of the canonical JSON of the config's identity (runtime-only fields excluded), 12 hex."""
@@ -126,7 +131,6 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                     f"grid {spec.name}: {where}: static {exp.static!r} needs dims: [..]"
                 )
             dims: list[int | None] = list(exp.dims)
-            attr_seeds = exp.attr_seeds
         else:
             if exp.dims:
                 raise ConfigError(
@@ -136,8 +140,8 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                 raise ConfigError(
                     f"grid {spec.name}: {where}: attr_seeds apply only to gaussian and mixed vectors"
                 )
-            dims, attr_seeds = [None], [0]
-        for dim, attr_seed, seed in itertools.product(dims, attr_seeds, exp.seeds):
+            dims = [None]
+        for dim, attr_seed, seed in _draws(exp, dims):
             try:
                 experiments.check_cell(exp.arch, exp.static, dim)
             except ConfigError as exc:
@@ -150,6 +154,7 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                 "dim": dim,
                 "attr_seed": attr_seed,
                 "seed": seed,
+                "paired_draw": exp.paired,
                 **scenario.train_values(),
             }
             try:
@@ -193,6 +198,16 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
             f"grid {spec.name}: no cells: list at least one experiment under experiments:"
         )
     return cells
+
+
+def _draws(exp: Any, dims: list[int | None]) -> list[tuple[int | None, int, int]]:
+    """(dim, attr_seed, seed) of an experiment's cells: ``attr_seeds: paired`` pairs each init seed
+    with the draw of the same number; a list crosses every listed draw with every seed."""
+    if exp.static not in experiments.KINDS_WITH_DIM:
+        return [(None, 0, seed) for seed in exp.seeds]
+    if exp.paired:
+        return [(dim, seed, seed) for dim in dims for seed in exp.seeds]
+    return list(itertools.product(dims, exp.attr_seeds, exp.seeds))
 
 
 def _with_scenarios(spec: GridSpec, reader: ListReader):

@@ -115,13 +115,18 @@ class DataSpec(Strict):
 
 
 class ExperimentSpec(Strict):
-    """One row of the study: an architecture and static kind, expanded over dims x attr_seeds x seeds."""
+    """One row of the study: an architecture and static kind, expanded over dims x attr_seeds x seeds.
+
+    ``attr_seeds: paired`` gives each init seed its own random draw (attr_seed = seed), as the
+    original code did (every run drew its own vectors and its ensemble script averaged a
+    dimension's runs across all draws); a list gives every seed each of the listed draws.
+    """
 
     name: str | None = None  # default: the paper's name (EP, EG-64, ...)
     arch: str
     static: str
     dims: list[int] | None = None
-    attr_seeds: list[int] = Field(default_factory=lambda: [0])
+    attr_seeds: list[int] | Literal["paired"] = Field(default_factory=lambda: [0])
     seeds: list[int] = Field(default_factory=lambda: [0])
     basin_lists: list[str] | None = None  # names of data.basins lists (default: every list)
     train_periods: list[PeriodSpec] | None = None  # default: data.train_periods
@@ -129,7 +134,7 @@ class ExperimentSpec(Strict):
 
     @field_validator("seeds", "attr_seeds")
     @classmethod
-    def _nonempty(cls, value: list[int]) -> list[int]:
+    def _nonempty(cls, value: list[int] | str) -> list[int] | str:
         if not value:
             raise ValueError("must list at least one seed")
         return value
@@ -138,6 +143,11 @@ class ExperimentSpec(Strict):
     @classmethod
     def _periods_text(cls, value: Any) -> Any:
         return _dates_as_text(value)
+
+    @property
+    def paired(self) -> bool:
+        """True for ``attr_seeds: paired``."""
+        return self.attr_seeds == "paired"
 
 
 class GridSpec(Strict):
@@ -160,6 +170,7 @@ class GridSpec(Strict):
             "dim",
             "attr_seed",
             "seed",
+            "paired_draw",
             "basins",
             "eval_basins",
             "train_period",

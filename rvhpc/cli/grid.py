@@ -92,16 +92,13 @@ def show(
             c.arch,
             c.static,
             str(c.dim or ""),
-            str(c.attr_seed) if c.dim else "",
+            (f"{c.attr_seed} (paired)" if c.paired else str(c.attr_seed)) if c.dim else "",
             str(c.seed),
             "yes" if c.is_done() else "",
             str(c.run_dir.relative_to(g.runs_dir)),
         )
     out_console.print(table)
-    counts: dict[str, int] = {}
-    for c in g.cells:
-        counts[c.experiment] = counts.get(c.experiment, 0) + 1
-    out_console.print("cells per experiment: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    out_console.print("cells per experiment: " + ", ".join(_counts(g.cells)))
     if work["samples_per_epoch"]:
         line = (
             f"work: {work['basins']} basins x {work['train_days']} training days = "
@@ -118,6 +115,27 @@ def show(
         out_console.print(
             "work: unknown basin count (set data.n_basins or make the basin list available)"
         )
+
+
+def _counts(cells: list) -> list[str]:
+    """``EG-64 5 (5 draws, paired)`` per experiment: how many runs and random draws it ensembles."""
+    runs: dict[str, int] = {}
+    draws: dict[str, set] = {}
+    paired: dict[str, bool] = {}
+    for c in cells:
+        runs[c.experiment] = runs.get(c.experiment, 0) + 1
+        if c.dim:
+            draws.setdefault(c.experiment, set()).add(c.attr_seed)
+            paired[c.experiment] = paired.get(c.experiment, False) or c.paired
+    out = []
+    for name, n in runs.items():
+        if name in draws:
+            k = len(draws[name])
+            detail = f"{k} draw{'s' if k > 1 else ''}" + (", paired" if paired[name] else "")
+            out.append(f"{name} {n} ({detail})")
+        else:
+            out.append(f"{name} {n}")
+    return out
 
 
 def register(app: typer.Typer) -> None:

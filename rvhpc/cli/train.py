@@ -46,6 +46,14 @@ def train(
     seed: Annotated[
         int, typer.Option("--seed", help="Init seed (model weights, sample order, dropout).")
     ] = _D["seed"],
+    paired_draw: Annotated[
+        bool,
+        typer.Option(
+            "--paired-draw",
+            help="Label the run as one of a paired study (--attr-seed equal to --seed, as a "
+            "grid's attr_seeds: paired): collect ensembles such runs across their draws.",
+        ),
+    ] = False,
     epochs: Annotated[int, typer.Option("--epochs")] = _D["epochs"],
     hidden: Annotated[int, typer.Option("--hidden", help="Hidden size.")] = _D["hidden"],
     batch_size: Annotated[
@@ -76,6 +84,14 @@ def train(
     forget_bias: Annotated[
         float, typer.Option("--forget-bias", help="Initial value of the first H gate biases.")
     ] = _D["initial_forget_bias"],
+    output_stats: Annotated[
+        str,
+        typer.Option(
+            "--output-stats",
+            help="Discharge mean/std: observed (training samples) or original (the original "
+            "code's: missing days as -999 cfs, see docs/departures.md).",
+        ),
+    ] = _D["output_stats"],
     device: Device = _D["device"],
     log_every: Annotated[
         int,
@@ -115,6 +131,7 @@ def train(
         dim=dim,
         attr_seed=attr_seed,
         seed=seed,
+        paired_draw=paired_draw,
         epochs=epochs,
         hidden=hidden,
         batch_size=batch_size,
@@ -125,6 +142,7 @@ def train(
         dropout=dropout,
         clip_norm=clip_norm,
         initial_forget_bias=forget_bias,
+        output_stats=output_stats,
         device=device,
         log_every=log_every,
         threads=threads,
@@ -158,12 +176,25 @@ def evaluate(
         Path | None,
         typer.Option("--out", help="Output folder (default RUN_DIR/evaluation/epoch_NNN)."),
     ] = None,
+    reference_run: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference-run",
+            help="A run directory of the original code (cfg.json, attributes.db, "
+            "model_epoch<N>.pt): scored exactly as it trained.",
+        ),
+    ] = None,
     reference_weights: Annotated[
         Path | None,
-        typer.Option("--reference-weights", help="A state dict saved by the original code."),
+        typer.Option(
+            "--reference-weights",
+            help="A state dict saved by the original code (static gaussian, one_hot or "
+            "none; physics and mixed need --reference-run).",
+        ),
     ] = None,
     store: Annotated[
-        Path | None, typer.Option("--store", help="Basin store (with --reference-weights).")
+        Path | None,
+        typer.Option("--store", help="Basin store (with --reference-run/--reference-weights)."),
     ] = None,
     arch: Annotated[
         str | None, typer.Option("--arch", help="Architecture of the reference weights.")
@@ -172,7 +203,12 @@ def evaluate(
         str | None, typer.Option("--static", help="Static kind of the reference weights.")
     ] = None,
     dim: Dim = None,
-    attr_seed: AttrSeed = 0,
+    attr_seed: Annotated[
+        int | None,
+        typer.Option(
+            "--attr-seed", help="The run's attri_rand_seed (--reference-weights, gaussian)."
+        ),
+    ] = None,
     seq_length: Annotated[
         int, typer.Option("--seq-length", help="Input window (with --reference-weights).")
     ] = 270,
@@ -180,13 +216,40 @@ def evaluate(
 ) -> None:
     """Score a run from one of its checkpoints, or a model trained by the original code.
 
-    Writes predictions.parquet and metrics.csv (per basin) to the output folder.
+    Writes predictions.parquet, metrics.csv (per basin) and evaluation.json to the output
+    folder. Original runs are scored with the original code's input and output scalers
+    (recomputed from the store's training period; stated in the output).
 
     Example: rvhpc evaluate runs/EG-64/seed1 --epoch 10
+
+    Example: rvhpc evaluate --reference-run orig/531/ea/physics/seed111 --store s.h5 --out ev
     """
+    from rvhpc.training import reference_run as refrun
     from rvhpc.training import score_run
 
-    if reference_weights is not None:
+    if reference_run is not None:
+        missing = [f for f, v in (("--store", store), ("--out", out)) if v is None]
+        if missing:
+            raise fail(f"--reference-run needs {', '.join(missing)} too")
+        extra = [
+            flag
+            for flag, v in (
+                ("RUN_DIR", run_dir),
+                ("--reference-weights", reference_weights),
+                ("--arch", arch),
+                ("--static", static),
+                ("--dim", dim),
+                ("--attr-seed", attr_seed),
+            )
+            if v is not None
+        ]
+        if extra:
+            raise fail(f"--reference-run reads the run's own cfg.json: drop {', '.join(extra)}")
+        record = refrun.evaluate_reference_run(
+            reference_run, store, out, epoch=epoch, device=device
+        )
+        _print_reference(record, out)
+    elif reference_weights is not None:
         missing = [
             flag
             for flag, v in (
@@ -201,7 +264,7 @@ def evaluate(
             raise fail(f"--reference-weights needs {', '.join(missing)} too")
         if run_dir is not None or epoch is not None:
             raise fail("--reference-weights scores a file: drop RUN_DIR and --epoch")
-        target = score_run.evaluate_reference(
+        record = score_run.evaluate_reference(
             reference_weights,
             store,
             arch,
@@ -212,11 +275,26 @@ def evaluate(
             seq_length=seq_length,
             device=device,
         )
+        _print_reference(record, out)
     else:
         if run_dir is None:
-            raise fail("give a RUN_DIR, or --reference-weights FILE --store --arch --static --out")
+            raise fail(
+                "give a RUN_DIR, --reference-run DIR --store --out, or --reference-weights "
+                "FILE --store --arch --static --out"
+            )
         target = score_run.evaluate_run(run_dir, epoch=epoch, out=out, device=device)
-    out_console.print(f"results written to {target}", markup=False)
+        out_console.print(f"results written to {target}", markup=False)
+
+
+def _print_reference(record: dict, out: Path) -> None:
+    """What a reference evaluation used: scalers, notes, where the results are."""
+    from rvhpc.training.reference_run import describe_scalers
+
+    for line in [*describe_scalers(record), *record.get("notes", [])]:
+        out_console.print(line, markup=False)
+    out_console.print(
+        f"results written to {out} (median NSE {record['median_nse']:.4f})", markup=False
+    )
 
 
 def bench(

@@ -13,12 +13,18 @@ from rvhpc.runfiles import CONFIG_JSON, DONE, PREDICTIONS, run_is_done
 
 @dataclass(frozen=True)
 class Experiment:
-    """One architecture with one static vector; its seeds are ensembled."""
+    """One architecture with one static vector; its seeds are ensembled.
+
+    ``paired``: the runs of a dimension whose draws follow their init seeds (grid ``attr_seeds:
+    paired``, the paper's design); they form one experiment across their (seed, attr_seed) pairs,
+    as the original's ensemble script averaged every run under ``<arch>/num_of_sf/<d>/``.
+    """
 
     arch: str
     static: str
     dim: int | None
-    attr_seed: int | None
+    attr_seed: int | None  # None for paired draws and for kinds without random columns
+    paired: bool = False
     # scenario (rvhpc/scenarios.py): empty for a plain grid's cells
     basin_list: str = ""
     train_period: str = ""
@@ -29,7 +35,7 @@ class Experiment:
 
     @property
     def paper_name(self) -> str:
-        """The paper's name (``EG-64``); a non-zero attr_seed is appended (``EG-64/a1``)."""
+        """The paper's name (``EG-64``); a fixed non-zero attr_seed is appended (``EG-64/a1``)."""
         base = experiment_name(self.arch, self.static, self.dim)
         return f"{base}/a{self.attr_seed}" if self.attr_seed else base
 
@@ -97,19 +103,26 @@ def _order(exp: Experiment) -> tuple:
     )
 
 
-def experiment_of(config: dict) -> tuple[Experiment, int]:
-    """(experiment, seed) of a run's config.json; dim/attr_seed kept only for random static kinds."""
+def experiment_of(config: dict, paired: bool | None = None) -> tuple[Experiment, int]:
+    """(experiment, seed) of a run's config.json; dim/attr_seed kept only for random static kinds.
+
+    ``paired`` overrides the run's own ``paired_draw`` record (a grid source knows its cells).
+    """
     static = str(config["static"])
     random_kind = static in KINDS_WITH_DIM
     dim = int(config["dim"]) if random_kind and config.get("dim") is not None else None
     attr_seed = int(config.get("attr_seed") or 0) if random_kind else None
+    if paired is None:
+        paired = bool(config.get("paired_draw"))
+    paired = random_kind and paired
     scen = config.get("scenario") or {}
     kfold = scen.get("evaluation") == "kfold"
     exp = Experiment(
         str(config["arch"]),
         static,
         dim,
-        attr_seed,
+        None if paired else attr_seed,
+        paired,
         basin_list=str(scen.get("basin_list") or ""),
         train_period=str(scen.get("train_period") or ""),
         evaluation=f"kfold{scen['folds']}-s{scen['fold_seed']}" if kfold else "temporal",
@@ -120,7 +133,7 @@ def experiment_of(config: dict) -> tuple[Experiment, int]:
     return exp, int(config["seed"])
 
 
-def _cell(run_dir: Path, root: Path, out: Discovery) -> None:
+def _cell(run_dir: Path, root: Path, out: Discovery, paired: bool | None = None) -> None:
     label = str(run_dir.relative_to(root)) if run_dir.is_relative_to(root) else str(run_dir)
     if not (run_dir / DONE).is_file():
         out.unfinished.append(label)
@@ -133,7 +146,7 @@ def _cell(run_dir: Path, root: Path, out: Discovery) -> None:
         return
     try:
         config = json.loads((run_dir / CONFIG_JSON).read_text())
-        exp, seed = experiment_of(config)
+        exp, seed = experiment_of(config, paired)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         out.problems.append(
             f"cell {label}: config.json unusable ({type(exc).__name__}: {exc}); "
@@ -161,7 +174,7 @@ def from_grid(grid: str | Path) -> Discovery:
     for cell in loaded.cells:
         run_dir = Path(cell.run_dir)
         if (run_dir / CONFIG_JSON).is_file():
-            _cell(run_dir, out.root, out)
+            _cell(run_dir, out.root, out, paired=cell.paired)
         else:
             out.unfinished.append(
                 str(run_dir.relative_to(out.root))

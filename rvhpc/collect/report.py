@@ -47,7 +47,8 @@ def _ensemble(metrics: pd.DataFrame) -> pd.DataFrame:
 
 def summary(metrics: pd.DataFrame, experiments: list[str]) -> pd.DataFrame:
     """Per experiment: ensemble median/mean NSE, single-seed median NSE (mean, std over seeds),
-    basins with ensemble NSE < 0, seeds found."""
+    basins with ensemble NSE < 0, seeds found, random draws ensembled (``draws``; 0 for
+    experiments without random columns; the seeds' count for paired draws)."""
     rows = []
     for name in experiments:
         sub = metrics[metrics["experiment"] == name]
@@ -61,7 +62,8 @@ def summary(metrics: pd.DataFrame, experiments: list[str]) -> pd.DataFrame:
                 "arch": first["arch"],
                 "static": first["static"],
                 "dim": first["dim"],
-                "attr_seed": first["attr_seed"],
+                "attr_seed": first["attr_seed"] if seeds["attr_seed"].nunique() <= 1 else pd.NA,
+                "draws": int(seeds["attr_seed"].nunique()),
                 "seeds": len(per_seed),
                 "seed_list": ",".join(sorted(per_seed.index, key=int)),
                 "basins": int(seeds["basin"].nunique()),

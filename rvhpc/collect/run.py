@@ -34,12 +34,14 @@ class CollectReport:
 
 
 def _id_columns(frame: pd.DataFrame, exp: Experiment, member: str) -> pd.DataFrame:
+    # a paired experiment's member k drew with attr_seed k; its ensemble spans all draws (NA)
+    attr_seed = (int(member) if member != "ensemble" else None) if exp.paired else exp.attr_seed
     ids = {
         "experiment": exp.name,
         "arch": exp.arch,
         "static": exp.static,
         "dim": pd.array([exp.dim] * len(frame), dtype="Int64"),
-        "attr_seed": pd.array([exp.attr_seed] * len(frame), dtype="Int64"),
+        "attr_seed": pd.array([attr_seed] * len(frame), dtype="Int64"),
         "member": member,
         **report.scenario_values(exp, len(frame)),
     }

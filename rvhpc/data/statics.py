@@ -5,6 +5,16 @@ Kinds: ``physics`` (27 descriptors), ``gaussian`` (d random columns drawn with `
 ``none``. All but one_hot are standardised across the store's (training) basins with the sample
 standard deviation (ddof=1, as pandas in the original code); a zero or undefined std becomes 1.
 Rows follow the store's basin order, and the same arguments always give the same vectors.
+
+The random columns are the original code's draw (``add_camels_attributes`` in its
+``papercode/datautils.py``): ``np.random.seed(attr_seed)`` and then one
+``np.random.normal(0, 1, size=(n_basins, d))`` call (mixed: ``d - 27`` columns) from numpy's
+legacy global generator, rows in basin-list order. rvhpc draws from its own
+``np.random.RandomState(attr_seed)``, which yields the same stream without touching numpy's global
+state, so for one basin list and attr_seed the vectors equal those of a run of the original code.
+(rvhpc up to 0.1.0 drew with ``np.random.default_rng``: the same attr_seed gave other vectors.)
+Standardisation is pandas' ``(df - df.mean()) / df.std()`` as in the original, so the result is
+bit-identical too, not only close.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from rvhpc.data.camels import DESCRIPTORS
 from rvhpc.data.store import BasinStore
@@ -34,16 +45,24 @@ class StaticVectors:
 
 
 def standardise(values: np.ndarray) -> np.ndarray:
-    """Column-wise (x - mean) / std over rows, std with ddof=1; a zero/undefined std becomes 1."""
-    values = np.asarray(values, dtype=np.float64)
-    mean = values.mean(axis=0)
-    std = values.std(axis=0, ddof=1) if len(values) > 1 else np.ones(values.shape[1])
-    std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
-    return (values - mean) / std
+    """Column-wise (x - mean) / std over rows, std with ddof=1; a zero/undefined std becomes 1.
+
+    Computed with pandas exactly as the original code's ``CamelsH5._load_attributes`` (pandas
+    sums a column in another order than numpy does along axis 0, so numpy would differ in the
+    last bits).
+    """
+    frame = pd.DataFrame(np.asarray(values, dtype=np.float64))
+    mean = frame.mean()
+    std = frame.std() if len(frame) > 1 else pd.Series(1.0, index=frame.columns)
+    std[~(np.isfinite(std) & (std > 0))] = 1.0
+    return ((frame - mean) / std).to_numpy(np.float64)
 
 
-def _gaussian_columns(n: int, d: int, attr_seed: int) -> np.ndarray:
-    return np.random.default_rng(attr_seed).standard_normal((n, d))
+def gaussian_draw(n: int, d: int, attr_seed: int) -> np.ndarray:
+    """The original code's random columns: ``np.random.seed(attr_seed)`` then
+    ``np.random.normal(0, 1, size=(n, d))``, from a private legacy ``RandomState`` (same stream,
+    numpy's global state untouched)."""
+    return np.random.RandomState(attr_seed).normal(0, 1, size=(n, d))
 
 
 def _random_names(d: int) -> list[str]:
@@ -56,12 +75,12 @@ def _physics(store: BasinStore, dim: int | None, attr_seed: int) -> tuple[np.nda
 
 def _gaussian(store: BasinStore, dim: int | None, attr_seed: int) -> tuple[np.ndarray, list[str]]:
     assert dim is not None
-    return standardise(_gaussian_columns(len(store.basins), dim, attr_seed)), _random_names(dim)
+    return standardise(gaussian_draw(len(store.basins), dim, attr_seed)), _random_names(dim)
 
 
 def _mixed(store: BasinStore, dim: int | None, attr_seed: int) -> tuple[np.ndarray, list[str]]:
     assert dim is not None
-    extra = _gaussian_columns(len(store.basins), dim - len(DESCRIPTORS), attr_seed)
+    extra = gaussian_draw(len(store.basins), dim - len(DESCRIPTORS), attr_seed)
     values = np.concatenate([store.descriptors, extra], axis=1)
     return standardise(values), list(DESCRIPTORS) + _random_names(dim - len(DESCRIPTORS))
 
@@ -86,12 +105,16 @@ STATIC_BUILDERS: dict[
 }
 
 
-def _check(kind: str, dim: int | None) -> None:
+def _check(kind: str, dim: int | None, attr_seed: int) -> None:
     if kind not in STATIC_BUILDERS:
         raise ConfigError(
             f"unknown static kind {kind!r}: choose one of {', '.join(STATIC_BUILDERS)}"
         )
     if kind in ("gaussian", "mixed"):
+        if not 0 <= attr_seed < 2**32:
+            raise ConfigError(
+                f"attr_seed must be in 0..2**32-1 (numpy's legacy seed range), got {attr_seed}"
+            )
         if dim is None:
             raise ConfigError(
                 f"static kind {kind!r} needs a dimension: pass --dim D (e.g. --dim 64)"
@@ -115,9 +138,9 @@ def build_statics(
     kind : physics, gaussian, mixed, one_hot or none
     store : the (training) store; its basins fix the rows and the standardisation
     dim : width of gaussian (>= 1) and mixed (>= 28) vectors; ignored by the other kinds
-    attr_seed : seed of the Gaussian columns (``np.random.default_rng(attr_seed)``)
+    attr_seed : seed of the Gaussian columns (legacy ``np.random.seed``, as the original code)
     """
-    _check(kind, dim)
+    _check(kind, dim, int(attr_seed))
     values, names = STATIC_BUILDERS[kind](store, dim, int(attr_seed))
     if values is not None:
         values = np.ascontiguousarray(values, dtype=np.float32)

@@ -120,14 +120,13 @@ def load_reference_file(path: str | Path, arch: str, n_dynamic: int = 5) -> nn.M
         state_dict = load_data(path)
     except NotData:  # never run it, say so
         raise ConfigError(
-            f"reference weights file {path} holds objects other than tensors and plain data, so "
-            "it was not loaded; save the model's state_dict() only"
+            f"reference weights file {path} is not a readable torch state dict: it holds objects "
+            "other than tensors and plain data, so it was not loaded; save state_dict() only"
         ) from None
     except Exception as exc:  # torch raises many types for unreadable files
-        said = str(exc).strip().splitlines()
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # torch's are long
         raise ConfigError(
-            f"reference weights file {path} is not a readable torch state dict "
-            f"({type(exc).__name__}{': ' + said[0] if said else ''})"
+            f"reference weights file {path} is not a readable torch state dict ({first})"
         ) from None
     try:
         return from_reference(state_dict, arch, n_dynamic=n_dynamic)

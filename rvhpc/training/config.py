@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from rvhpc.config_io import Strict
 from rvhpc.errors import ConfigError
-from rvhpc.experiments import check_cell, experiment_name
+from rvhpc.experiments import KINDS_WITH_DIM, check_cell, experiment_name
 
 #: fields that change how a run executes but not what it computes; a resumed run may change them
 RUNTIME_FIELDS = ("device", "log_every", "threads")
@@ -30,8 +30,12 @@ class TrainConfig(Strict):
     arch: str = "ea"
     static: str = "physics"
     dim: int | None = None
-    attr_seed: int = 0
+    attr_seed: int = Field(0, ge=0, lt=2**32)  # numpy's legacy seed range (np.random.seed)
     seed: int = 0
+    #: the grid's ``attr_seeds: paired``: this run's draw follows its init seed (attr_seed == seed),
+    #: and collect ensembles a dimension's runs across their (seed, attr_seed) pairs. A label for
+    #: grouping, not part of what is computed: left out of :meth:`identity`.
+    paired_draw: bool = False
     epochs: int = Field(20, ge=1)
     hidden: int = Field(256, ge=1)
     batch_size: int = Field(256, ge=1)
@@ -42,6 +46,9 @@ class TrainConfig(Strict):
     dropout: float = Field(0.4, ge=0, lt=1)
     clip_norm: float = Field(1.0, gt=0)
     initial_forget_bias: float = 5.0
+    #: output mean/std: ``observed`` (the store's, over training samples) or ``original`` (the
+    #: original code's, missing days counted as -999 cfs; rvhpc.data.scalers)
+    output_stats: Literal["observed", "original"] = "observed"
     device: str = "auto"
     log_every: int = Field(50, ge=1)
     threads: int | None = Field(None, ge=1)
@@ -54,6 +61,14 @@ class TrainConfig(Strict):
     @model_validator(mode="after")
     def _check_cell(self) -> TrainConfig:
         check_cell(self.arch, self.static, self.dim)
+        if self.paired_draw and self.attr_seed != self.seed:
+            raise ConfigError(
+                f"paired_draw: attr_seed ({self.attr_seed}) must equal the init seed ({self.seed})"
+            )
+        if self.paired_draw and self.static not in KINDS_WITH_DIM:
+            raise ConfigError(
+                f"paired_draw applies only to gaussian and mixed vectors, not {self.static!r}"
+            )
         check_scenario(self.basins, self.eval_basins, self.train_period)
         return self
 
@@ -80,14 +95,17 @@ class TrainConfig(Strict):
         """The fields that define the result (used to refuse a run dir holding another config).
 
         The store's path is left out: its contents are compared by fingerprint instead, so a run
-        resumes after the store moved (another mount point inside a container, say).
+        resumes after the store moved (another mount point inside a container, say). So is
+        ``paired_draw``, a grouping label: (attr_seed k, seed k) is one run however it is labelled.
         """
         data = self.model_dump(mode="json")
-        for key in (*RUNTIME_FIELDS, "store", "scenario"):
+        for key in (*RUNTIME_FIELDS, "store", "scenario", "paired_draw"):
             data.pop(key)
         for key in SCENARIO_FIELDS:  # absent when unset: the ids of plain cells do not change
             if data[key] is None:
                 data.pop(key)
+        if data["output_stats"] == "observed":  # the default before the option existed:
+            data.pop("output_stats")  # earlier runs and cell ids stay valid
         return data
 
 

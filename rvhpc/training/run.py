@@ -99,6 +99,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
         before anything is written.
     """
     from rvhpc.data.sampler import WindowSampler
+    from rvhpc.data.scalers import output_stats, use_output_stats
     from rvhpc.data.select import training_view, without_series
     from rvhpc.data.statics import build_statics
     from rvhpc.data.store import open_store
@@ -124,6 +125,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
     if not force:
         rd.check_same(identity, fingerprint)
     store = training_view(store, config)  # a scenario's basins and period, with their scalers
+    use_output_stats(store, output_stats(store, config.output_stats))
     statics = build_statics(config.static, store, dim=config.dim, attr_seed=config.attr_seed)
     sampler = WindowSampler(store, seq_length=config.seq_length)
     samples = sampler.train_samples()
@@ -333,6 +335,7 @@ def _evaluate(
     ``trained`` is (training view of the store, its static vectors): a scenario cell predicts its
     own basins (or its held-out basins) with the training basins' scalers."""
     from rvhpc.data.sampler import WindowSampler
+    from rvhpc.data.scalers import output_stats, use_output_stats
     from rvhpc.data.select import eval_statics, eval_view
     from rvhpc.data.store import open_store
 
@@ -344,6 +347,8 @@ def _evaluate(
     if trained is not None:
         train_store, statics = trained
         store = eval_view(store, config, train_store)
+        # the training view's output scaler (rvhpc's, or the original's with output_stats)
+        use_output_stats(store, (train_store.y_mean, train_store.y_std))
         if config.eval_basins is not None:
             values = eval_statics(config, statics.values, train_store, store)
             x_s = None if values is None else torch.from_numpy(values).to(device)
@@ -353,6 +358,10 @@ def _evaluate(
                     f"their static vectors: {UNSEEN_STATIC[config.static]}"
                 )
         del train_store, statics, trained
+    elif config.output_stats != "observed":  # computed over the training period
+        use_output_stats(
+            store, output_stats(open_store(config.store, period="train"), config.output_stats)
+        )
     sampler = WindowSampler(store, seq_length=config.seq_length)
     pred = predict_store(
         model,

@@ -21,7 +21,7 @@ from rvhpc.training.evaluate import predict_store, results_frames, write_results
 from rvhpc.training.rundir import RunDir
 
 
-def _score(
+def score_model(
     model: torch.nn.Module,
     store: Any,
     seq_length: int,
@@ -46,10 +46,12 @@ def _scenario_inputs(
 ) -> tuple[Any, np.ndarray | None]:
     """A scenario cell's eval view (its basins, the training basins' scalers) and the static
     vectors of the basins it predicts (held-out basins: rebuilt as in training)."""
+    from rvhpc.data.scalers import output_stats, use_output_stats
     from rvhpc.data.select import eval_statics, eval_view, training_view, without_series
     from rvhpc.data.store import open_store
 
     train = training_view(open_store(config.store, period="train", warmup=0), config)
+    use_output_stats(train, output_stats(train, config.output_stats))  # as train_cell does
     if list(train.basins) != basins:
         raise RunDirError("statics.npz lists other basins than the cell's training basins")
     train = without_series(train)
@@ -64,6 +66,7 @@ def evaluate_run(
 
     ``out`` defaults to ``RUN_DIR/evaluation/epoch_NNN``; the run's own results are not touched.
     """
+    from rvhpc.data.scalers import output_stats, use_output_stats
     from rvhpc.data.store import open_store
     from rvhpc.models import build_model
 
@@ -76,6 +79,10 @@ def evaluate_run(
     ckpt = ckpt_io.load_epoch(rd.checkpoints, epoch)
     basins, values = rd.read_statics()
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
+    if config.output_stats != "observed":  # computed over the training period, as in training
+        use_output_stats(
+            store, output_stats(open_store(config.store, period="train"), config.output_stats)
+        )
     if record.get("store_fingerprint") not in (None, store.fingerprint):
         raise RunDirError(
             f"{config.store} changed since {rd.path} was trained (store fingerprint differs): "
@@ -97,12 +104,26 @@ def evaluate_run(
     )
     model.load_state_dict(ckpt.model)
     target = Path(out) if out is not None else rd.path / "evaluation" / f"epoch_{ckpt.epoch:03d}"
-    _score(model, store, config.seq_length, statics, resolve_device(device, DistEnv()), target)
+    score_model(model, store, config.seq_length, statics, resolve_device(device, DistEnv()), target)
     write_json(
         target / "evaluation.json",
-        {"run_dir": str(rd.path), "epoch": ckpt.epoch, "store": str(config.store)},
+        {
+            "run_dir": str(rd.path),
+            "epoch": ckpt.epoch,
+            "store": str(config.store),
+            "output_scaler": {
+                "kind": config.output_stats,
+                "mean": float(store.y_mean),
+                "std": float(store.y_std),
+            },
+        },
     )
     return target
+
+
+#: static kinds whose vectors rvhpc rebuilds exactly without the run's attributes.db, given the
+#: run's basin list in its order (and, for gaussian, its attri_rand_seed)
+REBUILDABLE = ("gaussian", "one_hot", "none")
 
 
 def evaluate_reference(
@@ -112,43 +133,64 @@ def evaluate_reference(
     static: str,
     out: Path,
     dim: int | None = None,
-    attr_seed: int = 0,
+    attr_seed: int | None = None,
     seq_length: int = 270,
     device: str = "auto",
-) -> Path:
-    """Score a state dict saved by the original code on a store, with this project's static vectors."""
+) -> dict:
+    """Score a state dict saved by the original code on a store, rebuilding its static vectors.
+
+    Only kinds rvhpc rebuilds exactly are accepted (:data:`REBUILDABLE`): physics and mixed vectors
+    hold the descriptors in the order the original's file system listed them, recorded only in the
+    run's ``attributes.db`` (use ``--reference-run``). Inputs and outputs are scaled with the
+    original's scalers (:func:`rvhpc.training.reference_run.original_scalers`). Returns the record
+    written to ``out/evaluation.json``.
+    """
     from rvhpc.data.statics import build_statics
     from rvhpc.data.store import open_store
     from rvhpc.models import load_reference_file
+    from rvhpc.training.reference_run import original_scalers, score_with_scalers
 
     check_cell(arch, static, dim)
+    if static not in REBUILDABLE:
+        raise ConfigError(
+            f"--reference-weights with static {static!r}: the original's descriptor columns come "
+            "in the order its file system listed camels_*.txt, recorded only in the run's "
+            "attributes.db; use --reference-run RUN_DIR (the original run directory) instead"
+        )
+    if static == "gaussian" and attr_seed is None:
+        raise ConfigError(
+            "--reference-weights with static 'gaussian' needs --attr-seed: the run's "
+            "attri_rand_seed (in its cfg.json); or use --reference-run RUN_DIR"
+        )
     if seq_length < 1:
         raise ConfigError(f"--seq-length must be >= 1, got {seq_length}")
     model = load_reference_file(weights, arch)
-    dev = resolve_device(device, DistEnv())
-    train_store = open_store(store_path, period="train", warmup=seq_length - 1)
-    statics = build_statics(static, train_store, dim=dim, attr_seed=attr_seed)
+    scalers = original_scalers(store_path, None, f"--reference-weights {weights}")
+    scalers.pop("basins")
+    statics = build_statics(static, open_store(store_path), dim=dim, attr_seed=attr_seed or 0)
     n_static = getattr(model, "n_static", statics.dim)
     if n_static != statics.dim:
         raise ConfigError(
             f"{weights}: the model takes {n_static} static inputs but static {static!r}"
             f"{f' --dim {dim}' if dim else ''} gives {statics.dim} on {store_path}"
         )
-    del train_store
-    store = open_store(store_path, period="eval", warmup=seq_length - 1)
-    out = Path(out)
-    median = _score(model, store, seq_length, statics.values, dev, out)
-    write_json(
-        out / "evaluation.json",
-        {
-            "reference_weights": str(weights),
-            "store": str(store_path),
-            "arch": arch,
-            "static": static,
-            "dim": dim,
-            "attr_seed": attr_seed,
-            "seq_length": seq_length,
-            "median_nse": median,
-        },
-    )
-    return out
+    median = score_with_scalers(model, store_path, seq_length, statics.values, scalers, device, out)
+    record = {
+        "reference_weights": str(weights),
+        "store": str(store_path),
+        "arch": arch,
+        "static": static,
+        "dim": dim,
+        "attr_seed": attr_seed,
+        "seq_length": seq_length,
+        "input_scaler": scalers["input"],
+        "output_scaler": scalers["output"],
+        "scaler_period": scalers["period"],
+        "notes": [
+            "static vectors rebuilt for the store's basins in the store's order: exact only when "
+            "the store was prepared from the run's basin list"
+        ],
+        "median_nse": median,
+    }
+    write_json(Path(out) / "evaluation.json", record)
+    return record

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from rvhpc.data.camels import DESCRIPTORS
-from rvhpc.data.statics import STATIC_BUILDERS, build_statics
+from rvhpc.data.statics import STATIC_BUILDERS, build_statics, gaussian_draw
 from rvhpc.data.store import open_store
 from rvhpc.errors import ConfigError
 from rvhpc.experiments import STATIC_KINDS
@@ -45,6 +46,24 @@ def test_zero_std_becomes_one(tiny_store):
     np.testing.assert_array_equal(s.values[:, 3], 0.0)
 
 
+def _legacy_draw(seed, shape):
+    """The original code's draw, through numpy's global legacy generator."""
+    state = np.random.get_state()
+    try:
+        np.random.seed(seed)
+        return np.random.normal(0, 1, size=shape)
+    finally:
+        np.random.set_state(state)
+
+
+def _original_standardised(values):
+    """The original's CamelsH5._load_attributes: pandas mean/std, zero std -> 1, float32."""
+    df = pd.DataFrame(values)
+    std = df.std()
+    std[std == 0.0] = 1
+    return ((df - df.mean()) / std).to_numpy().astype(np.float32)
+
+
 def test_gaussian_deterministic_and_seeded(store):
     a, b = (
         build_statics("gaussian", store, dim=16, attr_seed=3),
@@ -54,24 +73,38 @@ def test_gaussian_deterministic_and_seeded(store):
     assert a.values.shape == (4, 16) and np.array_equal(a.values, b.values)
     assert not np.allclose(a.values, c.values)
     _standardised(a.values)
-    draw = np.random.default_rng(3).standard_normal((4, 16))
-    np.testing.assert_allclose(
-        a.values, (draw - draw.mean(0)) / draw.std(0, ddof=1), rtol=1e-5, atol=1e-6
-    )
 
 
-def test_mixed(store):
+@pytest.mark.parametrize("attr_seed", [0, 3, 123456, 2**32 - 1])
+def test_gaussian_is_the_legacy_numpy_draw_bit_for_bit(store, attr_seed):
+    draw = _legacy_draw(attr_seed, (4, 16))
+    np.testing.assert_array_equal(gaussian_draw(4, 16, attr_seed), draw)
+    s = build_statics("gaussian", store, dim=16, attr_seed=attr_seed)
+    np.testing.assert_array_equal(s.values, _original_standardised(draw))
+
+
+def test_drawing_leaves_numpy_global_state_alone(store):
+    np.random.seed(11)
+    expected = np.random.random_sample(3)
+    np.random.seed(11)
+    build_statics("gaussian", store, dim=8, attr_seed=5)
+    np.testing.assert_array_equal(np.random.random_sample(3), expected)
+
+
+def test_mixed_is_descriptors_then_the_legacy_draw_bit_for_bit(store):
     s = build_statics("mixed", store, dim=32, attr_seed=1)
     assert (
         s.values.shape == (4, 32) and s.names[:27] == list(DESCRIPTORS) and s.names[27] == "rv_000"
     )
-    np.testing.assert_allclose(
-        s.values[:, :27], build_statics("physics", store).values, rtol=1e-5, atol=1e-6
-    )
-    draw = np.random.default_rng(1).standard_normal((4, 5))
-    np.testing.assert_allclose(
-        s.values[:, 27:], (draw - draw.mean(0)) / draw.std(0, ddof=1), rtol=1e-5, atol=1e-6
-    )
+    draw = _legacy_draw(1, (4, 5))
+    table = np.concatenate([store.descriptors, draw], axis=1)
+    np.testing.assert_array_equal(s.values, _original_standardised(table))
+    np.testing.assert_array_equal(s.values[:, :27], build_statics("physics", store).values)
+
+
+def test_attr_seed_outside_numpys_range_is_one_line(store):
+    with pytest.raises(ConfigError, match="attr_seed must be in 0..2"):
+        build_statics("gaussian", store, dim=4, attr_seed=-1)
 
 
 def test_one_hot_and_none(store):

@@ -34,7 +34,7 @@ def test_smoke_grid_expands_with_stable_ids(tmp_path: Path) -> None:
         == grid.runs_dir / "synthetic" / "ea" / "num_of_sf" / "8" / "0" / f"seed{eg.seed}"
     )
     lstm = next(c for c in grid.cells if c.arch == "lstm")
-    assert lstm.run_dir.relative_to(grid.runs_dir).as_posix() == "synthetic/ea/no_static/seed0"
+    assert lstm.run_dir.relative_to(grid.runs_dir).as_posix() == "synthetic/no_static/seed0"
     assert eg.config["hidden"] == 8 and eg.config["seq_length"] == 30
 
 

@@ -84,7 +84,7 @@ def test_evaluate_bad_reference_weights(tiny_store, tmp_path):
         "--arch",
         "ea",
         "--static",
-        "physics",
+        "one_hot",
         "--out",
         out,
     )

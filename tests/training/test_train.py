@@ -132,34 +132,6 @@ def test_evaluate_run_from_a_checkpoint(trained_run, tmp_path):
     assert len(pd.read_csv(tmp_path / "e1" / "metrics.csv")) == 4
 
 
-def test_evaluate_reference_weights(trained_run, tiny_store, tmp_path):
-    from rvhpc.models import build_model, to_reference
-
-    model = build_model("ea", 5, 27, hidden=8)
-    model.load_state_dict(weights(trained_run, 2))
-    torch.save(to_reference(model, prefix="module."), tmp_path / "model_epoch2.pt")
-    proc = rvhpc(
-        "evaluate",
-        "--reference-weights",
-        tmp_path / "model_epoch2.pt",
-        "--store",
-        tiny_store,
-        "--arch",
-        "ea",
-        "--static",
-        "physics",
-        "--seq-length",
-        30,
-        "--out",
-        tmp_path / "ref",
-    )
-    assert proc.returncode == 0, proc.stderr
-    ours = pd.read_parquet(trained_run / "predictions.parquet")
-    ref = pd.read_parquet(tmp_path / "ref" / "predictions.parquet")
-    assert list(ref["basin"]) == list(ours["basin"]) and list(ref["date"]) == list(ours["date"])
-    np.testing.assert_allclose(ref["qsim"], ours["qsim"], rtol=1e-5, atol=1e-6)
-
-
 @pytest.mark.parametrize(
     "arch,static,extra,experiment",
     [

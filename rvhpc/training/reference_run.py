@@ -1,0 +1,372 @@
+"""Score a run directory of the original code exactly (``rvhpc evaluate --reference-run DIR``).
+
+The original's ``main.py`` (Li et al., on Kratzert's EA-LSTM code) writes per run: ``cfg.json``
+(its arguments and fixed settings), ``attributes.db`` (SQLite, table ``basin_attributes``, index
+``gauge_id``: the static table the run trained on) and ``model_epoch<N>.pt`` (the state dict of the
+DataParallel-wrapped model). Rebuilt here exactly as the original did:
+
+- static input: the table of ``attributes.db`` in its own row and column order (the physical
+  descriptors come in the order the file system listed ``camels_*.txt``, which rvhpc cannot know
+  otherwise), less ``gauge_lat``/``gauge_lon`` and the original's ``INVALID_ATTR`` columns
+  (``load_attributes``), standardised with pandas mean/std (ddof=1, a zero std becomes 1:
+  ``CamelsH5._load_attributes``), except a one-hot table (every row sums to 1), used as is;
+- input and output scalers: the original's ``calculate_mean_and_std`` over the store's training
+  period (:mod:`rvhpc.data.scalers`); the original kept them in its code folder
+  (``data/SCALER.p``), not in the run, so they are recomputed, and the store must hold the run's
+  basins and training period.
+
+Anything that cannot be rebuilt exactly is refused with one line naming what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rvhpc.errors import ConfigError
+
+CFG_JSON = "cfg.json"
+ATTRIBUTES_DB = "attributes.db"
+TABLE = "basin_attributes"
+WEIGHTS = re.compile(r"^model_epoch(\d+)\.pt$")
+#: columns the original's load_attributes drops (papercode/datautils.py INVALID_ATTR, lat/lon)
+INVALID_ATTR = (
+    "gauge_name", "area_geospa_fabric", "geol_1st_class", "glim_1st_class_frac", "geol_2nd_class",
+    "glim_2nd_class_frac", "dom_land_cover_frac", "dom_land_cover", "high_prec_timing",
+    "low_prec_timing", "huc", "q_mean", "runoff_ratio", "stream_elas", "slope_fdc",
+    "baseflow_index", "hfd_mean", "q5", "q95", "high_q_freq", "high_q_dur", "low_q_freq",
+    "low_q_dur", "zero_q_freq", "geol_porostiy", "root_depth_50", "root_depth_99", "organic_frac",
+    "water_frac", "other_frac", "gauge_lat", "gauge_lon",
+)  # fmt: skip
+#: cfg.json keys that decide the architecture and static kind (the original's argparse flags)
+FLAG_KEYS = ("concat_static", "no_static", "with_embeddings", "FM_LSTM", "mixed", "one_hot")
+NUMBER_KEYS = ("rand_feat_num", "seq_length", "train_start", "train_end")
+
+
+@dataclass
+class ReferenceRun:
+    """What an original run directory says, read and checked."""
+
+    path: Path
+    cfg: dict[str, Any]
+    arch: str
+    static: str
+    dim: int | None
+    attr_seed: int | None
+    seq_length: int
+    train_period: tuple[pd.Timestamp, pd.Timestamp]
+    weights: Path
+    epoch: int
+    table: pd.DataFrame | None  # the static input, standardised as the original did (None: none)
+    notes: list[str] = field(default_factory=list)
+
+
+def _fail(path: Path, what: str) -> ConfigError:
+    return ConfigError(f"--reference-run {path}: {what}")
+
+
+def read_cfg(path: Path) -> dict[str, Any]:
+    """cfg.json with the keys rvhpc needs; a missing one is named, never guessed."""
+    file = path / CFG_JSON
+    try:
+        cfg = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise _fail(
+            path, f"no {CFG_JSON} (the original's main.py writes it into every run)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise _fail(path, f"{CFG_JSON} is not readable JSON ({exc})") from None
+    if not isinstance(cfg, dict):
+        raise _fail(path, f"{CFG_JSON} is not a JSON object")
+    missing = [k for k in (*FLAG_KEYS, *NUMBER_KEYS) if k not in cfg]
+    if missing:
+        raise _fail(
+            path,
+            f"{CFG_JSON} lacks {', '.join(missing)}: rvhpc cannot tell the run's architecture, "
+            "static vectors or periods without them (is this a run of Li et al.'s main.py?)",
+        )
+    return cfg
+
+
+def arch_and_static(path: Path, cfg: dict[str, Any]) -> tuple[str, str, int | None]:
+    """(arch, static kind, d) from the flags, with the original's precedence (its ``Model`` and
+    ``add_camels_attributes``)."""
+    if cfg["concat_static"] or cfg["no_static"]:
+        arch = "lstm" if cfg["no_static"] else "ct"
+    elif cfg["with_embeddings"]:
+        arch = "sr"
+    elif cfg["FM_LSTM"]:
+        arch = "fm"
+    else:
+        arch = "ea"
+    d = cfg["rand_feat_num"]
+    if arch == "lstm":
+        return arch, "none", None
+    if d is not None:
+        if not isinstance(d, int) or d < 1:
+            raise _fail(path, f"{CFG_JSON}: rand_feat_num {d!r} is not a positive integer")
+        return arch, ("mixed" if cfg["mixed"] else "gaussian"), d
+    return arch, ("one_hot" if cfg["one_hot"] else "physics"), None
+
+
+def _period(path: Path, cfg: dict[str, Any]) -> tuple[pd.Timestamp, pd.Timestamp]:
+    try:
+        return tuple(
+            pd.to_datetime(str(cfg[k]), format="%d%m%Y") for k in ("train_start", "train_end")
+        )
+    except ValueError:
+        raise _fail(
+            path,
+            f"{CFG_JSON}: train_start/train_end {cfg['train_start']!r}/{cfg['train_end']!r} "
+            "are not dates in the original's DDMMYYYY form",
+        ) from None
+
+
+def find_weights(path: Path, epoch: int | None) -> tuple[Path, int]:
+    """model_epoch<N>.pt of ``epoch``, or of the highest N when ``epoch`` is None."""
+    found = {
+        int(m.group(1)): p for p in path.glob("model_epoch*.pt") if (m := WEIGHTS.match(p.name))
+    }
+    if not found:
+        raise _fail(path, "no model_epoch<N>.pt (the original saves one per epoch)")
+    if epoch is None:
+        epoch = max(found)
+    if epoch not in found:
+        raise _fail(
+            path, f"no model_epoch{epoch}.pt; epochs there: {', '.join(map(str, sorted(found)))}"
+        )
+    return found[epoch], epoch
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """The ``basin_attributes`` table, gauge ids as strings, in the file's row and column order."""
+    db = path / ATTRIBUTES_DB
+    if not db.is_file():
+        raise _fail(
+            path, f"no {ATTRIBUTES_DB}: the static vectors the run trained on are only there"
+        )
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            frame = pd.read_sql(f"SELECT * FROM '{TABLE}'", conn)
+    except (sqlite3.Error, pd.errors.DatabaseError) as exc:
+        raise _fail(path, f"{ATTRIBUTES_DB} has no readable table {TABLE} ({exc})") from None
+    if "gauge_id" not in frame.columns:
+        raise _fail(path, f"{ATTRIBUTES_DB}: table {TABLE} has no gauge_id column")
+    frame["gauge_id"] = frame["gauge_id"].astype(str)
+    return frame.set_index("gauge_id")
+
+
+def static_input(path: Path, table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The original's ``load_attributes`` + ``CamelsH5._load_attributes``: drop lat/lon and
+    INVALID_ATTR, standardise (pandas, zero std -> 1) unless every row sums to 1 (one-hot)."""
+    notes: list[str] = []
+    df = table.drop(columns=[c for c in table.columns if c in INVALID_ATTR])
+    odd = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    if odd:
+        raise _fail(
+            path,
+            f"{ATTRIBUTES_DB}: column {odd[0]!r} is not numeric; "
+            "the original could not have trained on it",
+        )
+    df = df.astype(np.float64)
+    if df.isna().to_numpy().any():
+        col = df.columns[df.isna().any()][0]
+        basin = df.index[df[col].isna()][0]
+        raise _fail(
+            path,
+            f"{ATTRIBUTES_DB}: {col!r} is missing for basin {basin}; the original fed NaN "
+            "there, which rvhpc does not reproduce",
+        )
+    if int((df.sum(axis=1) == 1).sum()) == len(df):
+        return df, ["one-hot table (every row sums to 1): used as is, as the original did"]
+    std = df.std()
+    zero = [str(c) for c in std.index[std == 0.0]]
+    if zero:
+        notes.append(
+            f"zero std in {', '.join(zero)}: taken as 1, as the original's training did (its own "
+            "evaluation divided by zero there)"
+        )
+    std[std == 0.0] = 1
+    return (df - df.mean()) / std, notes
+
+
+def read_reference_run(path: Path, epoch: int | None = None) -> ReferenceRun:
+    """Read and check an original run directory.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file or key that is missing or cannot be used exactly.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise _fail(path, "not a directory")
+    cfg = read_cfg(path)
+    arch, static, dim = arch_and_static(path, cfg)
+    seq_length = cfg["seq_length"]
+    if not isinstance(seq_length, int) or seq_length < 1:
+        raise _fail(path, f"{CFG_JSON}: seq_length {seq_length!r} is not a positive integer")
+    weights, epoch = find_weights(path, epoch)
+    attr_seed = cfg.get("attri_rand_seed") if static in ("gaussian", "mixed") else None
+    run = ReferenceRun(path, cfg, arch, static, dim, attr_seed, seq_length, _period(path, cfg),
+                       weights, epoch, None)  # fmt: skip
+    if static == "none":
+        return run
+    run.table, run.notes = static_input(path, read_table(path))
+    _check_kind(run)
+    return run
+
+
+def _check_kind(run: ReferenceRun) -> None:
+    """The table's width fits the kind cfg.json names; a random draw is compared with rvhpc's."""
+    from rvhpc.data.statics import gaussian_draw
+
+    width = run.table.shape[1]
+    if run.static in ("gaussian", "mixed") and width != run.dim:
+        raise _fail(run.path, f"{ATTRIBUTES_DB} holds {width} static columns but {CFG_JSON} "
+                    f"says rand_feat_num {run.dim} ({run.static})")  # fmt: skip
+    if run.static == "one_hot" and not any(n.startswith("one-hot") for n in run.notes):
+        raise _fail(
+            run.path, f"{CFG_JSON} says one_hot but the rows of {ATTRIBUTES_DB} are not one-hot"
+        )
+    if run.static not in ("gaussian", "mixed"):
+        return
+    n_random = run.dim - (27 if run.static == "mixed" else 0)
+    if not (isinstance(run.attr_seed, int) and 0 <= run.attr_seed < 2**32 and n_random >= 1):
+        run.notes.append(
+            f"attri_rand_seed {run.attr_seed!r} in {CFG_JSON}: the random columns are known only "
+            f"from {ATTRIBUTES_DB} (used as they are)"
+        )
+    else:
+        raw = read_table(run.path).drop(columns=[c for c in INVALID_ATTR], errors="ignore")
+        draw = gaussian_draw(len(raw), n_random, run.attr_seed)
+        same = np.array_equal(raw.iloc[:, width - n_random :].to_numpy(np.float64), draw)
+        run.notes.append(
+            f"random columns {'equal' if same else 'differ from'} rvhpc's draw with attr_seed "
+            f"{run.attr_seed} (attri_rand_seed in {CFG_JSON})"
+        )
+
+
+def original_scalers(store_path: Path, train_period: tuple | None, where: str) -> dict[str, Any]:
+    """The original's input and output scalers over the store's training period; ``train_period``
+    (the run's, when known) must be the store's."""
+    from rvhpc.data.scalers import original_input_stats, original_output_stats
+    from rvhpc.data.store import open_store
+
+    train = open_store(store_path, period="train")
+    if train_period is not None and tuple(pd.Timestamp(d) for d in train_period) != tuple(
+        train.train_period
+    ):
+        raise ConfigError(
+            f"{where}: the run trained on {train_period[0].date()}..{train_period[1].date()} but "
+            f"{store_path} has the training period {train.train_period[0].date()}.."
+            f"{train.train_period[1].date()}; the original's scalers come from the run's period: "
+            "prepare a store with it (rvhpc data prepare --train-start --train-end)"
+        )
+    x_mean, x_std = original_input_stats(train)
+    y_mean, y_std = original_output_stats(train)
+    return {
+        "basins": list(train.basins),
+        "input": {"kind": "original", "mean": x_mean.tolist(), "std": x_std.tolist()},
+        "output": {"kind": "original", "mean": y_mean, "std": y_std},
+        "period": [str(train.train_period[0].date()), str(train.train_period[1].date())],
+    }
+
+
+def score_with_scalers(
+    model: Any, store_path: Path, seq_length: int, statics: np.ndarray | None,
+    scalers: dict[str, Any], device: str, out: Path,
+) -> float:  # fmt: skip
+    """Predict and score the store's evaluation period with the given (original) scalers."""
+    from rvhpc.data.scalers import use_output_stats
+    from rvhpc.data.store import open_store
+    from rvhpc.training.distributed import DistEnv, resolve_device
+    from rvhpc.training.score_run import score_model
+
+    store = open_store(store_path, period="eval", warmup=seq_length - 1)
+    store.x_mean = np.asarray(scalers["input"]["mean"], dtype=np.float64)
+    store.x_std = np.asarray(scalers["input"]["std"], dtype=np.float64)
+    use_output_stats(store, (scalers["output"]["mean"], scalers["output"]["std"]))
+    return score_model(model, store, seq_length, statics, resolve_device(device, DistEnv()), out)
+
+
+def evaluate_reference_run(
+    run_dir: Path, store_path: Path, out: Path, epoch: int | None = None, device: str = "auto"
+) -> dict[str, Any]:
+    """Score an original run directory on the store's evaluation period, exactly as it trained.
+
+    Returns the record written to ``out/evaluation.json`` (what was used: weights, static columns,
+    scalers, notes).
+
+    Raises
+    ------
+    ConfigError
+        One line for anything rvhpc cannot rebuild exactly (see :func:`read_reference_run`), a
+        store with other basins or another training period than the run, or weights that do not
+        fit the static table.
+    """
+    from rvhpc.atomic import write_json
+    from rvhpc.models import load_reference_file
+
+    run = read_reference_run(run_dir, epoch)
+    where = f"--reference-run {run.path}"
+    scalers = original_scalers(store_path, run.train_period, where)
+    basins = scalers.pop("basins")
+    statics = None
+    if run.table is not None:
+        if set(run.table.index) != set(basins) or len(run.table) != len(basins):
+            extra = sorted(set(basins) ^ set(run.table.index))
+            raise ConfigError(
+                f"{where}: {store_path} holds {len(basins)} basins, {ATTRIBUTES_DB} "
+                f"{len(run.table)} ({len(extra)} differ, e.g. "
+                f"{extra[0] if extra else 'duplicates'}); "
+                "the original standardised over the run's basin list: prepare a store from it"
+            )
+        statics = np.array(run.table.loc[basins].to_numpy(np.float32))  # writable
+    model = load_reference_file(run.weights, run.arch)
+    n_static = getattr(model, "n_static", 0)
+    width = 0 if statics is None else statics.shape[1]
+    if n_static != width:
+        raise ConfigError(
+            f"{where}: {run.weights.name} takes {n_static} static inputs but {ATTRIBUTES_DB} "
+            f"gives {width} columns"
+        )
+    median = score_with_scalers(model, store_path, run.seq_length, statics, scalers, device, out)
+    record = {
+        "reference_run": str(run.path),
+        "weights": str(run.weights),
+        "epoch": run.epoch,
+        "store": str(store_path),
+        "arch": run.arch,
+        "static": run.static,
+        "dim": run.dim,
+        "attr_seed": run.attr_seed,
+        "static_columns": [] if run.table is None else [str(c) for c in run.table.columns],
+        "seq_length": run.seq_length,
+        "input_scaler": scalers["input"],
+        "output_scaler": scalers["output"],
+        "scaler_period": scalers["period"],
+        "notes": run.notes,
+        "median_nse": median,
+    }
+    write_json(Path(out) / "evaluation.json", record)
+    return record
+
+
+def describe_scalers(record: dict[str, Any]) -> list[str]:
+    """Lines stating the scalers a reference evaluation used (printed by the CLI)."""
+    out, period = record["output_scaler"], record["scaler_period"]
+    return [
+        f"output scaler: the original code's (mean {out['mean']:.6g}, std {out['std']:.6g} mm/day, "
+        f"every day of {period[0]}..{period[1]}, missing days as -999 cfs)",
+        f"input scaler: the original code's (pandas mean/std over every day of {period[0]}.."
+        f"{period[1]})",
+    ]
