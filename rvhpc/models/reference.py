@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from rvhpc.errors import ConfigError
-from rvhpc.safeload import NotData, load_data
 from rvhpc.models.base import BaseModel
 from rvhpc.models.registry import build_model, model_class
+from rvhpc.safeload import NotData, load_data
 
 PREFIX = "module."
 
