@@ -96,7 +96,7 @@ def test_evaluate_refuses_planted_reference_weights(tiny_store, tmp_path):
         "--arch",
         "ea",
         "--static",
-        "physics",
+        "one_hot",
         "--out",
         tmp_path / "eval",
     )
