@@ -19,15 +19,22 @@ from typing import Any
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` only on success."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    tmp = ""
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
         os.chmod(tmp, 0o666 & ~process_umask())
         yield Path(tmp)
         os.replace(tmp, target)
+    except OSError as exc:
+        temporary = Path(str(exc.filename)).name.startswith(f".{target.name}.")
+        if exc.filename is not None and not temporary:
+            raise
+        # a full or read-only disk: name the file the user asked for, not a temporary one
+        raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from exc
     finally:
-        if os.path.exists(tmp):
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
 
 

@@ -1,12 +1,17 @@
-"""Load YAML files into pydantic models with one-line errors (file, key path, problem)."""
+"""Load YAML files into pydantic models with one-line errors (file, key path, problem).
+
+The one strict YAML loader of every config file (grids, site profiles): the file must be UTF-8,
+a key may appear only once per mapping, and numbers are numbers (``Int`` and ``Float`` refuse
+``true``/``false``; ``Float`` refuses ``.nan`` and ``.inf``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AllowInfNan, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from rvhpc.errors import ConfigError
 
@@ -20,13 +25,44 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+#: an int field that refuses booleans (pydantic's lax mode would read ``true`` as 1)
+Int = Annotated[int, BeforeValidator(_no_bool)]
+#: a finite float field that refuses booleans
+Float = Annotated[float, BeforeValidator(_no_bool), AllowInfNan(False)]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: let PyYAML report it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (remove one of them)", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
 def describe_validation_error(source: str, exc: ValidationError) -> str:
     """The first problem of a ValidationError as ``source: key.path: message (got value)``;
     the number of further problems is appended."""
     errors = exc.errors()
     first = errors[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    msg = first["msg"]
+    msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling; see the documented keys)"
     got = first.get("input")
@@ -42,10 +78,24 @@ def describe_validation_error(source: str, exc: ValidationError) -> str:
 def read_yaml(path: Path) -> dict:
     """Parse a YAML mapping, raising ConfigError with the file name on any problem."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give the YAML file")
     if not path.is_file():
         raise ConfigError(f"{path}: file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: line {line}: not UTF-8 text (byte {raw[exc.start]:#04x}); "
+            "save the file as UTF-8"
+        ) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -3,6 +3,11 @@ which file, which field, what to do. The CLI prints it and exits non-zero, never
 
 from __future__ import annotations
 
+import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class RvhpcError(Exception):
     """Base class of all user-facing errors."""
@@ -36,3 +41,43 @@ class ContainerError(RvhpcError):
 
 class CollectError(RvhpcError):
     """Results cannot be collected (no finished cells, corrupt predictions, mismatched basins)."""
+
+
+#: what to do about the OS errors users meet (read-only or full disks, files in the way)
+_OS_ADVICE = {
+    errno.EACCES: "permission denied: make it writable (or readable), or choose another path",
+    errno.EPERM: "operation not permitted: choose another path",
+    errno.EROFS: "read-only file system: choose a path on a writable file system",
+    errno.ENOSPC: "no space left on the device: free some space or choose another path",
+    errno.EDQUOT: "disk quota exceeded: free some space or choose another path",
+    errno.ENOTDIR: "a file stands where a folder is expected: move it or choose another path",
+    errno.EISDIR: "is a folder, where a file is expected: give a file name",
+    errno.ENOENT: "no such file or folder: check the path",
+    errno.EEXIST: "already exists: choose another path",
+    errno.ENAMETOOLONG: "the name is too long: choose a shorter path",
+    errno.EMFILE: "too many open files: raise `ulimit -n`",
+}
+
+
+@contextmanager
+def naming(path: str | os.PathLike) -> Iterator[None]:
+    """Give OSErrors that name no file (a ``write`` on a full disk) the path being written."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an OSError: the path(s) it names, what went wrong, what to do."""
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p not in (None, "")]
+    where = " -> ".join(paths)
+    what = _OS_ADVICE.get(exc.errno) if exc.errno is not None else None
+    if exc.errno == errno.EEXIST and paths and os.path.isfile(paths[0]):
+        what = "is a file, where a folder is expected: choose another path or move the file"
+    if what is None:
+        what = exc.strerror or str(exc) or type(exc).__name__
+    line = f"{where}: {what}" if where else what
+    return " ".join(line.split())  # one line, whatever the library put into the message

@@ -19,7 +19,7 @@ import pandas as pd
 
 from rvhpc import experiments, progress
 from rvhpc.atomic import atomic_dir, write_json, write_text
-from rvhpc.errors import ConfigError, DataError, RunDirError
+from rvhpc.errors import ConfigError, DataError, RunDirError, naming
 from rvhpc.gridspec import DataSpec, GridSpec, load_spec
 from rvhpc.runfiles import run_is_done
 from rvhpc.scenarios import ListReader, expand_scenarios, union_ids
@@ -230,20 +230,18 @@ def load_grid(name_or_path: str | Path) -> Grid:
 # ---------------------------------------------------------------- manifest
 
 
-def check_writable(folder: Path) -> None:
-    """One clear line when the runs directory cannot be created or written."""
+def check_writable(
+    folder: Path,
+    what: str = "runs directory",
+    fix: str = "set runs_dir in the grid file to a writable folder",
+) -> None:
+    """One clear line when an output folder cannot be created or written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunDirError(
-            f"runs directory {folder} cannot be created ({exc.strerror}); "
-            "set runs_dir in the grid file to a writable folder"
-        ) from None
+        raise RunDirError(f"{what} {folder} cannot be created ({exc.strerror}); {fix}") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise RunDirError(
-            f"runs directory {folder} is not writable; set runs_dir in the grid file "
-            "to a writable folder"
-        )
+        raise RunDirError(f"{what} {folder} is not writable; {fix}")
 
 
 def write_manifest(grid: Grid) -> Path:
@@ -271,13 +269,17 @@ def read_manifest(path: Path) -> tuple[dict[str, Any], list[Cell]]:
         raise ConfigError(
             f"{path}: manifest not found (rvhpc submit or rvhpc run writes it)"
         ) from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, or bytes that are not UTF-8
         raise ConfigError(f"{path}: not a readable manifest ({exc})") from None
-    if data.get("format") != MANIFEST_FORMAT:
+    version = data.get("format") if isinstance(data, dict) else None
+    if version != MANIFEST_FORMAT:
+        raise ConfigError(f"{path}: manifest format {version!r} is not {MANIFEST_FORMAT}; resubmit")
+    try:
+        return data, [Cell.from_json(c) for c in data["cells"]]
+    except (KeyError, TypeError) as exc:
         raise ConfigError(
-            f"{path}: manifest format {data.get('format')!r} is not {MANIFEST_FORMAT}; resubmit"
-        )
-    return data, [Cell.from_json(c) for c in data["cells"]]
+            f"{path}: not a readable manifest (bad cells: {exc!r}); resubmit"
+        ) from None
 
 
 # ---------------------------------------------------------------- data
@@ -359,7 +361,8 @@ def _synthesize(root: Path, synthetic: dict[str, Any]) -> None:
     from rvhpc.data.synth import synthesize
 
     progress.log(f"generating synthetic CAMELS US ({synthetic['basins']} basins) in {root}")
-    with atomic_dir(root) as tmp:  # the basin list inside appears only once the whole tree is there
+    # the basin list inside appears only once the whole tree is there; a full disk names it
+    with naming(root), atomic_dir(root) as tmp:
         synthesize(
             tmp,
             n_basins=synthetic["basins"],

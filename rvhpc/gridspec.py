@@ -14,18 +14,24 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from rvhpc.config_io import Strict, read_yaml, validate
+from rvhpc.config_io import Int, Strict, read_yaml, validate
 from rvhpc.errors import ConfigError
+from rvhpc.periods import parse_period, warn_overlap
 from rvhpc.resources import builtin_grid, builtin_grid_names
 
 
 class SyntheticSpec(Strict):
     """A synthetic CAMELS US tree that rvhpc generates when it is missing."""
 
-    basins: int = Field(ge=1)
+    basins: Int = Field(ge=1)
     start: str
     end: str
-    seed: int = 0
+    seed: Int = 0
+
+    @model_validator(mode="after")
+    def _dates(self) -> SyntheticSpec:
+        parse_period((self.start, self.end))
+        return self
 
 
 class LastYears(Strict):
@@ -76,7 +82,7 @@ class DataSpec(Strict):
     eval_period: tuple[str, str] | None = None
     synthetic: SyntheticSpec | None = None
     name: str | None = None  # basin-list name in run directories (default: the list's stem)
-    n_basins: int | None = Field(
+    n_basins: Int | None = Field(
         None, ge=1
     )  # only for the work estimate when the list is not at hand
     train_periods: list[PeriodSpec] | None = None  # training-length scenarios of every experiment
@@ -85,6 +91,13 @@ class DataSpec(Strict):
     @classmethod
     def _periods_text(cls, value: Any) -> Any:
         return _dates_as_text(value)
+
+    @field_validator("train_period", "eval_period")
+    @classmethod
+    def _period(cls, value: tuple[str, str] | None) -> tuple[str, str] | None:
+        if value is not None:
+            parse_period(value)
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
@@ -125,9 +138,9 @@ class ExperimentSpec(Strict):
     name: str | None = None  # default: the paper's name (EP, EG-64, ...)
     arch: str
     static: str
-    dims: list[int] | None = None
-    attr_seeds: list[int] | Literal["paired"] = Field(default_factory=lambda: [0])
-    seeds: list[int] = Field(default_factory=lambda: [0])
+    dims: list[Int] | None = None
+    attr_seeds: list[Int] | Literal["paired"] = Field(default_factory=lambda: [0])
+    seeds: list[Int] = Field(default_factory=lambda: [0])
     basin_lists: list[str] | None = None  # names of data.basins lists (default: every list)
     train_periods: list[PeriodSpec] | None = None  # default: data.train_periods
     evaluation: EvaluationSpec | None = None  # default: the grid's evaluation
@@ -210,6 +223,8 @@ def load_spec(name_or_path: str | Path) -> tuple[GridSpec, Path]:
     """Read and validate a grid file; returns the spec with absolute paths and the file."""
     path, base = resolve_grid_path(name_or_path)
     spec = validate(GridSpec, read_yaml(path), str(path))
+    if spec.data.train_period is not None and spec.data.eval_period is not None:
+        warn_overlap(spec.data.train_period, spec.data.eval_period, f"grid {spec.name}")
     data = spec.data.model_copy(
         update={
             "store": _absolute(base, spec.data.store),

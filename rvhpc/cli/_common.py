@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rvhpc.errors import RvhpcError
+from rvhpc.errors import RvhpcError, os_error_line
 from rvhpc.progress import make_console
 from rvhpc.runfiles import EXIT_INTERRUPTED
 
@@ -48,6 +48,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             if debug_enabled():
                 raise
             raise fail(str(exc), exc.exit_code) from None
+        except OSError as exc:  # a read-only or full disk, a file in the way of a folder...
+            if debug_enabled():
+                raise
+            raise fail(os_error_line(exc), 1) from None
         except KeyboardInterrupt:
             raise fail("interrupted", EXIT_INTERRUPTED) from None
 

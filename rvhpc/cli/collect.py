@@ -65,8 +65,10 @@ def register(app: typer.Typer) -> None:
         """
         from rvhpc.collect import collect as run_collect
         from rvhpc.collect.report import to_markdown
+        from rvhpc.grid import check_writable
         from rvhpc.hpc.dask_cluster import dask_client
 
+        check_writable(out, "--out", "choose a folder you can write to")  # before starting Dask
         with dask_client(
             scheduler, workers=workers, profile=profile, log_dir=out / "dask-logs"
         ) as client:

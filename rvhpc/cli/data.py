@@ -37,8 +37,12 @@ def synth(
     Example: rvhpc data synth camels-synth --basins 16 --start 1980-01-01 --end 2008-12-31 --seed 0
     """
     from rvhpc.data.synth import synthesize
+    from rvhpc.errors import naming
 
-    result = synthesize(out, n_basins=basins, start=start, end=end, seed=seed, overwrite=overwrite)
+    with naming(out):  # a full disk: name the tree being written
+        result = synthesize(
+            out, n_basins=basins, start=start, end=end, seed=seed, overwrite=overwrite
+        )
     out_console.print(
         f"wrote {len(result.basins)} basins ({result.dates[0].date()}..{result.dates[-1].date()}) "
         f"to {result.root}; basin list {result.basin_file}",
@@ -76,6 +80,7 @@ def prepare(
     Example: rvhpc data prepare --camels-root camels-synth --basins camels-synth/basin_list.txt --out store.h5
     """
     from rvhpc.data.store import prepare_store
+    from rvhpc.periods import warn_overlap
 
     path = prepare_store(
         camels_root,
@@ -85,6 +90,7 @@ def prepare(
         train_period=(train_start, train_end),
         eval_period=(eval_start, eval_end),
     )
+    warn_overlap((train_start, train_end), (eval_start, eval_end), f"store {path}")
     out_console.print(f"store ready: {path}", markup=False)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,13 @@ def run(
         f"{len(result.failed)} failed, {len(result.preempted)} checkpointed "
         f"in {result.seconds:.1f} s"
     )
+    if result.stop_signal is not None:
+        name = signal.Signals(result.stop_signal).name
+        raise fail(
+            f"stopped by {name}: {len(result.stopped)} running cell(s) stopped and waited for "
+            f"({len(result.preempted)} checkpointed); rerun `rvhpc run {grid}` to resume",
+            128 + result.stop_signal,
+        )
     if result.failed:
         first = result.failed[0]
         raise fail(

@@ -81,6 +81,8 @@ def _task(func, *args) -> tuple:
         return func(*args), None
     except RvhpcError as exc:
         return None, str(exc)
+    except OSError as exc:  # a full or read-only disk: raised again by the client, in one line
+        return None, exc
 
 
 def compute_all(
@@ -111,6 +113,8 @@ def compute_all(
         for fut in (ac := as_completed(futures)):
             exp, cell = futures[fut]
             result, error = fut.result()
+            if isinstance(error, OSError):
+                raise error
             frame, computed = result if result is not None else (None, False)
             if error is not None:
                 rep.problems.append(error)

@@ -5,6 +5,7 @@ caller then renames into place)."""
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import multiprocessing as mp
@@ -273,7 +274,10 @@ def build_store(
         },
     )
     heads_arr = np.array(heads, dtype=np.float64)
-    with h5py.File(tmp_path, "w") as f:
+    # built in memory and written in one go: on a full disk HDF5 fails inside its own buffers
+    # (errors at garbage collection, even a crash); a plain write fails with one clean OSError
+    image = io.BytesIO()
+    with h5py.File(image, "w") as f:
         f.attrs.update(
             format_version=FORMAT_VERSION,
             fingerprint=fingerprint,
@@ -301,7 +305,8 @@ def build_store(
         for key, value in scalers.items():
             f.create_dataset(f"scalers/{key}", data=value)
         write_attributes(f.create_group("attributes"), attributes.loc[inputs.basins])
-        f.flush()
+    with open(tmp_path, "wb") as handle:
+        handle.write(image.getbuffer())
 
 
 def write_attributes(group: h5py.Group, table: pd.DataFrame) -> None:

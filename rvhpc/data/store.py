@@ -27,6 +27,7 @@ from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
 from rvhpc.data.check import check_tree
 from rvhpc.data.storesum import checksums_ok, verify_checksums, write_checksums
 from rvhpc.errors import DataError, StoreError
+from rvhpc.periods import parse_period
 
 __all__ = [
     "FORMAT_VERSION",
@@ -116,6 +117,15 @@ def prepare_store(
     The path of the (new or reused) store.
     """
     out = Path(out)
+    if out.is_dir():
+        raise StoreError(
+            f"--out {out} is a folder; give the store's file name, e.g. {out}/store.h5"
+        )
+    for name, period in (("train", train_period), ("eval", eval_period)):
+        try:
+            parse_period(period)
+        except ValueError as exc:
+            raise DataError(f"{name} period {list(period)!r}: {exc}") from None
     args = (camels_root, basin_file, forcing, train_period, eval_period)
     try:
         inputs = resolve_inputs(*args)
@@ -126,7 +136,15 @@ def prepare_store(
     if _reusable(out, fingerprint):
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(out) + ".lock"):
+    lock = Path(str(out) + ".lock")
+    try:  # FileLock would wait forever for a lock file it cannot create (/proc, a read-only dir)
+        os.close(os.open(lock, os.O_WRONLY | os.O_CREAT, 0o666))
+    except OSError as exc:
+        raise StoreError(
+            f"--out {out}: cannot create the lock file {lock} ({exc.strerror}); "
+            "write the store into a folder you can write to"
+        ) from None
+    with FileLock(str(lock)):
         # another process may have built it while we waited for the lock
         if _reusable(out, fingerprint):
             progress.log(f"reusing {out} (built by another process)")

@@ -66,11 +66,14 @@ def read_attempts(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     out = []
-    for line in path.read_text().splitlines():
+    # bytes: a line cut by a kill, or other bytes written into the log, is skipped, not fatal
+    for line in path.read_bytes().splitlines():
         try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue  # a line cut by a kill: skip it
+            event = json.loads(line.decode("utf-8"))
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError alike
+            continue
+        if isinstance(event, dict):
+            out.append(event)
     return out
 
 

@@ -20,6 +20,7 @@ from rvhpc.hpc.profile import SiteProfile, load_profile
 from rvhpc.hpc.quoting import module_loads, quoted, sbatch_option
 
 SCHEDULERS = ("local", "slurm")
+LOOPBACK = "127.0.0.1"
 
 
 def default_workers() -> int:
@@ -60,9 +61,10 @@ def slurm_cluster_kwargs(
     if log_dir is not None:  # dask-jobqueue would write the folder unquoted into -o/-e
         for key, ext in (("output", "out"), ("error", "err")):
             extra.append(sbatch_option(key, str(Path(log_dir) / f"{job_name}-%J.{ext}")))
-    scheduler_options: dict = {"dashboard_address": ":0"}
+    scheduler_options: dict = {"dashboard_address": ":0"}  # no host: workers on any node
     if profile.name == "local":  # the one-node test cluster: keep everything on loopback
-        scheduler_options["host"] = "127.0.0.1"
+        scheduler_options["host"] = LOOPBACK
+        scheduler_options["dashboard_address"] = f"{LOOPBACK}:0"  # beside the scheduler
     return dict(
         queue=quoted("partition", profile.partition) if profile.partition else None,
         account=quoted("account", profile.account) if profile.account else None,
@@ -110,7 +112,8 @@ def dask_client(
             n_workers=workers or default_workers(),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=":0",
+            host=LOOPBACK,
+            dashboard_address=f"{LOOPBACK}:0",  # the dashboard binds where the scheduler does
         )
     elif scheduler == "slurm":
         from dask_jobqueue import SLURMCluster

@@ -1,14 +1,25 @@
 """Run a grid on this machine: every cell that is not done, N at a time, each as a subprocess of
-exactly the entry point an array task runs (``python -m rvhpc cell MANIFEST --index I``)."""
+exactly the entry point an array task runs (``python -m rvhpc cell MANIFEST --index I``).
+
+SIGTERM, SIGINT and SIGHUP stop the run cleanly: no new cell starts, the running cells get SIGTERM
+(they checkpoint and exit 75), and :func:`run_local` returns only once every one has exited, so a
+rerun never finds a second set of processes training on the same cells. The cells run in their own
+session, so a Ctrl-C on the terminal reaches them only through this forwarding.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rvhpc import progress
 from rvhpc.errors import ConfigError
@@ -24,10 +35,17 @@ class LocalResult:
     already_done: list[int] = field(default_factory=list)
     logs: dict[int, Path] = field(default_factory=dict)
     seconds: float = 0.0
+    stop_signal: int | None = None  # the signal that stopped the run; None: it ran to the end
+    stopped: list[int] = field(default_factory=list)  # cells sent SIGTERM on that signal
 
     @property
     def failed(self) -> list[int]:
-        return [i for i, c in self.codes.items() if c not in (0, EXIT_REQUEUE)]
+        # a cell stopped before its handler was installed dies of SIGTERM: stopped, not failed
+        return [
+            i
+            for i, c in self.codes.items()
+            if c not in (0, EXIT_REQUEUE) and not (i in self.stopped and c == -signal.SIGTERM)
+        ]
 
     @property
     def preempted(self) -> list[int]:
@@ -48,18 +66,70 @@ def run_local(grid: Grid, jobs: int = 1, python: str | None = None) -> LocalResu
     # share the cores between the concurrent cells instead of oversubscribing them
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
     env.pop("SLURM_ARRAY_TASK_ID", None)
-    running: dict[int, tuple[subprocess.Popen, object]] = {}
-    try:
-        _loop(grid, manifest, todo, running, result, jobs, python, env)
-    finally:
-        # interrupted: the cells checkpoint on SIGTERM; wait for them so nothing is left behind
-        for proc, handle in running.values():
-            proc.terminate()
-        for proc, handle in running.values():
-            proc.wait()
-            handle.close()
+    running: dict[int, tuple[subprocess.Popen, Any]] = {}
+    with _forwarding(running) as stop:
+        try:
+            _loop(grid, manifest, todo, running, result, jobs, python, env, stop)
+        finally:
+            result.stopped = sorted(running)
+            _stop_all(running, stop, result)
+    result.stop_signal = stop.signum
     result.seconds = time.monotonic() - start
     return result
+
+
+#: signals that stop ``rvhpc run``: Slurm's scancel, Ctrl-C, a closed terminal
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+class _Stop:
+    """The first forwarded signal. Each cell gets SIGTERM once: a second one could arrive after
+    the cell's checkpoint handler is gone and kill it mid-exit, so later signals are ignored."""
+
+    def __init__(self, running: dict) -> None:
+        self.signum: int | None = None
+        self.running = running
+        self.signalled: set[int] = set()
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if self.signum is None:
+            self.signum = signum
+            self.terminate()
+
+    def terminate(self) -> None:
+        for proc, _ in list(self.running.values()):
+            if proc.pid in self.signalled or proc.poll() is not None:
+                continue
+            self.signalled.add(proc.pid)
+            try:
+                proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+@contextmanager
+def _forwarding(running: dict) -> Iterator[_Stop]:
+    stop = _Stop(running)
+    old: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in FORWARDED:
+            old[sig] = signal.signal(sig, stop.handle)
+    try:
+        yield stop
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _stop_all(running: dict, stop: _Stop, result: LocalResult) -> None:
+    """SIGTERM every running cell (once) and wait for each (a checkpoint takes a moment)."""
+    if running:
+        progress.log(f"stopping {len(running)} running cell(s): they checkpoint and exit")
+    stop.terminate()
+    for index, (proc, handle) in list(running.items()):
+        result.codes[index] = proc.wait()
+        handle.close()
+        del running[index]
 
 
 def _loop(
@@ -71,10 +141,11 @@ def _loop(
     jobs: int,
     python: str | None,
     env: dict,
+    stop: _Stop,
 ) -> None:
     with progress.task(f"grid {grid.name}", total=len(todo), every=1) as bar:
-        while todo or running:
-            while todo and len(running) < jobs:
+        while (todo or running) and not stop.signum:
+            while todo and len(running) < jobs and not stop.signum:
                 cell = todo.pop(0)
                 log_path = grid.log_dir / local_log_name(grid.name, cell.index)
                 handle = open(log_path, "ab")
@@ -87,10 +158,10 @@ def _loop(
                     "--index",
                     str(cell.index),
                 ]
-                running[cell.index] = (
-                    subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env),
-                    handle,
+                proc = subprocess.Popen(
+                    argv, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
                 )
+                running[cell.index] = (proc, handle)
                 result.logs[cell.index] = log_path
             time.sleep(0.2)
             for index, (proc, handle) in list(running.items()):

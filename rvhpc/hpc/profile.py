@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from rvhpc.config_io import Strict, load_yaml_model
+from rvhpc.config_io import Float, Int, Strict, load_yaml_model
 from rvhpc.errors import ConfigError
 from rvhpc.resources import profiles_dir
 
@@ -34,12 +34,12 @@ class ContainerSettings(Strict):
 class DaskWorkers(Strict):
     """dask-jobqueue SLURMCluster worker jobs for ``rvhpc collect --scheduler slurm``."""
 
-    cores: int = 1
-    memory_gb: float = 4.0
-    processes: int = 1
+    cores: Int = Field(1, ge=1)
+    memory_gb: Float = Field(4.0, gt=0)
+    processes: Int = Field(1, ge=1)
     walltime: str = "01:00:00"
-    lifetime_min: int = 50  # workers retire before their wall time and are replaced
-    max_jobs: int = 4
+    lifetime_min: Int = Field(50, ge=1)  # workers retire before their wall time and are replaced
+    max_jobs: Int = Field(4, ge=1)
 
 
 class SiteProfile(Strict):
@@ -50,10 +50,10 @@ class SiteProfile(Strict):
     account: str | None = None
     qos: str | None = None
     time_limit: str = "24:00:00"  # per array task: HH:MM:SS or D-HH:MM:SS
-    nodes: int = 1
-    gpus_per_node: int = 0  # > 1 (or nodes > 1): DDP through srun, one task per GPU
-    cpus_per_task: int = 4
-    mem_gb: float = 16.0
+    nodes: Int = 1
+    gpus_per_node: Int = Field(0, ge=0)  # > 1 (or nodes > 1): DDP through srun, one task per GPU
+    cpus_per_task: Int = 4
+    mem_gb: Float = Field(16.0, gt=0)
     modules: list[str] = Field(default_factory=list)  # `module load` names
     setup: list[str] = Field(default_factory=list)  # verbatim shell lines written by the site admin
     python: str | None = None  # interpreter for bare runs; default: the submitting one
@@ -62,9 +62,9 @@ class SiteProfile(Strict):
     skip_sbatch: list[str] = Field(
         default_factory=list
     )  # drop generated directives containing these
-    signal_seconds: int = 300  # --signal=B:USR1@N before the time limit
-    max_requeues: int = 3
-    max_array_size: int | None = None  # default: MaxArraySize from `scontrol show config`
+    signal_seconds: Int = Field(300, ge=0)  # --signal=B:USR1@N before the time limit
+    max_requeues: Int = Field(3, ge=0)
+    max_array_size: Int | None = Field(None, ge=1)  # default: MaxArraySize (scontrol show config)
     dask: DaskWorkers = Field(default_factory=DaskWorkers)
 
     @field_validator("time_limit")
@@ -72,6 +72,13 @@ class SiteProfile(Strict):
     def _check_time(cls, value: str) -> str:
         if not _TIME.match(value):
             raise ValueError("use HH:MM:SS, D-HH:MM:SS or minutes")
+        return value
+
+    @field_validator("skip_sbatch")
+    @classmethod
+    def _no_empty_skip(cls, value: list[str]) -> list[str]:
+        if any(not s.strip() for s in value):
+            raise ValueError("an empty entry would drop every #SBATCH line; remove it")
         return value
 
     @field_validator("nodes", "cpus_per_task")

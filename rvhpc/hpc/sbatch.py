@@ -9,6 +9,7 @@ exception: verbatim shell written by the site admin.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from rvhpc.runfiles import EXIT_REQUEUE
 
 TEMPLATE = sbatch_template()
 SLOTS = ("shebang", "header", "prologue", "command", "epilogue")
+_SLOT = re.compile(r"\{\{(" + "|".join(SLOTS) + r")\}\}")
 
 
 @dataclass
@@ -183,8 +185,10 @@ def render(
     requeue: bool = True,
     template: Path = TEMPLATE,
 ) -> str:
-    """Fill the template's slots (``array`` None and ``requeue`` False: a single job, such as
-    collect, that goes through the same template, prologue and container as the array tasks)."""
+    """Fill the template's slots in one pass, so a value is never scanned for slots again (a path
+    holding ``{{prologue}}`` stays that path). ``array`` None and ``requeue`` False: a single job,
+    such as collect, that goes through the same template, prologue and container as the array
+    tasks."""
     values = {
         "shebang": "#!/bin/bash",
         "header": "\n".join(directives(profile, job_name, array, log_file, workdir, requeue)),
@@ -192,7 +196,9 @@ def render(
         "command": command_line(command),
         "epilogue": "",
     }
-    text = template.read_text()
-    for slot in SLOTS:
-        text = text.replace("{{" + slot + "}}", values[slot])
-    return text
+    return fill_slots(template.read_text(), values)
+
+
+def fill_slots(text: str, values: dict[str, str]) -> str:
+    """Replace every ``{{slot}}`` of ``text`` by ``values[slot]`` in a single left-to-right pass."""
+    return _SLOT.sub(lambda m: values[m.group(1)], text)

@@ -14,6 +14,7 @@ reconstruction as the only global allowed besides torch's own).
 
 from __future__ import annotations
 
+import io
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,10 +76,18 @@ def save(checkpoint_dir: Path, ckpt: Checkpoint) -> Path:
     payload = {"format": FORMAT, **{k: getattr(ckpt, k) for k in Checkpoint.__dataclass_fields__}}
     payload["numpy_rng"] = _numpy_rng_to_plain(ckpt.numpy_rng)
     with atomic_path(target) as tmp:
-        torch.save(payload, tmp)
+        tmp.write_bytes(_serialised(payload))  # a full disk: a plain OSError, not torch's
     if ckpt.complete:
         (Path(checkpoint_dir) / PARTIAL).unlink(missing_ok=True)
     return target
+
+
+def _serialised(payload: dict[str, Any]) -> bytes:
+    """torch.save into memory; written with one plain write, which fails with a clean OSError
+    (torch's own file writer reports a full disk as an opaque RuntimeError)."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
 
 
 def load(path: Path) -> Checkpoint:

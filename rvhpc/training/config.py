@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
-from rvhpc.config_io import Strict
+from rvhpc.config_io import Float, Int, Strict
 from rvhpc.errors import ConfigError
 from rvhpc.experiments import KINDS_WITH_DIM, check_cell, experiment_name
 
@@ -29,29 +29,29 @@ class TrainConfig(Strict):
     store: Path
     arch: str = "ea"
     static: str = "physics"
-    dim: int | None = None
-    attr_seed: int = Field(0, ge=0, lt=2**32)  # numpy's legacy seed range (np.random.seed)
-    seed: int = 0
+    dim: Int | None = None
+    attr_seed: Int = Field(0, ge=0, lt=2**32)  # numpy's legacy seed range (np.random.seed)
+    seed: Int = 0
     #: the grid's ``attr_seeds: paired``: this run's draw follows its init seed (attr_seed == seed),
     #: and collect ensembles a dimension's runs across their (seed, attr_seed) pairs. A label for
     #: grouping, not part of what is computed: left out of :meth:`identity`.
     paired_draw: bool = False
-    epochs: int = Field(20, ge=1)
-    hidden: int = Field(256, ge=1)
-    batch_size: int = Field(256, ge=1)
-    seq_length: int = Field(270, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    lr_late: float = Field(5e-4, gt=0)
-    lr_late_epoch: int = Field(11, ge=1)
-    dropout: float = Field(0.4, ge=0, lt=1)
-    clip_norm: float = Field(1.0, gt=0)
-    initial_forget_bias: float = 5.0
+    epochs: Int = Field(20, ge=1)
+    hidden: Int = Field(256, ge=1)
+    batch_size: Int = Field(256, ge=1)
+    seq_length: Int = Field(270, ge=1)
+    lr: Float = Field(1e-3, gt=0)
+    lr_late: Float = Field(5e-4, gt=0)
+    lr_late_epoch: Int = Field(11, ge=1)
+    dropout: Float = Field(0.4, ge=0, lt=1)
+    clip_norm: Float = Field(1.0, gt=0)
+    initial_forget_bias: Float = 5.0
     #: output mean/std: ``observed`` (the store's, over training samples) or ``original`` (the
     #: original code's, missing days counted as -999 cfs; rvhpc.data.scalers)
     output_stats: Literal["observed", "original"] = "observed"
     device: str = "auto"
-    log_every: int = Field(50, ge=1)
-    threads: int | None = Field(None, ge=1)
+    log_every: Int = Field(50, ge=1)
+    threads: Int | None = Field(None, ge=1)
     # scenario fields (rvhpc/scenarios.py); None = the whole store, its whole training period
     basins: list[str] | None = None  # training basins, a subset of the store's
     eval_basins: list[str] | None = None  # basins predicted in the eval period (PUB: held out)

@@ -36,6 +36,7 @@ from rvhpc.training.distributed import (
     thread_count,
 )
 from rvhpc.training.evaluate import predict_store, results_frames, write_results
+from rvhpc.training.footprint import check_memory
 from rvhpc.training.loop import (
     EpochRunner,
     StopFlag,
@@ -121,6 +122,7 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
     if not force:
         rd.check_own()
     store = open_store(config.store, period="train", warmup=config.seq_length - 1)
+    check_memory(config.static, config.dim, len(store.basins), config.hidden)  # before allocating
     fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
     if not force:
         rd.check_same(identity, fingerprint)
@@ -169,6 +171,8 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
                 write_json(rd.config_json, record)
             if not rd.statics_npz.exists():
                 rd.write_statics(statics)
+            else:  # a garbled or foreign statics.npz is refused, never kept
+                rd.check_statics(statics)
         barrier()
         resume = ckpt_io.latest(rd.checkpoints)
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)

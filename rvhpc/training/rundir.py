@@ -7,6 +7,7 @@ Completion is a fact on disk: ``DONE`` is written last, after ``predictions.parq
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ class RunDir:
             return None
         try:
             return json.loads(self.config_json.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: bad JSON, or not UTF-8
             raise RunDirError(
                 f"{self.config_json}: unreadable ({exc}); start over with --force"
             ) from None
@@ -130,18 +131,44 @@ class RunDir:
             raise RunDirError(
                 f"{self.statics_npz} is missing: this is not a (complete) rvhpc run directory"
             )
-        with np.load(self.statics_npz) as npz:
-            return [str(b) for b in npz["basins"]], np.asarray(npz["values"], dtype=np.float32)
+        try:
+            with np.load(self.statics_npz) as npz:
+                return [str(b) for b in npz["basins"]], np.asarray(npz["values"], dtype=np.float32)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise RunDirError(
+                f"{self.statics_npz}: unreadable ({type(exc).__name__}); delete it and rerun "
+                "rvhpc train (it is rebuilt from the config), or start over with --force"
+            ) from None
+
+    def check_statics(self, statics: Any) -> None:
+        """Refuse a statics.npz that is unreadable or holds other vectors than this run's."""
+        basins, values = self.read_statics()
+        expected = (
+            statics.values
+            if statics.values is not None
+            else np.zeros((len(statics.basins), 0), np.float32)
+        )
+        if basins != list(statics.basins) or not np.array_equal(values, expected):
+            raise RunDirError(
+                f"{self.statics_npz} holds other static vectors than this run's config gives; "
+                "delete it and rerun rvhpc train (it is rebuilt), or start over with --force"
+            )
 
     def append_loss(self, epoch: int, train_loss: float, lr: float, seconds: float) -> None:
         """Rewrite losses.csv with the rows of earlier epochs plus this one (atomic)."""
         rows = []
         if self.losses_csv.exists():
-            rows = [
-                r
-                for r in self.losses_csv.read_text().splitlines()[1:]
-                if r and int(r.split(",")[0]) < epoch
-            ]
+            try:
+                rows = [
+                    r
+                    for r in self.losses_csv.read_text().splitlines()[1:]
+                    if r and int(r.split(",")[0]) < epoch
+                ]
+            except (ValueError, UnicodeDecodeError):
+                raise RunDirError(
+                    f"{self.losses_csv}: garbled (not rows of epoch,train_loss,lr,seconds); "
+                    "delete it (the checkpoints hold the training state) or start over with --force"
+                ) from None
         rows.append(f"{epoch},{train_loss:.8g},{lr:.8g},{seconds:.3f}")
         write_text(self.losses_csv, "epoch,train_loss,lr,seconds\n" + "\n".join(rows) + "\n")
 

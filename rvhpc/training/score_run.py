@@ -18,6 +18,7 @@ from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import DistEnv, resolve_device
 from rvhpc.training.evaluate import predict_store, results_frames, write_results
+from rvhpc.training.footprint import check_memory
 from rvhpc.training.rundir import RunDir
 
 
@@ -167,7 +168,9 @@ def evaluate_reference(
     model = load_reference_file(weights, arch)
     scalers = original_scalers(store_path, None, f"--reference-weights {weights}")
     scalers.pop("basins")
-    statics = build_statics(static, open_store(store_path), dim=dim, attr_seed=attr_seed or 0)
+    whole = open_store(store_path)
+    check_memory(static, dim, len(whole.basins), hidden=0)  # the vectors; the model exists
+    statics = build_statics(static, whole, dim=dim, attr_seed=attr_seed or 0)
     n_static = getattr(model, "n_static", statics.dim)
     if n_static != statics.dim:
         raise ConfigError(

@@ -1,0 +1,51 @@
+"""Training and evaluation periods: ``[first day, last day]`` pairs of YYYY-MM-DD dates, inclusive.
+
+One home for reading a period (grid files, ``rvhpc data prepare``): strict dates, start not after
+end, and a warning when the evaluation scores days the model was trained on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from rvhpc import progress
+
+
+def parse_period(period: Sequence) -> tuple[dt.date, dt.date]:
+    """(start, end) of a period; ValueError (one line, no location) when it is not two ordered
+    YYYY-MM-DD dates."""
+    if isinstance(period, str | bytes) or len(period) != 2:
+        raise ValueError(f"expected [first day, last day] as two YYYY-MM-DD dates, got {period!r}")
+    days = []
+    for value in period:
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        if isinstance(value, dt.date):
+            days.append(value)
+            continue
+        try:
+            days.append(dt.date.fromisoformat(str(value).strip()))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a YYYY-MM-DD date") from None
+    start, end = days
+    if start > end:
+        raise ValueError(f"the period starts after it ends ({start} > {end}); swap the dates")
+    return start, end
+
+
+def overlap_days(train: Sequence, evaluation: Sequence) -> int:
+    """Days that lie in both periods (0 when they are disjoint)."""
+    (a, b), (c, d) = parse_period(train), parse_period(evaluation)
+    return max(0, (min(b, d) - max(a, c)).days + 1)
+
+
+def warn_overlap(train: Sequence, evaluation: Sequence, where: str) -> None:
+    """A progress warning when the evaluation period overlaps the training period."""
+    days = overlap_days(train, evaluation)
+    if days:
+        progress.log(
+            f"warning: {where}: the train period {'..'.join(map(str, train))} and the eval period "
+            f"{'..'.join(map(str, evaluation))} share {days} days: evaluation scores days the "
+            "model was trained on"
+        )
