@@ -1,4 +1,8 @@
-"""Atomic writes: a result appears under its final name complete, or not at all."""
+"""Atomic writes: a result appears under its final name complete, or not at all.
+
+The temporary file gets the mode a plain ``open()`` would give (0666 less the process umask):
+``mkstemp`` creates it 0600, which would hide results from the group on a shared cluster.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         os.close(fd)
+        os.chmod(tmp, 0o666 & ~process_umask())
         yield Path(tmp)
         os.replace(tmp, target)
     except OSError as exc:
@@ -31,6 +36,20 @@ def atomic_path(target: Path) -> Iterator[Path]:
     finally:
         if tmp and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def process_umask() -> int:
+    """The umask of this process (read from /proc on Linux, else set and restored)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text(target: Path, text: str) -> None:

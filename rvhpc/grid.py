@@ -21,7 +21,7 @@ from rvhpc import experiments, progress
 from rvhpc.atomic import atomic_dir, write_json, write_text
 from rvhpc.errors import ConfigError, DataError, RunDirError, naming
 from rvhpc.gridspec import DataSpec, GridSpec, load_spec
-from rvhpc.runfiles import DONE
+from rvhpc.runfiles import run_is_done
 from rvhpc.scenarios import ListReader, expand_scenarios, union_ids
 
 MANIFEST_FORMAT = 1
@@ -53,7 +53,7 @@ class Cell:
         return cls(**{**data, "run_dir": Path(data["run_dir"])})
 
     def is_done(self) -> bool:
-        return (self.run_dir / DONE).exists()
+        return run_is_done(self.run_dir)
 
     @property
     def paired(self) -> bool:

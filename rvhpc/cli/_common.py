@@ -15,6 +15,7 @@ import typer
 
 from rvhpc.errors import RvhpcError, os_error_line
 from rvhpc.progress import make_console
+from rvhpc.runfiles import EXIT_INTERRUPTED
 
 GridArg = Annotated[
     str, typer.Argument(help="Grid YAML file, or a built-in grid name (smoke, paper).")
@@ -52,7 +53,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             raise fail(os_error_line(exc), 1) from None
         except KeyboardInterrupt:
-            raise fail("interrupted", 130) from None
+            raise fail("interrupted", EXIT_INTERRUPTED) from None
 
     return wrapper
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from rvhpc.cli._common import command, fail, out_console
-from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.runfiles import EXIT_INTERRUPTED, EXIT_REQUEUE
 
 # defaults come from TrainConfig (one source of truth); importing it stays light (no torch)
 from rvhpc.training.config import TrainConfig
@@ -103,7 +104,12 @@ def train(
         ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Delete this run's earlier results and start over.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Delete this run's own earlier files (results, DONE, checkpoints) and start "
+            "over; other files in the folder are kept.",
+        ),
     ] = False,
     precision: Annotated[
         str,
@@ -133,7 +139,8 @@ def train(
     Runs alone, under ``torchrun --nproc_per_node N`` or under ``srun -n N`` (DistributedDataParallel,
     only rank 0 writes). Exit status: 0 done (or the run dir already holds DONE), 2 bad input,
     75 (EX_TEMPFAIL) = SIGUSR1/SIGUSR2/SIGTERM arrived, a checkpoint was saved: requeue the job
-    and it resumes exactly where it stopped.
+    and it resumes exactly where it stopped; 130 = Ctrl-C, a checkpoint was saved likewise.
+    One trainer at a time per run directory (RUN_DIR/train.lock names the holder).
 
     With --seeds the members train as one batched model (same results as separate runs), each
     into OUT/seed<k>/; members already DONE are skipped.
@@ -174,12 +181,13 @@ def train(
     outcomes = train_pack(configs, dirs, force=force)
     stopped = [o for o in outcomes if o.status == "preempted"]
     if stopped:
-        if stopped[0].rank != 0:  # every rank exits EXIT_REQUEUE; rank 0 says why
-            raise typer.Exit(EXIT_REQUEUE)
-        raise fail(
-            f"stopped by signal {stopped[0].signal}; checkpoint saved in {out}: rerun to resume",
-            EXIT_REQUEUE,
-        )
+        # Ctrl-C: EXIT_INTERRUPTED as for any interrupted command; Slurm's signals: requeue me
+        signum = stopped[0].signal
+        code = EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_REQUEUE
+        if stopped[0].rank != 0:  # every rank exits alike; rank 0 says why
+            raise typer.Exit(code)
+        why = "interrupted (Ctrl-C)" if code == EXIT_INTERRUPTED else f"stopped by signal {signum}"
+        raise fail(f"{why}; checkpoint saved in {out}: rerun to resume", code)
     if outcomes[0].rank != 0:
         return
     for d, outcome in zip(dirs, outcomes, strict=True):

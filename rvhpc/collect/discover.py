@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rvhpc.experiments import KINDS_WITH_DIM, experiment_name
-from rvhpc.runfiles import CONFIG_JSON, DONE, PREDICTIONS
+from rvhpc.runfiles import CONFIG_JSON, DONE, PREDICTIONS, run_is_done
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,12 @@ def _cell(run_dir: Path, root: Path, out: Discovery, paired: bool | None = None)
     label = str(run_dir.relative_to(root)) if run_dir.is_relative_to(root) else str(run_dir)
     if not (run_dir / DONE).is_file():
         out.unfinished.append(label)
+        return
+    if not run_is_done(run_dir):  # DONE, but not for the predictions there: say so, skip it
+        out.problems.append(
+            f"cell {label}: {PREDICTIONS} is missing or not the file its DONE was written for "
+            "(changed after training); rerun the cell (delete its DONE) or pass --allow-partial"
+        )
         return
     try:
         config = json.loads((run_dir / CONFIG_JSON).read_text())

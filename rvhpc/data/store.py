@@ -25,6 +25,7 @@ from rvhpc.atomic import atomic_path
 from rvhpc.data.build import FORMAT_VERSION, build_store, resolve_inputs
 from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
 from rvhpc.data.check import check_tree
+from rvhpc.data.storesum import checksums_ok, verify_checksums, write_checksums
 from rvhpc.errors import DataError, StoreError
 from rvhpc.periods import parse_period
 
@@ -132,7 +133,7 @@ def prepare_store(
         check_tree(*args).raise_for_errors(_check_command(*args))
         raise
     fingerprint = inputs.fingerprint()
-    if out.exists() and store_fingerprint(out) == fingerprint:
+    if _reusable(out, fingerprint):
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     lock = Path(str(out) + ".lock")
@@ -145,9 +146,11 @@ def prepare_store(
         ) from None
     with FileLock(str(lock)):
         # another process may have built it while we waited for the lock
-        if out.exists() and store_fingerprint(out) == fingerprint:
+        if _reusable(out, fingerprint):
             progress.log(f"reusing {out} (built by another process)")
             return out
+        if out.exists() and store_fingerprint(out) == fingerprint:
+            progress.log(f"{out}: its contents do not match their checksums: rebuilding it")
         report = check_tree(*args)
         for finding in report.warnings:
             progress.log(f"warning: {finding.message}")
@@ -157,9 +160,15 @@ def prepare_store(
         with atomic_path(out) as tmp:
             progress.log(f"building {out} from {inputs.root} ({len(inputs.basins)} basins)")
             build_store(inputs, tmp, fingerprint, report.data, report.attributes)
+            write_checksums(tmp)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
     return out
+
+
+def _reusable(out: Path, fingerprint: str) -> bool:
+    """The store exists, was built from these inputs, and its contents match their checksums."""
+    return out.exists() and store_fingerprint(out) == fingerprint and checksums_ok(out)
 
 
 def _check_command(root, basin_file, forcing, train_period, eval_period) -> str:
@@ -189,6 +198,11 @@ def _open(path: Path) -> h5py.File:
         raise StoreError(
             f"{path}: store format {version} is not {FORMAT_VERSION}; rerun `rvhpc data prepare`"
         )
+    try:
+        verify_checksums(f, path)
+    except BaseException:
+        f.close()
+        raise
     return f
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rvhpc.errors import ConfigError, SchedulerError
 from rvhpc.hpc.profile import SiteProfile, load_profile
+from rvhpc.hpc.quoting import module_loads, quoted, sbatch_option
 
 SCHEDULERS = ("local", "slurm")
 LOOPBACK = "127.0.0.1"
@@ -53,22 +54,26 @@ def slurm_cluster_kwargs(
             f"dask.walltime ({dask.walltime}) so workers retire before Slurm kills them"
         )
     stagger = max(1, min(5, dask.lifetime_min // 10))
-    prologue = [f"module load {m}" for m in profile.modules] + list(profile.setup)
+    # every profile value goes through rvhpc.hpc.quoting, as in the array jobs' scripts
+    prologue = module_loads(profile.modules) + list(profile.setup)
     prologue.append(f"export OMP_NUM_THREADS={max(1, dask.cores // max(1, dask.processes))}")
-    extra = [f"--qos={profile.qos}"] if profile.qos else []
+    extra = [sbatch_option("qos", profile.qos)] if profile.qos else []
+    if log_dir is not None:  # dask-jobqueue would write the folder unquoted into -o/-e
+        for key, ext in (("output", "out"), ("error", "err")):
+            extra.append(sbatch_option(key, str(Path(log_dir) / f"{job_name}-%J.{ext}")))
     scheduler_options: dict = {"dashboard_address": ":0"}  # no host: workers on any node
     if profile.name == "local":  # the one-node test cluster: keep everything on loopback
         scheduler_options["host"] = LOOPBACK
         scheduler_options["dashboard_address"] = f"{LOOPBACK}:0"  # beside the scheduler
-    kwargs = dict(
-        queue=profile.partition,
-        account=profile.account,
+    return dict(
+        queue=quoted("partition", profile.partition) if profile.partition else None,
+        account=quoted("account", profile.account) if profile.account else None,
         cores=dask.cores,
         processes=dask.processes,
         memory=f"{dask.memory_gb}GB",
-        walltime=dask.walltime,
-        job_name=job_name,
-        python=profile.python or sys.executable,
+        walltime=quoted("dask.walltime", dask.walltime),
+        job_name=quoted("job name", job_name),
+        python=quoted("python", profile.python or sys.executable),
         scheduler_options=scheduler_options,
         job_script_prologue=prologue,
         job_extra_directives=extra,
@@ -80,9 +85,6 @@ def slurm_cluster_kwargs(
             "--lifetime-restart",
         ],
     )
-    if log_dir is not None:
-        kwargs["log_directory"] = str(log_dir)
-    return kwargs
 
 
 @contextmanager
@@ -117,6 +119,8 @@ def dask_client(
         from dask_jobqueue import SLURMCluster
 
         site = load_profile(profile)
+        if log_dir is not None:
+            Path(log_dir).mkdir(parents=True, exist_ok=True)
         cluster = SLURMCluster(**slurm_cluster_kwargs(site, log_dir, job_name))
         n = workers or site.dask.max_jobs
         cluster.adapt(minimum_jobs=n, maximum_jobs=max(n, site.dask.max_jobs))

@@ -1,21 +1,22 @@
 """Render one Slurm array batch script from the packaged template (rvhpc/resources/templates).
 
 The template has dask-jobqueue's five slots (shebang, header, prologue, command, epilogue). Header
-lines are sorted ``#SBATCH --key=value`` with every value through ``shlex.quote``; commands are
-``shlex.join``ed, so no value from a grid or a profile reaches the shell unquoted. The profile's
-``setup`` lines are the one deliberate exception: verbatim shell written by the site admin.
+lines are sorted ``#SBATCH --key=value``; every value and command goes through
+:mod:`rvhpc.hpc.quoting` (the quoting path the Dask worker jobs share), so no value from a grid or
+a profile reaches the shell unquoted. The profile's ``setup`` lines are the one deliberate
+exception: verbatim shell written by the site admin.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from rvhpc.errors import ConfigError
 from rvhpc.hpc.profile import SiteProfile
+from rvhpc.hpc.quoting import command_line, module_loads, one_line, sbatch_option
 from rvhpc.resources import sbatch_template
 from rvhpc.runfiles import EXIT_REQUEUE
 
@@ -62,14 +63,6 @@ def chunk(indices: list[int], max_array_size: int) -> list[tuple[int, list[int]]
     return sorted(groups.items())
 
 
-def _checked(key: str, value: str) -> str:
-    if "\n" in value or "\r" in value:
-        raise ConfigError(
-            f"sbatch option --{key}: the value {value!r} holds a line break; remove it"
-        )
-    return value
-
-
 def directives(
     profile: SiteProfile,
     job_name: str,
@@ -112,11 +105,11 @@ def directives(
     lines = []
     for key in sorted(opts):
         value = opts[key]
-        line = f"--{key}" if value is None else f"--{key}={shlex.quote(_checked(key, value))}"
+        line = sbatch_option(key, value)
         if not any(skip in line for skip in profile.skip_sbatch):
             lines.append(f"#SBATCH {line}")
     for extra in profile.extra_sbatch:
-        _checked("extra_sbatch", extra)
+        one_line("extra_sbatch", extra)
         if not extra.startswith("-"):
             raise ConfigError(
                 f"profile {profile.name}: extra_sbatch {extra!r} must look like --key=value"
@@ -166,7 +159,7 @@ def collect_command(
 
 
 def prologue(profile: SiteProfile) -> list[str]:
-    lines = [f"module load {shlex.quote(_checked('modules', m))}" for m in profile.modules]
+    lines = module_loads(profile.modules)
     lines += list(profile.setup)
     lines.append(f"RVHPC_MAX_REQUEUES={int(profile.max_requeues)}")
     lines.append(
@@ -204,7 +197,7 @@ def render(
         "shebang": "#!/bin/bash",
         "header": "\n".join(directives(profile, job_name, array, log_file, workdir, requeue)),
         "prologue": "\n".join(prologue(profile)),
-        "command": shlex.join(command),
+        "command": command_line(command),
         "epilogue": "",
     }
     return fill_slots(template.read_text(), values)

@@ -15,6 +15,7 @@ from torch import nn
 from rvhpc.errors import ConfigError
 from rvhpc.models.base import BaseModel
 from rvhpc.models.registry import build_model, model_class
+from rvhpc.safeload import NotData, load_data
 
 PREFIX = "module."
 
@@ -116,7 +117,12 @@ def load_reference_file(path: str | Path, arch: str, n_dynamic: int = 5) -> nn.M
     if not path.is_file():
         raise ConfigError(f"reference weights file {path} does not exist")
     try:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        state_dict = load_data(path)
+    except NotData:  # never run it, say so
+        raise ConfigError(
+            f"reference weights file {path} is not a readable torch state dict: it holds objects "
+            "other than tensors and plain data, so it was not loaded; save state_dict() only"
+        ) from None
     except Exception as exc:  # torch raises many types for unreadable files
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # torch's are long
         raise ConfigError(

@@ -4,13 +4,18 @@ when a signal stopped an epoch midway. Both are written to a temporary file and 
 A checkpoint holds the model and optimizer state, the RNG states (torch of every rank, numpy,
 python), the epoch and the position (batches done) within it: resuming replays the same sample
 order (a permutation seeded by seed and epoch) from that position, so the result is exact.
+
+A checkpoint is data, never code: it holds only tensors and plain values (dicts, lists, tuples,
+strings, numbers; the numpy RNG state as a tensor), and is read with ``torch.load(...,
+weights_only=True)``, so a checkpoint planted in a run directory cannot run anything when it is
+loaded (format 1 held the numpy state as an array; it is still read, with numpy's array
+reconstruction as the only global allowed besides torch's own).
 """
 
 from __future__ import annotations
 
 import io
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +25,13 @@ import torch
 
 from rvhpc.atomic import atomic_path
 from rvhpc.errors import RunDirError
+from rvhpc.runfiles import EPOCH_CHECKPOINT, PARTIAL_CHECKPOINT
+from rvhpc.safeload import NotData, load_data
 
-_EPOCH_RE = re.compile(r"^epoch_(\d{3,})\.pt$")
-PARTIAL = "partial.pt"
+_EPOCH_RE = EPOCH_CHECKPOINT
+PARTIAL = PARTIAL_CHECKPOINT
+#: format 2: the numpy RNG state is stored as plain values and an int64 tensor, not a numpy array
+FORMAT = 2
 
 
 @dataclass
@@ -64,7 +73,8 @@ def save(checkpoint_dir: Path, ckpt: Checkpoint) -> Path:
     target = (
         epoch_path(checkpoint_dir, ckpt.epoch) if ckpt.complete else Path(checkpoint_dir) / PARTIAL
     )
-    payload = {"format": 1, **{k: getattr(ckpt, k) for k in Checkpoint.__dataclass_fields__}}
+    payload = {"format": FORMAT, **{k: getattr(ckpt, k) for k in Checkpoint.__dataclass_fields__}}
+    payload["numpy_rng"] = _numpy_rng_to_plain(ckpt.numpy_rng)
     with atomic_path(target) as tmp:
         tmp.write_bytes(_serialised(payload))  # a full disk: a plain OSError, not torch's
     if ckpt.complete:
@@ -81,15 +91,58 @@ def _serialised(payload: dict[str, Any]) -> bytes:
 
 
 def load(path: Path) -> Checkpoint:
+    """Read a checkpoint as data only (``weights_only=True``); RunDirError for anything else."""
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload = _load_data(path)
+        version = payload.pop("format", None)
+        if version not in (1, FORMAT):
+            raise ValueError(f"format {version!r}")
+        payload["numpy_rng"] = _numpy_rng_from_plain(payload.get("numpy_rng"))
+        return Checkpoint(**payload)
+    except NotData:
+        raise RunDirError(
+            f"{path}: holds objects other than tensors and plain data, so it was not loaded "
+            "(a foreign or tampered checkpoint); delete it or start over with --force"
+        ) from None
     except Exception as exc:  # a foreign or damaged file: say which
         raise RunDirError(
             f"{path}: not a readable rvhpc checkpoint ({exc.__class__.__name__}); "
             "delete it or start over with --force"
         ) from None
-    payload.pop("format", None)
-    return Checkpoint(**payload)
+
+
+def _load_data(path: Path) -> dict[str, Any]:
+    """Tensors and plain data only; format 1 files may also hold numpy arrays."""
+    try:
+        return load_data(path)
+    except NotData:
+        return load_data(path, allow=_NUMPY_ARRAY_GLOBALS)
+
+
+#: what unpickling a plain numpy array needs (no code: numpy's documented array reconstruction)
+_NUMPY_ARRAY_GLOBALS = [
+    np.ndarray,
+    np.dtype,
+    type(np.dtype(np.uint32)),
+    getattr(np, "_core", np).multiarray._reconstruct,
+]
+
+
+def _numpy_rng_to_plain(state: Any) -> Any:
+    """``np.random.get_state()`` as (name, int64 tensor, pos, has_gauss, cached_gaussian)."""
+    if state is None:
+        return None
+    name, key, pos, has_gauss, cached = state
+    key = torch.from_numpy(np.asarray(key, dtype=np.int64).copy())
+    return (str(name), key, int(pos), int(has_gauss), float(cached))
+
+
+def _numpy_rng_from_plain(state: Any) -> Any:
+    if state is None:
+        return None
+    name, key, pos, has_gauss, cached = state
+    key = key.numpy() if isinstance(key, torch.Tensor) else np.asarray(key)
+    return (str(name), key.astype(np.uint32), int(pos), int(has_gauss), float(cached))
 
 
 def latest(checkpoint_dir: Path) -> Checkpoint | None:

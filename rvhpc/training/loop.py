@@ -25,8 +25,9 @@ from rvhpc.errors import ConfigError
 from rvhpc.training.distributed import DistEnv, any_rank
 from rvhpc.training.evaluate import maybe_task
 
-#: Slurm sends SIGUSR1/SIGUSR2 (``--signal``) before the time limit and SIGTERM on preemption
-STOP_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM)
+#: Slurm sends SIGUSR1/SIGUSR2 (``--signal``) before the time limit and SIGTERM on preemption;
+#: SIGINT is Ctrl-C at a terminal: the epoch in progress is checkpointed all the same
+STOP_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT)
 
 
 def mix_seed(*parts: int) -> int:
@@ -66,9 +67,10 @@ def epoch_plan(
 
 
 class StopFlag:
-    """Set by SIGUSR1/SIGUSR2/SIGTERM; the loop checks it at every batch boundary.
+    """Set by SIGUSR1/SIGUSR2/SIGTERM/SIGINT; the loop checks it at every batch boundary.
 
     The handler only records the signal: checkpointing happens in the loop, never in the handler.
+    A second Ctrl-C does not wait for the checkpoint: it raises KeyboardInterrupt at once.
     """
 
     def __init__(self) -> None:
@@ -79,6 +81,8 @@ class StopFlag:
         return self.signum is not None
 
     def _handle(self, signum: int, frame: Any) -> None:
+        if signum == signal.SIGINT and self.signum == signal.SIGINT:
+            raise KeyboardInterrupt
         self.signum = signum
 
     def __enter__(self) -> StopFlag:

@@ -9,8 +9,9 @@ checkpoint after each); evaluate; write ``DONE`` last. Only rank 0 writes.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,9 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from rvhpc import progress
-from rvhpc.atomic import write_json, write_text
-from rvhpc.errors import ConfigError, DataError
-from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.atomic import write_json
+from rvhpc.errors import ConfigError, DataError, RunDirError
+from rvhpc.runfiles import EXIT_REQUEUE, write_done
 from rvhpc.scenarios import UNSEEN_STATIC
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
@@ -38,6 +39,7 @@ from rvhpc.training.evaluate import predict_store, results_frames, write_results
 from rvhpc.training.footprint import check_memory
 from rvhpc.training.loop import EpochRunner, StopFlag, check_batch_size, mix_seed
 from rvhpc.training.rundir import RunDir, config_record
+from rvhpc.training.runlock import RunLock
 
 
 @dataclass
@@ -135,11 +137,19 @@ def train_pack(
     for k, (cfg, rd) in enumerate(zip(configs, rds, strict=True)):
         old = None if force else rd.read_config()
         identity = cfg.identity()
-        if old is not None and rd.is_done() and all(old.get(a) == v for a, v in identity.items()):
+        if (
+            old is not None
+            and all(old.get(a) == v for a, v in identity.items())
+            and rd.is_done(verify=True)
+        ):
             outcomes[k] = TrainOutcome("skipped", rd.path, epochs_done=cfg.epochs, rank=env.rank)
     todo = [k for k, o in enumerate(outcomes) if o is None]
     if not todo:
         return outcomes  # type: ignore[return-value]
+    for k in todo:
+        RunLock(rds[k].path).check_free()  # another trainer in this folder: say who, first
+        if not force:
+            rds[k].check_own()
     store = open_store(config.store, period="train", warmup=config.seq_length - 1)
     check_memory(config.static, config.dim, len(store.basins), config.hidden)  # before allocating
     fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
@@ -171,7 +181,13 @@ def train_pack(
 
         tune_cpu_allocator()  # process-wide; a training process is exactly the entry point it is meant for
     threads = thread_count(config.threads)
-    with deterministic(device, threads, config.precision), ProcessGroup(env, device) as group:
+    with (
+        deterministic(device, threads, config.precision),
+        ProcessGroup(env, device) as group,
+        ExitStack() as locks,
+    ):
+        for k in todo:
+            locks.enter_context(_locked(rds[k], env))
         models = {}
         for k in todo:
             torch.manual_seed(configs[k].seed)
@@ -263,6 +279,27 @@ def _groups(todo: list[int], resumes: dict) -> list[list[int]]:
     for k in todo:
         groups.setdefault(_position(resumes[k]), []).append(k)
     return [groups[p] for p in sorted(groups)]
+
+
+@contextmanager
+def _locked(rd: RunDir, env: DistEnv) -> Iterator[None]:
+    """Rank 0 holds the run directory's lock; every rank raises the same error when it is taken."""
+    lock = RunLock(rd.path) if env.is_main else None
+    problem = None
+    if lock is not None:
+        rd.path.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire()
+        except RunDirError as exc:
+            problem = str(exc)
+    problems = all_gather_objects(problem)
+    if problems[0] is not None:
+        raise RunDirError(problems[0])
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _build(config: TrainConfig, n_static: int) -> torch.nn.Module:
@@ -394,9 +431,14 @@ def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> 
         barrier()
         if not result.completed:
             if env.is_main:
+                then = (
+                    "stopping"
+                    if stop.signum == signal.SIGINT
+                    else f"exit {EXIT_REQUEUE} to be requeued"
+                )
                 progress.log(
                     f"signal {stop.signum}: checkpointed epoch {epoch} at batch "
-                    f"{result.batches_done}; exit {EXIT_REQUEUE} to be requeued"
+                    f"{result.batches_done}; {then}"
                 )
             return epoch - 1
     return None
@@ -471,7 +513,7 @@ def _evaluate(configs, rds, pack, x_s, env, device, stop, trained) -> list[Train
             write_results(rd.path, predictions, metrics)
             nse = metrics["NSE"]
             median = float(np.nanmedian(nse)) if nse.notna().any() else float("nan")
-            write_text(rd.done, f"median NSE {median:.4f}\n")
+            write_done(rd.path, median_nse=median)  # after the predictions, with their checksum
             progress.log(f"{rd.path}: done, median NSE {median:.4f} over {len(metrics)} basins")
         barrier()
         outcomes.append(

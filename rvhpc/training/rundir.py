@@ -7,7 +7,6 @@ Completion is a fact on disk: ``DONE`` is written last, after ``predictions.parq
 from __future__ import annotations
 
 import json
-import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,8 @@ from rvhpc.runfiles import (
     RUN_FILES,
     STATICS_NPZ,
     git_commit,
+    own_checkpoint,
+    run_is_done,
 )
 
 
@@ -44,8 +45,8 @@ class RunDir:
     done = property(lambda self: self.path / DONE)
     checkpoints = property(lambda self: self.path / CHECKPOINT_DIR)
 
-    def is_done(self) -> bool:
-        return self.done.exists()
+    def is_done(self, verify: bool = False) -> bool:
+        return run_is_done(self.path, verify=verify)
 
     def read_config(self) -> dict[str, Any] | None:
         if not self.config_json.exists():
@@ -75,10 +76,39 @@ class RunDir:
             )
 
     def clear(self) -> None:
-        """Remove this run's own files (``--force``); anything else in the folder is kept."""
+        """Remove this run's own files (``--force``): RUN_FILES and checkpoint files by name.
+
+        Anything else, in the folder or in checkpoints/, is kept.
+        """
         for name in RUN_FILES:
             (self.path / name).unlink(missing_ok=True)
-        shutil.rmtree(self.checkpoints, ignore_errors=True)
+        if self.checkpoints.is_dir():
+            for path in self.checkpoints.iterdir():
+                if own_checkpoint(path.name) and path.is_file():
+                    path.unlink(missing_ok=True)
+            if not any(self.checkpoints.iterdir()):
+                self.checkpoints.rmdir()
+
+    def check_own(self) -> None:
+        """Refuse (without ``--force``) a folder holding run files no training of it wrote.
+
+        Training writes config.json first, so results or checkpoints without it are someone
+        else's; resuming would overwrite them, or train on from a foreign checkpoint.
+        """
+        if self.config_json.exists():
+            return
+        found = [name for name in RUN_FILES if (self.path / name).exists()]
+        if self.checkpoints.is_dir():
+            found += [
+                f"{CHECKPOINT_DIR}/{p.name}"
+                for p in sorted(self.checkpoints.iterdir())
+                if own_checkpoint(p.name)
+            ]
+        if found:
+            raise RunDirError(
+                f"{self.path} holds {', '.join(found[:3])} but no {CONFIG_JSON}: rvhpc train did "
+                "not write them; move them away, pass another --out, or --force to delete them"
+            )
 
     def write_statics(self, statics: Any) -> None:
         values = (

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rvhpc.collect import collect
+from rvhpc.runfiles import write_done
 from tests.collect.conftest import DATES, basin_ids, cell, noisy, observed
 
 
@@ -91,6 +92,7 @@ def test_ensemble_aligns_rows_on_basin_and_date(tmp_path, client):
     d2 = cell(runs, "ea", "physics", None, 2, qobs, sims[2])
     df = pd.read_parquet(d2 / "predictions.parquet")
     df.sample(frac=1.0, random_state=1).to_parquet(d2 / "predictions.parquet", index=False)
+    write_done(d2)  # as a run that wrote its rows in this order would have
     collect(runs, tmp_path / "res", client)
     m = pd.read_parquet(tmp_path / "res" / "metrics.parquet")
     ens = m[m["member"] == "ensemble"].set_index("basin").loc[basin_ids(3)]

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from rvhpc.cli import app
 from rvhpc.collect import collect
 from rvhpc.errors import CollectError
+from rvhpc.runfiles import write_done
 from tests.collect.conftest import basin_ids, cell, noisy, observed
 
 
@@ -83,6 +84,7 @@ def test_days_differ_refused(tmp_path, client):
     d = cell(runs, "ea", "physics", None, 2, qobs, noisy(qobs, 2))
     df = pd.read_parquet(d / "predictions.parquet")
     df.iloc[5:].to_parquet(d / "predictions.parquet", index=False)
+    write_done(d)  # a finished run whose evaluation covered other days
     rep = collect(runs, tmp_path / "res", client, allow_partial=True)
     assert len(rep.problems) == 1
     assert rep.problems[0].startswith(

@@ -36,7 +36,11 @@ def test_slurm_kwargs_from_profile(tmp_path):
     kw = slurm_cluster_kwargs(site, tmp_path / "logs")
     assert (kw["queue"], kw["account"], kw["cores"], kw["processes"]) == ("gpu", "hyd", 4, 2)
     assert kw["memory"] == "8.0GB" and kw["walltime"] == "02:00:00"
-    assert kw["job_extra_directives"] == ["--qos=long"]
+    assert kw["job_extra_directives"] == [
+        "--qos=long",
+        f"--output={tmp_path}/logs/rvhpc-dask-%J.out",
+        f"--error={tmp_path}/logs/rvhpc-dask-%J.err",
+    ]
     assert kw["job_script_prologue"][:2] == ["module load python/3.11", "source /opt/env.sh"]
     assert kw["worker_extra_args"] == [
         "--lifetime",

@@ -10,6 +10,7 @@ from rvhpc.hpc import slurm
 from rvhpc.hpc.array_task import append_attempt, attempts_file
 from rvhpc.hpc.status import grid_status, parse_jobcomp, parse_sacct, parse_squeue
 from tests.hpc._gridtools import rvhpc, write_grid
+from tests.support.fake_runs import mark_done
 
 DATA = Path(__file__).parent / "data"
 
@@ -45,7 +46,7 @@ def test_run_directories_only(tmp_path: Path) -> None:
     grid = load_grid(write_grid(tmp_path))
     write_manifest(grid)
     grid.cells[1].run_dir.mkdir(parents=True)
-    (grid.cells[1].run_dir / "DONE").write_text("")
+    mark_done(grid.cells[1].run_dir)
     append_attempt(
         attempts_file(grid.manifest_path(), grid.cells[0]),
         {"event": "end", "code": 2, "reason": "store missing"},
@@ -71,7 +72,7 @@ def test_submitted_cells_from_squeue_jobcomp_and_attempts(tmp_path: Path, slurm_
         "line 1\nTraceback\nRuntimeError: boom\n"
     )
     grid.cells[2].run_dir.mkdir(parents=True)
-    (grid.cells[2].run_dir / "DONE").write_text("")
+    mark_done(grid.cells[2].run_dir)
     st = grid_status(grid)
     assert "squeue" in st.source
     states = [c.state for c in st.cells]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rvhpc.grid import load_grid
 from rvhpc.hpc.submit import dry_run_text, submit_grid
 from rvhpc.resources import profiles_dir
-from rvhpc.runfiles import DONE
+from tests.support.fake_runs import mark_done
 
 PROFILE = str(profiles_dir() / "local.yaml")
 
@@ -14,8 +14,7 @@ def test_dry_run_selects_the_cells_not_done_and_provisions_nothing(tmp_path, mon
     monkeypatch.chdir(tmp_path)  # the built-in grid resolves its paths here
     grid = load_grid("smoke")
     first = grid.cells[0]
-    first.run_dir.mkdir(parents=True)
-    (first.run_dir / DONE).write_text("")
+    mark_done(first.run_dir)
 
     sub = submit_grid("smoke", PROFILE, dry_run=True, max_parallel=2, collect=True)
     assert sub.indices == [c.index for c in grid.cells[1:]]
@@ -27,8 +26,7 @@ def test_dry_run_selects_the_cells_not_done_and_provisions_nothing(tmp_path, mon
     assert not grid.store.exists()  # a dry run prepares no data
 
     for cell in grid.cells[1:]:
-        cell.run_dir.mkdir(parents=True)
-        (cell.run_dir / DONE).write_text("")
+        mark_done(cell.run_dir)
     sub = submit_grid("smoke", PROFILE, dry_run=True)
     assert sub.plan is None and sub.indices == []
     assert sub.nothing == "grid smoke: every cell is done"

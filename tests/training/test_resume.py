@@ -88,7 +88,7 @@ def test_slurm_signal_checkpoints_exits_75_and_resumes_exactly(
     assert not (out / "DONE").exists()
     partial = out / "checkpoints" / "partial.pt"
     assert partial.exists(), "a signal inside epoch 2 leaves a mid-epoch checkpoint"
-    state = torch.load(partial, weights_only=False)
+    state = torch.load(partial, weights_only=True)
     assert state["epoch"] == 2 and state["batches_done"] >= 1
 
     proc = rvhpc(*train_args(tiny_store, out, epochs=EPOCHS))

@@ -39,7 +39,7 @@ def test_run_dir_holds_the_contract(trained_run, tiny_store):
             27,
         )
 
-    ckpt = torch.load(trained_run / "checkpoints" / "epoch_002.pt", weights_only=False)
+    ckpt = torch.load(trained_run / "checkpoints" / "epoch_002.pt", weights_only=True)
     assert ckpt["epoch"] == 2 and ckpt["batches_done"] == -1
     for key in ("model", "optimizer", "torch_rng", "numpy_rng", "python_rng"):
         assert ckpt[key] is not None, key

@@ -83,7 +83,7 @@ def train_args(store: Path, out: Path, *extra: object, epochs: int = 2) -> list[
 
 
 def weights(run_dir: Path, epoch: int) -> dict[str, torch.Tensor]:
-    return torch.load(Path(run_dir) / "checkpoints" / f"epoch_{epoch:03d}.pt", weights_only=False)[
+    return torch.load(Path(run_dir) / "checkpoints" / f"epoch_{epoch:03d}.pt", weights_only=True)[
         "model"
     ]
 
