@@ -1,5 +1,6 @@
 """Faithful baselines: the original code's models (Kratzert et al. 2019, ``papercode/ealstm.py``,
-``papercode/lstm.py`` and the ``Model`` wrapper of ``main.py``), rebuilt from reference.md section 4.
+``papercode/lstm.py`` and the ``Model`` wrapper of ``main.py``), rebuilt from reference.md
+section 4.
 
 They keep the original's per-step Python loop (one ``addmm`` of h plus one ``mm`` of x per step,
 bias expanded per batch, all h_t and c_t stacked), its parameter layout (state dict keys
@@ -163,7 +164,8 @@ def baseline_model(
     dropout: float = 0.4,
     initial_forget_bias: float = 5.0,
 ) -> ReferenceModel:
-    """The baseline for ``ea``, ``ct`` or ``lstm`` with :func:`rvhpc.models.build_model`'s signature."""
+    """The baseline for ``ea``, ``ct`` or ``lstm`` with :func:`rvhpc.models.build_model`'s
+    signature."""
     if arch not in ("ea", "ct", "lstm"):
         raise ValueError(f"no per-step baseline for arch {arch!r} (have: ea, ct, lstm)")
     return ReferenceModel(

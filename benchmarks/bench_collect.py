@@ -111,7 +111,8 @@ def run_collect(data: Path, out: Path, workers: int) -> dict:
 
 
 def naive_baseline(data: Path, n_experiments: int) -> dict:
-    """Read every seed of an experiment whole with pandas, groupby-apply metrics, concat to ensemble."""
+    """Read every seed of an experiment whole with pandas, groupby-apply metrics, concat to
+    ensemble."""
     import pandas as pd
 
     from rvhpc.collect.discover import scan_runs_dir
@@ -183,14 +184,16 @@ def main() -> None:
     base = naive_baseline(data, args.baseline_experiments) if args.baseline_experiments else None
 
     print(
-        f"\n{'workers':>7} {'wall s':>8} {'peak GiB':>9} {'s/cell':>7} {'vs naive s/cell':>16}  load(1m)"
+        f"\n{'workers':>7} {'wall s':>8} {'peak GiB':>9} {'s/cell':>7} "
+        f"{'vs naive s/cell':>16}  load(1m)"
     )
     for r in runs:
         per_cell = r["wall_s"] / args.cells
         ratio = f"{base['s_per_cell'] / per_cell:.2f}x" if base else "-"
         r["s_per_cell"] = round(per_cell, 3)
         print(
-            f"{r['workers']:>7} {r['wall_s']:>8.1f} {r['peak_rss_gib']:>9.3f} {per_cell:>7.3f} {ratio:>16}"
+            f"{r['workers']:>7} {r['wall_s']:>8.1f} {r['peak_rss_gib']:>9.3f} {per_cell:>7.3f} "
+            f"{ratio:>16}"
             f"  {r['load_avg_1m_after']}"
         )
     if base:

@@ -1,8 +1,8 @@
 """Model-only speed: forward + backward time per batch of rvhpc's models and the original code's
 per-step models (benchmarks/baseline_models.py), side by side, interleaved, in one process.
 
-    python -m benchmarks.bench_models [--hidden 256] [--batch 256] [--seq 270] [--reps 3] [--threads N]
-        [--tune-allocator] [--out FILE]
+    python -m benchmarks.bench_models [--hidden 256] [--batch 256] [--seq 270] [--reps 3]
+        [--threads N] [--tune-allocator] [--out FILE]
 
 Prints one line per model (min and median seconds per batch, speed-up over the baseline of the
 same architecture) and writes the numbers as JSON (``--out``). Data loading is not included; the
@@ -66,7 +66,7 @@ def main() -> None:
                 x_st if n_stat else None,
             )
     times: dict[str, list[float]] = {name: [] for name in runs}
-    for name, (model, x_s) in runs.items():  # warm-up
+    for _name, (model, x_s) in runs.items():  # warm-up
         _step(model, x_d, x_s)
     for _ in range(args.reps):  # interleaved, so load from other processes hits all alike
         for name, (model, x_s) in runs.items():

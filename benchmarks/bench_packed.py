@@ -116,7 +116,8 @@ def main() -> None:
             }
             rows.append(row)
             line = ", ".join(
-                f"K={p['members']} {p['samples_per_s']:.0f}/s ({row['ratio_to_today'][p['members']]:.2f}x)"
+                f"K={p['members']} {p['samples_per_s']:.0f}/s "
+                f"({row['ratio_to_today'][p['members']]:.2f}x)"
                 for p in packs
             )
             print(f"{arch} d={n_static}: today {today['samples_per_s']:.0f}/s; {line}", flush=True)

@@ -196,7 +196,9 @@ def main(argv: list[str] | None = None) -> dict:
             "WindowSampler + train_samples()",
             rvhpc_peak_bytes=int(peak),
             baseline_cache_bytes=int(cache_bytes),
-            baseline_how="computed from the window file's dataset shapes (what the fast mode loads)",
+            baseline_how=(
+                "computed from the window file's dataset shapes (what the fast mode loads)"
+            ),
             ratio=cache_bytes / held,
             target=">= 100",
         ),
@@ -227,7 +229,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     print(
         f"disk    store {store_bytes / 1e6:9.1f} MB  vs window file {window_bytes / 1e9:7.2f} GB: "
-        f"{result['disk']['ratio_one_run']:.0f}x smaller; 100-run grid {result['disk']['grid_100_runs_ratio']:.0f}x"
+        f"{result['disk']['ratio_one_run']:.0f}x smaller; "
+        f"100-run grid {result['disk']['grid_100_runs_ratio']:.0f}x"
     )
     print(
         f"build   store {store_build_s:9.1f} s   vs window file {window_build_s:7.1f} s : "

@@ -12,7 +12,8 @@ opens the per-run window file (gzip HDF5 written by benchmarks/bench_store.py's
 q_std and basin, looks its attributes up in a DataFrame (concatenated to every step for CT), and a
 DataLoader (shuffle, batch 256) collates the batch; then the same loss, clip and Adam step.
 
-    python -m benchmarks.bench_training [--steps 6] [--warmup 1] [--basins 8] [--device cpu|cuda] [--out FILE]
+    python -m benchmarks.bench_training [--steps 6] [--warmup 1] [--basins 8] [--device cpu|cuda]
+        [--out FILE]
 
 Targets: >= 2x for EA and CT on CPU; on a GPU >= 5x for EA and >= 10x for CT.
 """
@@ -88,8 +89,9 @@ def baseline_throughput(
 ) -> dict:
     torch.manual_seed(0)
     n_static = attributes.shape[1]
-    # the original CT dataset concatenated the attributes to every step per sample; baseline_model('ct')
-    # does that concatenation itself, per batch, so the dataset hands x_d and x_s separately for all archs
+    # the original CT dataset concatenated the attributes to every step per sample;
+    # baseline_model('ct') does that concatenation itself, per batch, so the dataset hands x_d and
+    # x_s separately for all archs
     model = baseline_model(arch, 5, n_static, hidden=HIDDEN).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     data = CamelsH5NoCache(window_file, attributes)
@@ -232,8 +234,10 @@ def main(argv: list[str] | None = None) -> dict:
             "all_baseline_samples_per_s": [r["samples_per_s"] for r in bases],
         }
         print(
-            f"{arch}: rvhpc {ours['samples_per_s']:.1f} samples/s (data {ours['data_seconds_per_step']:.3f} s/step)"
-            f" | baseline {base['samples_per_s']:.1f} samples/s (data {base['data_seconds_per_step']:.3f} s/step)"
+            f"{arch}: rvhpc {ours['samples_per_s']:.1f} samples/s "
+            f"(data {ours['data_seconds_per_step']:.3f} s/step)"
+            f" | baseline {base['samples_per_s']:.1f} samples/s "
+            f"(data {base['data_seconds_per_step']:.3f} s/step)"
             f" | ratio {ratio:.2f}x (target {target})",
             flush=True,
         )

@@ -62,7 +62,8 @@ class Cell:
 
 
 def cell_id(config: Any) -> str:
-    """sha1 of the canonical JSON of the config's identity (runtime-only fields excluded), 12 hex."""
+    """sha1 of the canonical JSON of the config's identity (runtime-only fields excluded), 12
+    hex."""
     text = json.dumps(config.identity(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
@@ -94,7 +95,8 @@ class Grid:
         return self.runs_dir / "logs" / self.name
 
     def digest(self) -> str:
-        """Hash of the cells in order: names the manifest, so pending tasks never see another grid."""
+        """Hash of the cells in order: names the manifest, so pending tasks never see another
+        grid."""
         text = json.dumps([[c.id, str(c.run_dir)] for c in self.cells])
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
@@ -117,7 +119,8 @@ def store_path(spec: GridSpec) -> Path:
 
 
 def expand(spec: GridSpec, store: Path) -> list[Cell]:
-    """The cartesian product of every experiment; refuses an empty grid, bad combinations, duplicates."""
+    """The cartesian product of every experiment; refuses an empty grid, bad combinations,
+    duplicates."""
     from rvhpc.training.config import TrainConfig
 
     reader = ListReader(spec)
@@ -138,7 +141,8 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                 )
             if exp.attr_seeds != [0]:
                 raise ConfigError(
-                    f"grid {spec.name}: {where}: attr_seeds apply only to gaussian and mixed vectors"
+                    f"grid {spec.name}: {where}: "
+                    "attr_seeds apply only to gaussian and mixed vectors"
                 )
             dims = [None]
         for dim, attr_seed, seed in _draws(exp, dims):
@@ -286,7 +290,8 @@ def read_manifest(path: Path) -> tuple[dict[str, Any], list[Cell]]:
 
 
 def data_plan(grid: Grid) -> dict[str, Any]:
-    """What :func:`ensure_data` needs, as JSON (stored in the manifest so array tasks can prepare)."""
+    """What :func:`ensure_data` needs, as JSON (stored in the manifest so array tasks can
+    prepare)."""
     d = grid.spec.data
     plan: dict[str, Any] = {
         "grid": grid.name,
@@ -309,7 +314,8 @@ def data_plan(grid: Grid) -> dict[str, Any]:
 
 
 def ensure_data(plan: dict[str, Any]) -> Path:
-    """Make the store exist: generate synthetic CAMELS when asked, then prepare (idempotent, locked)."""
+    """Make the store exist: generate synthetic CAMELS when asked, then prepare (idempotent,
+    locked)."""
     from filelock import FileLock
 
     store = Path(plan["store"])

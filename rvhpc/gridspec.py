@@ -72,7 +72,8 @@ class EvaluationSpec(Strict):
 
 
 class DataSpec(Strict):
-    """Where the basin store comes from: an existing store, a CAMELS root + basin list, or synthetic data."""
+    """Where the basin store comes from: an existing store, a CAMELS root + basin list, or
+    synthetic data."""
 
     store: Path | None = None  # the store to use, or where to prepare it
     camels_root: Path | None = None
@@ -128,7 +129,8 @@ class DataSpec(Strict):
 
 
 class ExperimentSpec(Strict):
-    """One row of the study: an architecture and static kind, expanded over dims x attr_seeds x seeds.
+    """One row of the study: an architecture and static kind, expanded over dims x attr_seeds x
+    seeds.
 
     ``attr_seeds: paired`` gives each init seed its own random draw (attr_seed = seed), as the
     original code did (every run drew its own vectors and its ensemble script averaged a

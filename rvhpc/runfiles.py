@@ -39,7 +39,8 @@ RUN_FILES = (CONFIG_JSON, STATICS_NPZ, LOSSES_CSV, PREDICTIONS, METRICS_CSV, DON
 
 
 def array_log_name(grid: str) -> str:
-    """The ``--output`` pattern of an array task; Slurm makes it ``<grid>_<array job>_<task>.log``."""
+    """The ``--output`` pattern of an array task; Slurm makes it
+    ``<grid>_<array job>_<task>.log``."""
     return f"{grid}_%A_%a.log"
 
 

@@ -1,5 +1,6 @@
 """Shared fixtures. Tests that need the local Slurm cluster use ``slurm_cluster``: without a
-cluster they skip on a workstation but FAIL when ``CI`` is set (CI must start it: scripts/test.sh)."""
+cluster they skip on a workstation but FAIL when ``CI`` is set (CI must start it:
+scripts/test.sh)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ TINY_EVAL = ("1999-01-01", "2000-09-30")
 @pytest.fixture(scope="session")
 def tiny_camels(tmp_path_factory):
     """A synthetic CAMELS US tree: 4 basins, daily data 1998-01-01..2003-12-31, seed 0.
-    Returns rvhpc.data.synth.SynthResult (root, basins, basin_file, dates); treat it as read-only."""
+    Returns rvhpc.data.synth.SynthResult (root, basins, basin_file, dates); treat it as
+    read-only."""
     from rvhpc import progress
     from rvhpc.data.synth import synthesize
 

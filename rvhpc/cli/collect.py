@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         """Collect finished cells into per-basin metrics, seed ensembles, the paper table and figures.
 
         Example: rvhpc collect runs/ --out results/ --workers 2
-        """
+        """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
         from rvhpc.collect import collect as run_collect
         from rvhpc.collect.report import to_markdown
         from rvhpc.grid import check_writable

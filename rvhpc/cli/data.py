@@ -78,7 +78,7 @@ def prepare(
     Runs the checks of `rvhpc data check` first and stops on errors; warnings are logged.
 
     Example: rvhpc data prepare --camels-root camels-synth --basins camels-synth/basin_list.txt --out store.h5
-    """
+    """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
     from rvhpc.data.store import prepare_store
     from rvhpc.periods import warn_overlap
 
@@ -200,7 +200,7 @@ def info(store: Annotated[Path, typer.Argument(help="The HDF5 store.")]) -> None
     ]
     rows += [
         (f"{name} mean/std", f"{m:.4g} / {sd:.4g}")
-        for name, m, sd in zip(DYNAMIC_INPUTS, s["x_mean"], s["x_std"])
+        for name, m, sd in zip(DYNAMIC_INPUTS, s["x_mean"], s["x_std"], strict=True)
     ]
     rows += [
         ("attributes", f"{len(s['attributes'])} columns"),
@@ -208,7 +208,8 @@ def info(store: Annotated[Path, typer.Argument(help="The HDF5 store.")]) -> None
         ("input files", f"{len(prov.get('files', {}))} (sizes and sha256 stored)"),
         (
             "built",
-            f"{prov.get('created', '?')} by rvhpc {prov.get('rvhpc_version', '?')} on {prov.get('host', '?')}",
+            f"{prov.get('created', '?')} by rvhpc {prov.get('rvhpc_version', '?')} "
+            f"on {prov.get('host', '?')}",
         ),
         ("fingerprint", s["fingerprint"][:16]),
     ]

@@ -121,7 +121,8 @@ def show(
     if work["samples_per_epoch"]:
         line = (
             f"work: {work['basins']} basins x {work['train_days']} training days = "
-            f"{work['samples_per_epoch']:,} samples/epoch; {work['sample_epochs']:,} sample-epochs in all"
+            f"{work['samples_per_epoch']:,} samples/epoch; "
+            f"{work['sample_epochs']:,} sample-epochs in all"
         )
         if work.get("hours") is not None:
             hours = work["hours"]

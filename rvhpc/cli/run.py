@@ -49,7 +49,8 @@ def run(
     if result.failed:
         first = result.failed[0]
         raise fail(
-            f"{len(result.failed)} cell(s) failed (cells {result.failed}); see {result.logs[first]}",
+            f"{len(result.failed)} cell(s) failed (cells {result.failed}); "
+            f"see {result.logs[first]}",
             1,
         )
     if result.preempted:
@@ -75,7 +76,7 @@ def cell(
     """Train one cell of a manifest: exactly what one array task runs (exit 75 = checkpointed, requeue).
 
     Example: rvhpc cell runs/.rvhpc/manifests/smoke-0123abcd4567.json --index 0
-    """
+    """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
     from rvhpc.hpc.array_task import run_cell
 
     code = run_cell(manifest, index=index, offset=offset, force=force, pack=pack)

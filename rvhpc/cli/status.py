@@ -17,7 +17,7 @@ def status(
     """Show each cell of a grid as done, running, pending, failed (with reason and log tail) or missing.
 
     Example: rvhpc status smoke
-    """
+    """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
     from rich.table import Table
 
     from rvhpc.grid import load_grid

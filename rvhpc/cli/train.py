@@ -146,7 +146,7 @@ def train(
     into OUT/seed<k>/; members already DONE are skipped.
 
     Example: rvhpc train --store data/store.h5 --arch ea --static gaussian --dim 64 --attr-seed 7 --seed 1 --out runs/EG-64/seed1
-    """
+    """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
     from rvhpc.training.run import train_pack
 
     members = _members(seed, attr_seed, seeds, attr_seeds)

@@ -157,7 +157,8 @@ def _cell(run_dir: Path, root: Path, out: Discovery, paired: bool | None = None)
 
 
 def scan_runs_dir(root: Path) -> Discovery:
-    """Every directory under ``root`` holding a config.json is a cell; finished when it holds DONE."""
+    """Every directory under ``root`` holding a config.json is a cell; finished when it holds
+    DONE."""
     root = Path(root)
     out = Discovery(root)
     for config in sorted(root.rglob(CONFIG_JSON)):

@@ -53,7 +53,8 @@ def nse_cdf(ens: pd.DataFrame, path: Path) -> Path:
 
 
 def nse_vs_dim(summ: pd.DataFrame, path: Path) -> Path | None:
-    """Ensemble median NSE against the dimension d of Gaussian and mixed vectors; None without any."""
+    """Ensemble median NSE against the dimension d of Gaussian and mixed vectors; None without
+    any."""
     sub = summ[summ["static"].isin(["gaussian", "mixed"]) & summ["dim"].notna()]
     if sub.empty:
         return None

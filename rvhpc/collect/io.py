@@ -36,17 +36,20 @@ class Series:
 
 def _bad(label: str, path: Path, what: str) -> CollectError:
     return CollectError(
-        f"cell {label}: {path.name} {what}; rerun the cell (delete its DONE) or pass --allow-partial"
+        f"cell {label}: {path.name} {what}; "
+        "rerun the cell (delete its DONE) or pass --allow-partial"
     )
 
 
 def read_predictions(path: Path, label: str, with_dates: bool = False) -> Series:
-    """Read and check one predictions file; rows grouped by basin (and sorted by date if ``with_dates``).
+    """Read and check one predictions file; rows grouped by basin (and sorted by date if
+    ``with_dates``).
 
     Raises
     ------
     CollectError
-        The file is missing, truncated/corrupt, lacks a column, or holds duplicate (basin, date) rows.
+        The file is missing, truncated/corrupt, lacks a column, or holds duplicate (basin, date)
+        rows.
     """
     columns = ["basin", "qobs", "qsim"] + (["date"] if with_dates else [])
     try:

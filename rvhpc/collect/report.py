@@ -1,4 +1,5 @@
-"""Tables from the per-basin metrics: summary, the paper's table, paired comparison vs a baseline."""
+"""Tables from the per-basin metrics: summary, the paper's table, paired comparison vs a
+baseline."""
 
 from __future__ import annotations
 
@@ -171,11 +172,13 @@ def static_column(static: str, dim) -> str:
 
 def paper_table(summ: pd.DataFrame) -> pd.DataFrame:
     """Architectures x static vectors, ensemble median NSE (mean over attr_seeds when several)."""
-    frame = summ.assign(column=[static_column(s, d) for s, d in zip(summ["static"], summ["dim"])])
+    frame = summ.assign(
+        column=[static_column(s, d) for s, d in zip(summ["static"], summ["dim"], strict=True)]
+    )
     order = sorted(
         {
             (_static_rank(s), 0 if pd.isna(d) else int(d), c)
-            for s, d, c in zip(frame["static"], frame["dim"], frame["column"])
+            for s, d, c in zip(frame["static"], frame["dim"], frame["column"], strict=True)
         }
     )
     table = frame.pivot_table(

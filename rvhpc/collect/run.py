@@ -59,7 +59,8 @@ def _basin_mismatch(exp: Experiment, frames: dict[Cell, pd.DataFrame]) -> str | 
         f"{c.label} ({len(sets[c])} basins, {len(sets[c] ^ ref)} differ)" for c in odd
     )
     return (
-        f"experiment {exp.name}: seeds have different basin sets: {ref_cell.label} ({len(ref)} basins) vs "
+        f"experiment {exp.name}: seeds have different basin sets: "
+        f"{ref_cell.label} ({len(ref)} basins) vs "
         f"{detail}; not ensembled (rerun the odd cells on the same basin list)"
     )
 
@@ -179,8 +180,8 @@ def collect(
     )
     if found.unfinished:
         progress.log(
-            f"{len(found.unfinished)} unfinished cell(s) skipped: {', '.join(found.unfinished[:10])}"
-            + (" ..." if len(found.unfinished) > 10 else "")
+            f"{len(found.unfinished)} unfinished cell(s) skipped: "
+            f"{', '.join(found.unfinished[:10])}" + (" ..." if len(found.unfinished) > 10 else "")
         )
     for problem in found.problems:
         progress.log(f"skipped: {problem}")
@@ -197,7 +198,8 @@ def collect(
     parts = compute_all(client, dict(groups), out / "cache", rep)
     if not parts:
         raise CollectError(
-            f"{source}: none of the {len(found.cells)} finished cells could be read: {rep.problems[0]}"
+            f"{source}: none of the {len(found.cells)} finished cells could be read: "
+            f"{rep.problems[0]}"
         )
     metrics = pd.concat(parts, ignore_index=True)
     order = {name: i for i, name in enumerate(names)}

@@ -150,7 +150,8 @@ class BasinData:
 
 
 def read_basin(forcing_file: Path, flow_file: Path) -> BasinData:
-    """Read one basin's forcing and streamflow files (each read once: hashed from the parsed bytes)."""
+    """Read one basin's forcing and streamflow files (each read once: hashed from the parsed
+    bytes)."""
     fbytes, qbytes = forcing_file.read_bytes(), flow_file.read_bytes()
     forcing = camels.read_forcing_arrays(forcing_file, fbytes)
     q_days, q = camels.read_streamflow_arrays(flow_file, forcing.area_m2, qbytes)
@@ -200,11 +201,12 @@ def read_files(
     with progress.task(f"reading {n} basins", total=n) as bar:
         if workers <= 1:
             results = itertools.starmap(reader, zip(forcing_files, streamflow_files, strict=True))
-            for basin, data in zip(basins, results):
+            for basin, data in zip(basins, results, strict=True):
                 out.append(data)
                 bar.advance(info=basin)
             return out
-        # fork: the children need nothing but the file paths and start instantly; map keeps the order
+        # fork: the children need nothing but the file paths and start instantly; map keeps the
+        # order
         pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
         try:
             results = pool.map(
@@ -213,7 +215,7 @@ def read_files(
                 streamflow_files,
                 chunksize=max(1, min(16, n // (4 * workers))),
             )
-            for basin, data in zip(basins, results):
+            for basin, data in zip(basins, results, strict=True):
                 out.append(data)
                 bar.advance(info=basin)
         finally:
@@ -241,8 +243,8 @@ def build_store(
         basins = read_basins(inputs)
     hashes = {
         p: h
-        for b, ff, qf in zip(basins, inputs.forcing_files, inputs.streamflow_files)
-        for p, h in zip((ff, qf), b.hashes)
+        for b, ff, qf in zip(basins, inputs.forcing_files, inputs.streamflow_files, strict=True)
+        for p, h in zip((ff, qf), b.hashes, strict=True)
     }
     first = min(int(b.x_days.min()) for b in basins)
     last = max(int(b.x_days.max()) for b in basins)

@@ -221,7 +221,8 @@ def _first_bad_row(text: str, n_fields: int, text_cols: set[int]) -> int | None:
 
 
 def _numbers(path: Path, df: pd.DataFrame, columns: list[str], first_line: int) -> np.ndarray:
-    """``df[columns]`` as float64 [rows, columns]; DataError naming the first row that is not numbers."""
+    """``df[columns]`` as float64 [rows, columns]; DataError naming the first row that is not
+    numbers."""
     for col in columns:
         if not pd.api.types.is_numeric_dtype(df[col].dtype):
             values = pd.to_numeric(df[col], errors="coerce")

@@ -94,7 +94,8 @@ class WindowSampler:
     def batch(
         self, rows: np.ndarray
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(x_d [B,T,5], y [B,1] standardised, q_std [B,1], basin_idx [B]) for rows of train_samples()."""
+        """(x_d [B,T,5], y [B,1] standardised, q_std [B,1], basin_idx [B]) for rows of
+        train_samples()."""
         rows = np.asarray(rows, dtype=np.int64)
         basin_idx, day_idx = rows[:, 0], rows[:, 1]
         x = self.windows(basin_idx, day_idx)

@@ -226,7 +226,7 @@ def _write_forcing(
     rows = "".join(
         [
             f"{p}{a:.2f}\t{b:.2f}\t{c:.2f}\t{d:.2f}\t{e:.2f}\t{f:.2f}\t{g:.2f}\n"
-            for p, a, b, c, d, e, f, g in zip(prefix, *cols)
+            for p, a, b, c, d, e, f, g in zip(prefix, *cols, strict=True)
         ]
     )
     header = "Year Mnth Day Hr\t" + "\t".join(FORCING_COLUMNS)
@@ -237,7 +237,9 @@ def _write_forcing(
 def _write_streamflow(
     path: Path, basin: str, prefix: list[str], q: np.ndarray, flags: list[str]
 ) -> None:
-    rows = "".join([f"{basin} {p} {v:9.2f} {f}\n" for p, v, f in zip(prefix, q.tolist(), flags)])
+    rows = "".join(
+        [f"{basin} {p} {v:9.2f} {f}\n" for p, v, f in zip(prefix, q.tolist(), flags, strict=True)]
+    )
     path.write_text(rows, encoding="utf-8")
 
 

@@ -28,7 +28,8 @@ def task_index(index: int | None, offset: int) -> int:
     task = os.environ.get("SLURM_ARRAY_TASK_ID")
     if task is None:
         raise ConfigError(
-            "no cell index: pass --index I (outside a Slurm array task there is no SLURM_ARRAY_TASK_ID)"
+            "no cell index: pass --index I "
+            "(outside a Slurm array task there is no SLURM_ARRAY_TASK_ID)"
         )
     return int(task) + offset
 
@@ -52,7 +53,8 @@ def attempts_file(manifest: Path, cell: Cell) -> Path:
 
 
 def append_attempt(path: Path, event: dict[str, Any]) -> None:
-    """One JSON line, appended with a single write (lines of concurrent writers never interleave)."""
+    """One JSON line, appended with a single write (lines of concurrent writers never
+    interleave)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps({"time": time.time(), **event}) + "\n"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

@@ -1,4 +1,5 @@
-"""The one helper that runs scheduler commands: an argv list, no shell, a timeout, both streams kept."""
+"""The one helper that runs scheduler commands: an argv list, no shell, a timeout, both streams
+kept."""
 
 from __future__ import annotations
 

@@ -71,14 +71,16 @@ class Bind:
 
 
 def uses_container(settings: ContainerSettings | None) -> bool:
-    """True when array tasks run in a container: an image is named and the runtime is not ``none``."""
+    """True when array tasks run in a container: an image is named and the runtime is not
+    ``none``."""
     return settings is not None and settings.runtime != "none" and bool(settings.image)
 
 
 def collect_binds(
     settings: ContainerSettings | None, binds: Iterable[str | os.PathLike[str]]
 ) -> list[Bind]:
-    """The profile's binds, then ``binds`` (runs dir, store...), one per destination, parents first."""
+    """The profile's binds, then ``binds`` (runs dir, store...), one per destination, parents
+    first."""
     by_dst: dict[str, Bind] = {}
     for spec in [*(settings.binds if settings else []), *binds]:
         bind = Bind.parse(spec)

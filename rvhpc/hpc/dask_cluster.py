@@ -100,7 +100,8 @@ def dask_client(
     Parameters
     ----------
     scheduler : ``local``, ``slurm`` or a scheduler address (``tcp://host:8786``).
-    workers : worker processes (local) or worker jobs (slurm); default: CPUs / profile ``dask.max_jobs``.
+    workers : worker processes (local) or worker jobs (slurm); default: CPUs / profile
+        ``dask.max_jobs``.
     profile : site profile name or path for ``slurm`` (default ``local``'s values when None).
     """
     from distributed import Client, LocalCluster

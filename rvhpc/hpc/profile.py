@@ -128,5 +128,6 @@ def load_profile(name_or_path: str | Path | None) -> SiteProfile:
                 return load_yaml_model(SiteProfile, path)
     searched = ", ".join(str(d) for d in profile_dirs())
     raise ConfigError(
-        f"profile {str(name_or_path)!r} not found (looked in {searched}); pass a path to a YAML file"
+        f"profile {str(name_or_path)!r} not found (looked in {searched}); "
+        "pass a path to a YAML file"
     )

@@ -27,7 +27,8 @@ _SLOT = re.compile(r"\{\{(" + "|".join(SLOTS) + r")\}\}")
 
 @dataclass
 class ArrayJob:
-    """One array of a submission: the cells ``offset + task id`` for every task id in ``task_ids``."""
+    """One array of a submission: the cells ``offset + task id`` for every task id in
+    ``task_ids``."""
 
     offset: int
     task_ids: list[int]
@@ -71,7 +72,8 @@ def directives(
     workdir: Path,
     requeue: bool = True,
 ) -> list[str]:
-    """The sorted ``#SBATCH`` lines, then the profile's extra ones; ``skip_sbatch`` drops generated ones.
+    """The sorted ``#SBATCH`` lines, then the profile's extra ones; ``skip_sbatch`` drops
+    generated ones.
 
     ``array`` None: a single job (no ``--array``); ``requeue`` False: no ``--requeue`` and no
     time-limit signal (a job that does not checkpoint, such as collect).
@@ -166,7 +168,8 @@ def prologue(profile: SiteProfile) -> list[str]:
         f"RVHPC_EXIT_REQUEUE={EXIT_REQUEUE}   # a cell that checkpointed and wants a requeue"
     )
     lines.append(
-        'export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"   # Slurm does not set it; torch would oversubscribe'
+        'export OMP_NUM_THREADS="${SLURM_CPUS_PER_TASK:-1}"   '
+        "# Slurm does not set it; torch would oversubscribe"
     )
     if profile.world_size > 1:
         lines.append(

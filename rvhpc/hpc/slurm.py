@@ -45,7 +45,8 @@ class Plan:
 
 
 def max_array_size(profile: SiteProfile) -> int:
-    """The profile's value, else MaxArraySize from ``scontrol show config``, else Slurm's default."""
+    """The profile's value, else MaxArraySize from ``scontrol show config``, else Slurm's
+    default."""
     if profile.max_array_size:
         return profile.max_array_size
     try:
@@ -183,7 +184,8 @@ def submit(p: Plan) -> Plan:
             },
         )
         progress.log(
-            f"submitted array job {job_id}: cells {array.cell_indices[0]}..{array.cell_indices[-1]} "
+            f"submitted array job {job_id}: "
+            f"cells {array.cell_indices[0]}..{array.cell_indices[-1]} "
             f"({len(array.task_ids)} tasks)"
         )
     if p.collect_script is not None:

@@ -76,7 +76,7 @@ class GridStatus:
         }
 
 
-# ---------------------------------------------------------------- parsers (tested on captured output)
+# -------------------------------------------------------------- parsers (tested on captured output)
 
 
 def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
@@ -90,8 +90,9 @@ def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
 
 
 def parse_sacct(text: str) -> dict[str, tuple[str, str, str]]:
-    """``sacct -P -n -X --format=JobID,State,ExitCode,Elapsed`` -> {"123_4": (state, exit, elapsed)};
-    pending ranges like ``123_[5-9%2]`` and job steps are skipped."""
+    """``sacct -P -n -X --format=JobID,State,ExitCode,Elapsed`` ->
+    {"123_4": (state, exit, elapsed)}; pending ranges like ``123_[5-9%2]`` and job steps are
+    skipped."""
     out = {}
     for line in text.splitlines():
         parts = line.strip().split("|")
@@ -105,8 +106,9 @@ def parse_sacct(text: str) -> dict[str, tuple[str, str, str]]:
 
 
 def parse_jobcomp(text: str) -> dict[str, tuple[str, str, str]]:
-    """``sacct -c -P -n --format=JobID,State,ExitCode,Elapsed`` -> {raw job id: (state, exit, elapsed)};
-    a requeued job appears once per run: the last line wins."""
+    """``sacct -c -P -n --format=JobID,State,ExitCode,Elapsed`` ->
+    {raw job id: (state, exit, elapsed)}; a requeued job appears once per run: the last line
+    wins."""
     out = {}
     for line in text.splitlines():
         parts = line.strip().split("|")
@@ -115,7 +117,7 @@ def parse_jobcomp(text: str) -> dict[str, tuple[str, str, str]]:
     return out
 
 
-# ---------------------------------------------------------------- queries
+# -------------------------------------------------------------- queries
 
 
 def _squeue() -> dict[str, tuple[str, str]]:

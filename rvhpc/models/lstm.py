@@ -25,8 +25,9 @@ TORCH_GATES = "ifgo"
 
 
 def ref_to_torch(w: torch.Tensor, ref_gates: str) -> torch.Tensor:
-    """Reference [..., 4H] columns in ``ref_gates`` order -> nn.LSTM [4H, ...] rows in i, f, g, o."""
-    blocks = dict(zip(ref_gates, w.chunk(4, dim=-1)))
+    """Reference [..., 4H] columns in ``ref_gates`` order -> nn.LSTM [4H, ...] rows in i, f, g,
+    o."""
+    blocks = dict(zip(ref_gates, w.chunk(4, dim=-1), strict=True))
     out = torch.cat([blocks[g] for g in TORCH_GATES], dim=-1)
     return out.t().contiguous() if out.dim() == 2 else out.contiguous()
 
@@ -34,7 +35,7 @@ def ref_to_torch(w: torch.Tensor, ref_gates: str) -> torch.Tensor:
 def torch_to_ref(w: torch.Tensor, ref_gates: str) -> torch.Tensor:
     """Inverse of :func:`ref_to_torch`."""
     w = w.t() if w.dim() == 2 else w
-    blocks = dict(zip(TORCH_GATES, w.chunk(4, dim=-1)))
+    blocks = dict(zip(TORCH_GATES, w.chunk(4, dim=-1), strict=True))
     return torch.cat([blocks[g] for g in ref_gates], dim=-1).contiguous()
 
 
@@ -65,7 +66,8 @@ class LSTM(BaseModel):
         initial_forget_bias: float = 5.0,
     ) -> None:
         super().__init__(n_dynamic, n_static, hidden, dropout)
-        # built on meta: nn.LSTM's own random init would shift the RNG away from the reference's draws
+        # built on meta: nn.LSTM's own random init would shift the RNG away from the reference's
+        # draws
         self.lstm = nn.LSTM(self.lstm_inputs, hidden, batch_first=True, device="meta").to_empty(
             device="cpu"
         )

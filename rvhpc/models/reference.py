@@ -79,7 +79,8 @@ def from_reference(
     for key in cls.reference_keys:
         if sd[key].dim() not in (1, 2) or sd[key].numel() == 0:
             raise ConfigError(
-                f"reference weights for arch {arch!r}: key {key!r} has odd shape {tuple(sd[key].shape)}"
+                f"reference weights for arch {arch!r}: key {key!r} "
+                f"has odd shape {tuple(sd[key].shape)}"
             )
     try:
         dims = cls.dims_from_reference(sd, n_dynamic)
@@ -94,7 +95,8 @@ def from_reference(
     for key in cls.reference_keys:
         if tuple(sd[key].shape) != tuple(expected[key].shape):
             raise ConfigError(
-                f"reference weights for arch {arch!r}: key {key!r} has shape {tuple(sd[key].shape)}, "
+                f"reference weights for arch {arch!r}: key {key!r} "
+                f"has shape {tuple(sd[key].shape)}, "
                 f"expected {tuple(expected[key].shape)} for n_dynamic={dims['n_dynamic']}, "
                 f"n_static={dims['n_static']}, hidden={dims['hidden']}"
             )

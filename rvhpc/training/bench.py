@@ -1,4 +1,5 @@
-"""Training throughput on this machine (``rvhpc bench``; the grid's work estimate calls :func:`measure`).
+"""Training throughput on this machine (``rvhpc bench``; the grid's work estimate calls
+:func:`measure`).
 
 A timed step is exactly a training step of ``rvhpc train``: the sampler gathers and standardises a
 batch of windows from the in-memory store, then forward, NSE loss, backward, gradient clip and
@@ -15,8 +16,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from rvhpc.training.distributed import DistEnv, resolve_device, thread_count
 from rvhpc.models.packed import PackedModel
+from rvhpc.training.distributed import DistEnv, resolve_device, thread_count
 from rvhpc.training.loop import EpochRunner
 
 
@@ -78,7 +79,8 @@ def measure(
     -------
     dict
         arch, hidden, batch_size, seq_length, steps, device, threads, store, members, n_static,
-        samples_per_s (all members), samples_per_s_per_member, seconds_per_step, data_seconds_per_step, data_fraction.
+        samples_per_s (all members), samples_per_s_per_member, seconds_per_step,
+        data_seconds_per_step, data_fraction.
     """
     from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.store import open_store

@@ -71,7 +71,8 @@ class DistEnv:
 
 
 def first_host(nodelist: str) -> str:
-    """First host of a Slurm node list (``node[01-04]`` -> ``node01``) via ``scontrol show hostnames``.
+    """First host of a Slurm node list (``node[01-04]`` -> ``node01``) via
+    ``scontrol show hostnames``.
 
     Without scontrol, a single plain host name is returned as it is.
     """
@@ -102,7 +103,8 @@ def _int(env: Mapping[str, str], key: str, default: int | None = None) -> int:
 
 
 def thread_count(requested: int | None, environ: Mapping[str, str] | None = None) -> int | None:
-    """Intra-op threads: the option, else SLURM_CPUS_PER_TASK, else OMP_NUM_THREADS, else torch's."""
+    """Intra-op threads: the option, else SLURM_CPUS_PER_TASK, else OMP_NUM_THREADS, else
+    torch's."""
     env = os.environ if environ is None else environ
     if requested is not None:
         return requested

@@ -125,7 +125,8 @@ def predict_store(
 def results_frames(
     store: Any, sampler: Any, pred_std: np.ndarray
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """predictions (basin, date, qobs, qsim mm/day >= 0) and per-basin metrics from standardised output."""
+    """predictions (basin, date, qobs, qsim mm/day >= 0) and per-basin metrics from standardised
+    output."""
     days = np.asarray(sampler.eval_days(), dtype=np.int64)
     qsim = np.maximum(pred_std.astype(np.float64) * float(store.y_std) + float(store.y_mean), 0.0)
     qobs = np.asarray(store.qobs, dtype=np.float64)[:, days]

@@ -179,7 +179,8 @@ def train_pack(
     if device.type == "cpu":
         from rvhpc.training.allocator import tune_cpu_allocator
 
-        tune_cpu_allocator()  # process-wide; a training process is exactly the entry point it is meant for
+        # process-wide; a training process is exactly the entry point it is meant for
+        tune_cpu_allocator()
     threads = thread_count(config.threads)
     with (
         deterministic(device, threads, config.precision),

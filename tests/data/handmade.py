@@ -1,5 +1,5 @@
-"""Helpers: hand-made CAMELS US trees with the quirks of the real files (tabs, runs of spaces, trailing
-blanks, flags such as ``A:e``, -999 and negative discharge)."""
+"""Helpers: hand-made CAMELS US trees with the quirks of the real files (tabs, runs of spaces,
+trailing blanks, flags such as ``A:e``, -999 and negative discharge)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ N_DAYS = 40
 
 
 def forcing_text(basin: str, area: int | None = 100_000_000, n_days: int = N_DAYS) -> str:
-    """Forcing file text; day k has prcp = k/10, srad 100+k, tmax 10+k/100, tmin -1-k/100, vp 500+k."""
+    """Forcing file text; day k has prcp = k/10, srad 100+k, tmax 10+k/100, tmin -1-k/100,
+    vp 500+k."""
     lines = ["  44.5 ", "250.5\t"]
     if area is not None:
         lines.append(f"{area}   ")

@@ -35,7 +35,8 @@ def _malformed(root: Path) -> Path:
     return path
 
 
-# each case: (break the tree, return (file the message must name, text it must contain), extra CLI args)
+# each case: (break the tree, return (file the message must name, text it must contain),
+# extra CLI args)
 CASES = {
     "missing root": (lambda r: (shutil.rmtree(r), (r, "CAMELS root folder not found"))[1], []),
     "missing subfolder": (

@@ -37,7 +37,10 @@ def _source_series(root: Path, basin: str) -> pd.DataFrame:
     rows = [ln.split() for ln in lines[4:] if ln.strip()]
     dates = pd.to_datetime([f"{r[0]}-{r[1]}-{r[2]}" for r in rows])
     frame = pd.DataFrame(
-        {name: [float(r[i]) for r in rows] for name, i in zip(DYNAMIC_INPUTS, (5, 6, 8, 9, 10))},
+        {
+            name: [float(r[i]) for r in rows]
+            for name, i in zip(DYNAMIC_INPUTS, (5, 6, 8, 9, 10), strict=True)
+        },
         index=dates,
     )
     qrows = [

@@ -131,7 +131,8 @@ def test_apptainer_exec_with_nv_binds_and_extra_args(tmp_path):
         "exec",
         "--nv",
         "--bind",
-        f"/scratch/data:/data:ro,{tmp_path}/runs:{tmp_path}/runs,{tmp_path}/store dir:{tmp_path}/store dir",
+        f"/scratch/data:/data:ro,{tmp_path}/runs:{tmp_path}/runs,"
+        f"{tmp_path}/store dir:{tmp_path}/store dir",
         "--cleanenv",
         "/images/rvhpc.sif",
         "python",

@@ -187,8 +187,9 @@ def test_signals_reach_the_sandboxed_command(dirs):
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    """The shipped smoke grid, cut to two cheap cells (lstm, 1 epoch, seeds 0 and 1), in a folder with
-    a space in its name; its data prepared and its manifest written. Returns (grid, manifest)."""
+    """The shipped smoke grid, cut to two cheap cells (lstm, 1 epoch, seeds 0 and 1), in a folder
+    with a space in its name; its data prepared and its manifest written. Returns (grid,
+    manifest)."""
     import yaml
 
     from rvhpc import progress

@@ -1,4 +1,5 @@
-"""Batch-script rendering: golden file, array splitting, quoting, and the rendered script run by bash."""
+"""Batch-script rendering: golden file, array splitting, quoting, and the rendered script run by
+bash."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_array_spec_and_chunks() -> None:
         (10, [0, 1]),
     ]
     assert sbatch.chunk([1, 7, 8], 5) == [(0, [1]), (5, [2, 3])]
-    for offset, ids in sbatch.chunk(list(range(23)), 5):
+    for _offset, ids in sbatch.chunk(list(range(23)), 5):
         assert max(ids) < 5
 
 

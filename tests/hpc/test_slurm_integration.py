@@ -173,8 +173,8 @@ def test_sbatch_rejection_shows_slurms_message(tmp_path: Path, slurm_cluster) ->
 
 def test_array_task_runs_inside_the_sandbox_container(tmp_path: Path, slurm_cluster) -> None:
     """An array task submitted through Slurm runs its cell inside bubblewrap (the Apptainer stand-in
-    here): the rendered script wraps the cell, and only the bound runs/store/grid folders are visible,
-    yet the cell reaches DONE on the host."""
+    here): the rendered script wraps the cell, and only the bound runs/store/grid folders are
+    visible, yet the cell reaches DONE on the host."""
     import shutil
     import sys
 

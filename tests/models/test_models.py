@@ -37,7 +37,7 @@ def random_reference_dict(arch: str, seed: int = 1, prefix: str = "") -> dict[st
 
 # -- the reference equations, written out per step ---------------------------------------------
 def _cell(gates: torch.Tensor, c: torch.Tensor, order: str, i_static: torch.Tensor | None = None):
-    g = dict(zip(order, gates.chunk(len(order), dim=1)))
+    g = dict(zip(order, gates.chunk(len(order), dim=1), strict=True))
     i = i_static if i_static is not None else torch.sigmoid(g["i"])
     c = torch.sigmoid(g["f"]) * c + i * torch.tanh(g["g"])
     return torch.sigmoid(g["o"]) * torch.tanh(c), c
@@ -112,7 +112,7 @@ def to_reference_grads(model) -> dict[str, torch.Tensor]:
     """Gradients mapped into the reference layout (same linear map as the weights)."""
     saved = {n: p.detach().clone() for n, p in model.named_parameters()}
     with torch.no_grad():
-        for n, p in model.named_parameters():
+        for _n, p in model.named_parameters():
             p.copy_(p.grad if p.grad is not None else torch.zeros_like(p))
         grads = to_reference(model)
         for n, p in model.named_parameters():
@@ -157,7 +157,7 @@ def test_recurrence_gradients_in_double_precision(gates):
         leaves = [None if a is None else a.clone().requires_grad_(True) for a in args]
         (fn(*leaves) * grad_out).sum().backward()
         results.append([leaf.grad for leaf in leaves[1:] if leaf is not None])  # no dx
-    for ours, ref in zip(*results):
+    for ours, ref in zip(*results, strict=True):
         assert torch.allclose(ours, ref, atol=1e-10, rtol=1e-10)
 
 
@@ -247,7 +247,9 @@ def test_initialisation_is_the_reference_one(arch):
 def test_forget_bias_lands_where_the_reference_puts_it(arch):
     """+5 on the first reference gate: forget for LSTM/CT, input for FM (the reference's quirk)."""
     model = build_model(arch, N_DYN, n_static(arch), hidden=HIDDEN)
-    blocks = dict(zip("ifgo", model.lstm.bias_ih_l0.detach().chunk(4)))  # nn.LSTM gate order
+    blocks = dict(
+        zip("ifgo", model.lstm.bias_ih_l0.detach().chunk(4), strict=True)
+    )  # nn.LSTM gate order
     hot = "i" if arch == "fm" else "f"
     for gate, block in blocks.items():
         assert torch.equal(block, torch.full((HIDDEN,), 5.0 if gate == hot else 0.0)), gate
@@ -290,7 +292,7 @@ def test_deterministic_outputs_and_gradients(arch):
     (out1, grads1), (out2, grads2) = run(), run()
     assert torch.equal(out1, out2)
     assert len(grads1) == len(grads2) > 0
-    assert all(torch.equal(a, b) for a, b in zip(grads1, grads2))
+    assert all(torch.equal(a, b) for a, b in zip(grads1, grads2, strict=True))
 
 
 def test_build_model_rejects_bad_arguments():

@@ -31,9 +31,9 @@ def hydrographs(
         rng.gamma(0.4, 6.0, (n_basins, n_days)) * (rng.random((n_basins, n_days)) < 0.35) * season
     )
     k = rng.uniform(0.6, 0.95, n_basins)
-    q = np.vstack([lfilter([1 - kb], [1, -kb], r) for kb, r in zip(k, rain)]) + rng.uniform(
-        0.05, 0.5, (n_basins, 1)
-    )
+    q = np.vstack(
+        [lfilter([1 - kb], [1, -kb], r) for kb, r in zip(k, rain, strict=True)]
+    ) + rng.uniform(0.05, 0.5, (n_basins, 1))
     q[rng.random(q.shape) < missing] = np.nan
     return q
 
@@ -62,7 +62,8 @@ def write_cell(
     done: bool = True,
     metrics: bool = True,
 ) -> Path:
-    """Write one run directory (``qobs``/``qsim`` are [n_basins, n_days]); DONE last, when ``done``."""
+    """Write one run directory (``qobs``/``qsim`` are [n_basins, n_days]); DONE last, when
+    ``done``."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config = {
