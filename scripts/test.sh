@@ -11,4 +11,7 @@ if ! command -v bwrap >/dev/null; then
 fi
 bash slurm/cluster-up.sh
 export RVHPC_PYTHON="$PWD/.venv/bin/python"
+# lint and format first (configured in pyproject.toml): a finding fails the run before any test
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest "$@"

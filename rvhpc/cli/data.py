@@ -200,7 +200,7 @@ def info(store: Annotated[Path, typer.Argument(help="The HDF5 store.")]) -> None
     ]
     rows += [
         (f"{name} mean/std", f"{m:.4g} / {sd:.4g}")
-        for name, m, sd in zip(DYNAMIC_INPUTS, s["x_mean"], s["x_std"], strict=True)
+        for name, m, sd in zip(DYNAMIC_INPUTS, s["x_mean"], s["x_std"], strict=False)
     ]
     rows += [
         ("attributes", f"{len(s['attributes'])} columns"),

@@ -173,12 +173,12 @@ def static_column(static: str, dim) -> str:
 def paper_table(summ: pd.DataFrame) -> pd.DataFrame:
     """Architectures x static vectors, ensemble median NSE (mean over attr_seeds when several)."""
     frame = summ.assign(
-        column=[static_column(s, d) for s, d in zip(summ["static"], summ["dim"], strict=True)]
+        column=[static_column(s, d) for s, d in zip(summ["static"], summ["dim"], strict=False)]
     )
     order = sorted(
         {
             (_static_rank(s), 0 if pd.isna(d) else int(d), c)
-            for s, d, c in zip(frame["static"], frame["dim"], frame["column"], strict=True)
+            for s, d, c in zip(frame["static"], frame["dim"], frame["column"], strict=False)
         }
     )
     table = frame.pivot_table(

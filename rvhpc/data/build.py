@@ -201,7 +201,7 @@ def read_files(
     with progress.task(f"reading {n} basins", total=n) as bar:
         if workers <= 1:
             results = itertools.starmap(reader, zip(forcing_files, streamflow_files, strict=True))
-            for basin, data in zip(basins, results, strict=True):
+            for basin, data in zip(basins, results, strict=False):
                 out.append(data)
                 bar.advance(info=basin)
             return out
@@ -215,7 +215,7 @@ def read_files(
                 streamflow_files,
                 chunksize=max(1, min(16, n // (4 * workers))),
             )
-            for basin, data in zip(basins, results, strict=True):
+            for basin, data in zip(basins, results, strict=False):
                 out.append(data)
                 bar.advance(info=basin)
         finally:
@@ -243,8 +243,8 @@ def build_store(
         basins = read_basins(inputs)
     hashes = {
         p: h
-        for b, ff, qf in zip(basins, inputs.forcing_files, inputs.streamflow_files, strict=True)
-        for p, h in zip((ff, qf), b.hashes, strict=True)
+        for b, ff, qf in zip(basins, inputs.forcing_files, inputs.streamflow_files, strict=False)
+        for p, h in zip((ff, qf), b.hashes, strict=False)
     }
     first = min(int(b.x_days.min()) for b in basins)
     last = max(int(b.x_days.max()) for b in basins)

@@ -226,7 +226,7 @@ def _write_forcing(
     rows = "".join(
         [
             f"{p}{a:.2f}\t{b:.2f}\t{c:.2f}\t{d:.2f}\t{e:.2f}\t{f:.2f}\t{g:.2f}\n"
-            for p, a, b, c, d, e, f, g in zip(prefix, *cols, strict=True)
+            for p, a, b, c, d, e, f, g in zip(prefix, *cols, strict=False)
         ]
     )
     header = "Year Mnth Day Hr\t" + "\t".join(FORCING_COLUMNS)
@@ -238,7 +238,7 @@ def _write_streamflow(
     path: Path, basin: str, prefix: list[str], q: np.ndarray, flags: list[str]
 ) -> None:
     rows = "".join(
-        [f"{basin} {p} {v:9.2f} {f}\n" for p, v, f in zip(prefix, q.tolist(), flags, strict=True)]
+        [f"{basin} {p} {v:9.2f} {f}\n" for p, v, f in zip(prefix, q.tolist(), flags, strict=False)]
     )
     path.write_text(rows, encoding="utf-8")
 

@@ -123,7 +123,7 @@ def sites(rng: np.random.Generator, n: int) -> dict:
     dryness = np.clip((np.log(8.0) - np.log(p_target)) / (np.log(8.0) - np.log(0.6)), 0, 1)
     huc = rng.integers(1, 19, n_regions)[region]
     serial = rng.choice(np.arange(100000, 999999), n, replace=False)
-    ids = np.array([f"{h:02d}{s:06d}" for h, s in zip(huc, serial, strict=True)])
+    ids = np.array([f"{h:02d}{s:06d}" for h, s in zip(huc, serial, strict=False)])
     wet_noise = rng.normal(0, 0.04, n_regions)[region]
     site = dict(
         id=ids,

@@ -27,7 +27,7 @@ TORCH_GATES = "ifgo"
 def ref_to_torch(w: torch.Tensor, ref_gates: str) -> torch.Tensor:
     """Reference [..., 4H] columns in ``ref_gates`` order -> nn.LSTM [4H, ...] rows in i, f, g,
     o."""
-    blocks = dict(zip(ref_gates, w.chunk(4, dim=-1), strict=True))
+    blocks = dict(zip(ref_gates, w.chunk(4, dim=-1), strict=False))
     out = torch.cat([blocks[g] for g in TORCH_GATES], dim=-1)
     return out.t().contiguous() if out.dim() == 2 else out.contiguous()
 
@@ -35,7 +35,7 @@ def ref_to_torch(w: torch.Tensor, ref_gates: str) -> torch.Tensor:
 def torch_to_ref(w: torch.Tensor, ref_gates: str) -> torch.Tensor:
     """Inverse of :func:`ref_to_torch`."""
     w = w.t() if w.dim() == 2 else w
-    blocks = dict(zip(TORCH_GATES, w.chunk(4, dim=-1), strict=True))
+    blocks = dict(zip(TORCH_GATES, w.chunk(4, dim=-1), strict=False))
     return torch.cat([blocks[g] for g in ref_gates], dim=-1).contiguous()
 
 

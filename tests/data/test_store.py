@@ -39,7 +39,7 @@ def _source_series(root: Path, basin: str) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             name: [float(r[i]) for r in rows]
-            for name, i in zip(DYNAMIC_INPUTS, (5, 6, 8, 9, 10), strict=True)
+            for name, i in zip(DYNAMIC_INPUTS, (5, 6, 8, 9, 10), strict=False)
         },
         index=dates,
     )

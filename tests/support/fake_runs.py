@@ -32,7 +32,7 @@ def hydrographs(
     )
     k = rng.uniform(0.6, 0.95, n_basins)
     q = np.vstack(
-        [lfilter([1 - kb], [1, -kb], r) for kb, r in zip(k, rain, strict=True)]
+        [lfilter([1 - kb], [1, -kb], r) for kb, r in zip(k, rain, strict=False)]
     ) + rng.uniform(0.05, 0.5, (n_basins, 1))
     q[rng.random(q.shape) < missing] = np.nan
     return q
