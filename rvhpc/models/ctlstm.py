@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from rvhpc.models.lstm import LSTM
-from rvhpc.models.recurrence import blinear
+from rvhpc.models.members import blinear
 
 
 class CTLSTM(LSTM):
@@ -25,6 +25,10 @@ class CTLSTM(LSTM):
     @property
     def lstm_inputs(self) -> int:
         return self.n_dynamic + self.n_static
+
+    @staticmethod
+    def step_statics(x_s):
+        return x_s.shape[-1]
 
     @staticmethod
     def packed_bias(p, x_s, w_ih, bias, n_dynamic):

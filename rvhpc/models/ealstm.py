@@ -19,7 +19,8 @@ from rvhpc.models.base import (
     orthogonal,
     packed_head,
 )
-from rvhpc.models.recurrence import blinear, last_hidden, pointwise
+from rvhpc.models.members import blinear, pointwise
+from rvhpc.models.recurrence import last_hidden
 
 
 class EALSTM(BaseModel):

@@ -14,7 +14,7 @@ from torch import nn
 
 from rvhpc.models.base import orthogonal
 from rvhpc.models.lstm import LSTM
-from rvhpc.models.recurrence import blinear, pointwise
+from rvhpc.models.members import blinear, pointwise
 
 
 class FMLSTM(LSTM):

@@ -19,6 +19,7 @@ from rvhpc.models.base import (
     orthogonal,
     packed_head,
 )
+from rvhpc.models.fused import fused_last_hidden, use_fused
 from rvhpc.models.recurrence import last_hidden
 
 TORCH_GATES = "ifgo"
@@ -97,16 +98,28 @@ class LSTM(BaseModel):
         """The emitted hidden state from the last h (FM modulates it)."""
         return h_last
 
+    @staticmethod
+    def step_statics(x_s):
+        """Static columns concatenated to every step's input (CT: all of them)."""
+        return 0
+
     @classmethod
     def packed_forward(cls, p, x_d, x_s, mask):
         if cls.uses_static and x_s is None:
             raise ValueError(f"model {cls.arch!r} needs x_s")
-        w_ih = _gate_blocks(p["lstm.weight_ih_l0"])  # [K, 4H, n_in], gates f, o, g, i
-        w_hh = _gate_blocks(p["lstm.weight_hh_l0"]).transpose(1, 2)
-        bias = _gate_blocks(p["lstm.bias_ih_l0"] + p["lstm.bias_hh_l0"])
         n_dynamic = x_d.shape[-1]
-        bias = cls.packed_bias(p, x_s, w_ih, bias, n_dynamic)
-        h_last = last_hidden(x_d, w_ih[:, :, :n_dynamic].transpose(1, 2), w_hh, bias)
+        if use_fused(x_d, cls.step_statics(x_s)):
+            x = x_d
+            if cls.step_statics(x_s):
+                x = torch.cat([x_d, x_s.unsqueeze(2).expand(-1, -1, x_d.shape[2], -1)], dim=-1)
+            names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+            h_last = fused_last_hidden(x, *(p[f"lstm.{n}"] for n in names))
+        else:
+            w_ih = _gate_blocks(p["lstm.weight_ih_l0"])  # [K, 4H, n_in], gates f, o, g, i
+            w_hh = _gate_blocks(p["lstm.weight_hh_l0"]).transpose(1, 2)
+            bias = _gate_blocks(p["lstm.bias_ih_l0"] + p["lstm.bias_hh_l0"])
+            bias = cls.packed_bias(p, x_s, w_ih, bias, n_dynamic)
+            h_last = last_hidden(x_d, w_ih[:, :, :n_dynamic].transpose(1, 2), w_hh, bias)
         return packed_head(p, cls.packed_emit(p, h_last, x_s), mask)
 
     # -- reference layout -------------------------------------------------------------------

@@ -8,7 +8,7 @@ from torch import nn
 
 from rvhpc.models.base import orthogonal
 from rvhpc.models.ealstm import EALSTM
-from rvhpc.models.recurrence import blinear, pointwise
+from rvhpc.models.members import blinear, pointwise
 
 EMBEDDING = 512
 

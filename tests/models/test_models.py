@@ -120,6 +120,18 @@ def to_reference_grads(model) -> dict[str, torch.Tensor]:
     return grads
 
 
+@pytest.mark.parametrize("arch", ["ct", "fm", "lstm"])
+def test_both_cpu_paths_of_the_standard_lstm_match_the_reference(arch, monkeypatch):
+    """CT/FM/LSTM run torch's fused LSTM on the CPU, or the hand-written recurrence (CT with wide
+    statics, any GPU): both give the reference's outputs and gradients."""
+    import rvhpc.models.fused as fused
+
+    for limit in (10**6, -1):
+        monkeypatch.setattr(fused, "MAX_FUSED_STATICS", limit)
+        test_matches_reference_equations(arch)
+        test_gradients_match_autograd_of_reference(arch)
+
+
 @pytest.mark.parametrize("gates", ["fog", "fogi"])
 def test_recurrence_gradients_in_double_precision(gates):
     """The hand-written backward (K = 2 members, EA's fixed input gate and the 4-gate LSTM) against
