@@ -132,11 +132,17 @@ def test_both_cpu_paths_of_the_standard_lstm_match_the_reference(arch, monkeypat
         test_gradients_match_autograd_of_reference(arch)
 
 
+@pytest.mark.parametrize("grouped", [False, True], ids=["member-by-member", "grouped"])
 @pytest.mark.parametrize("gates", ["fog", "fogi"])
-def test_recurrence_gradients_in_double_precision(gates):
+def test_recurrence_gradients_in_double_precision(gates, grouped, monkeypatch):
     """The hand-written backward (K = 2 members, EA's fixed input gate and the 4-gate LSTM) against
-    autograd through the plain loop, member by member, to 1e-10 in float64."""
+    autograd through the plain loop, member by member, to 1e-10 in float64. ``grouped`` runs the
+    GPU's code path (all members as one group, bmm/baddbmm) here on the CPU."""
+    import rvhpc.models.recurrence as recurrence
     from rvhpc.models.recurrence import last_hidden
+
+    if grouped:
+        monkeypatch.setattr(recurrence, "per_member", lambda t: False)
 
     gen = torch.Generator().manual_seed(4)
     n_g = len(gates)
@@ -171,6 +177,8 @@ def test_recurrence_gradients_in_double_precision(gates):
         results.append([leaf.grad for leaf in leaves[1:] if leaf is not None])  # no dx
     for ours, ref in zip(*results, strict=False):
         assert torch.allclose(ours, ref, atol=1e-10, rtol=1e-10)
+    with torch.no_grad():  # the inference path (two steps of state)
+        assert torch.allclose(last_hidden(*args), plain(*args), atol=1e-12, rtol=1e-12)
 
 
 def test_ea_recurrence_refuses_a_second_backward():
