@@ -137,6 +137,9 @@ class EpochRunner:
         [K, n_basins, d] static vectors of each member on the device (None for the plain LSTM).
     seeds : list[int]
         The members' seeds.
+    device_data : bool | None
+        Gather batches on the device from a device copy of the store slice
+        (:class:`rvhpc.data.devicebatch.DeviceBatches`); None: on any device but the CPU.
     """
 
     def __init__(
@@ -155,6 +158,7 @@ class EpochRunner:
         device: torch.device,
         env: DistEnv,
         log_every: int = 50,
+        device_data: bool | None = None,
     ) -> None:
         self.model, self.optimizer, self.sampler = model, optimizer, sampler
         self.samples, self.statics = samples, statics
@@ -163,6 +167,13 @@ class EpochRunner:
         self.device, self.env, self.log_every = device, env, log_every
         self.generators = [torch.Generator(device=device) for _ in self.seeds]
         self.params = [p for p in model.parameters() if p.requires_grad]
+        if device_data is None:
+            device_data = device.type != "cpu"
+        self.device_batches = None
+        if device_data:
+            from rvhpc.data.devicebatch import DeviceBatches
+
+            self.device_batches = DeviceBatches(sampler, samples, device)
 
     @property
     def k(self) -> int:
@@ -175,13 +186,21 @@ class EpochRunner:
         for gen, seed in zip(self.generators, self.seeds, strict=True):
             gen.manual_seed(mix_seed(seed, epoch, self.env.rank))
 
-    def step(self, rows: list[np.ndarray]) -> torch.Tensor:
-        """One optimizer step; ``rows[k]`` are member k's indices into ``samples``. Returns the
-        members' losses [K] on the device (no host synchronisation)."""
+    def _batch(self, rows: np.ndarray | torch.Tensor) -> tuple:
+        if self.device_batches is not None:
+            if isinstance(rows, np.ndarray):
+                rows = torch.from_numpy(rows.astype(np.int64)).to(self.device)
+            return self.device_batches.batch(rows)
+        return self.sampler.batch(self.samples[rows])
+
+    def step(self, rows: list[np.ndarray] | list[torch.Tensor]) -> torch.Tensor:
+        """One optimizer step; ``rows[k]`` are member k's indices into ``samples`` (device
+        tensors when batches are gathered on the device). Returns the members' losses [K] on the
+        device (no host synchronisation)."""
         from rvhpc.models.base import dropout_masks
         from rvhpc.models.packed import clip_members
 
-        parts = [self.sampler.batch(self.samples[r]) for r in rows]
+        parts = [self._batch(r) for r in rows]
         x_d = torch.stack([p[0] for p in parts]).to(self.device, non_blocking=True)
         y = torch.stack([p[1][:, 0] for p in parts]).to(self.device, non_blocking=True)
         q_std = torch.stack([p[2][:, 0] for p in parts]).to(self.device, non_blocking=True)
@@ -218,6 +237,8 @@ class EpochRunner:
             self.seed_dropout(epoch)
         n = len(self.samples)
         plans = [epoch_plan(n, self.batch_size, s, epoch, self.env) for s in self.seeds]
+        if self.device_batches is not None:  # one host-to-device copy per member and epoch
+            plans = [self.device_batches.upload_plan(plan) for plan in plans]
         acc = torch.tensor(loss_sums or [0.0] * self.k, dtype=torch.float64, device=self.device)
         self.model.train()
         t0 = time.perf_counter() - seconds
