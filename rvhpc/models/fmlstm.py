@@ -1,7 +1,7 @@
 """FM-LSTM (feature modulation): a standard LSTM whose emitted hidden state is scaled by
 p = sigma(x_s W_sh + b_s), computed once per sample. The state passed on in time is the plain
-h_t, so with a many-to-one head the recurrence is exactly a standard LSTM and runs on torch's
-``nn.LSTM`` (cuDNN on a GPU); only the last emitted state p . h_T is modulated.
+h_t, so with a many-to-one head the recurrence is exactly a standard LSTM (torch's fused kernel on
+the CPU, see :mod:`rvhpc.models.lstm`); only the last emitted state p . h_T is modulated.
 
 The reference gate order here is i, f, o, g, so the reference's "+initial_forget_bias on the
 first H biases" lands on the input gate. We reproduce that.

@@ -1,8 +1,9 @@
 """Plain LSTM on the dynamic inputs only (static kind ``none``). Its parameters live in an
-``nn.LSTM`` (the checkpoint layout), its recurrence is :mod:`rvhpc.models.recurrence` (K members
-at once; ``vmap`` cannot batch ``nn.LSTM``). Also the base of CT-LSTM and FM-LSTM, and home of
-the gate-layout conversion between the reference code ([n, 4H] weights, its own gate order)
-and ``nn.LSTM`` ([4H, n], gates i, f, g, o).
+``nn.LSTM`` (the checkpoint layout). Its recurrence is torch's fused LSTM kernel on the CPU
+(:mod:`rvhpc.models.fused`, member by member) and the hand-written :mod:`rvhpc.models.recurrence`
+on a GPU or for CT with wide statics (K members at once; ``vmap`` cannot batch ``nn.LSTM``). Also
+the base of CT-LSTM and FM-LSTM, and home of the gate-layout conversion between the reference code
+([n, 4H] weights, its own gate order) and ``nn.LSTM`` ([4H, n], gates i, f, g, o).
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ Rules every model keeps (see docs/architecture.md, section Models):
   the original code's state dict (no ``module.`` prefix here; rvhpc/models/reference.py strips it
   and checks every shape against ``to_reference`` of a freshly built model).
 - Use ``recurrence.last_hidden`` (K members, 3 gates with a fixed input gate or a 4-gate LSTM)
-  when the recurrence fits; otherwise write a K-batched step loop like
-  ``recurrence.GateRecurrence`` (member by member matmuls on the CPU, in-place pointwise math).
+  when the recurrence fits, or ``fused.fused_last_hidden`` for a standard LSTM on the CPU;
+  otherwise write a step loop like ``recurrence.GateRecurrence`` (one group per member on the CPU,
+  all members as one group on a GPU; per-member operands from ``members``).
 """
 
 from __future__ import annotations
