@@ -9,6 +9,19 @@ import typer
 
 from rvhpc.cli._common import command, out_console
 
+# the options that `data prepare` and `data check` share
+CamelsRootOpt = Annotated[Path, typer.Option("--camels-root", help="CAMELS US root folder.")]
+BasinListOpt = Annotated[
+    Path, typer.Option("--basins", help="Basin list file (one 8-digit id per line).")
+]
+ForcingOpt = Annotated[
+    str, typer.Option("--forcing", help="Forcing folder under basin_mean_forcing.")
+]
+TrainStartOpt = Annotated[str, typer.Option("--train-start", help="First training day.")]
+TrainEndOpt = Annotated[str, typer.Option("--train-end", help="Last training day.")]
+EvalStartOpt = Annotated[str, typer.Option("--eval-start", help="First evaluation day.")]
+EvalEndOpt = Annotated[str, typer.Option("--eval-end", help="Last evaluation day.")]
+
 data_app = typer.Typer(
     name="data", help="CAMELS US data: synthetic trees and HDF5 basin stores.", no_args_is_help=True
 )
@@ -52,26 +65,14 @@ def synth(
 
 @command(data_app, "prepare")
 def prepare(
-    camels_root: Annotated[Path, typer.Option("--camels-root", help="CAMELS US root folder.")],
-    basins: Annotated[
-        Path, typer.Option("--basins", help="Basin list file (one 8-digit id per line).")
-    ],
+    camels_root: CamelsRootOpt,
+    basins: BasinListOpt,
     out: Annotated[Path, typer.Option("--out", help="HDF5 store to write.")],
-    forcing: Annotated[
-        str, typer.Option("--forcing", help="Forcing folder under basin_mean_forcing.")
-    ] = "maurer_extended",
-    train_start: Annotated[
-        str, typer.Option("--train-start", help="First training day.")
-    ] = "1999-10-01",
-    train_end: Annotated[
-        str, typer.Option("--train-end", help="Last training day.")
-    ] = "2008-09-30",
-    eval_start: Annotated[
-        str, typer.Option("--eval-start", help="First evaluation day.")
-    ] = "1989-10-01",
-    eval_end: Annotated[
-        str, typer.Option("--eval-end", help="Last evaluation day.")
-    ] = "1999-09-30",
+    forcing: ForcingOpt = "maurer_extended",
+    train_start: TrainStartOpt = "1999-10-01",
+    train_end: TrainEndOpt = "2008-09-30",
+    eval_start: EvalStartOpt = "1989-10-01",
+    eval_end: EvalEndOpt = "1999-09-30",
 ) -> None:
     """Build the basin store (reused when its inputs are unchanged; safe to run concurrently).
 
@@ -96,25 +97,13 @@ def prepare(
 
 @command(data_app, "check")
 def check(
-    camels_root: Annotated[Path, typer.Option("--camels-root", help="CAMELS US root folder.")],
-    basins: Annotated[
-        Path, typer.Option("--basins", help="Basin list file (one 8-digit id per line).")
-    ],
-    forcing: Annotated[
-        str, typer.Option("--forcing", help="Forcing folder under basin_mean_forcing.")
-    ] = "maurer_extended",
-    train_start: Annotated[
-        str, typer.Option("--train-start", help="First training day.")
-    ] = "1999-10-01",
-    train_end: Annotated[
-        str, typer.Option("--train-end", help="Last training day.")
-    ] = "2008-09-30",
-    eval_start: Annotated[
-        str, typer.Option("--eval-start", help="First evaluation day.")
-    ] = "1989-10-01",
-    eval_end: Annotated[
-        str, typer.Option("--eval-end", help="Last evaluation day.")
-    ] = "1999-09-30",
+    camels_root: CamelsRootOpt,
+    basins: BasinListOpt,
+    forcing: ForcingOpt = "maurer_extended",
+    train_start: TrainStartOpt = "1999-10-01",
+    train_end: TrainEndOpt = "2008-09-30",
+    eval_start: EvalStartOpt = "1989-10-01",
+    eval_end: EvalEndOpt = "1999-09-30",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Check a CAMELS US download before `data prepare` (which runs the same checks first).

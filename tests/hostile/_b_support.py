@@ -20,6 +20,12 @@ TINY = ["--hidden", "4", "--seq-length", "30", "--batch-size", "64", "--device",
 TINY += ["--threads", "1"]
 
 
+def prepare_args(camels, out: object, *extra: object) -> list[object]:
+    """``data prepare`` of the tiny CAMELS tree ``camels`` into ``out``, then ``extra``."""
+    root, basins = camels.root, camels.basin_file
+    return ["data", "prepare", "--camels-root", root, "--basins", basins, "--out", out, *extra]
+
+
 def rvhpc(
     *args: object, cwd: Path | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess:

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TINY_EVAL, TINY_TRAIN
-from tests.hostile._b_support import TINY, full_disk, one_line, read_only, rvhpc
+from tests.hostile._b_support import (
+    TINY,
+    full_disk,
+    one_line,
+    prepare_args,
+    read_only,
+    rvhpc,
+)
 from tests.hpc._gridtools import write_grid
 
 PERIODS = [
@@ -76,18 +83,7 @@ def test_mem_gb_nan(tmp_path: Path) -> None:
 
 
 def test_empty_train_start(tmp_path: Path, tiny_camels) -> None:
-    proc = rvhpc(
-        "data",
-        "prepare",
-        "--camels-root",
-        tiny_camels.root,
-        "--basins",
-        tiny_camels.basin_file,
-        "--out",
-        tmp_path / "s.h5",
-        "--train-start",
-        "",
-    )
+    proc = rvhpc(*prepare_args(tiny_camels, tmp_path / "s.h5", "--train-start", ""))
     one_line(proc, "train period", "YYYY-MM-DD", code=2)
     assert not (tmp_path / "s.h5").exists()
 
@@ -98,17 +94,7 @@ def test_empty_train_start(tmp_path: Path, tiny_camels) -> None:
 def test_prepare_out_is_a_folder(tmp_path: Path, tiny_camels) -> None:
     folder = tmp_path / "stores"
     folder.mkdir()
-    proc = rvhpc(
-        "data",
-        "prepare",
-        "--camels-root",
-        tiny_camels.root,
-        "--basins",
-        tiny_camels.basin_file,
-        "--out",
-        folder,
-        *PERIODS,
-    )
+    proc = rvhpc(*prepare_args(tiny_camels, folder, *PERIODS))
     one_line(proc, str(folder), "folder", code=2)
     assert list(folder.iterdir()) == []
 
@@ -192,17 +178,7 @@ def test_attempt_log_with_bytes_that_are_not_utf8(tmp_path: Path) -> None:
 def _commands(kind: str, folder: Path, tiny_camels, tiny_store, trained) -> list:
     basin = tiny_camels.basins[0]
     return {
-        "prepare": [
-            "data",
-            "prepare",
-            "--camels-root",
-            tiny_camels.root,
-            "--basins",
-            tiny_camels.basin_file,
-            "--out",
-            folder / "s.h5",
-            *PERIODS,
-        ],
+        "prepare": prepare_args(tiny_camels, folder / "s.h5", *PERIODS),
         "synth": ["data", "synth", folder / "camels", "--basins", 2, "--start", "2000-01-01"],
         "train": ["train", "--store", tiny_store, "--out", folder / "run", "--epochs", 1, *TINY],
         "evaluate": ["evaluate", trained, "--out", folder / "ev", "--device", "cpu"],
@@ -255,18 +231,7 @@ def test_absurd_dim_refused_up_front(tmp_path: Path, tiny_store) -> None:
 
 
 def test_store_under_proc_does_not_hang(tiny_camels) -> None:
-    proc = rvhpc(
-        "data",
-        "prepare",
-        "--camels-root",
-        tiny_camels.root,
-        "--basins",
-        tiny_camels.basin_file,
-        "--out",
-        "/proc/x.h5",
-        *PERIODS,
-        timeout=120,
-    )
+    proc = rvhpc(*prepare_args(tiny_camels, "/proc/x.h5", *PERIODS), timeout=120)
     one_line(proc, "/proc/x.h5.lock", code=2)
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.conftest import TINY_TRAIN
-from tests.hostile._b_support import one_line, rvhpc
+from tests.hostile._b_support import one_line, prepare_args, rvhpc
 from tests.hpc._gridtools import write_grid
 
 
@@ -56,18 +56,14 @@ def test_reversed_periods_refused(tmp_path: Path) -> None:
 
 def test_reversed_periods_refused_by_prepare(tmp_path: Path, tiny_camels) -> None:
     proc = rvhpc(
-        "data",
-        "prepare",
-        "--camels-root",
-        tiny_camels.root,
-        "--basins",
-        tiny_camels.basin_file,
-        "--out",
-        tmp_path / "s.h5",
-        "--train-start",
-        TINY_TRAIN[1],
-        "--train-end",
-        TINY_TRAIN[0],
+        *prepare_args(
+            tiny_camels,
+            tmp_path / "s.h5",
+            "--train-start",
+            TINY_TRAIN[1],
+            "--train-end",
+            TINY_TRAIN[0],
+        )
     )
     one_line(proc, "train period", "starts after it ends", code=2)
 
@@ -79,24 +75,9 @@ def test_overlapping_periods_warn(tmp_path: Path, tiny_camels) -> None:
     warnings = [line for line in proc.stderr.splitlines() if "warning:" in line]
     assert len(warnings) == 1 and "share 10 days" in warnings[0], proc.stderr
     # rvhpc data prepare says the same
-    proc = rvhpc(
-        "data",
-        "prepare",
-        "--camels-root",
-        tiny_camels.root,
-        "--basins",
-        tiny_camels.basin_file,
-        "--out",
-        tmp_path / "s.h5",
-        "--train-start",
-        "2000-10-01",
-        "--train-end",
-        "2002-09-30",
-        "--eval-start",
-        "1999-01-01",
-        "--eval-end",
-        "2000-10-01",
-    )
+    periods = ["--train-start", "2000-10-01", "--train-end", "2002-09-30"]
+    periods += ["--eval-start", "1999-01-01", "--eval-end", "2000-10-01"]
+    proc = rvhpc(*prepare_args(tiny_camels, tmp_path / "s.h5", *periods))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "warning:" in proc.stderr and "share 1 days" in proc.stderr, proc.stderr
 
