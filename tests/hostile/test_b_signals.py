@@ -17,6 +17,10 @@ import pytest
 
 from tests.hpc._gridtools import PYTHON, rvhpc, write_grid
 
+#: enough epochs that both cells are still training when the signal comes, however fast an epoch
+#: of the smoke settings is on the machine (a cell that finished first would exit 0, not 75)
+EPOCHS = 24
+
 
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
@@ -54,7 +58,7 @@ def test_signal_to_run_stops_and_waits_for_its_cells(tmp_path: Path, signum: int
         tmp_path,
         name="sig",
         experiments=[{"arch": "ea", "static": "physics", "seeds": [0, 1]}],
-        epochs=4,
+        epochs=EPOCHS,
     )
     runs = tmp_path / "runs" / "sig"
     proc = subprocess.Popen(
@@ -100,4 +104,4 @@ def test_signal_to_run_stops_and_waits_for_its_cells(tmp_path: Path, signum: int
         assert len(list(runs.rglob("DONE"))) == 2
         for losses in runs.rglob("losses.csv"):  # every epoch once: resumed, not restarted
             epochs = [line.split(",")[0] for line in losses.read_text().splitlines()[1:]]
-            assert epochs == [str(e) for e in range(1, 5)], losses.read_text()
+            assert epochs == [str(e) for e in range(1, EPOCHS + 1)], losses.read_text()
