@@ -109,9 +109,10 @@ class LSTM(BaseModel):
         if cls.uses_static and x_s is None:
             raise ValueError(f"model {cls.arch!r} needs x_s")
         n_dynamic = x_d.shape[-1]
-        if use_fused(x_d, cls.step_statics(x_s)):
+        step_statics = cls.step_statics(x_s)
+        if use_fused(x_d, step_statics):
             x = x_d
-            if cls.step_statics(x_s):
+            if step_statics:
                 x = torch.cat([x_d, x_s.unsqueeze(2).expand(-1, -1, x_d.shape[2], -1)], dim=-1)
             names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
             h_last = fused_last_hidden(x, *(p[f"lstm.{n}"] for n in names))

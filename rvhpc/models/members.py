@@ -37,16 +37,22 @@ _ONEDNN = _find_onednn()
 ALIGN = 64
 
 
+def uses_onednn(t: torch.Tensor) -> bool:
+    """Whether matmuls on ``t`` go through oneDNN's linear (see :func:`_find_onednn`)."""
+    return _ONEDNN is not None and t.device.type == "cpu" and t.dtype == torch.float32
+
+
 def mm_t(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """a @ b.T for 2-D a, b (oneDNN's linear on AVX-512 CPUs, see :func:`_find_onednn`)."""
-    if _ONEDNN is not None and a.device.type == "cpu" and a.dtype == torch.float32:
+    if uses_onednn(a):
         return _ONEDNN(a, b, None, "none", [], "")
     return torch.mm(a, b.t())
 
 
-def add_mm_(a: torch.Tensor, h: torch.Tensor, w: torch.Tensor, w_t: torch.Tensor) -> None:
-    """a += h @ w in place for 2-D operands (``w_t``: w transposed and contiguous)."""
-    if _ONEDNN is not None and a.device.type == "cpu" and a.dtype == torch.float32:
+def add_mm_(a: torch.Tensor, h: torch.Tensor, w: torch.Tensor, w_t: torch.Tensor | None) -> None:
+    """a += h @ w in place for 2-D operands (``w_t``: w transposed and contiguous, needed only
+    where :func:`uses_onednn`)."""
+    if uses_onednn(a):
         a.add_(_ONEDNN(h, w_t, None, "none", [], ""))
     else:
         a.addmm_(h, w)

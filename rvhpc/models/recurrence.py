@@ -26,7 +26,7 @@ import threading
 
 import torch
 
-from rvhpc.models.members import add_mm_, member, mm_t, per_member
+from rvhpc.models.members import add_mm_, member, mm_t, per_member, uses_onednn
 
 
 class _Workspace:
@@ -110,7 +110,8 @@ def gate_steps(x, w_ih, bias, w_hh, i_ext, keep: bool):
     hs_t[0].zero_()
     cs_t[0].zero_()
     one = x.dim() == 3
-    w_t = w_hh.transpose(-1, -2).contiguous() if one else None
+    # oneDNN's step form wants w_hh transposed: made once per batch, only where it is used
+    w_t = w_hh.transpose(-1, -2).contiguous() if one and uses_onednn(w_hh) else None
     for t in range(n_steps):
         k, prev, nxt = (t, t, t + 1) if keep else (0, t % 2, (t + 1) % 2)
         a = acts_t[k]
