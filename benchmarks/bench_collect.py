@@ -116,7 +116,7 @@ def naive_baseline(data: Path, n_experiments: int) -> dict:
     import pandas as pd
 
     from rvhpc.collect.discover import scan_runs_dir
-    from rvhpc.metrics import all_metrics
+    from rvhpc.evaluation.metrics import all_metrics
 
     def per_basin(df):
         return pd.DataFrame(

@@ -95,7 +95,7 @@ def write_demo_grid(out: Path, basins: int = 16, seed: int = 0) -> Path:
 def run_demo(out: Path, jobs: int = 2, workers: int | None = None, basins: int = 16) -> DemoResult:
     """Generate, prepare, train every cell (``jobs`` at a time) and collect into ``out/results``."""
     from rvhpc.collect import collect
-    from rvhpc.grid import load_grid
+    from rvhpc.grid.cells import load_grid
     from rvhpc.hpc.dask_cluster import dask_client
     from rvhpc.hpc.local import run_local
 

@@ -92,10 +92,22 @@ class _Task:
             log(f"{self.description}: {self.done}{total} {info}".rstrip())
 
 
+class _Silent:
+    """The task of a process that does not report (a DDP rank other than 0)."""
+
+    def advance(self, n: int = 1, info: str = "") -> None:
+        pass
+
+
 @contextmanager
-def task(description: str, total: int | None = None, every: int = 50) -> Iterator[_Task]:
-    """``total`` steps of work: a bar on a terminal, else a log line every ``every`` steps."""
-    if interactive():
+def task(
+    description: str, total: int | None = None, every: int = 50, show: bool = True
+) -> Iterator[_Task | _Silent]:
+    """``total`` steps of work: a bar on a terminal, else a log line every ``every`` steps;
+    nothing at all with ``show`` False."""
+    if not show:
+        yield _Silent()
+    elif interactive():
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,

@@ -11,7 +11,9 @@ if ! command -v bwrap >/dev/null; then
 fi
 bash slurm/cluster-up.sh
 export RVHPC_PYTHON="$PWD/.venv/bin/python"
-# lint and format first (configured in pyproject.toml): a finding fails the run before any test
+# lint, format and the layer contracts first (configured in pyproject.toml): a finding fails the
+# run before any test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports --no-cache   # the layer contracts in pyproject.toml (docs/architecture.md)
 exec .venv/bin/python -m pytest "$@"

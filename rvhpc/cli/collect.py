@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
         from rvhpc.collect import collect as run_collect
         from rvhpc.collect.report import to_markdown
-        from rvhpc.grid import check_writable
+        from rvhpc.grid.manifest import check_writable
         from rvhpc.hpc.dask_cluster import dask_client
 
         check_writable(out, "--out", "choose a folder you can write to")  # before starting Dask

@@ -50,7 +50,8 @@ def show(
     """
     from rich.table import Table
 
-    from rvhpc.grid import estimate, load_grid
+    from rvhpc.grid.cells import load_grid
+    from rvhpc.grid.estimate import estimate
 
     g = load_grid(grid)
     work = estimate(g)
@@ -71,7 +72,7 @@ def show(
             work["sample_epochs"] / samples_per_second / 3600 if work["sample_epochs"] else None
         )
     if estimate_hours or rates is not None:
-        from rvhpc.gridestimate import measure_rates, project, read_rates
+        from rvhpc.grid.estimate import measure_rates, project, read_rates
 
         work["projection"] = project(g, read_rates(rates) if rates else measure_rates(g))
     if as_json:

@@ -281,8 +281,8 @@ def evaluate(
 
     Example: rvhpc evaluate --reference-run orig/531/ea/physics/seed111 --store s.h5 --out ev
     """
-    from rvhpc.training import reference_run as refrun
-    from rvhpc.training import score_run
+    from rvhpc.evaluation import original
+    from rvhpc.training import rescore
 
     if reference_run is not None:
         missing = [f for f, v in (("--store", store), ("--out", out)) if v is None]
@@ -302,7 +302,7 @@ def evaluate(
         ]
         if extra:
             raise fail(f"--reference-run reads the run's own cfg.json: drop {', '.join(extra)}")
-        record = refrun.evaluate_reference_run(
+        record = original.evaluate_reference_run(
             reference_run, store, out, epoch=epoch, device=device
         )
         _print_reference(record, out)
@@ -321,7 +321,7 @@ def evaluate(
             raise fail(f"--reference-weights needs {', '.join(missing)} too")
         if run_dir is not None or epoch is not None:
             raise fail("--reference-weights scores a file: drop RUN_DIR and --epoch")
-        record = score_run.evaluate_reference(
+        record = original.evaluate_reference(
             reference_weights,
             store,
             arch,
@@ -339,13 +339,13 @@ def evaluate(
                 "give a RUN_DIR, --reference-run DIR --store --out, or --reference-weights "
                 "FILE --store --arch --static --out"
             )
-        target = score_run.evaluate_run(run_dir, epoch=epoch, out=out, device=device)
+        target = rescore.evaluate_run(run_dir, epoch=epoch, out=out, device=device)
         out_console.print(f"results written to {target}", markup=False)
 
 
 def _print_reference(record: dict, out: Path) -> None:
     """What a reference evaluation used: scalers, notes, where the results are."""
-    from rvhpc.training.reference_run import describe_scalers
+    from rvhpc.evaluation.original import describe_scalers
 
     for line in [*describe_scalers(record), *record.get("notes", [])]:
         out_console.print(line, markup=False)

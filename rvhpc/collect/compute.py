@@ -17,7 +17,7 @@ from rvhpc.atomic import atomic_path
 from rvhpc.collect.discover import Cell
 from rvhpc.collect.io import Series, read_predictions
 from rvhpc.errors import CollectError
-from rvhpc.metrics import METRIC_NAMES, all_metrics
+from rvhpc.evaluation.metrics import METRIC_NAMES, all_metrics
 
 #: bump when metrics or the cache layout change, so old cache entries are ignored
 CACHE_VERSION = 1

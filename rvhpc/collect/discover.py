@@ -167,8 +167,8 @@ def scan_runs_dir(root: Path) -> Discovery:
 
 
 def from_grid(grid: str | Path) -> Discovery:
-    """The cells of a grid file or built-in grid name, via :func:`rvhpc.grid.load_grid`."""
-    from rvhpc.grid import load_grid
+    """The cells of a grid file or built-in grid name, via :func:`rvhpc.grid.cells.load_grid`."""
+    from rvhpc.grid.cells import load_grid
 
     loaded = load_grid(grid)
     out = Discovery(Path(loaded.runs_dir))

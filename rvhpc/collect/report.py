@@ -28,7 +28,7 @@ SCENARIO_COLUMNS = [
 def scenario_values(exp, n_rows: int) -> dict:
     """The SCENARIO_COLUMNS of ``n_rows`` rows of one experiment (a temporal cell trained on the
     basins it predicts)."""
-    from rvhpc.scenarios import UNSEEN_STATIC
+    from rvhpc.data.statics import UNSEEN_STATIC
 
     kfold = exp.evaluation != "temporal"
     n_train = exp.train_basins if exp.train_basins is not None else n_rows

@@ -29,6 +29,15 @@ from rvhpc.data.camels import DESCRIPTORS
 from rvhpc.data.store import BasinStore
 from rvhpc.errors import ConfigError
 
+#: what a held-out basin's static vector is, per kind (PUB results are labelled with it)
+UNSEEN_STATIC = {
+    "physics": "descriptors standardised with training-basin statistics",
+    "mixed": "descriptors with training-basin statistics + fresh random columns",
+    "gaussian": "fresh random draw (no learned vector for an unseen basin)",
+    "one_hot": "zero vector (unknown basin)",
+    "none": "no static vector",
+}
+
 
 @dataclass
 class StaticVectors:

@@ -16,35 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from rvhpc import progress
+from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError, RvhpcError
-from rvhpc.grid import Cell, ensure_data, read_manifest
+from rvhpc.grid.cells import Cell
+from rvhpc.grid.manifest import read_manifest
+from rvhpc.jobenv import JobEnv
 from rvhpc.runfiles import EXIT_REQUEUE
 
 
-def task_index(index: int | None, offset: int) -> int:
-    """An explicit index, else SLURM_ARRAY_TASK_ID + offset."""
-    if index is not None:
-        return index
-    task = os.environ.get("SLURM_ARRAY_TASK_ID")
-    if task is None:
-        raise ConfigError(
-            "no cell index: pass --index I "
-            "(outside a Slurm array task there is no SLURM_ARRAY_TASK_ID)"
-        )
-    return int(task) + offset
-
-
-def is_rank_zero() -> bool:
-    return os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")) == "0"
-
-
-def slurm_ids() -> dict[str, Any]:
-    env = os.environ
+def slurm_ids(env: JobEnv) -> dict[str, Any]:
     return {
-        "job_id": env.get("SLURM_JOB_ID"),
-        "array_job_id": env.get("SLURM_ARRAY_JOB_ID"),
-        "task_id": env.get("SLURM_ARRAY_TASK_ID"),
-        "restart": int(env.get("SLURM_RESTART_COUNT", "0") or 0),
+        "job_id": env.job_id or None,
+        "array_job_id": env.array_job_id or None,
+        "task_id": env.array_task_id or None,
+        "restart": env.restart,
     }
 
 
@@ -89,12 +74,13 @@ def run_cell(
     """Train the manifest's cell ``index`` (with ``pack="seeds"``: the members of its pack group
     that are not done, as one batched model); returns the exit status (0 done, 75 checkpointed:
     EXIT_REQUEUE checkpointed: requeue)."""
-    from rvhpc.grid import check_pack_mode, pack_of
+    from rvhpc.grid.packing import check_pack_mode, pack_of
     from rvhpc.training.config import TrainConfig
     from rvhpc.training.run import train_pack
 
     plan, cells = read_manifest(manifest)
-    i = task_index(index, offset)
+    env = JobEnv.from_environ()
+    i = env.task_index(index, offset)
     if not 0 <= i < len(cells):
         raise ConfigError(
             f"{manifest}: cell index {i} out of range (the manifest has {len(cells)} cells)"
@@ -102,7 +88,7 @@ def run_cell(
     members = [cells[i]]
     if check_pack_mode(pack) is not None:
         members = [c for c in pack_of(cells, i) if force or not c.is_done()] or [cells[i]]
-    logs = [attempts_file(manifest, c) if is_rank_zero() else None for c in members]
+    logs = [attempts_file(manifest, c) if env.is_main else None for c in members]
     for cell, log in zip(members, logs, strict=True):
         if log is not None:
             append_attempt(
@@ -112,7 +98,7 @@ def run_cell(
                     "index": cell.index,
                     "host": socket.gethostname(),
                     "pid": os.getpid(),
-                    **slurm_ids(),
+                    **slurm_ids(env),
                 },
             )
         progress.log(
@@ -142,5 +128,5 @@ def run_cell(
                 append_attempt(
                     log,
                     {"event": "end", "index": cell.index, "code": code, "reason": reason}
-                    | slurm_ids(),
+                    | slurm_ids(env),
                 )

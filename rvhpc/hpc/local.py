@@ -22,15 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from rvhpc import progress
+from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError
-from rvhpc.grid import (
-    Grid,
-    check_pack_mode,
-    data_plan,
-    ensure_data,
-    pack_groups,
-    write_manifest,
-)
+from rvhpc.grid.cells import Grid
+from rvhpc.grid.manifest import data_plan, write_manifest
+from rvhpc.grid.packing import check_pack_mode, pack_groups
 from rvhpc.runfiles import EXIT_REQUEUE, local_log_name
 
 

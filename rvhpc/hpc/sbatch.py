@@ -17,6 +17,7 @@ from pathlib import Path
 from rvhpc.errors import ConfigError
 from rvhpc.hpc.profile import SiteProfile
 from rvhpc.hpc.quoting import command_line, module_loads, one_line, sbatch_option
+from rvhpc.jobenv import master_port_shell
 from rvhpc.resources import sbatch_template
 from rvhpc.runfiles import EXIT_REQUEUE
 
@@ -175,9 +176,7 @@ def prologue(profile: SiteProfile) -> list[str]:
         lines.append(
             'export MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"'
         )
-        lines.append(
-            'export MASTER_PORT="$(( 20000 + SLURM_JOB_ID % 20000 ))"   # distinct per job'
-        )
+        lines.append(f'export MASTER_PORT="{master_port_shell()}"   # distinct per job')
     return lines
 
 

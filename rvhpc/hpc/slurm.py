@@ -13,7 +13,9 @@ from typing import Any
 from rvhpc import progress
 from rvhpc.atomic import write_json, write_text
 from rvhpc.errors import ConfigError, SchedulerError
-from rvhpc.grid import Grid, pack_groups, write_manifest
+from rvhpc.grid.cells import Grid
+from rvhpc.grid.manifest import write_manifest
+from rvhpc.grid.packing import pack_groups
 from rvhpc.hpc import sbatch
 from rvhpc.hpc.commands import CommandError, run_command
 from rvhpc.hpc.profile import SiteProfile

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rvhpc.grid import Cell, Grid
+from rvhpc.grid.cells import Cell, Grid
 from rvhpc.hpc import slurm
 from rvhpc.hpc.array_task import attempts_file, read_attempts
 from rvhpc.hpc.commands import CommandError, have, run_command

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rvhpc.grid import Grid, check_pack_mode, data_plan, ensure_data, load_grid, pack_groups
+from rvhpc.data.ensure import ensure_data
+from rvhpc.grid.cells import Grid, load_grid
+from rvhpc.grid.manifest import data_plan
+from rvhpc.grid.packing import check_pack_mode, pack_groups
 from rvhpc.hpc import slurm
 from rvhpc.hpc.profile import load_profile
 

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rvhpc.jobenv import JobEnv, resolve_device, thread_count
 from rvhpc.models.packed import PackedModel
-from rvhpc.training.distributed import DistEnv, resolve_device, thread_count
 from rvhpc.training.loop import EpochRunner
 
 
@@ -102,7 +102,7 @@ def measure(
     n_threads = thread_count(threads)
     if n_threads is not None:
         torch.set_num_threads(n_threads)
-    dev = resolve_device(device, DistEnv())
+    dev = resolve_device(device, JobEnv())
     data = (
         open_store(store, period="train", warmup=seq_length - 1)
         if store is not None
@@ -137,7 +137,7 @@ def measure(
         dropout=0.4,
         hidden=hidden,
         device=dev,
-        env=DistEnv(),
+        env=JobEnv(),
     )
     runner.seed_dropout(1)
     rng = np.random.default_rng(seed)

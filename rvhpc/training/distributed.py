@@ -1,139 +1,28 @@
-"""The distributed environment: ranks from torchrun or Slurm, process group set-up, threads.
+"""The process group of a DDP job and its collectives.
 
-``rvhpc train`` runs unchanged as one process, under ``torchrun --nproc_per_node N`` (RANK,
-WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT set by torchrun) or under ``srun -n N`` (rank and
-world from SLURM_PROCID / SLURM_NTASKS / SLURM_LOCALID, the rendezvous host is the first node of
-SLURM_JOB_NODELIST, the port is 20000 + job id % 20000 unless MASTER_PORT is set).
+``rvhpc train`` runs unchanged as one process, under ``torchrun --nproc_per_node N`` or under
+``srun -n N``; who is which rank is read once, by :class:`rvhpc.jobenv.JobEnv`.
 """
 
 from __future__ import annotations
 
 import gc
-import os
-import shutil
-import subprocess
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
-from rvhpc.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class DistEnv:
-    """Where this process sits in the job."""
-
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    master_addr: str = "127.0.0.1"
-    master_port: int = 29500
-    #: torchrun's own rendezvous store is joined through env://; Slurm ranks meet over tcp://
-    from_torchrun: bool = False
-
-    @property
-    def distributed(self) -> bool:
-        return self.world > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> DistEnv:
-        """Read the torchrun variables first, then Slurm's (one task = one rank)."""
-        env = os.environ if environ is None else environ
-        if "RANK" in env and "WORLD_SIZE" in env:
-            return cls(
-                rank=_int(env, "RANK"),
-                world=_int(env, "WORLD_SIZE"),
-                local_rank=_int(env, "LOCAL_RANK", 0),
-                master_addr=env.get("MASTER_ADDR", "127.0.0.1"),
-                master_port=_int(env, "MASTER_PORT", 29500),
-                from_torchrun=True,
-            )
-        if "SLURM_PROCID" in env and _int(env, "SLURM_NTASKS", 1) > 1:
-            job_id = _int(env, "SLURM_JOB_ID", 0)
-            port = _int(env, "MASTER_PORT", 20000 + job_id % 20000)
-            addr = env.get("MASTER_ADDR") or first_host(env.get("SLURM_JOB_NODELIST", "127.0.0.1"))
-            return cls(
-                rank=_int(env, "SLURM_PROCID"),
-                world=_int(env, "SLURM_NTASKS"),
-                local_rank=_int(env, "SLURM_LOCALID", 0),
-                master_addr=addr,
-                master_port=port,
-            )
-        return cls()
-
-
-def first_host(nodelist: str) -> str:
-    """First host of a Slurm node list (``node[01-04]`` -> ``node01``) via
-    ``scontrol show hostnames``.
-
-    Without scontrol, a single plain host name is returned as it is.
-    """
-    if shutil.which("scontrol"):
-        proc = subprocess.run(
-            ["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, timeout=30
-        )
-        if proc.returncode == 0 and proc.stdout.split():
-            return proc.stdout.split()[0]
-    if any(c in nodelist for c in "[],"):
-        raise ConfigError(
-            f"cannot expand SLURM_JOB_NODELIST={nodelist!r} without scontrol: "
-            "set MASTER_ADDR to the first node's host name"
-        )
-    return nodelist
-
-
-def _int(env: Mapping[str, str], key: str, default: int | None = None) -> int:
-    value = env.get(key)
-    if value is None or value == "":
-        if default is None:
-            raise ConfigError(f"environment variable {key} is not set")
-        return default
-    try:
-        return int(value.split("(")[0])  # SLURM_CPUS_PER_TASK-style values like "4(x2)"
-    except ValueError:
-        raise ConfigError(f"environment variable {key}={value!r} is not an integer") from None
-
-
-def thread_count(requested: int | None, environ: Mapping[str, str] | None = None) -> int | None:
-    """Intra-op threads: the option, else SLURM_CPUS_PER_TASK, else OMP_NUM_THREADS, else
-    torch's."""
-    env = os.environ if environ is None else environ
-    if requested is not None:
-        return requested
-    for key in ("SLURM_CPUS_PER_TASK", "OMP_NUM_THREADS"):
-        if env.get(key):
-            return max(1, _int(env, key))
-    return None
-
-
-def resolve_device(name: str, env: DistEnv) -> torch.device:
-    """``auto`` -> the local GPU of this rank when CUDA is available, else the CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown --device {name!r}: use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"--device {name} asked for, but this machine has no usable CUDA GPU")
-        if device.index is None:
-            device = torch.device("cuda", env.local_rank % torch.cuda.device_count())
-    return device
+from rvhpc.evaluation.predict import predict_basins
+from rvhpc.jobenv import JobEnv
 
 
 class ProcessGroup:
     """Context manager: init the default process group (gloo on CPU, nccl on GPU) when world > 1."""
 
-    def __init__(self, env: DistEnv, device: torch.device) -> None:
+    def __init__(self, env: JobEnv, device: torch.device) -> None:
         self.env = env
         self.device = device
         self._owned = False
@@ -187,3 +76,40 @@ def all_gather_objects(obj: Any) -> list[Any]:
 def barrier() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+def predict_store(
+    model: torch.nn.Module,
+    sampler: Any,
+    statics: torch.Tensor | None,
+    n_basins: int,
+    device: torch.device,
+    env: JobEnv = JobEnv(),
+    log_every: int = 50,
+    stop: Callable[[], bool] | None = None,
+) -> np.ndarray | None:
+    """Predictions of all basins, split across ranks; the full array on rank 0, None elsewhere.
+
+    A single process returns None too when ``stop()`` interrupted it (ranks of a DDP job evaluate
+    different numbers of batches and cannot agree on a stop point, so they ignore ``stop``).
+    """
+    mine = list(range(env.rank, n_basins, env.world))
+    pred = predict_basins(
+        model,
+        sampler,
+        statics,
+        mine,
+        device,
+        log_every=log_every,
+        show=env.is_main,
+        stop=None if env.distributed else stop,
+    )
+    if pred is None:
+        return None
+    parts = all_gather_objects((mine, pred))
+    if not env.is_main:
+        return None
+    full = np.empty((n_basins, pred.shape[1]), dtype=np.float32)
+    for idx, values in parts:
+        full[idx] = values
+    return full

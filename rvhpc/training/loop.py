@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from rvhpc import progress
 from rvhpc.errors import ConfigError
-from rvhpc.training.distributed import DistEnv, any_rank
-from rvhpc.training.evaluate import maybe_task
+from rvhpc.jobenv import JobEnv
+from rvhpc.training.distributed import any_rank
 
 #: Slurm sends SIGUSR1/SIGUSR2 (``--signal``) before the time limit and SIGTERM on preemption;
 #: SIGINT is Ctrl-C at a terminal: the epoch in progress is checkpointed all the same
@@ -46,7 +47,7 @@ def nse_loss(
 
 
 def epoch_plan(
-    n_samples: int, batch_size: int, seed: int, epoch: int, env: DistEnv
+    n_samples: int, batch_size: int, seed: int, epoch: int, env: JobEnv
 ) -> list[np.ndarray]:
     """This rank's sample indices, batch by batch, for a 1-based epoch.
 
@@ -156,7 +157,7 @@ class EpochRunner:
         dropout: float,
         hidden: int,
         device: torch.device,
-        env: DistEnv,
+        env: JobEnv,
         log_every: int = 50,
         device_data: bool | None = None,
     ) -> None:
@@ -244,7 +245,7 @@ class EpochRunner:
         t0 = time.perf_counter() - seconds
         desc = f"epoch {epoch}/{n_epochs}"
         n_plan = len(plans[0])
-        with maybe_task(self.env.is_main, desc, n_plan, self.log_every) as bar:
+        with progress.task(desc, n_plan, self.log_every, show=self.env.is_main) as bar:
             if start_batch:
                 bar.advance(start_batch, info="(resumed)")
             for b in range(start_batch, n_plan):
@@ -259,7 +260,7 @@ class EpochRunner:
         return EpochResult(True, n_plan, acc.tolist(), time.perf_counter() - t0)
 
 
-def check_batch_size(batch_size: int, env: DistEnv) -> None:
+def check_batch_size(batch_size: int, env: JobEnv) -> None:
     """The global batch must split evenly across ranks."""
     if batch_size % env.world:
         lower = batch_size - batch_size % env.world

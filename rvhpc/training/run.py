@@ -21,22 +21,21 @@ from torch.nn.parallel import DistributedDataParallel
 
 from rvhpc import progress
 from rvhpc.atomic import write_json
+from rvhpc.data.footprint import check_memory
+from rvhpc.data.statics import UNSEEN_STATIC
 from rvhpc.errors import ConfigError, DataError, RunDirError
+from rvhpc.evaluation.predict import results_frames, write_results
+from rvhpc.jobenv import JobEnv, resolve_device, thread_count
 from rvhpc.runfiles import EXIT_REQUEUE, write_done
-from rvhpc.scenarios import UNSEEN_STATIC
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import (
-    DistEnv,
     ProcessGroup,
     all_gather_objects,
     any_rank,
     barrier,
-    resolve_device,
-    thread_count,
+    predict_store,
 )
-from rvhpc.training.evaluate import predict_store, results_frames, write_results
-from rvhpc.training.footprint import check_memory
 from rvhpc.training.loop import EpochRunner, StopFlag, check_batch_size, mix_seed
 from rvhpc.training.rundir import RunDir, config_record
 from rvhpc.training.runlock import RunLock
@@ -130,7 +129,7 @@ def train_pack(
     check_pack(configs, run_dirs)
     config = configs[0]
     rds = [RunDir(d) for d in run_dirs]
-    env = DistEnv.from_environ()
+    env = JobEnv.from_environ()
     check_batch_size(config.batch_size, env)
     device = resolve_device(config.device, env)
     outcomes: list[TrainOutcome | None] = [None] * len(configs)
@@ -283,7 +282,7 @@ def _groups(todo: list[int], resumes: dict) -> list[list[int]]:
 
 
 @contextmanager
-def _locked(rd: RunDir, env: DistEnv) -> Iterator[None]:
+def _locked(rd: RunDir, env: JobEnv) -> Iterator[None]:
     """Rank 0 holds the run directory's lock; every rank raises the same error when it is taken."""
     lock = RunLock(rd.path) if env.is_main else None
     problem = None

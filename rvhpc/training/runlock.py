@@ -27,6 +27,7 @@ from typing import Any
 
 from rvhpc import progress
 from rvhpc.errors import RunDirError
+from rvhpc.jobenv import JobEnv
 from rvhpc.runfiles import RUN_LOCK
 
 #: seconds a lock stays valid without renewal (the holder renews it four times per lease)
@@ -52,15 +53,8 @@ class Holder:
 
 
 def _slurm_job() -> tuple[str, int]:
-    env = os.environ
-    job = env.get("SLURM_JOB_ID", "")
-    if env.get("SLURM_ARRAY_JOB_ID") and env.get("SLURM_ARRAY_TASK_ID"):
-        job = f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}"
-    try:
-        restart = int(env.get("SLURM_RESTART_COUNT", "0"))
-    except ValueError:
-        restart = 0
-    return job, restart
+    env = JobEnv.from_environ()
+    return env.job_label, env.restart
 
 
 def _pid_alive(pid: int) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rvhpc.collect import collect
-from rvhpc.grid import load_grid
+from rvhpc.grid.cells import load_grid
 from tests.collect.conftest import DATES, basin_ids, cell, noisy, observed
 from tests.support.fake_runs import write_cell
 
@@ -39,7 +39,7 @@ def test_runs_dir_paired_draws_form_one_experiment(tmp_path, client):
     assert (members["attr_seed"].astype(int) == members["member"].astype(int)).all()
     assert eg.loc[eg["member"] == "ensemble", "attr_seed"].isna().all()
     # the ensemble is the mean hydrograph of the three (seed, draw) pairs
-    from rvhpc.metrics import all_metrics
+    from rvhpc.evaluation.metrics import all_metrics
 
     mean = np.mean([sims[s] for s in (0, 1, 2)], axis=0)
     ens = eg[eg["member"] == "ensemble"].set_index("basin")["NSE"]

@@ -11,7 +11,7 @@ import pandas as pd
 
 from rvhpc.collect import collect
 from rvhpc.collect.report import SCENARIO_COLUMNS
-from rvhpc.metrics import all_metrics
+from rvhpc.evaluation.metrics import all_metrics
 from tests.collect.conftest import DATES, basin_ids, noisy, observed, write_cell
 
 

@@ -95,7 +95,8 @@ def test_old_or_empty_done_is_not_done(run):
 
 
 def test_grid_status_does_not_count_a_bare_done(tmp_path):
-    from rvhpc.grid import load_grid, write_manifest
+    from rvhpc.grid.cells import load_grid
+    from rvhpc.grid.manifest import write_manifest
     from rvhpc.hpc.status import grid_status
     from rvhpc.runfiles import write_done
     from tests.hpc._gridtools import write_grid

@@ -193,7 +193,9 @@ def smoke(tmp_path_factory):
     import yaml
 
     from rvhpc import progress
-    from rvhpc.grid import data_plan, ensure_data, load_grid, write_manifest
+    from rvhpc.data.ensure import ensure_data
+    from rvhpc.grid.cells import load_grid
+    from rvhpc.grid.manifest import data_plan, write_manifest
 
     progress.set_quiet(True)
     folder = tmp_path_factory.mktemp("smoke grid")

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError, DataError, RunDirError
-from rvhpc.grid import data_plan, ensure_data, load_grid, read_manifest, write_manifest
+from rvhpc.grid.cells import load_grid
+from rvhpc.grid.manifest import data_plan, read_manifest, write_manifest
 from tests.hpc._gridtools import REPO, rvhpc, write_grid
 
 PAPER_NAMES = {"EP", "EO", "CP", "CO", "PEA", "REA", "FP", "FO", "LSTM"}

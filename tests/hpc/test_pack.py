@@ -14,7 +14,8 @@ from tests.hpc._gridtools import REPO, rvhpc, write_grid
 
 
 def test_pack_groups_pair_attr_seeds_and_split_an_attr_axis() -> None:
-    from rvhpc.grid import Cell, pack_groups
+    from rvhpc.grid.cells import Cell
+    from rvhpc.grid.packing import pack_groups
 
     def cell(index, seed, attr, arch="ea"):
         config = {"arch": arch, "static": "gaussian", "dim": 8, "seed": seed, "attr_seed": attr}

@@ -12,9 +12,12 @@ import pytest
 import yaml
 
 from rvhpc import progress
+from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError
-from rvhpc.grid import data_plan, ensure_data, estimate, load_grid
-from rvhpc.scenarios import folds_of, synthetic_ids
+from rvhpc.grid.cells import load_grid
+from rvhpc.grid.estimate import estimate
+from rvhpc.grid.manifest import data_plan
+from rvhpc.grid.scenarios import folds_of, synthetic_ids
 from tests.conftest import TINY_EVAL, TINY_TRAIN
 from tests.hpc._gridtools import rvhpc
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rvhpc.grid import load_grid, write_manifest
+from rvhpc.grid.cells import load_grid
+from rvhpc.grid.manifest import write_manifest
 from rvhpc.hpc import slurm
 from rvhpc.hpc.array_task import append_attempt, attempts_file
 from rvhpc.hpc.status import grid_status, parse_jobcomp, parse_sacct, parse_squeue

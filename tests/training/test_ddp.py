@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rvhpc.metrics import METRIC_NAMES
+from rvhpc.evaluation.metrics import METRIC_NAMES
 from tests.training.trainhelp import run_tree, train_args
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")

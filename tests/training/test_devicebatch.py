@@ -10,9 +10,9 @@ import torch
 from rvhpc.data.devicebatch import DeviceBatches
 from rvhpc.data.sampler import WindowSampler
 from rvhpc.data.store import open_store
+from rvhpc.jobenv import JobEnv
 from rvhpc.models import build_model
 from rvhpc.models.packed import PackedModel
-from rvhpc.training.distributed import DistEnv
 from rvhpc.training.loop import EpochRunner, StopFlag
 
 SEQ = 30
@@ -67,7 +67,7 @@ def _train_one_epoch(tiny_store, device_data: bool) -> dict[str, torch.Tensor]:
         dropout=0.4,
         hidden=8,
         device=torch.device("cpu"),
-        env=DistEnv(),
+        env=JobEnv(),
         device_data=device_data,
     )
     assert (runner.device_batches is not None) == device_data

@@ -16,8 +16,8 @@ from rvhpc.data.scalers import original_input_stats, original_output_stats
 from rvhpc.data.statics import build_statics
 from rvhpc.data.store import open_store
 from rvhpc.errors import ConfigError
+from rvhpc.evaluation.original import evaluate_reference_run
 from rvhpc.models import build_model, to_reference
-from rvhpc.training.reference_run import evaluate_reference_run
 from tests.training.original_run import (
     hand_static_input,
     original_cfg,

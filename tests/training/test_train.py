@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from rvhpc.data.store import open_store
-from rvhpc.metrics import METRIC_NAMES, all_metrics
+from rvhpc.evaluation.metrics import METRIC_NAMES, all_metrics
 from tests.training.trainhelp import (
     assert_same_predictions,
     assert_same_weights,

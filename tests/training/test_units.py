@@ -11,9 +11,9 @@ import torch
 
 from rvhpc.atomic import atomic_path
 from rvhpc.errors import ConfigError, RunDirError
+from rvhpc.jobenv import JobEnv, first_host, thread_count
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
-from rvhpc.training.distributed import DistEnv, first_host, thread_count
 from rvhpc.training.loop import epoch_plan, nse_loss
 
 
@@ -56,8 +56,8 @@ def test_config_errors_are_one_line(values, words):
 
 
 def test_dist_env_from_torchrun_and_slurm():
-    assert not DistEnv.from_environ({}).distributed
-    env = DistEnv.from_environ(
+    assert not JobEnv.from_environ({}).distributed
+    env = JobEnv.from_environ(
         {
             "RANK": "1",
             "WORLD_SIZE": "4",
@@ -81,12 +81,12 @@ def test_dist_env_from_torchrun_and_slurm():
         "SLURM_JOB_ID": "123456",
         "SLURM_JOB_NODELIST": "localhost",
     }
-    env = DistEnv.from_environ(slurm)
+    env = JobEnv.from_environ(slurm)
     assert (env.rank, env.world, env.local_rank) == (3, 4, 1)
     assert (env.master_addr, env.master_port) == ("localhost", 20000 + 123456 % 20000)
     assert not env.from_torchrun
-    assert DistEnv.from_environ({**slurm, "MASTER_PORT": "29999"}).master_port == 29999
-    assert not DistEnv.from_environ({**slurm, "SLURM_NTASKS": "1"}).distributed  # one task: no DDP
+    assert JobEnv.from_environ({**slurm, "MASTER_PORT": "29999"}).master_port == 29999
+    assert not JobEnv.from_environ({**slurm, "SLURM_NTASKS": "1"}).distributed  # one task: no DDP
 
 
 def test_first_host_of_a_node_list():
@@ -107,20 +107,20 @@ def test_thread_count():
 
 def test_epoch_plan_ranks_split_the_global_batches():
     n, batch = 103, 8
-    single = epoch_plan(n, batch, seed=4, epoch=2, env=DistEnv())
+    single = epoch_plan(n, batch, seed=4, epoch=2, env=JobEnv())
     assert sorted(np.concatenate(single).tolist()) == list(range(n))  # every sample once
     assert [len(b) for b in single] == [8] * 12 + [7]
-    ranks = [epoch_plan(n, batch, seed=4, epoch=2, env=DistEnv(rank=r, world=2)) for r in range(2)]
+    ranks = [epoch_plan(n, batch, seed=4, epoch=2, env=JobEnv(rank=r, world=2)) for r in range(2)]
     assert len(ranks[0]) == len(ranks[1]) == 13
     for k in range(13):  # rank 0 + rank 1 = the single-process global batch
         np.testing.assert_array_equal(np.concatenate([ranks[0][k], ranks[1][k]]), single[k])
     assert all(len(b) == 4 for b in ranks[0][:12])
-    again = epoch_plan(n, batch, seed=4, epoch=2, env=DistEnv())
+    again = epoch_plan(n, batch, seed=4, epoch=2, env=JobEnv())
     assert all(np.array_equal(a, b) for a, b in zip(single, again, strict=False))
-    other = epoch_plan(n, batch, seed=4, epoch=3, env=DistEnv())
+    other = epoch_plan(n, batch, seed=4, epoch=3, env=JobEnv())
     assert not all(np.array_equal(a, b) for a, b in zip(single, other, strict=False))
     # a last global batch smaller than the world is dropped, so no rank gets an empty batch
-    assert len(epoch_plan(17, 8, 0, 1, DistEnv(rank=2, world=4))) == 2
+    assert len(epoch_plan(17, 8, 0, 1, JobEnv(rank=2, world=4))) == 2
 
 
 def test_nse_loss_formula():

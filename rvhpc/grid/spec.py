@@ -239,3 +239,13 @@ def load_spec(name_or_path: str | Path) -> tuple[GridSpec, Path]:
         }
     )
     return spec.model_copy(update={"data": data, "runs_dir": _absolute(base, spec.runs_dir)}), path
+
+
+def basin_list_name(data: DataSpec) -> str:
+    if data.name:
+        return data.name
+    if data.basins is not None:
+        return data.basins.stem
+    if data.synthetic is not None:
+        return "synthetic"
+    return data.store.stem

@@ -24,16 +24,13 @@ import numpy as np
 import pandas as pd
 
 from rvhpc.errors import ConfigError, RvhpcError
-from rvhpc.gridspec import EvaluationSpec, ExperimentSpec, GridSpec, LastYears
-
-#: what a held-out basin's static vector is, per kind (PUB results are labelled with it)
-UNSEEN_STATIC = {
-    "physics": "descriptors standardised with training-basin statistics",
-    "mixed": "descriptors with training-basin statistics + fresh random columns",
-    "gaussian": "fresh random draw (no learned vector for an unseen basin)",
-    "one_hot": "zero vector (unknown basin)",
-    "none": "no static vector",
-}
+from rvhpc.grid.spec import (
+    EvaluationSpec,
+    ExperimentSpec,
+    GridSpec,
+    LastYears,
+    basin_list_name,
+)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -224,8 +221,6 @@ def _list_names(spec: GridSpec, exp: ExperimentSpec, reader: ListReader, where: 
 
 def expand_scenarios(spec: GridSpec, exp: ExperimentSpec, reader: ListReader, where: str) -> list:
     """The scenarios one experiment runs under, in (list, period, fold) order."""
-    from rvhpc.grid import basin_list_name
-
     evaluation = exp.evaluation or spec.evaluation or EvaluationSpec()
     periods = exp.train_periods or spec.data.train_periods
     names = _list_names(spec, exp, reader, where)

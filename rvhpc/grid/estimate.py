@@ -14,8 +14,44 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from rvhpc.errors import ConfigError
-from rvhpc.grid import Grid, estimate, pack_groups
+from rvhpc.grid.cells import Grid
+from rvhpc.grid.packing import pack_groups
+
+
+def estimate(grid: Grid) -> dict[str, Any]:
+    """Samples x epochs per cell and for the grid (sample count from basins x training days)."""
+    d = grid.spec.data
+    n_basins: int | None = d.n_basins
+    if d.synthetic is not None:
+        n_basins = d.synthetic.basins
+    elif isinstance(d.basins, Path) and d.basins.is_file():
+        n_basins = sum(1 for line in d.basins.read_text().splitlines() if line.strip())
+    days = None
+    if d.train_period is not None:
+        days = _days(d.train_period)
+    per_epoch = n_basins * days if n_basins and days else None
+    total = 0
+    for c in grid.cells:  # scenario cells name their own basins and period
+        cell_basins = len(c.config["basins"]) if c.config.get("basins") else n_basins
+        cell_days = _days(c.config["train_period"]) if c.config.get("train_period") else days
+        if not (cell_basins and cell_days):
+            total = None
+            break
+        total += cell_basins * cell_days * c.config["epochs"]
+    return {
+        "basins": n_basins,
+        "train_days": days,
+        "samples_per_epoch": per_epoch,
+        "sample_epochs": total,
+    }
+
+
+def _days(period) -> int:
+    return (pd.Timestamp(period[1]) - pd.Timestamp(period[0])).days + 1
+
 
 _NEEDED = ("arch", "members", "samples_per_s_per_member")
 

@@ -1,14 +1,14 @@
 """Evaluation: predict every day of the evaluation period for every basin and score each basin.
 
 Windows of many basins share a batch (one pass over a flat list of (basin, day) rows, not one
-loader per basin), on the training device. Under DDP each rank predicts a share of the basins and
-rank 0 gathers them and writes one result.
+loader per basin), on the given device. This module predicts in one process; under DDP training
+splits the basins across ranks (:func:`rvhpc.training.distributed.predict_store`) and rank 0
+writes one result.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +19,8 @@ from torch import nn
 
 from rvhpc import progress
 from rvhpc.atomic import atomic_path
-from rvhpc.metrics import METRIC_NAMES, all_metrics
+from rvhpc.evaluation.metrics import METRIC_NAMES, all_metrics
 from rvhpc.runfiles import METRICS_CSV, PREDICTIONS
-from rvhpc.training.distributed import DistEnv, all_gather_objects
-
-
-@contextmanager
-def maybe_task(show: bool, description: str, total: int, every: int) -> Iterator[Any]:
-    """A progress task on the rank that reports, a silent stand-in elsewhere."""
-    if show:
-        with progress.task(description, total=total, every=every) as bar:
-            yield bar
-    else:
-        yield _Silent()
-
-
-class _Silent:
-    def advance(self, n: int = 1, info: str = "") -> None:
-        pass
-
 
 #: windows per forward pass in evaluation (memory of the recurrences grows with B * T * H)
 EVAL_BATCH = 512
@@ -69,7 +52,7 @@ def predict_basins(
     model.eval()
     flat = out.reshape(-1)
     n_batches = -(-len(rows_b) // batch_size)
-    with maybe_task(show, "evaluation", n_batches, log_every) as bar:
+    with progress.task("evaluation", n_batches, log_every, show=show) as bar:
         for start in range(0, len(rows_b), batch_size):
             if stop is not None and stop():
                 model.train(was_training)
@@ -83,43 +66,6 @@ def predict_basins(
             bar.advance(1)
     model.train(was_training)
     return out
-
-
-def predict_store(
-    model: nn.Module,
-    sampler: Any,
-    statics: torch.Tensor | None,
-    n_basins: int,
-    device: torch.device,
-    env: DistEnv = DistEnv(),
-    log_every: int = 50,
-    stop: Callable[[], bool] | None = None,
-) -> np.ndarray | None:
-    """Predictions of all basins, split across ranks; the full array on rank 0, None elsewhere.
-
-    A single process returns None too when ``stop()`` interrupted it (ranks of a DDP job evaluate
-    different numbers of batches and cannot agree on a stop point, so they ignore ``stop``).
-    """
-    mine = list(range(env.rank, n_basins, env.world))
-    pred = predict_basins(
-        model,
-        sampler,
-        statics,
-        mine,
-        device,
-        log_every=log_every,
-        show=env.is_main,
-        stop=None if env.distributed else stop,
-    )
-    if pred is None:
-        return None
-    parts = all_gather_objects((mine, pred))
-    if not env.is_main:
-        return None
-    full = np.empty((n_basins, pred.shape[1]), dtype=np.float32)
-    for idx, values in parts:
-        full[idx] = values
-    return full
 
 
 def results_frames(
@@ -159,3 +105,25 @@ def write_results(out_dir: Path, predictions: pd.DataFrame, metrics: pd.DataFram
 def read_metrics(path: Path) -> pd.DataFrame:
     """metrics.csv with basin ids kept as strings (leading zeros)."""
     return pd.read_csv(path, dtype={"basin": str})
+
+
+def score_model(
+    model: torch.nn.Module,
+    store: Any,
+    seq_length: int,
+    statics: np.ndarray | None,
+    device: torch.device,
+    out: Path,
+) -> float:
+    """Predict and score every basin of ``store``'s evaluation period into ``out``
+    (predictions.parquet, metrics.csv); returns the median NSE (NaN when no basin has one)."""
+    from rvhpc.data.sampler import WindowSampler
+
+    sampler = WindowSampler(store, seq_length=seq_length)
+    x_s = None if statics is None else torch.from_numpy(np.asarray(statics, np.float32)).to(device)
+    pred = predict_basins(model.to(device), sampler, x_s, list(range(len(store.basins))), device)
+    predictions, metrics = results_frames(store, sampler, pred)
+    write_results(out, predictions, metrics)
+    median = float(np.nanmedian(metrics["NSE"])) if metrics["NSE"].notna().any() else float("nan")
+    progress.log(f"{out}: median NSE {median:.4f} over {len(metrics)} basins")
+    return median
