@@ -14,7 +14,7 @@ import argparse
 import json
 
 import rvhpc.models.fused as fused
-from rvhpc.training.allocator import tune_cpu_allocator
+from rvhpc.training.runtime import tune_cpu_allocator
 from rvhpc.training.bench import measure
 
 

@@ -22,7 +22,7 @@ import torch
 
 from benchmarks.baseline_models import baseline_model
 from rvhpc.models import MODELS, build_model
-from rvhpc.training.allocator import tune_cpu_allocator
+from rvhpc.training.runtime import tune_cpu_allocator
 
 N_DYNAMIC, N_STATIC = 5, 27
 
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument(
         "--tune-allocator",
         action="store_true",
-        help="call rvhpc.training.allocator.tune_cpu_allocator() first (affects both sides)",
+        help="call rvhpc.training.runtime.tune_cpu_allocator() first (affects both sides)",
     )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default="benchmarks/results/models.json")

@@ -40,7 +40,7 @@ import torch
 tf32 = sys.argv[2] == "tf32"
 torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
 try:
-    from rvhpc.training.allocator import tune_cpu_allocator
+    from rvhpc.training.runtime import tune_cpu_allocator
 except ImportError:  # the baseline commit kept it in rvhpc.models
     from rvhpc.models import tune_cpu_allocator
 from rvhpc.training.bench import measure

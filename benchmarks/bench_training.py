@@ -38,7 +38,7 @@ from rvhpc import progress
 from rvhpc.data.statics import build_statics
 from rvhpc.data.store import open_store, prepare_store
 from rvhpc.data.synth import synthesize
-from rvhpc.training.allocator import tune_cpu_allocator
+from rvhpc.training.runtime import tune_cpu_allocator
 from rvhpc.training.bench import measure
 from rvhpc.training.loop import nse_loss
 

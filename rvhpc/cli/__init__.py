@@ -50,9 +50,33 @@ def _root(
 
 def _register_all() -> None:
     # import lazily inside each module's commands so `rvhpc --help` stays fast
-    from rvhpc.cli import collect, container, data, demo, grid, run, status, submit, train
+    from rvhpc.cli import (
+        bench,
+        collect,
+        container,
+        data,
+        demo,
+        evaluate,
+        grid,
+        run,
+        status,
+        submit,
+        train,
+    )
 
-    for module in (demo, data, train, grid, run, submit, status, collect, container):
+    for module in (
+        demo,
+        data,
+        train,
+        evaluate,
+        bench,
+        grid,
+        run,
+        submit,
+        status,
+        collect,
+        container,
+    ):
         module.register(app)
 
 

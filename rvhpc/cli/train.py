@@ -1,14 +1,14 @@
-"""``rvhpc train``, ``rvhpc evaluate`` and ``rvhpc bench``: one grid cell by hand."""
+"""``rvhpc train``: one grid cell (or a pack of seeds) by hand."""
 
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from rvhpc.cli._cell_options import Arch, AttrSeed, Device, Dim, Static
 from rvhpc.cli._common import command, fail, out_console
 from rvhpc.runfiles import EXIT_INTERRUPTED, EXIT_REQUEUE
 
@@ -16,21 +16,6 @@ from rvhpc.runfiles import EXIT_INTERRUPTED, EXIT_REQUEUE
 from rvhpc.training.config import TrainConfig
 
 _D = {name: f.default for name, f in TrainConfig.model_fields.items()}
-
-Arch = Annotated[
-    str, typer.Option("--arch", help="Architecture: ea, ct, sr, fm or lstm (no statics).")
-]
-Static = Annotated[
-    str, typer.Option("--static", help="Static vector: physics, gaussian, mixed, one_hot, none.")
-]
-Dim = Annotated[
-    int | None,
-    typer.Option("--dim", help="Dimension d of gaussian/mixed vectors (mixed: d >= 28)."),
-]
-AttrSeed = Annotated[int, typer.Option("--attr-seed", help="Seed of the Gaussian static vectors.")]
-Device = Annotated[
-    str, typer.Option("--device", help="auto (GPU when available), cpu, cuda or cuda:N.")
-]
 
 
 def train(
@@ -224,201 +209,6 @@ def _members(
     return list(zip(ss, aa, strict=True))
 
 
-def evaluate(
-    run_dir: Annotated[Path | None, typer.Argument(help="A run directory of rvhpc train.")] = None,
-    epoch: Annotated[
-        int | None, typer.Option("--epoch", help="Checkpoint to score (default: the last).")
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", help="Output folder (default RUN_DIR/evaluation/epoch_NNN)."),
-    ] = None,
-    reference_run: Annotated[
-        Path | None,
-        typer.Option(
-            "--reference-run",
-            help="A run directory of the original code (cfg.json, attributes.db, "
-            "model_epoch<N>.pt): scored exactly as it trained.",
-        ),
-    ] = None,
-    reference_weights: Annotated[
-        Path | None,
-        typer.Option(
-            "--reference-weights",
-            help="A state dict saved by the original code (static gaussian, one_hot or "
-            "none; physics and mixed need --reference-run).",
-        ),
-    ] = None,
-    store: Annotated[
-        Path | None,
-        typer.Option("--store", help="Basin store (with --reference-run/--reference-weights)."),
-    ] = None,
-    arch: Annotated[
-        str | None, typer.Option("--arch", help="Architecture of the reference weights.")
-    ] = None,
-    static: Annotated[
-        str | None, typer.Option("--static", help="Static kind of the reference weights.")
-    ] = None,
-    dim: Dim = None,
-    attr_seed: Annotated[
-        int | None,
-        typer.Option(
-            "--attr-seed", help="The run's attri_rand_seed (--reference-weights, gaussian)."
-        ),
-    ] = None,
-    seq_length: Annotated[
-        int, typer.Option("--seq-length", help="Input window (with --reference-weights).")
-    ] = 270,
-    device: Device = "auto",
-) -> None:
-    """Score a run from one of its checkpoints, or a model trained by the original code.
-
-    Writes predictions.parquet, metrics.csv (per basin) and evaluation.json to the output
-    folder. Original runs are scored with the original code's input and output scalers
-    (recomputed from the store's training period; stated in the output).
-
-    Example: rvhpc evaluate runs/EG-64/seed1 --epoch 10
-
-    Example: rvhpc evaluate --reference-run orig/531/ea/physics/seed111 --store s.h5 --out ev
-    """
-    from rvhpc.evaluation import original
-    from rvhpc.training import rescore
-
-    if reference_run is not None:
-        missing = [f for f, v in (("--store", store), ("--out", out)) if v is None]
-        if missing:
-            raise fail(f"--reference-run needs {', '.join(missing)} too")
-        extra = [
-            flag
-            for flag, v in (
-                ("RUN_DIR", run_dir),
-                ("--reference-weights", reference_weights),
-                ("--arch", arch),
-                ("--static", static),
-                ("--dim", dim),
-                ("--attr-seed", attr_seed),
-            )
-            if v is not None
-        ]
-        if extra:
-            raise fail(f"--reference-run reads the run's own cfg.json: drop {', '.join(extra)}")
-        record = original.evaluate_reference_run(
-            reference_run, store, out, epoch=epoch, device=device
-        )
-        _print_reference(record, out)
-    elif reference_weights is not None:
-        missing = [
-            flag
-            for flag, v in (
-                ("--store", store),
-                ("--arch", arch),
-                ("--static", static),
-                ("--out", out),
-            )
-            if v is None
-        ]
-        if missing:
-            raise fail(f"--reference-weights needs {', '.join(missing)} too")
-        if run_dir is not None or epoch is not None:
-            raise fail("--reference-weights scores a file: drop RUN_DIR and --epoch")
-        record = original.evaluate_reference(
-            reference_weights,
-            store,
-            arch,
-            static,
-            out,
-            dim=dim,
-            attr_seed=attr_seed,
-            seq_length=seq_length,
-            device=device,
-        )
-        _print_reference(record, out)
-    else:
-        if run_dir is None:
-            raise fail(
-                "give a RUN_DIR, --reference-run DIR --store --out, or --reference-weights "
-                "FILE --store --arch --static --out"
-            )
-        target = rescore.evaluate_run(run_dir, epoch=epoch, out=out, device=device)
-        out_console.print(f"results written to {target}", markup=False)
-
-
-def _print_reference(record: dict, out: Path) -> None:
-    """What a reference evaluation used: scalers, notes, where the results are."""
-    from rvhpc.evaluation.original import describe_scalers
-
-    for line in [*describe_scalers(record), *record.get("notes", [])]:
-        out_console.print(line, markup=False)
-    out_console.print(
-        f"results written to {out} (median NSE {record['median_nse']:.4f})", markup=False
-    )
-
-
-def bench(
-    arch: Arch = "ea",
-    hidden: Annotated[int, typer.Option("--hidden")] = 256,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 256,
-    steps: Annotated[
-        int, typer.Option("--steps", help="Timed training steps (after --warmup).")
-    ] = 20,
-    warmup: Annotated[int, typer.Option("--warmup", help="Untimed steps first.")] = 2,
-    seq_length: Annotated[int, typer.Option("--seq-length")] = 270,
-    device: Device = "auto",
-    store: Annotated[
-        Path | None,
-        typer.Option("--store", help="Use this store (default: synthetic data in memory)."),
-    ] = None,
-    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads.")] = None,
-    members: Annotated[
-        int, typer.Option("--members", help="Members K trained together as one pack.")
-    ] = 1,
-    n_static: Annotated[
-        int,
-        typer.Option(
-            "--n-static", help="Width of the static vector (27; 531 ~ one-hot on 531 basins)."
-        ),
-    ] = 27,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
-) -> None:
-    """Measure training throughput (samples/s, data loading included) on this machine.
-
-    With --members K the K members train as one pack; samples_per_s counts all members,
-    samples_per_s_per_member one.
-
-    Example: rvhpc bench --arch ct --members 5 --n-static 531 --steps 10 --json
-    """
-    from rvhpc.training.allocator import tune_cpu_allocator
-    from rvhpc.training.bench import measure
-
-    tune_cpu_allocator()  # as rvhpc train does, so the numbers match training
-
-    result = measure(
-        arch=arch,
-        hidden=hidden,
-        batch_size=batch_size,
-        steps=steps,
-        warmup=warmup,
-        seq_length=seq_length,
-        device=device,
-        store=store,
-        threads=threads,
-        members=members,
-        n_static=n_static,
-    )
-    if as_json:  # one line, never wrapped
-        typer.echo(json.dumps(result, sort_keys=True))
-    else:
-        out_console.print(
-            f"{result['arch']} K={members} hidden {hidden} batch {batch_size} seq "
-            f"{seq_length} on {result['device']}: {result['samples_per_s']:.1f} samples/s "
-            f"({result['samples_per_s_per_member']:.1f} per member, "
-            f"{result['seconds_per_step']:.3f} s/step, data {result['data_fraction']:.0%})",
-            markup=False,
-        )
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``train``, ``evaluate`` and ``bench`` to ``app``."""
+    """Add ``train`` to ``app``."""
     command(app, "train")(train)
-    command(app, "evaluate")(evaluate)
-    command(app, "bench")(bench)

@@ -140,7 +140,7 @@ def _store_basins(path: Path) -> list[str]:
 
 def synthetic_ids(n: int, seed: int) -> list[str]:
     """The basin ids ``rvhpc data synth --basins n --seed seed`` writes (its first draws)."""
-    from rvhpc.data import synth_attrs
+    from rvhpc.data.synth import attrs as synth_attrs
 
     return sorted(str(b) for b in synth_attrs.sites(np.random.default_rng(seed), n)["id"])
 

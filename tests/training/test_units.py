@@ -159,7 +159,7 @@ def test_tune_cpu_allocator_applies_on_glibc():
     import subprocess
     import sys
 
-    code = "from rvhpc.training.allocator import tune_cpu_allocator as t; print(t())"
+    code = "from rvhpc.training.runtime import tune_cpu_allocator as t; print(t())"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout

@@ -1,0 +1,22 @@
+"""Options shared by ``rvhpc train``, ``evaluate`` and ``bench``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+Arch = Annotated[
+    str, typer.Option("--arch", help="Architecture: ea, ct, sr, fm or lstm (no statics).")
+]
+Static = Annotated[
+    str, typer.Option("--static", help="Static vector: physics, gaussian, mixed, one_hot, none.")
+]
+Dim = Annotated[
+    int | None,
+    typer.Option("--dim", help="Dimension d of gaussian/mixed vectors (mixed: d >= 28)."),
+]
+AttrSeed = Annotated[int, typer.Option("--attr-seed", help="Seed of the Gaussian static vectors.")]
+Device = Annotated[
+    str, typer.Option("--device", help="auto (GPU when available), cpu, cuda or cuda:N.")
+]

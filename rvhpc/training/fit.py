@@ -1,0 +1,145 @@
+"""The epoch driver: a group of members trained in lockstep as one batched model, epoch by
+epoch, with a checkpoint after each epoch (and mid-epoch when a signal arrives)."""
+
+from __future__ import annotations
+
+import signal
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from rvhpc import progress
+from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.training import checkpoint as ckpt_io
+from rvhpc.training.distributed import all_gather_objects, barrier
+from rvhpc.training.finish import TrainOutcome, evaluate_members
+from rvhpc.training.loop import EpochRunner, mix_seed
+
+
+def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, stop, env, device):
+    """Train one group of members in lockstep, then evaluate each; their TrainOutcomes.
+
+    ``trained`` is (training view of the store without its series, the members' static vectors):
+    a scenario cell predicts its own basins (or its held-out basins) with the training scalers."""
+    from rvhpc.models.packed import PackedModel, stack_optimizer_states
+
+    config = configs[0]
+    for model, resume in zip(models, resumes, strict=True):
+        if resume is not None:
+            model.load_state_dict(resume.model)
+    pack = PackedModel(models).to(device)
+    optimizer = torch.optim.Adam(pack.parameters(), lr=config.lr)
+    if resumes[0] is not None:
+        optimizer.load_state_dict(stack_optimizer_states([r.optimizer for r in resumes]))
+    net = (
+        DistributedDataParallel(pack, device_ids=[device.index] if device.type == "cuda" else None)
+        if env.distributed
+        else pack
+    )
+    statics = None if x_s[0] is None else torch.stack(x_s)
+    runner = EpochRunner(
+        net,
+        optimizer,
+        sampler,
+        samples,
+        statics,
+        batch_size=config.batch_size,
+        seeds=[c.seed for c in configs],
+        clip_norm=config.clip_norm,
+        dropout=config.dropout,
+        hidden=config.hidden,
+        device=device,
+        env=env,
+        log_every=config.log_every,
+    )
+    stopped = _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env)
+    if stopped is not None:
+        return [
+            TrainOutcome(
+                "preempted", rd.path, epochs_done=stopped, signal=stop.signum, rank=env.rank
+            )
+            for rd in rds
+        ]
+    return evaluate_members(configs, rds, pack, x_s, env, device, stop, trained)
+
+
+def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> int | None:
+    """Run the remaining epochs; the epochs done when stopped by a signal, None when all are."""
+    from rvhpc.models.packed import member_optimizer_state
+
+    config, first_resume = configs[0], resumes[0]
+    first, start_batch, seconds = 1, 0, 0.0
+    loss_sums = [0.0] * len(configs)
+    if first_resume is not None:
+        if first_resume.complete:
+            first = first_resume.epoch + 1
+        else:
+            first, start_batch = first_resume.epoch, first_resume.batches_done
+            seconds = first_resume.seconds
+            loss_sums = [float(r.loss_sum) for r in resumes]
+            for k, r in enumerate(resumes):
+                states = r.torch_rng
+                if len(states) == env.world and isinstance(states[env.rank], torch.Tensor):
+                    runner.generators[k].set_state(states[env.rank])
+                else:  # another world size (or an older format): order kept, new dropout masks
+                    runner.generators[k].manual_seed(
+                        mix_seed(configs[k].seed, r.epoch, r.batches_done, env.rank)
+                    )
+            ckpt_io.restore_host_rng(first_resume.numpy_rng, first_resume.python_rng)
+        if env.is_main and first <= config.epochs:
+            for rd in rds:
+                progress.log(
+                    f"resuming {rd.path} at epoch {first}"
+                    + (f", batch {start_batch}" if start_batch else "")
+                )
+    for epoch in range(first, config.epochs + 1):
+        lr = config.lr_for_epoch(epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        result = runner.run(
+            epoch,
+            config.epochs,
+            stop,
+            start_batch=start_batch,
+            loss_sums=loss_sums,
+            seconds=seconds,
+        )
+        start_batch, seconds, loss_sums = 0, 0.0, [0.0] * len(configs)
+        gen_states = all_gather_objects([g.get_state().cpu() for g in runner.generators])
+        numpy_rng, python_rng = ckpt_io.capture_host_rng()
+        for k, rd in enumerate(rds):
+            state = ckpt_io.Checkpoint(
+                epoch=epoch,
+                batches_done=-1 if result.completed else result.batches_done,
+                model=pack.member_state(k),
+                optimizer=member_optimizer_state(optimizer, pack, k),
+                torch_rng=[per_rank[k] for per_rank in gen_states],
+                numpy_rng=numpy_rng,
+                python_rng=python_rng,
+                loss_sum=result.loss_sums[k],
+                seconds=result.seconds,
+            )
+            if env.is_main:
+                if result.completed:  # the loss row first: a kill between the two redoes it
+                    rd.append_loss(epoch, result.mean_loss(k), lr, result.seconds)
+                ckpt_io.save(rd.checkpoints, state)
+                if result.completed:
+                    where = f"{rd.path}: " if len(rds) > 1 else ""
+                    progress.log(
+                        f"{where}epoch {epoch}/{config.epochs}: train loss "
+                        f"{result.mean_loss(k):.5f} ({result.seconds:.1f} s)"
+                    )
+        barrier()
+        if not result.completed:
+            if env.is_main:
+                then = (
+                    "stopping"
+                    if stop.signum == signal.SIGINT
+                    else f"exit {EXIT_REQUEUE} to be requeued"
+                )
+                progress.log(
+                    f"signal {stop.signum}: checkpointed epoch {epoch} at batch "
+                    f"{result.batches_done}; {then}"
+                )
+            return epoch - 1
+    return None
