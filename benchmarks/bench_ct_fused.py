@@ -14,8 +14,8 @@ import argparse
 import json
 
 import rvhpc.models.fused as fused
-from rvhpc.training.runtime import tune_cpu_allocator
 from rvhpc.training.bench import measure
+from rvhpc.training.runtime import tune_cpu_allocator
 
 
 def rate(d: int, fused_on: bool, args) -> float:

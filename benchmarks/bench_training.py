@@ -38,9 +38,9 @@ from rvhpc import progress
 from rvhpc.data.statics import build_statics
 from rvhpc.data.store import open_store, prepare_store
 from rvhpc.data.synth import synthesize
-from rvhpc.training.runtime import tune_cpu_allocator
 from rvhpc.training.bench import measure
 from rvhpc.training.loop import nse_loss
+from rvhpc.training.runtime import tune_cpu_allocator
 
 HIDDEN, BATCH, SEQ = 256, 256, 270
 TRAIN = ("2000-10-01", "2003-09-30")
