@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import reprlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -41,6 +42,43 @@ class ContainerError(RvhpcError):
 
 class CollectError(RvhpcError):
     """Results cannot be collected (no finished cells, corrupt predictions, mismatched basins)."""
+
+
+#: the longest echo of an input value in an error line (see :func:`excerpt`)
+EXCERPT_CHARS = 60
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = EXCERPT_CHARS
+_REPR.maxlong = 40
+_REPR.maxlevel = 2
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 4
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """A short, one-line ``repr`` of an input value for an error message.
+
+    Error lines echo what the user gave, but a hostile or mistaken input can be huge (a 322 MB
+    error line once echoed an expanded YAML alias bomb): the repr is built with :mod:`reprlib`
+    (bounded work, whatever the size or nesting of ``value``) and cut to ``limit`` characters.
+
+    Parameters
+    ----------
+    value : object
+        The value to show.
+    limit : int
+        The most characters returned.
+
+    Returns
+    -------
+    str
+        The repr, with ``...`` where it was cut; never a line break.
+    """
+    try:
+        text = _REPR.repr(value)
+    except ValueError:  # an int beyond Python's digit limit for str()
+        text = f"<{type(value).__name__} too long to show>"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 #: what to do about the OS errors users meet (read-only or full disks, files in the way)

@@ -80,6 +80,12 @@ def experiment_name(arch: str, static: str, dim: int | None = None) -> str:
     return f"{name}-{dim}" if static in KINDS_WITH_DIM else name
 
 
+def seed_dir(seed: int) -> str:
+    """The folder of one init seed's run: ``seed<N>`` (the original code's layout, the last level
+    of :func:`run_subdir`, and each member's folder of ``rvhpc train --seeds``)."""
+    return f"seed{seed}"
+
+
 def run_subdir(
     basin_list: str, arch: str, static: str, dim: int | None, attr_seed: int | None, seed: int
 ) -> str:
@@ -88,9 +94,9 @@ def run_subdir(
     has no architecture level, as in the original's ``main.py``: ``<basin list>/no_static/seed<N>``.
     """
     if arch == "lstm":
-        return f"{basin_list}/{STATIC_DIRNAMES['none']}/seed{seed}"
+        return f"{basin_list}/{STATIC_DIRNAMES['none']}/{seed_dir(seed)}"
     parts = [basin_list, arch, STATIC_DIRNAMES[static]]
     if static in KINDS_WITH_DIM:
         parts += [str(dim), str(attr_seed if attr_seed is not None else 0)]
-    parts.append(f"seed{seed}")
+    parts.append(seed_dir(seed))
     return "/".join(parts)

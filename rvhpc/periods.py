@@ -10,13 +10,19 @@ import datetime as dt
 from collections.abc import Sequence
 
 from rvhpc import progress
+from rvhpc.errors import excerpt
+
+#: the days rvhpc accepts: those pandas' nanosecond timestamps hold (1677-09-22 .. 2262-04-11)
+FIRST_DAY, LAST_DAY = dt.date(1678, 1, 1), dt.date(2261, 12, 31)
 
 
 def parse_period(period: Sequence) -> tuple[dt.date, dt.date]:
     """(start, end) of a period; ValueError (one line, no location) when it is not two ordered
     YYYY-MM-DD dates."""
     if isinstance(period, str | bytes) or len(period) != 2:
-        raise ValueError(f"expected [first day, last day] as two YYYY-MM-DD dates, got {period!r}")
+        raise ValueError(
+            f"expected [first day, last day] as two YYYY-MM-DD dates, got {excerpt(period)}"
+        )
     days = []
     for value in period:
         if isinstance(value, dt.datetime):
@@ -27,7 +33,10 @@ def parse_period(period: Sequence) -> tuple[dt.date, dt.date]:
         try:
             days.append(dt.date.fromisoformat(str(value).strip()))
         except ValueError:
-            raise ValueError(f"{value!r} is not a YYYY-MM-DD date") from None
+            raise ValueError(f"{excerpt(value)} is not a YYYY-MM-DD date") from None
+    for day in days:
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise ValueError(f"{day} is outside {FIRST_DAY}..{LAST_DAY}, the days rvhpc can hold")
     start, end = days
     if start > end:
         raise ValueError(f"the period starts after it ends ({start} > {end}); swap the dates")

@@ -34,13 +34,22 @@ def show(
         typer.Option(
             "--estimate",
             help="Project device-hours, unpacked and packed (--pack seeds), from measured "
-            "rates (--rates, else a few steps per arch measured here).",
+            "rates (--rates, else measured here at the grid's shape, each measurement shown).",
         ),
     ] = False,
     rates: Annotated[
         Path | None,
         typer.Option(
             "--rates", help="Rates file: benchmarks/bench_packed.py --out, or rvhpc bench --json."
+        ),
+    ] = None,
+    estimate_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--estimate-seconds",
+            help="Seconds --estimate measures for (default: about a minute; it measures each "
+            "arch and one paired pack ratio at least, with more time every static width, pack "
+            "ratio and repeats).",
         ),
     ] = None,
 ) -> None:
@@ -51,30 +60,17 @@ def show(
     from rich.table import Table
 
     from rvhpc.grid.cells import load_grid
-    from rvhpc.grid.estimate import estimate
+    from rvhpc.grid.estimate import work_estimate
 
     g = load_grid(grid)
-    work = estimate(g)
-    if bench and not samples_per_second:
-        from rvhpc.training.bench import measure
-
-        first = g.cells[0].config
-        samples_per_second = measure(
-            arch=first["arch"],
-            hidden=first["hidden"],
-            batch_size=first["batch_size"],
-            seq_length=first["seq_length"],
-            steps=5,
-            warmup=1,
-        )["samples_per_s"]
-    if samples_per_second:
-        work["hours"] = (
-            work["sample_epochs"] / samples_per_second / 3600 if work["sample_epochs"] else None
-        )
-    if estimate_hours or rates is not None:
-        from rvhpc.grid.estimate import measure_rates, project, read_rates
-
-        work["projection"] = project(g, read_rates(rates) if rates else measure_rates(g))
+    work = work_estimate(
+        g,
+        samples_per_second=samples_per_second,
+        bench=bench,
+        rates=rates,
+        measure=estimate_hours,
+        budget_s=estimate_seconds,
+    )
     if as_json:
         typer.echo(
             json.dumps(
@@ -119,32 +115,53 @@ def show(
         )
     out_console.print(table)
     out_console.print("cells per experiment: " + ", ".join(_counts(g.cells)))
-    if work["samples_per_epoch"]:
-        line = (
-            f"work: {work['basins']} basins x {work['train_days']} training days = "
-            f"{work['samples_per_epoch']:,} samples/epoch; "
-            f"{work['sample_epochs']:,} sample-epochs in all"
-        )
+    for line in _work_lines(work):
+        out_console.print(line, markup=False, soft_wrap=True)
+
+
+def _work_lines(work: dict) -> list[str]:
+    """The work line, and the projection's lines when there is one."""
+    if work["sample_epochs"] is None:
+        lines = ["work: unknown basin count (set data.n_basins or make the basin list available)"]
+    else:
+        if work["samples_per_epoch"]:
+            line = (
+                f"work: {work['basins']} basins x {work['train_days']} training days = "
+                f"{work['samples_per_epoch']:,} samples/epoch; "
+            )
+        else:  # scenarios: cells train on their own basins and periods
+            (b0, b1), (d0, d1) = work["basins_range"], work["days_range"]
+            line = f"work: cells train on {b0}..{b1} basins x {d0}..{d1} days; "
+        line += f"{work['sample_epochs']:,} sample-epochs in all"
         if work.get("hours") is not None:
             hours = work["hours"]
             span = f"{hours:.1f} h" if hours >= 1 else f"{hours * 60:.1f} min"
-            line += f"; about {span} of training at {samples_per_second:.0f} samples/s (one device)"
+            line += (
+                f"; about {span} of training at {work['samples_per_second']:.0f} samples/s "
+                "(one device)"
+            )
         else:
             line += " (pass --samples-per-second S for hours)"
-        out_console.print(line)
-    else:
-        out_console.print(
-            "work: unknown basin count (set data.n_basins or make the basin list available)"
-        )
-    if "projection" in work:
-        pr = work["projection"]
-        out_console.print(
+        lines = [line]
+    pr = work.get("projection")
+    if pr:
+        lines.append(
             f"projected on {', '.join(pr['device'])}: {pr['hours_unpacked']:.2f} device-hours "
             f"unpacked ({pr['cells']} processes), {pr['hours_packed']:.2f} packed "
-            f"(--pack seeds, {pr['packs']} processes)",
-            markup=False,
-            soft_wrap=True,
+            f"(--pack seeds, {pr['packs']} processes)"
         )
+        if pr["borrowed"]:
+            lines.append(
+                f"  {pr['borrowed']} of {pr['cells']} cells charged the rate of the nearest "
+                "measured static width of their arch (more --estimate-seconds measures each)"
+            )
+    for r in work.get("rates", []):
+        spread = "" if r["spread"] is None else f", spread {r['spread']:.0%}"
+        lines.append(
+            f"  rate {r['arch']} d={r['n_static']} K={r['members']}: "
+            f"{r['samples_per_s_per_member']:,.1f} samples/s per member ({r['note']}{spread})"
+        )
+    return lines
 
 
 def _counts(cells: list) -> list[str]:

@@ -86,3 +86,61 @@ def check_memory(
         f"{need['model'] / gb:,.1f} GB), "
         f"more than the {available / gb:,.1f} GB available here; choose a smaller {option}"
     )
+
+
+def step_bytes(
+    members: int, n_static: int, hidden: int, batch_size: int, seq_length: int, n_dynamic: int = 5
+) -> int:
+    """Upper bound, in bytes, of one training step's activations and weights for a pack of
+    ``members``: per member the recurrence keeps [T, B] rows of its gates, their gradients, the
+    cell and hidden states and its input (``(2 * 4H + 3H + n_in) * 4`` bytes each); measured at the
+    paper's shape (K=5) the process peaked at 5 GB against 4.5 GB estimated here."""
+    n_in = n_dynamic + n_static
+    rows = seq_length * batch_size
+    activations = rows * (11 * hidden + n_in) * 4
+    weights = (4 * hidden * (n_in + hidden + 1) + hidden + 1) * 4 * _COPIES_OF_WEIGHTS
+    return members * (activations + weights)
+
+
+def check_step_memory(
+    arch: str,
+    members: int,
+    n_static: int,
+    hidden: int,
+    batch_size: int,
+    seq_length: int,
+    n_basins: int,
+    device: object,
+) -> None:
+    """ConfigError when a training step of this shape (``rvhpc bench``, the estimate's probe)
+    cannot fit into the device's free memory (the host's available memory on the CPU).
+
+    Raises
+    ------
+    ConfigError
+        One line with the gigabytes needed and available, and what to change.
+    """
+    need = step_bytes(members, n_static, hidden, batch_size, seq_length)
+    need += members * n_basins * n_static * 4  # the static vectors on the device
+    available = _device_free(device)
+    if available is None or need <= available:
+        return
+    gb = 1024**3
+    raise ConfigError(
+        f"{arch} K={members} at hidden {hidden}, batch {batch_size}, seq {seq_length}, static "
+        f"width {n_static}: a training step needs about {need / gb:,.1f} GB, more than the "
+        f"{available / gb:,.1f} GB free here; measure on a bigger machine (--rates) or a "
+        "smaller shape"
+    )
+
+
+def _device_free(device: object) -> int | None:
+    """Free bytes of a CUDA device, else the host's available memory."""
+    if getattr(device, "type", "cpu") == "cuda":
+        import torch
+
+        try:
+            return int(torch.cuda.mem_get_info(device)[0])
+        except (RuntimeError, AssertionError):
+            return None
+    return available_bytes()

@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from rvhpc.atomic import write_text
+from rvhpc.config_io import check_seed
 from rvhpc.data.camels import read_basin_list
 from rvhpc.errors import DataError
 
 
 def subset(ids: list[str], n: int, seed: int) -> list[str]:
     """``n`` basins of ``ids`` (in list order): the first n of the seed's permutation."""
+    check_seed("--seed", seed)
     if not 1 <= n <= len(ids):
         raise DataError(f"--n {n}: choose between 1 and {len(ids)} (the basins in the list)")
     chosen = np.sort(np.random.default_rng(seed).permutation(len(ids))[:n])

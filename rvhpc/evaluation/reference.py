@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rvhpc.errors import ConfigError
+from rvhpc.config_io import SEED_LIMIT
+from rvhpc.errors import ConfigError, excerpt
+from rvhpc.evaluation.sqlite_table import read_plain_table
 
 CFG_JSON = "cfg.json"
 ATTRIBUTES_DB = "attributes.db"
@@ -49,6 +49,8 @@ INVALID_ATTR = (
 #: cfg.json keys that decide the architecture and static kind (the original's argparse flags)
 FLAG_KEYS = ("concat_static", "no_static", "with_embeddings", "FM_LSTM", "mixed", "one_hot")
 NUMBER_KEYS = ("rand_feat_num", "seq_length", "train_start", "train_end")
+#: the largest cfg.json read (the original writes about 1 KB)
+MAX_CFG_BYTES = 1 << 20
 
 
 @dataclass
@@ -77,13 +79,18 @@ def read_cfg(path: Path) -> dict[str, Any]:
     """cfg.json with the keys rvhpc needs; a missing one is named, never guessed."""
     file = path / CFG_JSON
     try:
-        cfg = json.loads(file.read_text())
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_CFG_BYTES + 1)
+        if len(raw) > MAX_CFG_BYTES:
+            raise _fail(path, f"{CFG_JSON} is larger than {MAX_CFG_BYTES // 1024} KB")
+        cfg = json.loads(raw)
     except FileNotFoundError:
         raise _fail(
             path, f"no {CFG_JSON} (the original's main.py writes it into every run)"
         ) from None
-    except (OSError, ValueError) as exc:
-        raise _fail(path, f"{CFG_JSON} is not readable JSON ({exc})") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = " ".join(str(exc).split())[:120] or "nested too deep"
+        raise _fail(path, f"{CFG_JSON} is not readable JSON ({reason})") from None
     if not isinstance(cfg, dict):
         raise _fail(path, f"{CFG_JSON} is not a JSON object")
     missing = [k for k in (*FLAG_KEYS, *NUMBER_KEYS) if k not in cfg]
@@ -93,6 +100,11 @@ def read_cfg(path: Path) -> dict[str, Any]:
             f"{CFG_JSON} lacks {', '.join(missing)}: rvhpc cannot tell the run's architecture, "
             "static vectors or periods without them (is this a run of Li et al.'s main.py?)",
         )
+    for key in FLAG_KEYS:  # argparse store_true flags: JSON true/false ("false" is truthy)
+        if not isinstance(cfg[key], bool):
+            raise _fail(
+                path, f"{CFG_JSON}: {key} is {excerpt(cfg[key])}, not true or false (a flag)"
+            )
     return cfg
 
 
@@ -111,8 +123,8 @@ def arch_and_static(path: Path, cfg: dict[str, Any]) -> tuple[str, str, int | No
     if arch == "lstm":
         return arch, "none", None
     if d is not None:
-        if not isinstance(d, int) or d < 1:
-            raise _fail(path, f"{CFG_JSON}: rand_feat_num {d!r} is not a positive integer")
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise _fail(path, f"{CFG_JSON}: rand_feat_num {excerpt(d)} is not a positive integer")
         return arch, ("mixed" if cfg["mixed"] else "gaussian"), d
     return arch, ("one_hot" if cfg["one_hot"] else "physics"), None
 
@@ -125,7 +137,8 @@ def _period(path: Path, cfg: dict[str, Any]) -> tuple[pd.Timestamp, pd.Timestamp
     except ValueError:
         raise _fail(
             path,
-            f"{CFG_JSON}: train_start/train_end {cfg['train_start']!r}/{cfg['train_end']!r} "
+            f"{CFG_JSON}: train_start/train_end {excerpt(cfg['train_start'])}/"
+            f"{excerpt(cfg['train_end'])} "
             "are not dates in the original's DDMMYYYY form",
         ) from None
 
@@ -153,11 +166,7 @@ def read_table(path: Path) -> pd.DataFrame:
         raise _fail(
             path, f"no {ATTRIBUTES_DB}: the static vectors the run trained on are only there"
         )
-    try:
-        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-            frame = pd.read_sql(f"SELECT * FROM '{TABLE}'", conn)
-    except (sqlite3.Error, pd.errors.DatabaseError) as exc:
-        raise _fail(path, f"{ATTRIBUTES_DB} has no readable table {TABLE} ({exc})") from None
+    frame = read_plain_table(db, TABLE, f"--reference-run {path}: {ATTRIBUTES_DB}")
     if "gauge_id" not in frame.columns:
         raise _fail(path, f"{ATTRIBUTES_DB}: table {TABLE} has no gauge_id column")
     frame["gauge_id"] = frame["gauge_id"].astype(str)
@@ -211,12 +220,17 @@ def read_reference_run(path: Path, epoch: int | None = None) -> ReferenceRun:
         raise _fail(path, "not a directory")
     cfg = read_cfg(path)
     arch, static, dim = arch_and_static(path, cfg)
-    seq_length = cfg["seq_length"]
-    if not isinstance(seq_length, int) or seq_length < 1:
-        raise _fail(path, f"{CFG_JSON}: seq_length {seq_length!r} is not a positive integer")
+    seq_length, period = cfg["seq_length"], _period(path, cfg)
+    days = (period[1] - period[0]).days + 1
+    if type(seq_length) is not int or not 1 <= seq_length <= days:
+        raise _fail(
+            path,
+            f"{CFG_JSON}: seq_length {excerpt(seq_length)} is not a whole number of days from 1 "
+            f"to the {days} days of its training period",
+        )
     weights, epoch = find_weights(path, epoch)
     attr_seed = cfg.get("attri_rand_seed") if static in ("gaussian", "mixed") else None
-    run = ReferenceRun(path, cfg, arch, static, dim, attr_seed, seq_length, _period(path, cfg),
+    run = ReferenceRun(path, cfg, arch, static, dim, attr_seed, seq_length, period,
                        weights, epoch, None)  # fmt: skip
     if static == "none":
         return run
@@ -240,9 +254,10 @@ def _check_kind(run: ReferenceRun) -> None:
     if run.static not in ("gaussian", "mixed"):
         return
     n_random = run.dim - (27 if run.static == "mixed" else 0)
-    if not (isinstance(run.attr_seed, int) and 0 <= run.attr_seed < 2**32 and n_random >= 1):
+    seed = run.attr_seed
+    if not (type(seed) is int and 0 <= seed < SEED_LIMIT and n_random >= 1):
         run.notes.append(
-            f"attri_rand_seed {run.attr_seed!r} in {CFG_JSON}: the random columns are known only "
+            f"attri_rand_seed {excerpt(seed)} in {CFG_JSON}: the random columns are known only "
             f"from {ATTRIBUTES_DB} (used as they are)"
         )
     else:

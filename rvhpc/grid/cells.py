@@ -17,7 +17,7 @@ from typing import Any
 from rvhpc import experiments
 from rvhpc.errors import ConfigError
 from rvhpc.grid.scenarios import ListReader, expand_scenarios
-from rvhpc.grid.spec import GridSpec, load_spec
+from rvhpc.grid.spec import GridSpec, check_cell_count, load_spec
 from rvhpc.runfiles import run_is_done
 
 
@@ -129,6 +129,8 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                     "attr_seeds apply only to gaussian and mixed vectors"
                 )
             dims = [None]
+        draws = len(dims) * len(exp.seeds) * (1 if exp.paired else len(exp.attr_seeds))
+        check_cell_count(len(cells) + draws, f"grid {spec.name}")
         for dim, attr_seed, seed in _draws(exp, dims):
             try:
                 experiments.check_cell(exp.arch, exp.static, dim)

@@ -1,154 +1,255 @@
-"""Projected device-hours of a grid from measured training rates, packed and unpacked
-(``rvhpc grid show GRID --estimate [--rates BENCH.json]``).
+"""The work of a grid and its device-hours: the one work estimate behind ``rvhpc grid show``
+(its work line, ``--samples-per-second``, ``--bench``, ``--estimate`` and ``--rates``).
 
-A cell costs its sample-epochs (training samples per epoch x epochs) divided by the rate of one
-member of its arch; packed, a group of K cells that differ only in seed costs one member's
-sample-epochs divided by the per-member rate at K members (``rvhpc bench --members K``). Rates
-come from a file (the JSON of ``benchmarks/bench_packed.py``, a list of ``rvhpc bench --json``
-results, or one per line) or are measured here with a few steps.
+A cell's work is its sample-epochs: its *own* training basins (a scenario's list, the other folds
+of a k-fold) x its own training days (a scenario's period, ``last_years``) x its epochs. Charging
+every cell the grid's whole list and period was once 240 times too high for a scenario grid.
+
+Unpacked, a cell costs its sample-epochs over the per-member rate of its arch at K=1 and its static
+width. Packed (``--pack seeds``), a group of K cells that differ only in seed trains one set of
+samples per member: it costs the cell's sample-epochs over the per-member rate at K, once per pack
+of at most the measured K. Rates come from a file (:mod:`rvhpc.grid.rates`) or are measured here
+(:mod:`rvhpc.training.probe`, within a time budget).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from rvhpc.data.footprint import static_width
 from rvhpc.errors import ConfigError
-from rvhpc.grid.cells import Grid
+from rvhpc.grid.cells import Cell, Grid
 from rvhpc.grid.packing import pack_groups
+from rvhpc.grid.rates import Rate, check_shape, rate_for, read_rates
+from rvhpc.grid.scenarios import base_period, store_basins
+
+#: seconds ``--estimate`` measures for by default
+ESTIMATE_SECONDS = 60.0
+
+
+def grid_basins(grid: Grid) -> int | None:
+    """Basins of the grid's plain list: synthetic count, list file, data.n_basins or the
+    store's; None when unknown."""
+    d = grid.spec.data
+    if d.synthetic is not None:
+        return d.synthetic.basins
+    if isinstance(d.basins, Path) and d.basins.is_file():
+        lines = d.basins.read_text(errors="replace").splitlines()
+        return sum(1 for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    if d.n_basins is not None:
+        return d.n_basins
+    if d.store is not None and d.store.is_file():
+        return len(store_basins(d.store))
+    return None
+
+
+def cell_work(grid: Grid) -> list[tuple[int | None, int | None, int | None]]:
+    """(training basins, training days, sample-epochs) of each cell; None where unknown."""
+    plain_basins = grid_basins(grid)
+    base = base_period(grid.spec)
+    plain_days = (base[1] - base[0]).days + 1 if base is not None else None
+    out = []
+    for c in grid.cells:
+        basins = len(c.config["basins"]) if c.config.get("basins") else plain_basins
+        period = c.config.get("train_period")
+        days = _days(period) if period else plain_days
+        work = basins * days * c.config["epochs"] if basins and days else None
+        out.append((basins, days, work))
+    return out
 
 
 def estimate(grid: Grid) -> dict[str, Any]:
-    """Samples x epochs per cell and for the grid (sample count from basins x training days)."""
-    d = grid.spec.data
-    n_basins: int | None = d.n_basins
-    if d.synthetic is not None:
-        n_basins = d.synthetic.basins
-    elif isinstance(d.basins, Path) and d.basins.is_file():
-        n_basins = sum(1 for line in d.basins.read_text().splitlines() if line.strip())
-    days = None
-    if d.train_period is not None:
-        days = _days(d.train_period)
-    per_epoch = n_basins * days if n_basins and days else None
-    total = 0
-    for c in grid.cells:  # scenario cells name their own basins and period
-        cell_basins = len(c.config["basins"]) if c.config.get("basins") else n_basins
-        cell_days = _days(c.config["train_period"]) if c.config.get("train_period") else days
-        if not (cell_basins and cell_days):
-            total = None
-            break
-        total += cell_basins * cell_days * c.config["epochs"]
+    """The grid's work in samples (a sample is one basin-day of training).
+
+    Parameters
+    ----------
+    grid : Grid
+        A loaded grid.
+
+    Returns
+    -------
+    dict
+        ``basins`` and ``train_days`` (when every cell has the same, else None, with
+        ``basins_range`` and ``days_range``), ``samples_per_epoch`` (likewise) and
+        ``sample_epochs`` of all cells (None when a cell's basin count or period is unknown).
+    """
+    work = cell_work(grid)
+    basins = {b for b, _, _ in work}
+    days = {d for _, d, _ in work}
+    total = None if any(w is None for _, _, w in work) else sum(w for _, _, w in work)
+    one_b = next(iter(basins)) if len(basins) == 1 else None
+    one_d = next(iter(days)) if len(days) == 1 else None
+    known_b = sorted(b for b in basins if b is not None)
+    known_d = sorted(d for d in days if d is not None)
     return {
-        "basins": n_basins,
-        "train_days": days,
-        "samples_per_epoch": per_epoch,
+        "basins": one_b,
+        "train_days": one_d,
+        "samples_per_epoch": one_b * one_d if one_b and one_d else None,
         "sample_epochs": total,
+        "basins_range": [known_b[0], known_b[-1]] if known_b else None,
+        "days_range": [known_d[0], known_d[-1]] if known_d else None,
     }
 
 
-def _days(period) -> int:
+def _days(period: Any) -> int:
     return (pd.Timestamp(period[1]) - pd.Timestamp(period[0])).days + 1
 
 
-_NEEDED = ("arch", "members", "samples_per_s_per_member")
+def _width(cell: Cell, basins: int | None) -> int:
+    return static_width(cell.static, cell.dim, basins or 0) if cell.arch != "lstm" else 0
 
 
-def read_rates(path: Path) -> list[dict[str, Any]]:
-    """Bench results from ``path``: {"rates": [...]}, a list, or JSON lines."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError(f"--rates {path}: cannot read ({exc.strerror})") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        try:
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except ValueError:
-            raise ConfigError(
-                f"--rates {path}: not JSON (use the output of benchmarks/bench_packed.py --out "
-                "or of rvhpc bench --json)"
-            ) from None
-    rates = data.get("rates", [data]) if isinstance(data, dict) else data
-    for r in rates:
-        if not isinstance(r, dict) or any(k not in r for k in _NEEDED):
-            raise ConfigError(f"--rates {path}: every entry needs {', '.join(_NEEDED)}")
-    return rates
-
-
-def static_width(cell: Any, n_basins: int | None) -> int:
-    """Width of a cell's static vector (one-hot: the number of basins)."""
-    if cell.static == "none":
-        return 0
-    if cell.static == "one_hot":
-        return n_basins or 531
-    return cell.dim or 27
-
-
-def rate_for(rates: list[dict], arch: str, members: int, n_static: int) -> tuple[float, int]:
-    """Per-member samples/s of ``arch`` at the largest measured K <= members (nearest static
-    width); (rate, K used). ConfigError when the arch was not measured."""
-    mine = [r for r in rates if r["arch"] == arch]
-    if not mine:
-        raise ConfigError(f"--rates holds no measurement of arch {arch!r}: bench it first")
-    ks = sorted({int(r["members"]) for r in mine})
-    k = max([x for x in ks if x <= members] or [ks[0]])
-    at_k = [r for r in mine if int(r["members"]) == k]
-    best = min(at_k, key=lambda r: abs(int(r.get("n_static", 27)) - n_static))
-    return float(best["samples_per_s_per_member"]), k
-
-
-def measure_rates(grid: Grid, steps: int = 2) -> list[dict]:
-    """Measure here, with the grid's settings, each arch at K = 1 and at its largest pack."""
-    from rvhpc.training.bench import measure
-
-    work = estimate(grid)
-    wanted: dict[tuple[str, int], int] = {}
-    for group in pack_groups(grid.cells):
-        c = group[0]
-        width = static_width(c, work["basins"])
-        for k in {1, len(group)}:
-            wanted[(c.arch, k)] = width
+def _shape(grid: Grid) -> dict[str, int]:
     first = grid.cells[0].config
-    return [
-        measure(
-            arch=arch,
-            members=k,
-            n_static=width,
-            hidden=first["hidden"],
-            batch_size=first["batch_size"],
-            seq_length=first["seq_length"],
-            steps=steps,
-            warmup=1,
-            device=first.get("device", "auto"),
-        )
-        for (arch, k), width in sorted(wanted.items())
-    ]
+    return {k: first[k] for k in ("hidden", "batch_size", "seq_length")}
 
 
-def project(grid: Grid, rates: list[dict]) -> dict[str, Any]:
-    """Device-hours of the grid, one process at a time on one device, unpacked and packed."""
-    work = estimate(grid)
-    per_epoch = work["samples_per_epoch"]
-    if not per_epoch:
+def probe_jobs(grid: Grid) -> list[Any]:
+    """One probe job per (arch, static width) of the grid, with its largest pack and its share
+    of the grid's sample-epochs."""
+    from rvhpc.training.probe import Job
+
+    work = {c.index: w for c, w in zip(grid.cells, cell_work(grid), strict=True)}
+    total = sum(w[2] or 0 for w in work.values()) or 1
+    jobs: dict[tuple[str, int], Job] = {}
+    for group in pack_groups(grid.cells):
+        lead = group[0]
+        key = (lead.arch, _width(lead, work[lead.index][0]))
+        job = jobs.setdefault(key, Job(key[0], key[1], 1, 0.0))
+        job.members = max(job.members, len(group))
+        job.share += sum(work[c.index][2] or 0 for c in group) / total
+    return list(jobs.values())
+
+
+def project(grid: Grid, rates: list[Rate]) -> dict[str, Any]:
+    """Device-hours of the grid, one process at a time on one device, unpacked and packed.
+
+    Parameters
+    ----------
+    grid : Grid
+        A loaded grid.
+    rates : list[Rate]
+        Measurements (read from a file or probed here).
+
+    Returns
+    -------
+    dict
+        cells, packs, device, hours_unpacked, hours_packed, and ``borrowed``: cells charged the
+        rate of another static width than their own.
+
+    Raises
+    ------
+    ConfigError
+        A cell whose basin count or training period is unknown, or an arch without a rate.
+    """
+    work = cell_work(grid)
+    unknown = [c for c, (_, _, w) in zip(grid.cells, work, strict=True) if w is None]
+    if unknown:
         raise ConfigError(
-            f"grid {grid.name}: unknown basin count or training period; cannot project hours"
+            f"grid {grid.name}: cell {unknown[0].id} ({unknown[0].experiment}): unknown basin "
+            "count or training period; set data.n_basins and data.train_period, or prepare the "
+            "store, to project hours"
         )
     unpacked = packed = 0.0
-    for group in pack_groups(grid.cells):
+    borrowed = 0
+    groups = pack_groups(grid.cells)
+    for group in groups:
+        lead = group[0]
+        basins, _, sample_epochs = work[lead.index]
+        width = _width(lead, basins)
         for c in group:
-            rate, _ = rate_for(rates, c.arch, 1, static_width(c, work["basins"]))
-            unpacked += per_epoch * c.config["epochs"] / rate
-        c = group[0]
-        rate, k = rate_for(rates, c.arch, len(group), static_width(c, work["basins"]))
-        packed += per_epoch * max(x.config["epochs"] for x in group) / rate * -(-len(group) // k)
+            rate, _ = rate_for(rates, c.arch, 1, width)
+            unpacked += work[c.index][2] / rate.samples_per_s_per_member
+            borrowed += rate.n_static != width
+        rate, k = rate_for(rates, lead.arch, len(group), width)
+        packed += sample_epochs / rate.samples_per_s_per_member * -(-len(group) // k)
     return {
         "cells": len(grid.cells),
-        "packs": len(pack_groups(grid.cells)),
-        "device": sorted({str(r.get("device", "?")) for r in rates}),
+        "packs": len(groups),
+        "device": sorted({r.device for r in rates}),
         "hours_unpacked": unpacked / 3600,
         "hours_packed": packed / 3600,
+        "borrowed": borrowed,
     }
+
+
+def work_estimate(
+    grid: Grid,
+    *,
+    samples_per_second: float | None = None,
+    bench: bool = False,
+    rates: Path | None = None,
+    measure: bool = False,
+    budget_s: float | None = None,
+) -> dict[str, Any]:
+    """Everything ``rvhpc grid show`` says about a grid's work, from one place.
+
+    Parameters
+    ----------
+    grid : Grid
+        A loaded grid.
+    samples_per_second : float, optional
+        A throughput the user measured: adds ``hours`` (all cells, one device, unpacked).
+    bench : bool
+        Measure that throughput here: the K=1 rate of the grid's first cell's arch.
+    rates : Path, optional
+        A rates file: adds ``projection`` from it.
+    measure : bool
+        Without ``rates``: probe the rates here (:func:`rvhpc.training.probe.probe`) within
+        ``budget_s`` seconds, each measurement logged as it is made.
+    budget_s : float, optional
+        Seconds the probe spends (default ESTIMATE_SECONDS).
+
+    Returns
+    -------
+    dict
+        :func:`estimate`'s keys, ``hours`` and ``samples_per_second`` when a throughput was
+        given or benched, ``projection`` (:func:`project`) and ``rates`` when projected.
+
+    Raises
+    ------
+    ConfigError
+        A bad rates file, rates of another shape, a cell of unknown size, or a probe that does
+        not fit into memory.
+    """
+    work = estimate(grid)
+    shape = _shape(grid)
+    for option, value in (
+        ("--samples-per-second", samples_per_second),
+        ("--estimate-seconds", budget_s),
+    ):
+        if value is not None and not 0 < value < float("inf"):
+            raise ConfigError(f"{option} {value}: give a number above 0")
+    if bench and samples_per_second is None:
+        samples_per_second = _bench(grid, shape)
+    if samples_per_second is not None:
+        work["samples_per_second"] = samples_per_second
+        total = work["sample_epochs"]
+        work["hours"] = total / samples_per_second / 3600 if total else None
+    if rates is not None or measure:
+        if rates is not None:
+            found = read_rates(rates)
+            check_shape(found, shape, f"--rates {rates}")
+        else:
+            from rvhpc.training.probe import probe
+
+            device = grid.cells[0].config.get("device", "auto")
+            budget = ESTIMATE_SECONDS if budget_s is None else budget_s
+            measured = probe(probe_jobs(grid), device=device, budget_s=budget, **shape)
+            found = [Rate.model_validate(r) for r in measured]
+            work["rates"] = measured
+        work["projection"] = project(grid, found)
+    return work
+
+
+def _bench(grid: Grid, shape: dict[str, int]) -> float:
+    """Samples/s of the grid's first cell's arch (K=1) measured here, a few steps."""
+    from rvhpc.training.bench import measure
+
+    first = grid.cells[0]
+    width = _width(first, cell_work(grid)[0][0])
+    result = measure(arch=first.arch, n_static=width, steps=5, warmup=1, **shape)
+    return result["samples_per_s"]

@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rvhpc.errors import ConfigError, RvhpcError
+from rvhpc.errors import ConfigError, RvhpcError, excerpt
 from rvhpc.grid.spec import (
     EvaluationSpec,
     ExperimentSpec,
     GridSpec,
     LastYears,
     basin_list_name,
+    check_cell_count,
 )
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -124,14 +125,15 @@ class ListReader:
             return synthetic_ids(data.synthetic.basins, data.synthetic.seed)
         store = data.store
         if store is not None and store.is_file():
-            return _store_basins(store)
+            return store_basins(store)
         raise ConfigError(
             f"grid {self.spec.name}: k-fold needs the basin ids when the grid is loaded: "
             "give data.basins as a list file, or prepare data.store first"
         )
 
 
-def _store_basins(path: Path) -> list[str]:
+def store_basins(path: Path) -> list[str]:
+    """The basin ids of an existing store, in its order."""
     import h5py
 
     with h5py.File(path, "r") as f:
@@ -151,7 +153,9 @@ def union_ids(spec: GridSpec, reader: ListReader) -> list[str]:
     return list(dict.fromkeys(b for name in lists for b in reader.ids(name)))
 
 
-def _base_period(spec: GridSpec) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+def base_period(spec: GridSpec) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The grid's training period: data.train_period, else the existing store's; None when
+    neither is known (a store not prepared yet)."""
     if spec.data.train_period is not None:
         return tuple(pd.Timestamp(d) for d in spec.data.train_period)
     store = spec.data.store
@@ -165,11 +169,17 @@ def _base_period(spec: GridSpec) -> tuple[pd.Timestamp, pd.Timestamp] | None:
 
 def resolve_period(spec: GridSpec, entry: Any, where: str) -> tuple[tuple[str, str], str]:
     """(start, end) ISO dates and run-dir label of one training-period entry."""
-    base = _base_period(spec)
+    base = base_period(spec)
     if isinstance(entry, LastYears):
         if base is None:
             raise ConfigError(
                 f"{where}: last_years needs data.train_period (or an existing data.store)"
+            )
+        span = base[1].year - base[0].year + 1  # calendar years the period touches
+        if entry.last_years > span:
+            raise ConfigError(
+                f"{where}: last_years {entry.last_years} is longer than data.train_period "
+                f"{base[0].date()}..{base[1].date()}; use at most {span}"
             )
         end = base[1]
         start = end - pd.DateOffset(years=entry.last_years) + pd.Timedelta(days=1)
@@ -178,7 +188,9 @@ def resolve_period(spec: GridSpec, entry: Any, where: str) -> tuple[tuple[str, s
         try:
             start, end = (pd.Timestamp(d) for d in entry)
         except ValueError:
-            raise ConfigError(f"{where}: train period {list(entry)} is not two dates") from None
+            raise ConfigError(
+                f"{where}: train period {excerpt(list(entry))} is not two dates"
+            ) from None
         label = f"{start:%Y%m%d}-{end:%Y%m%d}"
     if start > end:
         raise ConfigError(f"{where}: train period {label} starts after it ends")
@@ -227,6 +239,9 @@ def expand_scenarios(spec: GridSpec, exp: ExperimentSpec, reader: ListReader, wh
     plain = names == [None] and not periods and evaluation.scheme == "temporal"
     if plain:
         return [Scenario(basin_list_name(spec.data), None, plain=True)]
+    check_cell_count(
+        len(names) * len(periods or [None]) * (evaluation.folds or 1), f"{where}: scenarios"
+    )
     resolved = [resolve_period(spec, p, where) for p in periods] if periods else [(None, None)]
     out = []
     for name in names:

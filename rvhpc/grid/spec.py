@@ -10,23 +10,42 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from rvhpc.config_io import Int, Strict, read_yaml, validate
+from rvhpc.config_io import Int, Seed, Strict, read_yaml, validate
 from rvhpc.errors import ConfigError
 from rvhpc.periods import parse_period, warn_overlap
 from rvhpc.resources import builtin_grid, builtin_grid_names
+from rvhpc.training.config import MAX_DIM
+
+#: bounds of the grid file's own numbers (docs/limits.md): far beyond any real study, close
+#: enough that a typo (a few zeros too many) is refused before anything is allocated
+MAX_BASINS = 100_000  # Caravan with its extensions holds about 22,000
+MAX_LAST_YEARS = 200
+MAX_FOLDS = 1_000
+#: the most cells (training runs) one grid expands to; the paper's grid has 240
+MAX_CELLS = 50_000
+
+
+def check_cell_count(count: int, where: str) -> None:
+    """ConfigError when a grid would expand to more than MAX_CELLS cells, raised before the
+    product of its axes is built (a few long lists multiply to billions)."""
+    if count > MAX_CELLS:
+        raise ConfigError(
+            f"{where}: expands to {count:,} cells, more than {MAX_CELLS:,}; split the study into "
+            "several grids or shorten its lists"
+        )
 
 
 class SyntheticSpec(Strict):
     """A synthetic CAMELS US tree that rvhpc generates when it is missing."""
 
-    basins: Int = Field(ge=1)
+    basins: Int = Field(ge=1, le=MAX_BASINS)
     start: str
     end: str
-    seed: Int = 0
+    seed: Seed = 0
 
     @model_validator(mode="after")
     def _dates(self) -> SyntheticSpec:
@@ -37,7 +56,7 @@ class SyntheticSpec(Strict):
 class LastYears(Strict):
     """A training period: the last N years of the grid's training period."""
 
-    last_years: int = Field(ge=1)
+    last_years: Int = Field(ge=1, le=MAX_LAST_YEARS)
 
 
 #: a training-period scenario: the last N years, or explicit [start, end] dates
@@ -59,8 +78,8 @@ class EvaluationSpec(Strict):
     basins (PUB: each fold predicts the basins the other folds trained on)."""
 
     scheme: Literal["temporal", "kfold"] = "temporal"
-    folds: int | None = Field(None, ge=2)
-    seed: int = 0
+    folds: Int | None = Field(None, ge=2, le=MAX_FOLDS)
+    seed: Seed = 0
 
     @model_validator(mode="after")
     def _folds(self) -> EvaluationSpec:
@@ -84,7 +103,7 @@ class DataSpec(Strict):
     synthetic: SyntheticSpec | None = None
     name: str | None = None  # basin-list name in run directories (default: the list's stem)
     n_basins: Int | None = Field(
-        None, ge=1
+        None, ge=1, le=MAX_BASINS
     )  # only for the work estimate when the list is not at hand
     train_periods: list[PeriodSpec] | None = None  # training-length scenarios of every experiment
 
@@ -140,9 +159,9 @@ class ExperimentSpec(Strict):
     name: str | None = None  # default: the paper's name (EP, EG-64, ...)
     arch: str
     static: str
-    dims: list[Int] | None = None
-    attr_seeds: list[Int] | Literal["paired"] = Field(default_factory=lambda: [0])
-    seeds: list[Int] = Field(default_factory=lambda: [0])
+    dims: list[Annotated[Int, Field(ge=1, le=MAX_DIM)]] | None = None
+    attr_seeds: list[Seed] | Literal["paired"] = Field(default_factory=lambda: [0])
+    seeds: list[Seed] = Field(default_factory=lambda: [0])
     basin_lists: list[str] | None = None  # names of data.basins lists (default: every list)
     train_periods: list[PeriodSpec] | None = None  # default: data.train_periods
     evaluation: EvaluationSpec | None = None  # default: the grid's evaluation

@@ -14,6 +14,7 @@ from rvhpc.grid.manifest import data_plan
 from rvhpc.grid.packing import check_pack_mode, pack_groups
 from rvhpc.hpc import slurm
 from rvhpc.hpc.profile import load_profile
+from rvhpc.hpc.quoting import command_line
 
 
 @dataclass
@@ -92,12 +93,24 @@ def submit_grid(
 
 
 def dry_run_text(p: slurm.Plan) -> str:
-    """Each script of a plan with the sbatch command that would submit it."""
+    """Each script of a plan with the sbatch command that would submit it, every word
+    shell-quoted (a runs_dir holding ``$(...)`` is pasted as text, never run).
+
+    Parameters
+    ----------
+    p : slurm.Plan
+        The plan of :func:`submit_grid`.
+
+    Returns
+    -------
+    str
+        The scripts and ``# would run: sbatch ...`` lines.
+    """
     parts = []
     for array in p.arrays:
         parts.append(f"# {array.script}\n{array.text}")
-        parts.append("# would run: " + " ".join(p.sbatch_argv(array)))
+        parts.append("# would run: " + command_line(p.sbatch_argv(array)))
     if p.collect_script is not None:
         parts.append(f"# {p.collect_script}\n{p.collect_text}")
-        parts.append("# would run: " + " ".join(p.collect_argv([])))
+        parts.append("# would run: " + command_line(p.collect_argv([])))
     return "\n".join(parts)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rvhpc.errors import ConfigError
 from rvhpc.jobenv import JobEnv, resolve_device, thread_count
 from rvhpc.models.packed import PackedModel
 from rvhpc.training.loop import EpochRunner
@@ -58,6 +59,90 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+class BenchPack:
+    """A pack of ``members`` models of one arch on a synthetic (or given) store, with its
+    optimizer and one fixed batch of rows per member: :meth:`step` is one training step of
+    ``rvhpc train``, timed. Shared by :func:`measure` (``rvhpc bench``) and the work estimate's
+    probe (:mod:`rvhpc.training.probe`).
+
+    Parameters
+    ----------
+    arch : str
+        Architecture.
+    members : int
+        K, the members trained together (1: a single run).
+    n_static : int
+        Width of the static vectors (ignored for ``lstm``).
+    hidden, batch_size, seq_length : int
+        The training shape.
+    device : torch.device
+        Where to train.
+    data : BasinStore
+        The store the batches are gathered from.
+    seed : int
+        Seed of the weights, the vectors and the rows.
+
+    Raises
+    ------
+    ConfigError
+        The step would need more memory than is available (data/footprint.py).
+    """
+
+    def __init__(
+        self,
+        arch: str,
+        members: int,
+        n_static: int,
+        hidden: int,
+        batch_size: int,
+        seq_length: int,
+        device: torch.device,
+        data: Any,
+        seed: int = 0,
+    ) -> None:
+        from rvhpc.data.footprint import check_step_memory
+        from rvhpc.data.sampler import WindowSampler
+        from rvhpc.models import build_model
+
+        self.n_static = 0 if arch == "lstm" else n_static
+        self.members, self.batch_size, self.device = members, batch_size, device
+        check_step_memory(
+            arch, members, self.n_static, hidden, batch_size, seq_length, len(data.basins), device
+        )
+        self.sampler = WindowSampler(data, seq_length=seq_length)
+        self.samples = self.sampler.train_samples()
+        if len(self.samples) == 0:
+            raise ConfigError(f"{data.path}: no training samples for --seq-length {seq_length}")
+        models = []
+        for k in range(members):
+            torch.manual_seed(seed + k)
+            models.append(build_model(arch, n_dynamic=5, n_static=self.n_static, hidden=hidden))
+        self.pack = PackedModel(models).to(device)
+        gen = torch.Generator().manual_seed(seed)
+        statics = None
+        if self.n_static:
+            statics = torch.randn(members, len(data.basins), self.n_static, generator=gen)
+            statics = statics.to(device)
+        optimizer = torch.optim.Adam(self.pack.parameters(), lr=1e-3)
+        self.runner = EpochRunner(
+            self.pack, optimizer, self.sampler, self.samples, statics,
+            batch_size=batch_size, seeds=[seed + k for k in range(members)], clip_norm=1.0,
+            dropout=0.4, hidden=hidden, device=device, env=JobEnv(),
+        )  # fmt: skip
+        self.runner.seed_dropout(1)
+        rng = np.random.default_rng(seed)
+        self.rows = [rng.integers(0, len(self.samples), size=batch_size) for _ in range(members)]
+        self.pack.train()
+
+    def step(self, rows: list[np.ndarray] | None = None) -> float:
+        """Seconds of one training step (on ``rows``, default the fixed batch)."""
+        _sync(self.device)
+        t0 = time.perf_counter()
+        self.runner.step(self.rows if rows is None else rows)
+        _sync(self.device)
+        return time.perf_counter() - t0
+
+
 def measure(
     arch: str = "ea",
     hidden: int = 256,
@@ -75,18 +160,28 @@ def measure(
     """Training samples per second of a pack of ``members`` (aggregate and per member), data
     loading included; members = 1 is a single run.
 
+    Parameters
+    ----------
+    arch, hidden, batch_size, seq_length, members, n_static : the shape measured
+    steps, warmup : timed steps, after untimed ones
+    device, threads : where to run (``auto``: the GPU when there is one)
+    store : a store to gather batches from (default: synthetic data in memory)
+    seed : seed of the weights, vectors and batches
+
     Returns
     -------
     dict
         arch, hidden, batch_size, seq_length, steps, device, threads, store, members, n_static,
         samples_per_s (all members), samples_per_s_per_member, seconds_per_step,
         data_seconds_per_step, data_fraction.
+
+    Raises
+    ------
+    ConfigError
+        An unknown arch, a value below 1, or a shape that does not fit into memory.
     """
-    from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.store import open_store
-    from rvhpc.errors import ConfigError
     from rvhpc.experiments import ARCHS
-    from rvhpc.models import build_model
 
     if arch not in ARCHS:
         raise ConfigError(f"unknown --arch {arch!r}: choose one of {', '.join(ARCHS)}")
@@ -108,56 +203,19 @@ def measure(
         if store is not None
         else synthetic_store(seq_length=seq_length, seed=seed)
     )
-    sampler = WindowSampler(data, seq_length=seq_length)
-    samples = sampler.train_samples()
-    if len(samples) == 0:
-        raise ConfigError(f"{store}: no training samples for --seq-length {seq_length}")
-    n_stat = 0 if arch == "lstm" else n_static
-    models = []
-    for k in range(members):
-        torch.manual_seed(seed + k)
-        models.append(build_model(arch, n_dynamic=5, n_static=n_stat, hidden=hidden))
-    pack = PackedModel(models).to(dev)
-    gen = torch.Generator().manual_seed(seed)
-    statics = (
-        None
-        if n_stat == 0
-        else torch.randn(members, len(data.basins), n_stat, generator=gen).to(dev)
-    )
-    optimizer = torch.optim.Adam(pack.parameters(), lr=1e-3)
-    runner = EpochRunner(
-        pack,
-        optimizer,
-        sampler,
-        samples,
-        statics,
-        batch_size=batch_size,
-        seeds=[seed + k for k in range(members)],
-        clip_norm=1.0,
-        dropout=0.4,
-        hidden=hidden,
-        device=dev,
-        env=JobEnv(),
-    )
-    runner.seed_dropout(1)
+    bench = BenchPack(arch, members, n_static, hidden, batch_size, seq_length, dev, data, seed)
     rng = np.random.default_rng(seed)
     batches = [
-        [rng.integers(0, len(samples), size=batch_size) for _ in range(members)]
+        [rng.integers(0, len(bench.samples), size=batch_size) for _ in range(members)]
         for _ in range(warmup + steps)
     ]
-    pack.train()
     for rows in batches[:warmup]:
-        runner.step(rows)
-    _sync(dev)
-    t0 = time.perf_counter()
-    for rows in batches[warmup:]:
-        runner.step(rows)
-    _sync(dev)
-    step_s = (time.perf_counter() - t0) / steps
+        bench.step(rows)
+    step_s = sum(bench.step(rows) for rows in batches[warmup:]) / steps
     t0 = time.perf_counter()
     for rows in batches[warmup:]:
         for r in rows:
-            x_d, y, q, b = sampler.batch(samples[r])
+            x_d, y, q, b = bench.sampler.batch(bench.samples[r])
             x_d.to(dev), y.to(dev), q.to(dev)
     _sync(dev)
     data_s = (time.perf_counter() - t0) / steps
@@ -171,7 +229,7 @@ def measure(
         "threads": torch.get_num_threads() if dev.type == "cpu" else None,
         "store": str(store) if store is not None else "synthetic",
         "members": members,
-        "n_static": n_stat,
+        "n_static": bench.n_static,
         "samples_per_s": members * batch_size / step_s,
         "samples_per_s_per_member": batch_size / step_s,
         "seconds_per_step": step_s,

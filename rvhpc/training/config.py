@@ -1,14 +1,33 @@
-"""The training configuration of one grid cell (reference.md section 1 settings as defaults)."""
+"""The training configuration of one grid cell (reference.md section 1 settings as defaults).
+
+:class:`TrainConfig` is also the one source of ``rvhpc train``'s options: a field made with
+:func:`option` (a help text, optionally an option name) becomes ``--field-name`` there, with the
+field's type and default (``rvhpc/cli/_config_options.py`` turns :meth:`TrainConfig.cli_fields`
+into Typer options). Adding a training setting the user can pass on the command line is one line
+here, e.g.::
+
+    validation_period: Int | None = option("Epochs between validations.", None, ge=1, le=MAX_EPOCHS)
+
+and it is then a key of the grid's ``train:`` block, an option of ``rvhpc train`` and part of the
+run's identity; the docs/cli pages are regenerated with ``python -m rvhpc.cli.helpdocs docs/cli``.
+
+Every number is bounded (docs/limits.md): the limits lie far beyond any real study but refuse a
+typo of a few zeros before anything is allocated (``hidden: 1e9`` once tried to allocate
+gigabytes under ``grid show --estimate``, ``epochs: 1e15`` projected 82 billion device-hours).
+"""
 
 from __future__ import annotations
 
+import types
+import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
-from rvhpc.config_io import Float, Int, Strict
-from rvhpc.errors import ConfigError
+from rvhpc.config_io import Float, Int, Seed, Strict, location
+from rvhpc.errors import ConfigError, excerpt
 from rvhpc.experiments import KINDS_WITH_DIM, check_cell, experiment_name
 
 #: fields that change how a run executes but not what it computes; a resumed run may change them
@@ -16,6 +35,54 @@ RUNTIME_FIELDS = ("device", "log_every", "threads")
 PRECISIONS = ("fp32", "tf32", "bf16")
 #: fields of basin-list, training-period and PUB scenarios (left out of the identity when None)
 SCENARIO_FIELDS = ("basins", "eval_basins", "train_period")
+
+#: bounds of the numeric settings (docs/limits.md); the paper's values are 20, 256, 256 and 270
+MAX_EPOCHS = 10_000
+MAX_HIDDEN = 4_096
+MAX_BATCH = 65_536
+MAX_SEQ_DAYS = 3_660  # ten years of daily inputs
+MAX_LR = 10.0
+MAX_CLIP = 1e6
+MAX_FORGET_BIAS = 100.0
+MAX_LOG_EVERY = 1_000_000
+MAX_THREADS = 4_096
+#: the largest static dimension d; the memory check (data/footprint.py) refuses far less on any
+#: real machine, with the gigabytes it would take
+MAX_DIM = 100_000_000
+
+
+def option(help: str, default: Any = ..., *, name: str | None = None, **bounds: Any) -> Any:
+    """A TrainConfig field that is also an option of ``rvhpc train``.
+
+    Parameters
+    ----------
+    help : str
+        The option's help text ("" for none).
+    default : Any
+        The field's default (``...``: required).
+    name : str, optional
+        The option name when it is not ``--`` plus the field name with dashes
+        (``initial_forget_bias`` is ``--forget-bias``).
+    **bounds
+        pydantic constraints (``ge``, ``le``, ...).
+
+    Returns
+    -------
+    pydantic FieldInfo
+    """
+    return Field(default, description=help, json_schema_extra={"cli": name or ""}, **bounds)
+
+
+@dataclass(frozen=True)
+class CliField:
+    """One ``rvhpc train`` option made from a TrainConfig field (no Typer here: see the CLI)."""
+
+    field: str
+    option: str
+    help: str
+    type: type
+    optional: bool
+    default: Any  # ``...`` when required
 
 
 class TrainConfig(Strict):
@@ -27,35 +94,64 @@ class TrainConfig(Strict):
 
     model_config = ConfigDict(frozen=True)  # unknown keys are refused by Strict
 
-    store: Path
-    arch: str = "ea"
-    static: str = "physics"
-    dim: Int | None = None
-    attr_seed: Int = Field(0, ge=0, lt=2**32)  # numpy's legacy seed range (np.random.seed)
-    seed: Int = 0
+    store: Path = option("Basin store (rvhpc data prepare).")
+    arch: str = option("Architecture: ea, ct, sr, fm or lstm (no statics).", "ea")
+    static: str = option("Static vector: physics, gaussian, mixed, one_hot, none.", "physics")
+    dim: Int | None = option(
+        "Dimension d of gaussian/mixed vectors (mixed: d >= 28).", None, ge=1, le=MAX_DIM
+    )
+    attr_seed: Seed = option("Seed of the Gaussian static vectors.", 0)
+    seed: Seed = option("Init seed (model weights, sample order, dropout).", 0)
     #: the grid's ``attr_seeds: paired``: this run's draw follows its init seed (attr_seed == seed),
     #: and collect ensembles a dimension's runs across their (seed, attr_seed) pairs. A label for
     #: grouping, not part of what is computed: left out of :meth:`identity`.
-    paired_draw: bool = False
-    epochs: Int = Field(20, ge=1)
-    hidden: Int = Field(256, ge=1)
-    batch_size: Int = Field(256, ge=1)
-    seq_length: Int = Field(270, ge=1)
-    lr: Float = Field(1e-3, gt=0)
-    lr_late: Float = Field(5e-4, gt=0)
-    lr_late_epoch: Int = Field(11, ge=1)
-    dropout: Float = Field(0.4, ge=0, lt=1)
-    clip_norm: Float = Field(1.0, gt=0)
-    initial_forget_bias: Float = 5.0
+    paired_draw: bool = option(
+        "Label the run as one of a paired study (--attr-seed equal to --seed, as a grid's "
+        "attr_seeds: paired): collect ensembles such runs across their draws.",
+        False,
+    )
+    epochs: Int = option("", 20, ge=1, le=MAX_EPOCHS)
+    hidden: Int = option("Hidden size.", 256, ge=1, le=MAX_HIDDEN)
+    batch_size: Int = option(
+        "GLOBAL batch; each of N DDP ranks takes batch/N (must divide).", 256, ge=1, le=MAX_BATCH
+    )
+    seq_length: Int = option("Input window in days.", 270, ge=1, le=MAX_SEQ_DAYS)
+    lr: Float = option("Adam learning rate of the first epochs.", 1e-3, gt=0, le=MAX_LR)
+    lr_late: Float = option("Learning rate from --lr-late-epoch on.", 5e-4, gt=0, le=MAX_LR)
+    lr_late_epoch: Int = option(
+        "1-based epoch from which --lr-late applies.", 11, ge=1, le=MAX_EPOCHS
+    )
+    dropout: Float = option("Dropout on the last hidden state.", 0.4, ge=0, lt=1)
+    clip_norm: Float = option("Gradient-norm clip.", 1.0, gt=0, le=MAX_CLIP)
+    initial_forget_bias: Float = option(
+        "Initial value of the first H gate biases.",
+        5.0,
+        name="--forget-bias",
+        ge=-MAX_FORGET_BIAS,
+        le=MAX_FORGET_BIAS,
+    )
     #: output mean/std: ``observed`` (the store's, over training samples) or ``original`` (the
     #: original code's, missing days counted as -999 cfs; rvhpc.data.scalers)
-    output_stats: Literal["observed", "original"] = "observed"
-    device: str = "auto"
-    log_every: Int = Field(50, ge=1)
-    threads: Int | None = Field(None, ge=1)
+    output_stats: Literal["observed", "original"] = option(
+        "Discharge mean/std: observed (training samples) or original (the original code's: "
+        "missing days as -999 cfs, see docs/departures.md).",
+        "observed",
+    )
+    device: str = option("auto (GPU when available), cpu, cuda or cuda:N.", "auto")
+    log_every: Int = option(
+        "Batches between log lines when not on a terminal.", 50, ge=1, le=MAX_LOG_EVERY
+    )
+    threads: Int | None = option(
+        "CPU threads (default: SLURM_CPUS_PER_TASK or OMP_NUM_THREADS).",
+        None,
+        ge=1,
+        le=MAX_THREADS,
+    )
     #: fp32 (strict: no TF32 in matmuls or cuDNN), tf32 (TF32 tensor cores for float32 matmuls on
     #: Ampere+ GPUs: 10-bit mantissa products, fp32 accumulation) or bf16 (refused for now)
-    precision: str = "fp32"
+    precision: str = option(
+        "fp32 (default, strict: no TF32) or tf32 (TF32 tensor cores on the GPU).", "fp32"
+    )
     # scenario fields (rvhpc/scenarios.py); None = the whole store, its whole training period
     basins: list[str] | None = None  # training basins, a subset of the store's
     eval_basins: list[str] | None = None  # basins predicted in the eval period (PUB: held out)
@@ -94,6 +190,27 @@ class TrainConfig(Strict):
             ValidationError
         ) as exc:  # check_cell's ConfigError is not a ValueError: it passes through
             raise ConfigError(_one_line(exc)) from None
+
+    @classmethod
+    def cli_fields(cls) -> list[CliField]:
+        """The fields made with :func:`option`, in field order, as ``rvhpc train`` options.
+
+        Returns
+        -------
+        list[CliField]
+            Option name, help, plain type (``int`` for ``Int``, ``str`` for a Literal), whether
+            it may be None, and the default (``...`` when required).
+        """
+        out = []
+        for name, info in cls.model_fields.items():
+            extra = info.json_schema_extra
+            if not isinstance(extra, dict) or "cli" not in extra:
+                continue
+            base, optional = _plain_type(info.annotation)
+            default = ... if info.is_required() else info.default
+            opt = str(extra["cli"]) or "--" + name.replace("_", "-")
+            out.append(CliField(name, opt, info.description or "", base, optional, default))
+        return out
 
     @property
     def experiment(self) -> str:
@@ -147,9 +264,23 @@ def check_scenario(
             raise ConfigError(f"training option train_period: {period[0]} is after {period[1]}")
 
 
+def _plain_type(annotation: Any) -> tuple[type, bool]:
+    """(plain type, may be None) of a field annotation: ``Int | None`` -> (int, True), a Literal
+    of strings -> (str, False)."""
+    optional = False
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        optional, annotation = True, args[0]
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) is Literal:
+        annotation = type(typing.get_args(annotation)[0])
+    return annotation, optional
+
+
 def _one_line(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "config"
-    msg = err["msg"]
+    where = location(err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return f"training option {where}: {msg} (got {err.get('input')!r}){more}"
+    return f"training option {where}: {msg} (got {excerpt(err.get('input'))}){more}"

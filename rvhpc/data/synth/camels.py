@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from rvhpc import progress
+from rvhpc.config_io import check_seed
 from rvhpc.data.camels import ATTRIBUTE_DIR, CFS_TO_M3S, FORCING_DIR, STREAMFLOW_DIR
 from rvhpc.data.synth import attrs as synth_attrs
 from rvhpc.data.synth.hydrology import bucket, gaps, parameters
@@ -148,6 +149,7 @@ def synthesize(
 def _synthesize(root: Path, n_basins: int, start: str, end: str, seed: int) -> SynthResult:
     if n_basins < 1:
         raise DataError(f"--basins must be at least 1, got {n_basins}")
+    check_seed("--seed", seed)
     try:
         dates = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D")
     except (ValueError, TypeError) as exc:
