@@ -110,15 +110,38 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def location(loc: tuple) -> str:
-    """A pydantic error location as the user's key path (``experiments.1.attr_seeds.0``),
-    without the internal tags of union members (``list[function-after[...]]``)."""
+    """A pydantic error location as the user's key path.
+
+    Parameters
+    ----------
+    loc : tuple
+        ``ValidationError.errors()[i]["loc"]``.
+
+    Returns
+    -------
+    str
+        ``experiments.1.attr_seeds.0``: the keys and list indices, without pydantic's internal
+        tags of union members (``list[function-after[...]]``); ``(top level)`` when empty.
+    """
     parts = [str(p) for p in loc if isinstance(p, int) or str(p).isidentifier()]
     return ".".join(parts) or "(top level)"
 
 
 def describe_validation_error(source: str, exc: ValidationError) -> str:
-    """The first problem of a ValidationError as ``source: key.path: message (got value)``;
-    the number of further problems is appended."""
+    """The first problem of a ValidationError as one line.
+
+    Parameters
+    ----------
+    source : str
+        What the line names first (a file, ``--rates FILE: entry 3``).
+    exc : ValidationError
+        The error.
+
+    Returns
+    -------
+    str
+        ``source: key.path: message (got excerpt)``, with ``[+N more problem(s)]`` appended.
+    """
     errors = exc.errors()
     first = errors[0]
     where = location(first["loc"])
@@ -263,5 +286,22 @@ def validate(model: type[M], data: dict, source: str) -> M:
 
 
 def load_yaml_model(model: type[M], path: Path) -> M:
-    """:func:`read_yaml` then :func:`validate` (ConfigError naming ``path``)."""
+    """A YAML file validated into ``model``.
+
+    Parameters
+    ----------
+    model : type[BaseModel]
+        The pydantic model.
+    path : Path
+        The file (:func:`read_yaml`'s limits apply).
+
+    Returns
+    -------
+    BaseModel
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``path``.
+    """
     return validate(model, read_yaml(path), str(path))

@@ -99,7 +99,18 @@ _OS_ADVICE = {
 
 @contextmanager
 def naming(path: str | os.PathLike) -> Iterator[None]:
-    """Give OSErrors that name no file (a ``write`` on a full disk) the path being written."""
+    """Give OSErrors that name no file (a ``write`` on a full disk) the path being written.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file or folder being written inside the block.
+
+    Raises
+    ------
+    OSError
+        The error of the block, with ``path`` as its file name when it named none.
+    """
     try:
         yield
     except OSError as exc:
@@ -109,7 +120,18 @@ def naming(path: str | os.PathLike) -> Iterator[None]:
 
 
 def os_error_line(exc: OSError) -> str:
-    """One line for an OSError: the path(s) it names, what went wrong, what to do."""
+    """One line for an OSError: the path(s) it names, what went wrong, what to do.
+
+    Parameters
+    ----------
+    exc : OSError
+        The error.
+
+    Returns
+    -------
+    str
+        ``path[ -> path2]: advice``, never a line break.
+    """
     paths = [str(p) for p in (exc.filename, exc.filename2) if p not in (None, "")]
     where = " -> ".join(paths)
     what = _OS_ADVICE.get(exc.errno) if exc.errno is not None else None

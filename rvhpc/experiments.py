@@ -81,8 +81,19 @@ def experiment_name(arch: str, static: str, dim: int | None = None) -> str:
 
 
 def seed_dir(seed: int) -> str:
-    """The folder of one init seed's run: ``seed<N>`` (the original code's layout, the last level
-    of :func:`run_subdir`, and each member's folder of ``rvhpc train --seeds``)."""
+    """The folder of one init seed's run.
+
+    Parameters
+    ----------
+    seed : int
+        The init seed.
+
+    Returns
+    -------
+    str
+        ``seed<N>``: the original code's layout, the last level of :func:`run_subdir`, and each
+        member's folder of ``rvhpc train --seeds``.
+    """
     return f"seed{seed}"
 
 

@@ -17,8 +17,23 @@ FIRST_DAY, LAST_DAY = dt.date(1678, 1, 1), dt.date(2261, 12, 31)
 
 
 def parse_period(period: Sequence) -> tuple[dt.date, dt.date]:
-    """(start, end) of a period; ValueError (one line, no location) when it is not two ordered
-    YYYY-MM-DD dates."""
+    """(start, end) of a period.
+
+    Parameters
+    ----------
+    period : sequence
+        Two YYYY-MM-DD dates (text or dates), first and last day, inclusive.
+
+    Returns
+    -------
+    tuple[date, date]
+
+    Raises
+    ------
+    ValueError
+        One line, no location (the caller adds it): not two dates, a day outside
+        FIRST_DAY..LAST_DAY, or the start after the end.
+    """
     if isinstance(period, str | bytes) or len(period) != 2:
         raise ValueError(
             f"expected [first day, last day] as two YYYY-MM-DD dates, got {excerpt(period)}"
@@ -44,13 +59,32 @@ def parse_period(period: Sequence) -> tuple[dt.date, dt.date]:
 
 
 def overlap_days(train: Sequence, evaluation: Sequence) -> int:
-    """Days that lie in both periods (0 when they are disjoint)."""
+    """Days that lie in both periods.
+
+    Parameters
+    ----------
+    train, evaluation : sequence
+        Two periods (:func:`parse_period`).
+
+    Returns
+    -------
+    int
+        The shared days; 0 when the periods are disjoint.
+    """
     (a, b), (c, d) = parse_period(train), parse_period(evaluation)
     return max(0, (min(b, d) - max(a, c)).days + 1)
 
 
 def warn_overlap(train: Sequence, evaluation: Sequence, where: str) -> None:
-    """A progress warning when the evaluation period overlaps the training period."""
+    """A progress warning when the evaluation period overlaps the training period.
+
+    Parameters
+    ----------
+    train, evaluation : sequence
+        The periods.
+    where : str
+        What the warning names (``grid paper``).
+    """
     days = overlap_days(train, evaluation)
     if days:
         progress.log(

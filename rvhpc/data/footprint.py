@@ -23,7 +23,22 @@ _COPIES_OF_WEIGHTS = 4
 
 
 def static_width(static: str, dim: int | None, n_basins: int) -> int:
-    """Columns of the static vectors of a kind (physics: 27 descriptors, one_hot: one per basin)."""
+    """Columns of the static vectors of a kind.
+
+    Parameters
+    ----------
+    static : str
+        The static kind.
+    dim : int or None
+        d of gaussian and mixed vectors.
+    n_basins : int
+        Basins of the store (the width of one-hot vectors).
+
+    Returns
+    -------
+    int
+        physics 27, one_hot ``n_basins``, gaussian/mixed ``dim``, none 0.
+    """
     if static in ("gaussian", "mixed"):
         return int(dim or 0)
     if static == "one_hot":
@@ -36,7 +51,18 @@ def static_width(static: str, dim: int | None, n_basins: int) -> int:
 def estimate_bytes(
     static: str, dim: int | None, n_basins: int, hidden: int, n_dynamic: int = 5
 ) -> dict[str, int]:
-    """Upper bounds, in bytes, of the static vectors and of the model with its optimizer state."""
+    """Upper bounds, in bytes, of the static vectors and of the model with its optimizer state.
+
+    Parameters
+    ----------
+    static, dim, n_basins : the static vectors (:func:`static_width`)
+    hidden, n_dynamic : the model's sizes
+
+    Returns
+    -------
+    dict
+        ``statics``, ``model`` and ``total`` bytes.
+    """
     width = static_width(static, dim, n_basins)
     statics = n_basins * width * _BYTES_PER_STATIC_VALUE + width * _BYTES_PER_NAME
     weights = 4 * hidden * (n_dynamic + width + hidden + 1) + hidden + 1
@@ -45,7 +71,13 @@ def estimate_bytes(
 
 
 def available_bytes() -> int | None:
-    """MemAvailable of /proc/meminfo (Linux), else physical memory, else None."""
+    """The memory a new allocation can use here.
+
+    Returns
+    -------
+    int or None
+        MemAvailable of /proc/meminfo (Linux) in bytes, else the physical memory, else None.
+    """
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
@@ -91,10 +123,24 @@ def check_memory(
 def step_bytes(
     members: int, n_static: int, hidden: int, batch_size: int, seq_length: int, n_dynamic: int = 5
 ) -> int:
-    """Upper bound, in bytes, of one training step's activations and weights for a pack of
-    ``members``: per member the recurrence keeps [T, B] rows of its gates, their gradients, the
-    cell and hidden states and its input (``(2 * 4H + 3H + n_in) * 4`` bytes each); measured at the
-    paper's shape (K=5) the process peaked at 5 GB against 4.5 GB estimated here."""
+    """Bytes of one training step's activations and weights for a pack (the big items).
+
+    Per member the recurrence keeps [T, B] rows of its gates, their gradients, the cell and
+    hidden states and its input (``(2 * 4H + 3H + n_in) * 4`` bytes each). At the paper's shape
+    and K=5 that is 4.0 GB; the estimate of issue 20, holding K=1 and K=5 models of every arch
+    at that shape, peaked at 5 GB.
+
+    Parameters
+    ----------
+    members : int
+        K, the members trained together.
+    n_static, hidden, batch_size, seq_length, n_dynamic : int
+        The shape of a step.
+
+    Returns
+    -------
+    int
+    """
     n_in = n_dynamic + n_static
     rows = seq_length * batch_size
     activations = rows * (11 * hidden + n_in) * 4

@@ -19,7 +19,28 @@ from rvhpc.errors import DataError
 
 
 def subset(ids: list[str], n: int, seed: int) -> list[str]:
-    """``n`` basins of ``ids`` (in list order): the first n of the seed's permutation."""
+    """``n`` basins of ``ids`` (in list order): the first n of the seed's permutation.
+
+    Parameters
+    ----------
+    ids : list[str]
+        The basin list.
+    n : int
+        The subset size, 1 .. len(ids).
+    seed : int
+        Seed of the permutation (0 .. 2**32 - 1).
+
+    Returns
+    -------
+    list[str]
+
+    Raises
+    ------
+    ConfigError
+        A seed outside numpy's legacy range.
+    DataError
+        A size outside 1 .. len(ids).
+    """
     check_seed("--seed", seed)
     if not 1 <= n <= len(ids):
         raise DataError(f"--n {n}: choose between 1 and {len(ids)} (the basins in the list)")
@@ -28,14 +49,47 @@ def subset(ids: list[str], n: int, seed: int) -> list[str]:
 
 
 def nested(ids: list[str], sizes: list[int], seed: int) -> dict[int, list[str]]:
-    """Subsets of each size (ascending), each contained in the next larger one."""
+    """Subsets of each size (ascending), each contained in the next larger one.
+
+    Parameters
+    ----------
+    ids : list[str]
+        The basin list.
+    sizes : list[int]
+        Distinct subset sizes.
+    seed : int
+        Seed of the one permutation they share.
+
+    Returns
+    -------
+    dict[int, list[str]]
+        Size -> subset, smallest first.
+
+    Raises
+    ------
+    DataError, ConfigError
+        Repeated sizes, a size out of range, a bad seed.
+    """
     if len(set(sizes)) != len(sizes):
         raise DataError(f"--n: sizes repeat ({', '.join(map(str, sizes))}); give each once")
     return {n: subset(ids, n, seed) for n in sorted(sizes)}
 
 
 def write_list(path: Path, basins: list[str]) -> Path:
-    """A basin list file (one id per line), written atomically."""
+    """A basin list file (one id per line), written atomically.
+
+    Parameters
+    ----------
+    path : Path
+        The file (its folder is made).
+    basins : list[str]
+        The ids.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, "".join(f"{b}\n" for b in basins))

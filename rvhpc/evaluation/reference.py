@@ -76,7 +76,24 @@ def _fail(path: Path, what: str) -> ConfigError:
 
 
 def read_cfg(path: Path) -> dict[str, Any]:
-    """cfg.json with the keys rvhpc needs; a missing one is named, never guessed."""
+    """cfg.json of an original run, with the keys rvhpc needs.
+
+    Parameters
+    ----------
+    path : Path
+        The run directory.
+
+    Returns
+    -------
+    dict
+        The JSON object; its FLAG_KEYS are JSON booleans.
+
+    Raises
+    ------
+    ConfigError
+        No cfg.json, too big, not JSON, a key missing (named, never guessed), or a flag that is
+        not true/false (the string "false" would count as true).
+    """
     file = path / CFG_JSON
     try:
         with file.open("rb") as handle:
@@ -85,9 +102,7 @@ def read_cfg(path: Path) -> dict[str, Any]:
             raise _fail(path, f"{CFG_JSON} is larger than {MAX_CFG_BYTES // 1024} KB")
         cfg = json.loads(raw)
     except FileNotFoundError:
-        raise _fail(
-            path, f"no {CFG_JSON} (the original's main.py writes it into every run)"
-        ) from None
+        raise _fail(path, f"no {CFG_JSON} (the original's main.py writes one per run)") from None
     except (OSError, ValueError, RecursionError) as exc:
         reason = " ".join(str(exc).split())[:120] or "nested too deep"
         raise _fail(path, f"{CFG_JSON} is not readable JSON ({reason})") from None
@@ -100,11 +115,9 @@ def read_cfg(path: Path) -> dict[str, Any]:
             f"{CFG_JSON} lacks {', '.join(missing)}: rvhpc cannot tell the run's architecture, "
             "static vectors or periods without them (is this a run of Li et al.'s main.py?)",
         )
-    for key in FLAG_KEYS:  # argparse store_true flags: JSON true/false ("false" is truthy)
-        if not isinstance(cfg[key], bool):
-            raise _fail(
-                path, f"{CFG_JSON}: {key} is {excerpt(cfg[key])}, not true or false (a flag)"
-            )
+    odd = [k for k in FLAG_KEYS if not isinstance(cfg[k], bool)]  # argparse store_true flags
+    if odd:
+        raise _fail(path, f"{CFG_JSON}: {odd[0]} is {excerpt(cfg[odd[0]])}, not true or false")
     return cfg
 
 
@@ -160,7 +173,23 @@ def find_weights(path: Path, epoch: int | None) -> tuple[Path, int]:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """The ``basin_attributes`` table, gauge ids as strings, in the file's row and column order."""
+    """The ``basin_attributes`` table of a run's attributes.db.
+
+    Parameters
+    ----------
+    path : Path
+        The run directory.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by gauge id (text), in the file's row and column order.
+
+    Raises
+    ------
+    ConfigError
+        No attributes.db, no plain table, a read over the limits of sqlite_table, no gauge_id.
+    """
     db = path / ATTRIBUTES_DB
     if not db.is_file():
         raise _fail(

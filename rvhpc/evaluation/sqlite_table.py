@@ -67,11 +67,11 @@ def read_plain_table(db: Path, table: str, what: str) -> pd.DataFrame:
             ).fetchall()
             kinds = {kind for kind, _ in rows}
             plain = [sql for kind, sql in rows if kind == "table"]
-            if not plain or str(plain[0] or "").lstrip().upper().startswith("CREATE VIRTUAL"):
-                found = f" ({table} is a {sorted(kinds)[0]}; rvhpc reads plain tables only)"
-                raise ConfigError(
-                    f"{what} has no readable table {table}" + (found if kinds else "")
-                )
+            virtual = bool(plain) and str(plain[0]).lstrip().upper().startswith("CREATE VIRTUAL")
+            if not plain or virtual:
+                kind = "virtual table" if virtual else ", ".join(sorted(kinds))
+                found = f" ({table} is a {kind}; rvhpc reads plain tables only)" if kinds else ""
+                raise ConfigError(f"{what} has no readable table {table}{found}")
             quoted = '"' + table.replace('"', '""') + '"'
             frame = pd.read_sql(f"SELECT * FROM {quoted} LIMIT {MAX_ROWS + 1}", conn)
     except (sqlite3.Error, pd.errors.DatabaseError) as exc:

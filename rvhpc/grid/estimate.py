@@ -31,8 +31,19 @@ ESTIMATE_SECONDS = 60.0
 
 
 def grid_basins(grid: Grid) -> int | None:
-    """Basins of the grid's plain list: synthetic count, list file, data.n_basins or the
-    store's; None when unknown."""
+    """Basins of the grid's plain list (cells of named lists and folds carry their own).
+
+    Parameters
+    ----------
+    grid : Grid
+        A loaded grid.
+
+    Returns
+    -------
+    int or None
+        The synthetic count, the list file's ids, data.n_basins or the existing store's basins;
+        None when none is known.
+    """
     d = grid.spec.data
     if d.synthetic is not None:
         return d.synthetic.basins
@@ -47,7 +58,20 @@ def grid_basins(grid: Grid) -> int | None:
 
 
 def cell_work(grid: Grid) -> list[tuple[int | None, int | None, int | None]]:
-    """(training basins, training days, sample-epochs) of each cell; None where unknown."""
+    """What each cell trains on.
+
+    Parameters
+    ----------
+    grid : Grid
+        A loaded grid.
+
+    Returns
+    -------
+    list[tuple]
+        (training basins, training days, sample-epochs) per cell, in cell order: a scenario's
+        own basins (a k-fold's training folds) and period (``last_years`` resolved); None where
+        unknown.
+    """
     plain_basins = grid_basins(grid)
     base = base_period(grid.spec)
     plain_days = (base[1] - base[0]).days + 1 if base is not None else None
@@ -108,8 +132,19 @@ def _shape(grid: Grid) -> dict[str, int]:
 
 
 def probe_jobs(grid: Grid) -> list[Any]:
-    """One probe job per (arch, static width) of the grid, with its largest pack and its share
-    of the grid's sample-epochs."""
+    """What the probe measures for a grid.
+
+    Parameters
+    ----------
+    grid : Grid
+        A loaded grid.
+
+    Returns
+    -------
+    list[rvhpc.training.probe.Job]
+        One per (arch, static width) of the grid, with its largest pack (``--pack seeds``) and
+        its share of the grid's sample-epochs.
+    """
     from rvhpc.training.probe import Job
 
     work = {c.index: w for c, w in zip(grid.cells, cell_work(grid), strict=True)}

@@ -123,8 +123,22 @@ def _parse(raw: bytes, where: str) -> Any:
 
 
 def check_shape(rates: list[Rate], shape: dict[str, int], where: str) -> None:
-    """ConfigError when an entry was measured at another hidden size, batch or window than
-    ``shape`` (the grid's): its rate is not the grid's. Entries that do not say are accepted."""
+    """Refuse rates measured at another shape than the grid trains at.
+
+    Parameters
+    ----------
+    rates : list[Rate]
+        The measurements; entries that do not say their shape are accepted.
+    shape : dict
+        The grid's ``hidden``, ``batch_size`` and ``seq_length``.
+    where : str
+        What the error names (``--rates FILE``).
+
+    Raises
+    ------
+    ConfigError
+        An entry of another hidden size, batch or window: its rate is not the grid's.
+    """
     for i, r in enumerate(rates):
         for key, want in shape.items():
             got = getattr(r, key)
@@ -138,8 +152,24 @@ def check_shape(rates: list[Rate], shape: dict[str, int], where: str) -> None:
 
 
 def rate_for(rates: list[Rate], arch: str, members: int, n_static: int) -> tuple[Rate, int]:
-    """The measurement of ``arch`` at the largest measured K <= members, nearest in static
-    width; (rate, K used).
+    """The measurement that prices a pack of ``members`` cells of ``arch``.
+
+    Parameters
+    ----------
+    rates : list[Rate]
+        The measurements.
+    arch : str
+        The cells' arch.
+    members : int
+        Cells in the pack (1: unpacked).
+    n_static : int
+        The cells' static width.
+
+    Returns
+    -------
+    tuple[Rate, int]
+        The rate at the largest measured K <= members (the smallest K when none is), nearest in
+        static width, and that K.
 
     Raises
     ------

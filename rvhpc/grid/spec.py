@@ -30,8 +30,21 @@ MAX_CELLS = 50_000
 
 
 def check_cell_count(count: int, where: str) -> None:
-    """ConfigError when a grid would expand to more than MAX_CELLS cells, raised before the
-    product of its axes is built (a few long lists multiply to billions)."""
+    """Refuse a grid that would expand to more than MAX_CELLS cells, before the product of its
+    axes is built (a few long lists multiply to billions).
+
+    Parameters
+    ----------
+    count : int
+        Cells (or scenarios) it would have.
+    where : str
+        What the error names.
+
+    Raises
+    ------
+    ConfigError
+        ``count`` over MAX_CELLS.
+    """
     if count > MAX_CELLS:
         raise ConfigError(
             f"{where}: expands to {count:,} cells, more than {MAX_CELLS:,}; split the study into "

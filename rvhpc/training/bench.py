@@ -25,7 +25,21 @@ from rvhpc.training.loop import EpochRunner
 def synthetic_store(
     n_basins: int = 32, train_days: int = 730, seq_length: int = 270, seed: int = 0
 ) -> Any:
-    """An in-memory BasinStore with random forcing and discharge (nothing is written)."""
+    """An in-memory BasinStore with random forcing and discharge (nothing is written).
+
+    Parameters
+    ----------
+    n_basins, train_days : int
+        Its size: training days after the ``seq_length - 1`` days of warm-up.
+    seq_length : int
+        The window the store serves.
+    seed : int
+        Seed of the random values.
+
+    Returns
+    -------
+    BasinStore
+    """
     from rvhpc.data.store import BasinStore
 
     rng = np.random.default_rng(seed)

@@ -166,7 +166,18 @@ def _say(job: Job, what: str, seconds: list[float], batch: int) -> None:
 
 
 def spread(values: list[float]) -> float | None:
-    """(max - min) / median, or None for fewer than two values."""
+    """The relative spread of repeated measurements.
+
+    Parameters
+    ----------
+    values : list[float]
+        Seconds per step, or ratios.
+
+    Returns
+    -------
+    float or None
+        (max - min) / median; None for fewer than two values.
+    """
     if len(values) < 2:
         return None
     return (max(values) - min(values)) / statistics.median(values)

@@ -76,6 +76,10 @@ DATABASES = {
         ),
         "is a trigger",
     ),
+    "a virtual table": (
+        ("CREATE VIRTUAL TABLE basin_attributes USING fts5(gauge_id, p_mean)",),
+        "is a virtual table",
+    ),
     "not an SQLite file": ((), "no readable table"),
 }
 
