@@ -14,8 +14,9 @@ figure it does not measure is marked as borrowed, never silently guessed:
    one job per arch is always measured.
 2. The pack ratio (per-member rate at K over the rate at K=1) from *paired* rounds: a K=1 step
    and a K=K step of the same arch and width back to back, so that load changes on a shared
-   machine hit both sides of each ratio alike; the median of the rounds' ratios is taken. At
-   least one arch is paired; more while the budget lasts.
+   machine hit both sides of each ratio alike; the median of the rounds' ratios is taken. The
+   jobs with the most work are paired first, as long as a round fits into the time left; at
+   least one job is always paired (the cheapest, when none fits).
 3. Every packed rate is the K=1 rate of its job times a pack ratio: its own, or the median ratio
    of the paired jobs (marked as such). So the packed and unpacked figures come from the same
    probe, and noise in a single K=5 step cannot make packing look slower.
@@ -104,9 +105,11 @@ def probe(
     shape = dict(hidden=hidden, batch_size=batch_size, seq_length=seq_length)
     deadline = time.monotonic() + budget_s
     order = _value_order(jobs)
+    archs = list(dict.fromkeys(j.arch for j in order))
     progress.log(
-        f"estimate: measuring {len(order)} (arch, static width) jobs at hidden {hidden}, batch "
-        f"{batch_size}, seq {seq_length} on {dev} within about {budget_s:.0f} s"
+        f"estimate: {len(order)} (arch, static width) jobs at hidden {hidden}, batch {batch_size},"
+        f" seq {seq_length} on {dev}, about {budget_s:.0f} s: first K=1 of each arch "
+        f"({', '.join(archs)}; a warm-up step, then timed steps), then paired K=1/K=K rounds"
     )
     archs_done: set[str] = set()
     for n, job in enumerate(order):
@@ -122,14 +125,21 @@ def probe(
         archs_done.add(job.arch)
         _say(job, "K=1", job.single, batch_size)
         del pack
-    paired = [j for j in order if j.single and j.members > 1]
-    for n, job in enumerate(paired):
-        t1 = statistics.median(job.single)
-        cost = 2 * t1 * (1 + job.members)  # warm-up and one round
-        if n and time.monotonic() + cost > deadline:
+    remaining = [j for j in order if j.single and j.members > 1]
+    while remaining:
+        left = deadline - time.monotonic()
+        fits = [j for j in remaining if _pair_cost(j) <= left]
+        if not fits and any(j.ratios for j in order):
             break
-        _pair(job, dev, data, shape, deadline, len(paired) - n)
+        job = fits[0] if fits else min(remaining, key=_pair_cost)  # at least one, the cheapest
+        remaining.remove(job)
+        _pair(job, dev, data, shape, deadline, max(1, len(fits)))
     return _rates(order, batch_size, str(dev), shape)
+
+
+def _pair_cost(job: Job) -> float:
+    """Seconds of a warm-up and one paired round, from the job's K=1 steps."""
+    return 2 * statistics.median(job.single) * (1 + job.members)
 
 
 def _value_order(jobs: list[Job]) -> list[Job]:
