@@ -157,3 +157,18 @@ def test_estimate_measures_and_says_so_as_it_goes(tmp_path: Path) -> None:
     assert notes[("ea", 1)] == "measured" and notes[("lstm", 1)] == "measured"
     assert "pack ratio" in notes[("ea", 2)]
     assert work["projection"]["hours_unpacked"] > 0 and work["projection"]["hours_packed"] > 0
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--samples-per-second", "-5"),
+        ("--samples-per-second", "nan"),
+        ("--samples-per-second", "0"),
+        ("--estimate-seconds", "inf"),
+        ("--estimate-seconds", "-1"),
+    ],
+)
+def test_bad_throughput_and_budget_refused(tmp_path: Path, option: str, value: str) -> None:
+    run = bounded("grid", "show", write_grid(tmp_path), "--estimate", option, value)
+    refused(run, option, "above 0")
