@@ -27,8 +27,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class Strict(BaseModel):
-    """The base of every rvhpc pydantic model: unknown keys are refused (a misspelt key in a
-    YAML file is an error, never silently ignored)."""
+    """The base of every rvhpc model: unknown keys are refused (a misspelt key is an error)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -45,34 +44,29 @@ Int = Annotated[int, BeforeValidator(_no_bool)]
 #: a finite float field that refuses booleans
 Float = Annotated[float, BeforeValidator(_no_bool), AllowInfNan(False)]
 
-#: seeds are 0 .. 2**32 - 1 everywhere: numpy's legacy range (``np.random.seed``, which draws the
+#: a seed field, 0 .. 2**32 - 1 everywhere: numpy's legacy range (``np.random.seed`` draws the
 #: original code's random vectors), accepted by ``default_rng`` and ``torch.manual_seed`` too
 SEED_LIMIT = 2**32
-#: an int seed field: :data:`Int` within numpy's legacy seed range
 Seed = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, lt=SEED_LIMIT)]
 
-#: the largest YAML file read (the paper's grid is 3 KB, a site profile 1 KB)
-MAX_YAML_BYTES = 1 << 20
-#: the deepest nesting of lists and mappings (a grid file nests 5 deep)
-MAX_YAML_DEPTH = 32
-#: the most values a file may expand to through aliases (the paper's grid holds about 400)
-MAX_YAML_NODES = 100_000
+#: limits of a YAML file: bytes, nesting of lists and mappings, values after alias expansion
+#: (the paper's grid: 3 KB, nested 4 deep, 232 values)
+MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES = 1 << 20, 32, 100_000
 
 
 def check_seed(option: str, value: int) -> int:
-    """``value`` when it is a seed (an int in 0 .. 2**32 - 1), else a ConfigError naming ``option``.
+    """``value`` when it is a seed (an int in 0 .. 2**32 - 1).
 
     Parameters
     ----------
     option : str
-        How the user gave it (``--seed``, ``evaluation.seed``).
+        How the user gave it (``--seed``), named by the error.
     value : int
         The seed.
 
     Returns
     -------
     int
-        ``value``.
 
     Raises
     ------
@@ -120,10 +114,10 @@ def location(loc: tuple) -> str:
     Returns
     -------
     str
-        ``experiments.1.attr_seeds.0``: the keys and list indices, without pydantic's internal
-        tags of union members (``list[function-after[...]]``); ``(top level)`` when empty.
+        ``experiments.1.attr_seeds.0``, without pydantic's tags of union members
+        (``list[function-after[...]]``); ``(top level)`` when empty.
     """
-    parts = [str(p) for p in loc if isinstance(p, int) or str(p).isidentifier()]
+    parts = [str(p) for p in loc if isinstance(p, int) or "[" not in str(p)]
     return ".".join(parts) or "(top level)"
 
 
@@ -149,11 +143,8 @@ def describe_validation_error(source: str, exc: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling; see the documented keys)"
     got = first.get("input")
-    got_text = (
-        ""
-        if first["type"] in ("missing", "extra_forbidden") or isinstance(got, dict)
-        else f" (got {excerpt(got)})"
-    )
+    hide = first["type"] in ("missing", "extra_forbidden") or isinstance(got, dict)
+    got_text = "" if hide else f" (got {excerpt(got)})"
     more = f" [+{len(errors) - 1} more problem(s)]" if len(errors) > 1 else ""
     return f"{source}: {where}: {msg}{got_text}{more}"
 

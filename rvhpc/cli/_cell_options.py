@@ -50,8 +50,7 @@ def given_values(ctx: typer.Context, values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: the options ``evaluate`` and ``bench`` share with ``train``
 Arch = config_option("arch")
-Static = config_option("static")
 Dim = config_option("dim")
-AttrSeed = config_option("attr_seed")
 Device = config_option("device")

@@ -156,7 +156,7 @@ def _work_lines(work: dict) -> list[str]:
                 "measured static width of their arch (more --estimate-seconds measures each)"
             )
     for r in work.get("rates", []):
-        spread = "" if r["spread"] is None else f", spread {r['spread']:.0%}"
+        spread = "; spread unknown" if r["spread"] is None else f", spread {r['spread']:.0%}"
         lines.append(
             f"  rate {r['arch']} d={r['n_static']} K={r['members']}: "
             f"{r['samples_per_s_per_member']:,.1f} samples/s per member ({r['note']}{spread})"

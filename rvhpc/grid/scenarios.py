@@ -133,18 +133,7 @@ class ListReader:
 
 
 def store_basins(path: Path) -> list[str]:
-    """The basin ids of an existing store.
-
-    Parameters
-    ----------
-    path : Path
-        The HDF5 store.
-
-    Returns
-    -------
-    list[str]
-        Its ids, in its order.
-    """
+    """The basin ids of an existing store, in its order."""
     import h5py
 
     with h5py.File(path, "r") as f:
@@ -165,18 +154,12 @@ def union_ids(spec: GridSpec, reader: ListReader) -> list[str]:
 
 
 def base_period(spec: GridSpec) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """The grid's training period.
-
-    Parameters
-    ----------
-    spec : GridSpec
-        The grid file.
+    """The grid's training period: data.train_period, else the existing store's.
 
     Returns
     -------
     tuple[Timestamp, Timestamp] or None
-        data.train_period, else the existing store's; None when neither is known (a store not
-        prepared yet).
+        None when neither is known (a store not prepared yet).
     """
     if spec.data.train_period is not None:
         return tuple(pd.Timestamp(d) for d in spec.data.train_period)
@@ -190,16 +173,7 @@ def base_period(spec: GridSpec) -> tuple[pd.Timestamp, pd.Timestamp] | None:
 
 
 def resolve_period(spec: GridSpec, entry: Any, where: str) -> tuple[tuple[str, str], str]:
-    """One training-period entry of a grid, resolved.
-
-    Parameters
-    ----------
-    spec : GridSpec
-        The grid file.
-    entry : LastYears or tuple[str, str]
-        ``{last_years: N}`` or ``[start, end]``.
-    where : str
-        What an error names.
+    """One training-period entry (``{last_years: N}`` or ``[start, end]``) of a grid, resolved.
 
     Returns
     -------
@@ -209,8 +183,7 @@ def resolve_period(spec: GridSpec, entry: Any, where: str) -> tuple[tuple[str, s
     Raises
     ------
     ConfigError
-        Not two dates, reversed, longer than or outside the grid's training period, or
-        ``last_years`` without a known training period.
+        Not two dates, reversed, longer than or outside the grid's training period.
     """
     base = base_period(spec)
     if isinstance(entry, LastYears):

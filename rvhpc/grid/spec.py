@@ -25,7 +25,7 @@ from rvhpc.training.config import MAX_DIM
 MAX_BASINS = 100_000  # Caravan with its extensions holds about 22,000
 MAX_LAST_YEARS = 200
 MAX_FOLDS = 1_000
-#: the most cells (training runs) one grid expands to; the paper's grid has 240
+#: the most cells (training runs) one grid expands to; the paper's grid has 175
 MAX_CELLS = 50_000
 
 

@@ -211,16 +211,16 @@ def _rates(order: list[Job], batch: int, device: str, shape: dict) -> list[dict[
         base = dict(arch=job.arch, n_static=job.n_static, device=device, **shape)
         out.append(
             dict(base, members=1, samples_per_s_per_member=rate1, steps=len(job.single),
-                 spread=spread(job.single), note="measured")
+                 spread=spread(job.single), note=f"measured, {len(job.single)} step(s)")
         )  # fmt: skip
         if job.members == 1 or pooled is None:
             continue
         own = bool(job.ratios)
         ratio = statistics.median(job.ratios) if own else pooled
         note = (
-            f"K=1 rate x pack ratio {ratio:.2f} from {len(job.ratios)} paired round(s)"
+            f"K=1 rate x pack ratio {ratio:.2f} of {len(job.ratios)} paired round(s)"
             if own
-            else f"K=1 rate x median pack ratio {ratio:.2f} of {sources} (not paired itself)"
+            else f"K=1 rate x pack ratio {ratio:.2f} borrowed from {sources}"
         )
         out.append(dict(base, members=job.members, samples_per_s_per_member=rate1 * ratio,
                         steps=len(job.ratios) if own else 0,
