@@ -12,14 +12,17 @@ figure it does not measure is marked as borrowed, never silently guessed:
    first; each job is warmed up (one untimed step: buffers and kernels are made on the first
    step), then timed over a few steps of one fixed batch within its share of the budget. At least
    one job per arch is always measured.
-2. The pack ratio (per-member rate at K over the rate at K=1) from *paired* rounds: a K=1 step
-   and a K=K step of the same arch and width back to back, so that load changes on a shared
-   machine hit both sides of each ratio alike; the median of the rounds' ratios is taken. The
-   jobs with the most work are paired first, as long as a round fits into the time left; at
-   least one job is always paired (the cheapest, when none fits).
-3. Every packed rate is the K=1 rate of its job times a pack ratio: its own, or the median ratio
-   of the paired jobs (marked as such). So the packed and unpacked figures come from the same
-   probe, and noise in a single K=5 step cannot make packing look slower.
+2. The pack ratio from *paired* rounds: the samples/s of a K-member pack (all members) over the
+   samples/s of K=1, from a K=1 step and a K=K step of the same arch and width back to back, so
+   that load changes on a shared machine hit both sides of each ratio alike (1.0: a pack trains
+   K members exactly as fast as K runs one after the other); the median of the rounds' ratios is
+   taken. The jobs with the most work are paired first, as long as a round fits into the time
+   left; at least one job is always paired (the cheapest, when none fits).
+3. Every packed per-member rate is the K=1 rate of its job times a pack ratio over K: its own
+   ratio, or the median ratio of the paired jobs (marked as such). So the packed and unpacked
+   figures come from the same probe, and load that changes between a K=1 and a K=5 measurement
+   taken minutes apart (2-step measurements once projected packing as 1.6x slower) cannot
+   decide which looks faster.
 
 Each rate states its spread: (max - min) / median of its timed steps or rounds.
 """
@@ -49,7 +52,7 @@ class Job:
     members: int
     share: float
     single: list[float] = field(default_factory=list)  # seconds of timed K=1 steps
-    ratios: list[float] = field(default_factory=list)  # paired rounds: rate at K / rate at K=1
+    ratios: list[float] = field(default_factory=list)  # paired rounds: pack samples/s over K=1's
 
     @property
     def label(self) -> str:
@@ -159,11 +162,11 @@ def _pair(job: Job, dev: Any, data: Any, shape: dict, deadline: float, jobs_left
     t_end = time.monotonic() + max(0.0, deadline - time.monotonic()) / jobs_left
     while not job.ratios or (time.monotonic() < t_end and len(job.ratios) < MAX_STEPS):
         t1, tk = one.step(), pack.step()
-        job.ratios.append(t1 * job.members / tk)
+        job.ratios.append(t1 * job.members / tk)  # (K * batch / tk) / (batch / t1)
         progress.log(
-            f"estimate: {job.label} paired round {len(job.ratios)}: K=1 {t1:.2f} s, "
-            f"K={job.members} {tk:.2f} s/step: per-member rate at K={job.members} is "
-            f"{job.ratios[-1]:.2f}x K=1's"
+            f"estimate: {job.label} paired round {len(job.ratios)}: K=1 {t1:.2f} s/step, "
+            f"K={job.members} {tk:.2f} s/step: the pack trains {job.ratios[-1]:.2f}x the "
+            "samples/s of K=1"
         )
 
 
@@ -199,7 +202,8 @@ def _spread_text(values: list[float]) -> str:
 
 
 def _rates(order: list[Job], batch: int, device: str, shape: dict) -> list[dict[str, Any]]:
-    """Rate entries: K=1 per measured job, and K=members from its own or the median ratio."""
+    """Rate entries: K=1 per measured job, and K=members from its own or the median ratio; a
+    pack's per-member rate is its samples/s (K=1's times the ratio) shared by K members."""
     ratios = [r for j in order for r in j.ratios]
     pooled = statistics.median(ratios) if ratios else None
     sources = ", ".join(j.label for j in order if j.ratios)
@@ -217,12 +221,11 @@ def _rates(order: list[Job], batch: int, device: str, shape: dict) -> list[dict[
             continue
         own = bool(job.ratios)
         ratio = statistics.median(job.ratios) if own else pooled
-        note = (
-            f"K=1 rate x pack ratio {ratio:.2f} of {len(job.ratios)} paired round(s)"
-            if own
-            else f"K=1 rate x pack ratio {ratio:.2f} borrowed from {sources}"
+        note = f"K=1 rate x pack ratio {ratio:.2f} / {job.members}: " + (
+            f"{len(job.ratios)} paired round(s)" if own else f"ratio borrowed from {sources}"
         )
-        out.append(dict(base, members=job.members, samples_per_s_per_member=rate1 * ratio,
+        out.append(dict(base, members=job.members,
+                        samples_per_s_per_member=rate1 * ratio / job.members,
                         steps=len(job.ratios) if own else 0,
                         spread=spread(job.ratios if own else ratios), note=note))  # fmt: skip
     return out
