@@ -40,6 +40,14 @@ def train(
         ),
     ] = False,
     epochs: Annotated[int, typer.Option("--epochs")] = _D["epochs"],
+    samples_per_epoch: Annotated[
+        int | None,
+        typer.Option(
+            "--samples-per-epoch",
+            help="Training windows drawn per epoch without replacement, seeded by --seed and the "
+            "epoch (default: every window; more than there are: every window).",
+        ),
+    ] = _D["samples_per_epoch"],
     hidden: Annotated[int, typer.Option("--hidden", help="Hidden size.")] = _D["hidden"],
     batch_size: Annotated[
         int,
@@ -144,6 +152,7 @@ def train(
         dim=dim,
         paired_draw=paired_draw,
         epochs=epochs,
+        samples_per_epoch=samples_per_epoch,
         hidden=hidden,
         batch_size=batch_size,
         seq_length=seq_length,

@@ -22,7 +22,21 @@ from rvhpc.grid.packing import pack_groups
 
 
 def estimate(grid: Grid) -> dict[str, Any]:
-    """Samples x epochs per cell and for the grid (sample count from basins x training days)."""
+    """Samples x epochs per cell and for the grid.
+
+    Parameters
+    ----------
+    grid : Grid
+        A loaded grid.
+
+    Returns
+    -------
+    dict
+        ``basins``, ``train_days``, ``samples_per_epoch`` (basins x training days of the data
+        section) and ``sample_epochs`` (the sum over cells of their samples per epoch, basins x
+        days or the cell's ``samples_per_epoch`` when smaller, times epochs); None where the
+        basin count or period is unknown.
+    """
     d = grid.spec.data
     n_basins: int | None = d.n_basins
     if d.synthetic is not None:
@@ -40,13 +54,19 @@ def estimate(grid: Grid) -> dict[str, Any]:
         if not (cell_basins and cell_days):
             total = None
             break
-        total += cell_basins * cell_days * c.config["epochs"]
+        total += _per_epoch(c, cell_basins * cell_days) * c.config["epochs"]
     return {
         "basins": n_basins,
         "train_days": days,
         "samples_per_epoch": per_epoch,
         "sample_epochs": total,
     }
+
+
+def _per_epoch(cell, windows: int) -> int:
+    """Samples a cell trains on per epoch: its windows, or ``samples_per_epoch`` when fewer."""
+    n = cell.config.get("samples_per_epoch")
+    return windows if n is None else min(n, windows)
 
 
 def _days(period) -> int:
@@ -141,10 +161,11 @@ def project(grid: Grid, rates: list[dict]) -> dict[str, Any]:
     for group in pack_groups(grid.cells):
         for c in group:
             rate, _ = rate_for(rates, c.arch, 1, static_width(c, work["basins"]))
-            unpacked += per_epoch * c.config["epochs"] / rate
+            unpacked += _per_epoch(c, per_epoch) * c.config["epochs"] / rate
         c = group[0]
         rate, k = rate_for(rates, c.arch, len(group), static_width(c, work["basins"]))
-        packed += per_epoch * max(x.config["epochs"] for x in group) / rate * -(-len(group) // k)
+        epochs = max(x.config["epochs"] for x in group)
+        packed += _per_epoch(c, per_epoch) * epochs / rate * -(-len(group) // k)
     return {
         "cells": len(grid.cells),
         "packs": len(pack_groups(grid.cells)),
