@@ -42,6 +42,8 @@ def epoch_order(
         order, from numpy's ``Generator.choice(replace=False)``, which draws them by Floyd's
         algorithm in time and memory of the draw, not of ``n_samples`` (0.26 s for 10^6 of
         5.5 * 10^8 windows, where a permutation of all of them would take minutes and 4.4 GB).
+        Like torch.randperm's, its stream is fixed for a given library version (numpy may
+        change Generator streams in feature releases, NEP 19): pin numpy to rerun a study.
 
     Returns
     -------
