@@ -19,51 +19,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
-
 REPO = Path(__file__).resolve().parents[1]
-GIB = 1024**3
-
-
-class TreePeak:
-    """Peak summed RSS of a process and all its descendants, polled every ``interval`` s."""
-
-    def __init__(self, pid: int, interval: float = 0.1) -> None:
-        self.root, self.interval, self.peak = psutil.Process(pid), interval, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            total = 0
-            try:
-                procs = [self.root] + self.root.children(recursive=True)
-            except psutil.NoSuchProcess:
-                break
-            for p in procs:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> TreePeak:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+sys.path.insert(0, str(REPO))  # benchmarks.memtools and tests/support when run as a script
+from benchmarks.memtools import GIB, TreePeak  # noqa: E402
 
 
 def generate(data: Path, cells: int, basins: int, years: float) -> float:
-    sys.path.insert(0, str(REPO))  # tests/support is test code, not part of the package
-    from tests.support.fake_runs import synth_runs
+    from tests.support.fake_runs import synth_runs  # test code, not part of the package
 
     if cells % 5:
         raise SystemExit("--cells must be a multiple of 5 (5 seeds per experiment)")

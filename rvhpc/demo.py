@@ -96,7 +96,7 @@ def run_demo(out: Path, jobs: int = 2, workers: int | None = None, basins: int =
     """Generate, prepare, train every cell (``jobs`` at a time) and collect into ``out/results``."""
     from rvhpc.collect import collect
     from rvhpc.grid.cells import load_grid
-    from rvhpc.hpc.dask_cluster import dask_client
+    from rvhpc.hpc.dask_cluster import run_with_dask
     from rvhpc.hpc.local import run_local
 
     start = time.monotonic()
@@ -110,9 +110,12 @@ def run_demo(out: Path, jobs: int = 2, workers: int | None = None, basins: int =
         raise RvhpcError(f"demo: {len(local.failed)} cell(s) failed; see {logs}")
     results = out / "results"
     progress.log("demo: collecting with Dask")
-    with dask_client("local", workers=workers, log_dir=results / "dask-logs") as client:
-        progress.log(f"dask dashboard: {client.dashboard_link}")
-        report = collect(grid_file, results, client, baseline="EP")
+    report = run_with_dask(
+        lambda client: collect(grid_file, results, client, baseline="EP"),
+        results,
+        "local",
+        workers=workers,
+    )
     return DemoResult(
         out, grid_file, results, report.summary, time.monotonic() - start, local.failed
     )

@@ -65,17 +65,18 @@ def register(app: typer.Typer) -> None:
         """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
         from rvhpc.collect import collect as run_collect
         from rvhpc.collect.report import to_markdown
-        from rvhpc.grid.manifest import check_writable
-        from rvhpc.hpc.dask_cluster import dask_client
+        from rvhpc.hpc.dask_cluster import run_with_dask
 
-        check_writable(out, "--out", "choose a folder you can write to")  # before starting Dask
-        with dask_client(
-            scheduler, workers=workers, profile=profile, log_dir=out / "dask-logs"
-        ) as client:
-            out_console.print(
-                f"dask dashboard: {client.dashboard_link}", markup=False, highlight=False
-            )
-            rep = run_collect(source, out, client, baseline=baseline, allow_partial=allow_partial)
+        rep = run_with_dask(
+            lambda client: run_collect(
+                source, out, client, baseline=baseline, allow_partial=allow_partial
+            ),
+            out,
+            scheduler,
+            workers=workers,
+            profile=profile,
+            announce=lambda line: out_console.print(line, markup=False, highlight=False),
+        )
         cols = [
             "experiment",
             "seeds",

@@ -80,7 +80,7 @@ def cell_work(grid: Grid) -> list[tuple[int | None, int | None, int | None]]:
         basins = len(c.config["basins"]) if c.config.get("basins") else plain_basins
         period = c.config.get("train_period")
         days = _days(period) if period else plain_days
-        work = basins * days * c.config["epochs"] if basins and days else None
+        work = _per_epoch(c, basins * days) * c.config["epochs"] if basins and days else None
         out.append((basins, days, work))
     return out
 
@@ -116,6 +116,12 @@ def estimate(grid: Grid) -> dict[str, Any]:
         "basins_range": [known_b[0], known_b[-1]] if known_b else None,
         "days_range": [known_d[0], known_d[-1]] if known_d else None,
     }
+
+
+def _per_epoch(cell: Cell, windows: int) -> int:
+    """Samples a cell trains on per epoch: its windows, or ``samples_per_epoch`` when fewer."""
+    n = cell.config.get("samples_per_epoch")
+    return windows if n is None else min(n, windows)
 
 
 def _days(period: Any) -> int:

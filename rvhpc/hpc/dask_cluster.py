@@ -3,7 +3,8 @@
 ``local`` starts a LocalCluster of single-threaded worker processes sized to the machine;
 ``slurm`` starts a dask-jobqueue SLURMCluster from the site profile's ``dask`` section (workers
 retire ``lifetime_min`` into their wall time, staggered, and adaptive scaling replaces them);
-anything else is taken as the address of a running scheduler.
+anything else is taken as the address of a running scheduler. :func:`run_with_dask` is the one
+place that starts the client of ``rvhpc collect`` and of the demo.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
+from rvhpc import progress
 from rvhpc.errors import ConfigError, SchedulerError
 from rvhpc.hpc.profile import SiteProfile, load_profile
 from rvhpc.hpc.quoting import module_loads, quoted, sbatch_option
 
 SCHEDULERS = ("local", "slurm")
 LOOPBACK = "127.0.0.1"
+T = TypeVar("T")
 
 
 def default_workers() -> int:
@@ -147,3 +151,50 @@ def dask_client(
             yield client
     finally:
         cluster.close()
+
+
+def run_with_dask(
+    work: Callable[[Any], T],
+    out: Path,
+    scheduler: str = "local",
+    workers: int | None = None,
+    profile: str | Path | None = None,
+    announce: Callable[[str], None] = progress.log,
+) -> T:
+    """Run ``work(client)`` on a Dask cluster started for a job that writes into ``out``.
+
+    ``out`` is checked first: a cluster (worker jobs on Slurm, above all) is slow to start and
+    a waste to abandon over an output folder that cannot be written. Worker logs go to
+    ``out/dask-logs``; the dashboard's address is announced as soon as the client is connected;
+    the cluster is closed on return.
+
+    Parameters
+    ----------
+    work : callable
+        Takes the connected ``distributed.Client``; its result is returned.
+    out : Path
+        The job's output folder (created).
+    scheduler, workers, profile
+        As :func:`dask_client`.
+    announce : callable
+        Receives the line ``dask dashboard: <address>`` (default: a progress line; the CLI
+        prints it on stdout, where it stays under ``--quiet``).
+
+    Returns
+    -------
+    The result of ``work``.
+
+    Raises
+    ------
+    RvhpcError
+        ``out`` cannot be created or written (RunDirError); a bad scheduler, worker count or
+        profile (ConfigError); an unreachable scheduler (SchedulerError); whatever ``work``
+        raises.
+    """
+    from rvhpc.grid.manifest import check_writable
+
+    out = Path(out)
+    check_writable(out, "--out", "choose a folder you can write to")
+    with dask_client(scheduler, workers=workers, profile=profile, log_dir=out / "dask-logs") as c:
+        announce(f"dask dashboard: {c.dashboard_link}")
+        return work(c)

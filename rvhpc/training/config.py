@@ -35,6 +35,9 @@ RUNTIME_FIELDS = ("device", "log_every", "threads")
 PRECISIONS = ("fp32", "tf32", "bf16")
 #: fields of basin-list, training-period and PUB scenarios (left out of the identity when None)
 SCENARIO_FIELDS = ("basins", "eval_basins", "train_period")
+#: fields left out of the identity when None, so that the ids of cells that do not use them stay
+#: what they were before the fields existed
+OPTIONAL_FIELDS = (*SCENARIO_FIELDS, "samples_per_epoch")
 
 #: bounds of the numeric settings (docs/limits.md); the paper's values are 20, 256, 256 and 270
 MAX_EPOCHS = 10_000
@@ -111,6 +114,16 @@ class TrainConfig(Strict):
         False,
     )
     epochs: Int = option("", 20, ge=1, le=MAX_EPOCHS)
+    #: training windows drawn per epoch, without replacement, in an order seeded by (seed, epoch);
+    #: None (the default) visits every window each epoch. More than there are windows: every
+    #: window, exactly as None (with a line saying so). Left out of :meth:`identity` when None.
+    samples_per_epoch: Int | None = option(
+        "Training windows drawn per epoch without replacement, seeded by --seed and the epoch "
+        "(default: every window; more than there are: every window).",
+        None,
+        ge=1,
+        le=2**62,
+    )
     hidden: Int = option("Hidden size.", 256, ge=1, le=MAX_HIDDEN)
     batch_size: Int = option(
         "GLOBAL batch; each of N DDP ranks takes batch/N (must divide).", 256, ge=1, le=MAX_BATCH
@@ -221,20 +234,34 @@ class TrainConfig(Strict):
         """Learning rate of a 1-based epoch."""
         return self.lr_late if epoch >= self.lr_late_epoch else self.lr
 
-    def identity(self) -> dict[str, Any]:
-        """The fields that define the result (used to refuse a run dir holding another config).
+    def identity(self, unset: bool = False) -> dict[str, Any]:
+        """The fields that define the result (the cell id's input; a run dir holding another
+        config is refused).
 
         The store's path is left out: its contents are compared by fingerprint instead, so a run
         resumes after the store moved (another mount point inside a container, say). So is
         ``paired_draw``, a grouping label: (attr_seed k, seed k) is one run however it is labelled.
+
+        Parameters
+        ----------
+        unset : bool
+            Also list the OPTIONAL_FIELDS that are unset, as None. A run directory is compared
+            with this (a config.json without the key reads as None), so a run trained with
+            ``samples_per_epoch`` or a scenario's basins is never resumed or skipped without
+            them; cell ids use the default, which leaves them out.
+
+        Returns
+        -------
+        dict
+            Field name to JSON value.
         """
         data = self.model_dump(mode="json")
         for key in (*RUNTIME_FIELDS, "store", "scenario", "paired_draw"):
             data.pop(key)
         if data["precision"] == "fp32":  # the default: ids and run dirs of earlier runs stay valid
             data.pop("precision")
-        for key in SCENARIO_FIELDS:  # absent when unset: the ids of plain cells do not change
-            if data[key] is None:
+        for key in OPTIONAL_FIELDS:  # absent when unset: the ids of plain cells do not change
+            if data[key] is None and not unset:
                 data.pop(key)
         if data["output_stats"] == "observed":  # the default before the option existed:
             data.pop("output_stats")  # earlier runs and cell ids stay valid

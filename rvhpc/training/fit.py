@@ -13,7 +13,8 @@ from rvhpc.runfiles import EXIT_REQUEUE
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.distributed import all_gather_objects, barrier
 from rvhpc.training.finish import TrainOutcome, evaluate_members
-from rvhpc.training.loop import EpochRunner, mix_seed
+from rvhpc.training.loop import EpochRunner
+from rvhpc.training.order import mix_seed
 
 
 def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, stop, env, device):
@@ -51,6 +52,7 @@ def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, s
         device=device,
         env=env,
         log_every=config.log_every,
+        samples_per_epoch=config.samples_per_epoch,
     )
     stopped = _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env)
     if stopped is not None:

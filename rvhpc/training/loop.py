@@ -1,12 +1,9 @@
-"""The epoch loop: sample order, NSE loss, Adam with gradient clipping, and stopping cleanly on
-Slurm's signals.
+"""The epoch loop: NSE loss, Adam with gradient clipping, and stopping cleanly on Slurm's signals.
 
-Sample order: epoch ``e`` visits the training samples in a permutation drawn from a
-``torch.Generator`` seeded by (seed, e), cut into global batches of ``batch_size``; rank ``r`` of
-``world`` takes the ``r``-th slice of ``batch_size / world`` rows of every global batch. Dropout
-draws from a ``torch.Generator`` of its own per member, reseeded by (seed, epoch, rank) at the
-start of each epoch. So an epoch is a pure function of the weights at its start, a resumed run
-replays it exactly, and a member of a pack is the run it would have been alone.
+Sample order: :mod:`rvhpc.training.order` (a pure function of seed and epoch). Dropout draws from
+a ``torch.Generator`` of its own per member, reseeded by (seed, epoch, rank) at the start of each
+epoch. So an epoch is a pure function of the weights at its start, a resumed run replays it
+exactly, and a member of a pack is the run it would have been alone.
 """
 
 from __future__ import annotations
@@ -25,18 +22,11 @@ from rvhpc import progress
 from rvhpc.errors import ConfigError
 from rvhpc.jobenv import JobEnv
 from rvhpc.training.distributed import any_rank
+from rvhpc.training.order import epoch_plan, mix_seed
 
 #: Slurm sends SIGUSR1/SIGUSR2 (``--signal``) before the time limit and SIGTERM on preemption;
 #: SIGINT is Ctrl-C at a terminal: the epoch in progress is checkpointed all the same
 STOP_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTERM, signal.SIGINT)
-
-
-def mix_seed(*parts: int) -> int:
-    """A 63-bit seed from integers (stable across runs and platforms)."""
-    h = 1469598103934665603
-    for p in parts:
-        h = ((h ^ (int(p) & 0xFFFFFFFFFFFF)) * 1099511628211) & 0x7FFFFFFFFFFFFFFF
-    return h
 
 
 def nse_loss(
@@ -44,27 +34,6 @@ def nse_loss(
 ) -> torch.Tensor:
     """Kratzert's NSE* loss: mean of (y_hat - y)^2 / (q_std + eps)^2 (reference.md section 3)."""
     return torch.mean((y_hat - y) ** 2 / (q_std + eps) ** 2)
-
-
-def epoch_plan(
-    n_samples: int, batch_size: int, seed: int, epoch: int, env: JobEnv
-) -> list[np.ndarray]:
-    """This rank's sample indices, batch by batch, for a 1-based epoch.
-
-    A last incomplete global batch is split evenly across ranks; it is dropped when it holds fewer
-    samples than there are ranks (a rank with an empty batch would stall the gradient all-reduce).
-    """
-    g = torch.Generator().manual_seed(mix_seed(seed, epoch, 0x5A3D))
-    perm = torch.randperm(n_samples, generator=g).numpy()
-    per_rank = batch_size // env.world
-    plan = []
-    for start in range(0, n_samples, batch_size):
-        chunk = perm[start : start + batch_size]
-        if len(chunk) == batch_size:
-            plan.append(chunk[env.rank * per_rank : (env.rank + 1) * per_rank])
-        elif len(chunk) >= env.world:
-            plan.append(np.array_split(chunk, env.world)[env.rank])
-    return plan
 
 
 class StopFlag:
@@ -141,6 +110,8 @@ class EpochRunner:
     device_data : bool | None
         Gather batches on the device from a device copy of the store slice
         (:class:`rvhpc.data.devicebatch.DeviceBatches`); None: on any device but the CPU.
+    samples_per_epoch : int | None
+        Samples drawn per epoch (:func:`epoch_order`); None: every sample.
     """
 
     def __init__(
@@ -160,9 +131,11 @@ class EpochRunner:
         env: JobEnv,
         log_every: int = 50,
         device_data: bool | None = None,
+        samples_per_epoch: int | None = None,
     ) -> None:
         self.model, self.optimizer, self.sampler = model, optimizer, sampler
         self.samples, self.statics = samples, statics
+        self.samples_per_epoch = samples_per_epoch
         self.batch_size, self.seeds, self.clip_norm = batch_size, list(seeds), clip_norm
         self.dropout, self.hidden = dropout, hidden
         self.device, self.env, self.log_every = device, env, log_every
@@ -180,8 +153,13 @@ class EpochRunner:
     def k(self) -> int:
         return len(self.seeds)
 
+    def plan(self, seed: int, epoch: int) -> list[np.ndarray]:
+        """Member ``seed``'s batches of this rank in ``epoch`` (:func:`epoch_plan`)."""
+        n = len(self.samples)
+        return epoch_plan(n, self.batch_size, seed, epoch, self.env, self.samples_per_epoch)
+
     def n_batches(self, epoch: int) -> int:
-        return len(epoch_plan(len(self.samples), self.batch_size, self.seeds[0], epoch, self.env))
+        return len(self.plan(self.seeds[0], epoch))
 
     def seed_dropout(self, epoch: int) -> None:
         for gen, seed in zip(self.generators, self.seeds, strict=True):
@@ -236,8 +214,7 @@ class EpochRunner:
         """
         if start_batch == 0:
             self.seed_dropout(epoch)
-        n = len(self.samples)
-        plans = [epoch_plan(n, self.batch_size, s, epoch, self.env) for s in self.seeds]
+        plans = [self.plan(s, epoch) for s in self.seeds]
         if self.device_batches is not None:  # one host-to-device copy per member and epoch
             plans = [self.device_batches.upload_plan(plan) for plan in plans]
         acc = torch.tensor(loss_sums or [0.0] * self.k, dtype=torch.float64, device=self.device)

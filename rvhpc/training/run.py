@@ -31,6 +31,7 @@ from rvhpc.training.distributed import (
 from rvhpc.training.finish import TrainOutcome
 from rvhpc.training.fit import train_group
 from rvhpc.training.loop import StopFlag, check_batch_size
+from rvhpc.training.order import epoch_size_line
 from rvhpc.training.rundir import RunDir, config_record
 from rvhpc.training.runlock import RunLock
 from rvhpc.training.runtime import deterministic, tune_cpu_allocator
@@ -90,7 +91,7 @@ def train_pack(
     outcomes: list[TrainOutcome | None] = [None] * len(configs)
     for k, (cfg, rd) in enumerate(zip(configs, rds, strict=True)):
         old = None if force else rd.read_config()
-        identity = cfg.identity()
+        identity = cfg.identity(unset=True)
         if (
             old is not None
             and all(old.get(a) == v for a, v in identity.items())
@@ -109,7 +110,7 @@ def train_pack(
     fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
     if not force:
         for k in todo:
-            rds[k].check_same(configs[k].identity(), fingerprint)
+            rds[k].check_same(configs[k].identity(unset=True), fingerprint)
     store = training_view(store, config)  # a scenario's basins and period, with their scalers
     use_output_stats(store, output_stats(store, config.output_stats))
     by_attr: dict[int, object] = {}
@@ -124,6 +125,14 @@ def train_pack(
         raise DataError(
             f"{config.store}: no training samples with observed discharge in the training period"
         )
+    if config.samples_per_epoch is not None:
+        if config.samples_per_epoch < env.world:
+            raise ConfigError(
+                f"samples_per_epoch {config.samples_per_epoch} is below the {env.world} ranks: "
+                "each rank needs at least one sample per step"
+            )
+        if env.is_main:
+            progress.log(epoch_size_line(config.samples_per_epoch, len(samples)))
     # the evaluation needs its warm-up inside the data: find out now, not after training
     WindowSampler(
         open_store(config.store, period="eval", warmup=config.seq_length - 1),

@@ -10,8 +10,13 @@ import pandas as pd
 import pytest
 
 from rvhpc.collect import collect
-from rvhpc.errors import ConfigError, SchedulerError
-from rvhpc.hpc.dask_cluster import dask_client, slurm_cluster_kwargs, walltime_minutes
+from rvhpc.errors import ConfigError, RunDirError, SchedulerError
+from rvhpc.hpc.dask_cluster import (
+    dask_client,
+    run_with_dask,
+    slurm_cluster_kwargs,
+    walltime_minutes,
+)
 from rvhpc.hpc.profile import SiteProfile, load_profile
 from tests.collect.conftest import cell, noisy, observed
 
@@ -76,6 +81,27 @@ def test_bad_scheduler_settings():
     with pytest.raises(SchedulerError, match="cannot reach a Dask scheduler"):
         with dask_client("tcp://127.0.0.1:9"):
             pass
+
+
+def test_run_with_dask_checks_out_then_starts_one_client(tmp_path):
+    """The one start of collect's and the demo's client: --out is checked before any cluster
+    starts; the work runs on a real local cluster that is gone afterwards."""
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the results folder should go")
+    called = []
+    with pytest.raises(RunDirError, match="--out .* cannot be created"):
+        run_with_dask(called.append, blocker / "res")
+    assert called == []
+    lines: list[str] = []
+    clients = []
+
+    def work(client):
+        clients.append(client)
+        return client.submit(sum, [1, 2], pure=False).result()
+
+    assert run_with_dask(work, tmp_path / "res", workers=1, announce=lines.append) == 3
+    assert len(lines) == 1 and lines[0].startswith("dask dashboard: http://127.0.0.1:")
+    assert (tmp_path / "res").is_dir() and clients[0].status == "closed"
 
 
 def _jobs(name: str) -> list[str]:

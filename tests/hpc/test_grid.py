@@ -46,6 +46,24 @@ def test_cell_id_follows_the_training_config(tmp_path: Path) -> None:
     assert {c.id for c in a.cells}.isdisjoint({c.id for c in b.cells})
 
 
+def test_samples_per_epoch_from_the_grid_file(tmp_path: Path) -> None:
+    from rvhpc.grid.estimate import estimate
+
+    every = load_grid(write_grid(tmp_path / "a"))
+    drawn = load_grid(write_grid(tmp_path / "b", samples_per_epoch=1000))
+    capped = load_grid(write_grid(tmp_path / "c", samples_per_epoch=10**6))
+    assert all(c.config.get("samples_per_epoch") is None for c in every.cells)
+    assert {c.config["samples_per_epoch"] for c in drawn.cells} == {1000}
+    assert {c.id for c in every.cells}.isdisjoint({c.id for c in drawn.cells})
+    windows = 5 * 730  # the smoke grid's basins x training days
+    epochs = sum(c.config["epochs"] for c in every.cells)
+    assert estimate(every)["sample_epochs"] == windows * epochs
+    assert estimate(drawn)["sample_epochs"] == 1000 * epochs
+    assert estimate(capped)["sample_epochs"] == windows * epochs
+    with pytest.raises(ConfigError, match="samples_per_epoch"):
+        load_grid(write_grid(tmp_path / "d", samples_per_epoch=0))
+
+
 def test_paper_grid_shows_without_data(tmp_path: Path) -> None:
     proc = rvhpc("grid", "show", "paper", "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -136,6 +136,20 @@ def test_packed_members_are_bitwise_their_single_runs_across_a_kill(
         assert_same_run(out / f"seed{seed}", singles[(arch, seed)])
 
 
+def test_packed_members_with_samples_per_epoch_are_their_single_runs(tiny_store, tmp_path):
+    """Each member draws its own 2,000 windows per epoch (its seed), as it would alone."""
+    out = tmp_path / "pack"
+    args = pack_args(tiny_store, out, "ea", "--samples-per-epoch", 2000, "--seeds", "0,1,2")
+    out.mkdir()
+    kill_in_epoch_2(args, out)
+    proc = rvhpc(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming" in proc.stderr and "each epoch draws 2,000 of the" in proc.stderr
+    for seed in SEEDS:
+        alone = single(tiny_store, tmp_path / f"alone{seed}", "ea", seed, samples_per_epoch=2000)
+        assert_same_run(out / f"seed{seed}", alone)
+
+
 def test_changing_one_seed_leaves_the_others_unchanged(tiny_store, singles, tmp_path):
     out = tmp_path / "pack"
     proc = rvhpc(*pack_args(tiny_store, out, "ea", "--seeds", "0,5,2"))

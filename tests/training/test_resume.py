@@ -32,10 +32,12 @@ def uninterrupted(tiny_store, tmp_path_factory) -> Path:
     return out
 
 
-def start_and_signal_in_epoch_2(store: Path, out: Path, signum: int) -> tuple[int, str]:
+def start_and_signal_in_epoch_2(
+    store: Path, out: Path, signum: int, *extra: object
+) -> tuple[int, str]:
     """Start ``rvhpc train``, send ``signum`` once epoch 1 is checkpointed and epoch 2 has begun."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rvhpc", *map(str, train_args(store, out, epochs=EPOCHS))],
+        [sys.executable, "-m", "rvhpc", *map(str, train_args(store, out, *extra, epochs=EPOCHS))],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -98,3 +100,49 @@ def test_slurm_signal_checkpoints_exits_75_and_resumes_exactly(
     for epoch in range(1, EPOCHS + 1):
         assert_same_weights(weights(out, epoch), weights(uninterrupted, epoch))
     assert_same_predictions(out, uninterrupted)
+
+
+#: an epoch of 2,000 of the tiny store's ~2,800 windows: 63 batches of 32
+DRAW = ("--samples-per-epoch", 2000)
+DRAW_BATCHES = 63
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_drawn(tiny_store, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("uninterrupted_drawn") / "run"
+    proc = rvhpc(*train_args(tiny_store, out, *DRAW, epochs=EPOCHS))
+    assert proc.returncode == 0, proc.stderr
+    assert "each epoch draws 2,000 of the" in proc.stderr
+    for epoch in range(1, EPOCHS + 1):
+        assert f"epoch {epoch}/{EPOCHS}: {DRAW_BATCHES}/{DRAW_BATCHES} loss" in proc.stderr
+    return out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGUSR1])
+def test_samples_per_epoch_resumes_mid_epoch_bit_identical(
+    tiny_store, uninterrupted, uninterrupted_drawn, tmp_path, signum
+):
+    out = tmp_path / "run"
+    code, stderr = start_and_signal_in_epoch_2(tiny_store, out, signum, *DRAW)
+    assert not (out / "DONE").exists()
+    assert not (out / f"checkpoints/epoch_{EPOCHS:03d}.pt").exists()
+    if signum == signal.SIGKILL:
+        assert code == -signal.SIGKILL
+        # the run dir holds a run of 2,000 windows per epoch: resuming it with every window is
+        # refused, not mixed
+        other = rvhpc(*train_args(tiny_store, out, epochs=EPOCHS))
+        assert other.returncode == 2 and "samples_per_epoch: 2000 -> None" in other.stderr
+    else:
+        assert code == 75, stderr
+        state = torch.load(out / "checkpoints" / "partial.pt", weights_only=True)
+        assert state["epoch"] == 2 and 1 <= state["batches_done"] < DRAW_BATCHES
+
+    proc = rvhpc(*train_args(tiny_store, out, *DRAW, epochs=EPOCHS))
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming" in proc.stderr
+    for epoch in range(1, EPOCHS + 1):
+        assert_same_weights(weights(out, epoch), weights(uninterrupted_drawn, epoch))
+    assert_same_predictions(out, uninterrupted_drawn)
+    # and the draw is in effect: not the run that visits every window
+    every = weights(uninterrupted, 1)
+    assert any(not torch.equal(a, every[k]) for k, a in weights(out, 1).items())

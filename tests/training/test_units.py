@@ -14,7 +14,8 @@ from rvhpc.errors import ConfigError, RunDirError
 from rvhpc.jobenv import JobEnv, first_host, thread_count
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
-from rvhpc.training.loop import epoch_plan, nse_loss
+from rvhpc.training.loop import nse_loss
+from rvhpc.training.order import epoch_order, epoch_plan, epoch_size_line
 
 
 def test_config_defaults_are_the_papers(tmp_path):
@@ -121,6 +122,50 @@ def test_epoch_plan_ranks_split_the_global_batches():
     assert not all(np.array_equal(a, b) for a, b in zip(single, other, strict=False))
     # a last global batch smaller than the world is dropped, so no rank gets an empty batch
     assert len(epoch_plan(17, 8, 0, 1, JobEnv(rank=2, world=4))) == 2
+
+
+def test_samples_per_epoch_draws_n_distinct_windows_reproducibly():
+    n, draw = 10_000, 1_000
+    order = epoch_order(n, seed=4, epoch=2, samples_per_epoch=draw)
+    assert len(order) == draw and len(set(order.tolist())) == draw
+    assert order.dtype == np.int64 and 0 <= order.min() and order.max() < n
+    np.testing.assert_array_equal(order, epoch_order(n, 4, 2, draw))  # from the seed alone
+    for other in (epoch_order(n, 4, 3, draw), epoch_order(n, 5, 2, draw)):  # epoch, seed
+        assert len(set(order.tolist()) & set(other.tolist())) < draw // 2
+    # N at or above the window count: every window, the order of a run without the option
+    for big in (n, n + 1):
+        np.testing.assert_array_equal(epoch_order(n, 4, 2, big), epoch_order(n, 4, 2))
+    assert sorted(epoch_order(n, 4, 2).tolist()) == list(range(n))
+
+
+def test_samples_per_epoch_is_split_across_ranks():
+    n, batch, draw = 1_000, 8, 203
+    single = epoch_plan(n, batch, seed=4, epoch=2, env=JobEnv(), samples_per_epoch=draw)
+    assert [len(b) for b in single] == [8] * 25 + [3]
+    flat = np.concatenate(single)
+    np.testing.assert_array_equal(flat, epoch_order(n, 4, 2, draw))
+    ranks = [
+        epoch_plan(n, batch, 4, 2, JobEnv(rank=r, world=2), samples_per_epoch=draw)
+        for r in range(2)
+    ]
+    assert len(ranks[0]) == len(ranks[1]) == 26  # the same number of steps on every rank
+    for k in range(26):  # rank 0 + rank 1 = the single-process global batch: one draw of N
+        np.testing.assert_array_equal(np.concatenate([ranks[0][k], ranks[1][k]]), single[k])
+
+
+def test_samples_per_epoch_identity_and_line(tmp_path):
+    default = TrainConfig.create(store=tmp_path / "s.h5")
+    assert "samples_per_epoch" not in default.identity()  # cell ids of earlier grids stay
+    assert default.identity(unset=True)["samples_per_epoch"] is None  # run dirs are compared
+    drawn = TrainConfig.create(store=tmp_path / "s.h5", samples_per_epoch=500)
+    assert drawn.identity()["samples_per_epoch"] == 500
+    with pytest.raises(ConfigError, match="samples_per_epoch"):
+        TrainConfig.create(store=tmp_path / "s.h5", samples_per_epoch=0)
+    assert epoch_size_line(500, 2904) == (
+        "each epoch draws 500 of the 2,904 training windows (samples_per_epoch), without "
+        "replacement"
+    )
+    assert "each epoch visits every window" in epoch_size_line(5000, 2904)
 
 
 def test_nse_loss_formula():
