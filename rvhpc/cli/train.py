@@ -118,6 +118,25 @@ def train(
             help="With --seeds: one attr seed per member, paired in order (e.g. 7,8,9).",
         ),
     ] = None,
+    val_start: Annotated[
+        str | None,
+        typer.Option(
+            "--val-start",
+            help="First day of a validation period (outside the store's training and "
+            "evaluation periods), scored into val_predictions.parquet and val_metrics.csv.",
+        ),
+    ] = None,
+    val_end: Annotated[
+        str | None, typer.Option("--val-end", help="Last day of the validation period.")
+    ] = None,
+    patience: Annotated[
+        int | None,
+        typer.Option(
+            "--patience",
+            help="Early stopping: score the validation period after every epoch, stop after "
+            "this many epochs without a better median NSE, keep the best epoch's weights.",
+        ),
+    ] = None,
 ) -> None:
     """Train one grid cell and evaluate it; rerun the same command to resume.
 
@@ -158,6 +177,8 @@ def train(
         log_every=log_every,
         threads=threads,
         precision=precision,
+        val_period=_period("--val-start/--val-end", val_start, val_end),
+        early_stopping=None if patience is None else {"patience": patience},
     )
     configs = [TrainConfig.create(**common, seed=s, attr_seed=a) for s, a in members]
     dirs = [out] if seeds is None else [out / f"seed{s}" for s, _ in members]
@@ -180,6 +201,13 @@ def train(
             out_console.print(f"{d}: already done (DONE exists); --force retrains", markup=False)
         else:
             out_console.print(f"{d}: done, median NSE {outcome.median_nse:.4f}", markup=False)
+
+
+def _period(options: str, start: str | None, end: str | None) -> tuple[str, str] | None:
+    """(start, end) of a period given by two options, None when neither is given."""
+    if (start is None) != (end is None):
+        raise fail(f"{options}: give both days of the period, or neither")
+    return None if start is None else (start, end)
 
 
 def _int_list(option: str, text: str) -> list[int]:

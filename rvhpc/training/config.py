@@ -14,8 +14,18 @@ from rvhpc.experiments import KINDS_WITH_DIM, check_cell, experiment_name
 #: fields that change how a run executes but not what it computes; a resumed run may change them
 RUNTIME_FIELDS = ("device", "log_every", "threads")
 PRECISIONS = ("fp32", "tf32", "bf16")
-#: fields of basin-list, training-period and PUB scenarios (left out of the identity when None)
-SCENARIO_FIELDS = ("basins", "eval_basins", "train_period")
+#: fields of basin-list, training-period and PUB scenarios, and of validation (left out of the
+#: identity when None, so the ids of cells without them do not change)
+SCENARIO_FIELDS = ("basins", "eval_basins", "train_period", "val_period", "early_stopping")
+
+
+class EarlyStopping(Strict):
+    """``train: {early_stopping: {patience: P}}``: score the validation period after every epoch,
+    stop after P epochs without a better median NSE, and keep the best epoch's weights."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    patience: Int = Field(ge=1)
 
 
 class TrainConfig(Strict):
@@ -61,6 +71,13 @@ class TrainConfig(Strict):
     eval_basins: list[str] | None = None  # basins predicted in the eval period (PUB: held out)
     train_period: tuple[str, str] | None = None  # inside the store's training period
     scenario: dict[str, Any] | None = None  # labels for collect; not part of the identity
+    #: [first day, last day] scored besides the evaluation period (val_predictions.parquet); it
+    #: lies in the store's days, outside its training and evaluation periods
+    val_period: tuple[str, str] | None = None
+    early_stopping: EarlyStopping | None = None  # needs val_period
+    #: a sweep point or search trial: {"name": "hidden=64", "values": {...}}; a label for collect
+    #: and the run folder, not part of the identity (the swept values are)
+    point: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _check_cell(self) -> TrainConfig:
@@ -83,6 +100,7 @@ class TrainConfig(Strict):
                 f"paired_draw applies only to gaussian and mixed vectors, not {self.static!r}"
             )
         check_scenario(self.basins, self.eval_basins, self.train_period)
+        check_validation(self.val_period, self.train_period, self.early_stopping)
         return self
 
     @classmethod
@@ -112,7 +130,7 @@ class TrainConfig(Strict):
         ``paired_draw``, a grouping label: (attr_seed k, seed k) is one run however it is labelled.
         """
         data = self.model_dump(mode="json")
-        for key in (*RUNTIME_FIELDS, "store", "scenario", "paired_draw"):
+        for key in (*RUNTIME_FIELDS, "store", "scenario", "paired_draw", "point"):
             data.pop(key)
         if data["precision"] == "fp32":  # the default: ids and run dirs of earlier runs stay valid
             data.pop("precision")
@@ -145,6 +163,27 @@ def check_scenario(
             raise ConfigError(f"training option train_period: not two dates: {period!r}") from None
         if start > end:
             raise ConfigError(f"training option train_period: {period[0]} is after {period[1]}")
+
+
+def check_validation(
+    val: tuple[str, str] | None, train: tuple[str, str] | None, stopping: Any
+) -> None:
+    """ConfigError for a validation period that is not two ordered dates or shares days with a
+    scenario's training period, and for early stopping without a validation period."""
+    from rvhpc.periods import check_apart, parse_period
+
+    if stopping is not None and val is None:
+        raise ConfigError(
+            "training option early_stopping: needs a validation period (data.validation_period "
+            "in the grid, or --val-start/--val-end)"
+        )
+    if val is None:
+        return
+    try:
+        parse_period(val)
+        check_apart(val, {"training": train})
+    except ValueError as exc:
+        raise ConfigError(f"training option val_period: {exc}") from None
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -14,6 +14,7 @@ from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.distributed import all_gather_objects, barrier
 from rvhpc.training.finish import TrainOutcome, evaluate_members
 from rvhpc.training.loop import EpochRunner, mix_seed
+from rvhpc.training.validation import Validator, score_epoch, stopping_states
 
 
 def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, stop, env, device):
@@ -52,7 +53,12 @@ def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, s
         env=env,
         log_every=config.log_every,
     )
-    stopped = _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env)
+    states = stopping_states(configs, resumes)
+    validator = None
+    if config.val_period is not None:  # scored after every epoch (early stopping), and at the end
+        validator = Validator(configs, trained, x_s, env, device)
+    validation = (validator, states)
+    stopped = _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env, validation)
     if stopped is not None:
         return [
             TrainOutcome(
@@ -60,13 +66,18 @@ def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, s
             )
             for rd in rds
         ]
-    return evaluate_members(configs, rds, pack, x_s, env, device, stop, trained)
+    return evaluate_members(configs, rds, pack, x_s, env, device, stop, trained, validation)
 
 
-def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> int | None:
-    """Run the remaining epochs; the epochs done when stopped by a signal, None when all are."""
+def _train_epochs(
+    configs, rds, runner, pack, optimizer, resumes, stop, env, validation
+) -> int | None:
+    """Run the remaining epochs (until every member stopped early, with early stopping); the
+    epochs done when stopped by a signal, None when all are."""
     from rvhpc.models.packed import member_optimizer_state
 
+    validator, states = validation
+    early = any(s is not None for s in states)
     config, first_resume = configs[0], resumes[0]
     first, start_batch, seconds = 1, 0, 0.0
     loss_sums = [0.0] * len(configs)
@@ -86,6 +97,9 @@ def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> 
                         mix_seed(configs[k].seed, r.epoch, r.batches_done, env.rank)
                     )
             ckpt_io.restore_host_rng(first_resume.numpy_rng, first_resume.python_rng)
+        if early and first_resume.complete:  # a signal came during this epoch's validation
+            if not score_epoch(validator, pack, states, first_resume.epoch, rds, env, stop):
+                return first_resume.epoch
         if env.is_main and first <= config.epochs:
             for rd in rds:
                 progress.log(
@@ -93,6 +107,8 @@ def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> 
                     + (f", batch {start_batch}" if start_batch else "")
                 )
     for epoch in range(first, config.epochs + 1):
+        if early and all(s.stopped for s in states):
+            break
         lr = config.lr_for_epoch(epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -105,6 +121,10 @@ def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> 
             seconds=seconds,
         )
         start_batch, seconds, loss_sums = 0, 0.0, [0.0] * len(configs)
+        # early stopping scores the epoch before its checkpoint, which then holds the new count
+        scored = not (early and result.completed) or score_epoch(
+            validator, pack, states, epoch, rds, env, stop
+        )
         gen_states = all_gather_objects([g.get_state().cpu() for g in runner.generators])
         numpy_rng, python_rng = ckpt_io.capture_host_rng()
         for k, rd in enumerate(rds):
@@ -118,6 +138,7 @@ def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> 
                 python_rng=python_rng,
                 loss_sum=result.loss_sums[k],
                 seconds=result.seconds,
+                early_stopping=None if states[k] is None else states[k].to_dict(),
             )
             if env.is_main:
                 if result.completed:  # the loss row first: a kill between the two redoes it
@@ -130,6 +151,10 @@ def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> 
                         f"{result.mean_loss(k):.5f} ({result.seconds:.1f} s)"
                     )
         barrier()
+        if not scored:
+            if env.is_main:
+                progress.log(f"signal {stop.signum}: epoch {epoch} saved before its validation")
+            return epoch
         if not result.completed:
             if env.is_main:
                 then = (
