@@ -100,15 +100,29 @@ def test_early_stopping_survives_a_kill_and_resume(tiny_store, stopped, tmp_path
     assert again.returncode == 0, again.stderr
     assert "resuming" in again.stderr
     # the same count, the same stop, the same chosen epoch and the same results
-    assert (out / "early_stopping.json").read_text() == (
-        stopped / "early_stopping.json"
+    assert_same_validation(out, stopped)
+
+
+def assert_same_validation(run_a: Path, run_b: Path) -> None:
+    assert (run_a / "early_stopping.json").read_text() == (
+        run_b / "early_stopping.json"
     ).read_text()
-    assert_same_predictions(out, stopped)
+    assert_same_predictions(run_a, run_b)
     pd.testing.assert_frame_equal(
-        pd.read_parquet(out / "val_predictions.parquet"),
-        pd.read_parquet(stopped / "val_predictions.parquet"),
+        pd.read_parquet(run_a / "val_predictions.parquet"),
+        pd.read_parquet(run_b / "val_predictions.parquet"),
         check_exact=True,
     )
+
+
+def test_packed_seeds_each_stop_as_they_would_alone(tiny_store, stopped, tmp_path) -> None:
+    pack, alone = tmp_path / "pack", tmp_path / "alone"
+    proc = rvhpc(*es_args(tiny_store, pack), "--seeds", "0,1")
+    assert proc.returncode == 0, proc.stderr
+    proc = rvhpc(*es_args(tiny_store, alone), "--seed", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert_same_validation(pack / "seed0", stopped)
+    assert_same_validation(pack / "seed1", alone)
 
 
 @pytest.mark.parametrize(
