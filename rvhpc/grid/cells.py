@@ -20,7 +20,7 @@ from rvhpc.grid import search as searching
 from rvhpc.grid.scenarios import ListReader, expand_scenarios
 from rvhpc.grid.spec import GridSpec, load_spec
 from rvhpc.grid.sweep import points
-from rvhpc.runfiles import STUDY_JOURNAL, run_is_done
+from rvhpc.runfiles import run_is_done
 
 
 @dataclass(frozen=True)
@@ -116,23 +116,7 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
     folders: dict[Path, str] = {}
     for number, exp, scenario in _with_scenarios(spec, reader):
         where = f"experiments[{number}] ({exp.name or exp.arch + '/' + exp.static})"
-        if exp.static in experiments.KINDS_WITH_DIM:
-            if not exp.dims:
-                raise ConfigError(
-                    f"grid {spec.name}: {where}: static {exp.static!r} needs dims: [..]"
-                )
-            dims: list[int | None] = list(exp.dims)
-        else:
-            if exp.dims:
-                raise ConfigError(
-                    f"grid {spec.name}: {where}: static {exp.static!r} takes no dims; remove them"
-                )
-            if exp.attr_seeds != [0]:
-                raise ConfigError(
-                    f"grid {spec.name}: {where}: "
-                    "attr_seeds apply only to gaussian and mixed vectors"
-                )
-            dims = [None]
+        dims = _dims(spec, exp, where)
         space = None
         if exp.search is not None:
             searching.check_experiment(
@@ -141,25 +125,16 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
         for point in searching.trial_points(exp.search) if exp.search else points(spec, exp, where):
             for dim, attr_seed, seed in _draws(exp, dims):
                 config = _config(spec, exp, scenario, store, point, dim, attr_seed, seed, where)
-                if exp.search is not None and space is None:
-                    space = searching.check_space(
-                        exp.search, config.model_dump(), f"grid {spec.name}: {where}"
-                    )
                 run_dir = spec.runs_dir / experiments.run_subdir(
                     scenario.prefix(), exp.arch, exp.static, dim, attr_seed, seed, point.name
                 )
-                record = None
-                if space is not None:
-                    study = str(run_dir.parent.parent / STUDY_JOURNAL)
-                    record = searching.search_record(exp.search, space, study, point.trial)
-                extra = (
-                    None
-                    if record is None
-                    else {
-                        "search_space": searching.space_digest(space),
-                        "search_trial": point.trial,
-                    }
-                )
+                record, extra = None, None
+                if exp.search is not None:
+                    if space is None:  # checked once, with the experiment's first cell
+                        space = searching.check_space(
+                            exp.search, config.model_dump(), f"grid {spec.name}: {where}"
+                        )
+                    record, extra = searching.trial_record(exp.search, space, run_dir, point)
                 cid = cell_id(config, extra)
                 label = (
                     f"{exp.arch}/{exp.static}"
@@ -168,18 +143,7 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                     + f"/seed{seed}"
                     + ("" if scenario.plain else f" under {scenario.prefix()}")
                 )
-                if cid in seen:
-                    raise ConfigError(
-                        f"grid {spec.name}: duplicate cell {label} ({where} repeats {seen[cid]}); "
-                        "remove one of them"
-                    )
-                if run_dir in folders:
-                    raise ConfigError(
-                        f"grid {spec.name}: {where} and {folders[run_dir]} both write "
-                        f"{run_dir.relative_to(spec.runs_dir)}: they differ only in train "
-                        "settings; sweep the differing setting in one experiment instead"
-                    )
-                seen[cid] = folders[run_dir] = where
+                _check_unique(spec, (seen, cid, label), (folders, run_dir), where)
                 name = exp.name or experiments.experiment_name(exp.arch, exp.static, dim)
                 cells.append(
                     Cell(
@@ -202,6 +166,40 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
             f"grid {spec.name}: no cells: list at least one experiment under experiments:"
         )
     return cells
+
+
+def _dims(spec: GridSpec, exp: Any, where: str) -> list[int | None]:
+    """The experiment's dims ([None] for kinds without one); ConfigError for a misfit."""
+    if exp.static in experiments.KINDS_WITH_DIM:
+        if not exp.dims:
+            raise ConfigError(f"grid {spec.name}: {where}: static {exp.static!r} needs dims: [..]")
+        return list(exp.dims)
+    if exp.dims:
+        raise ConfigError(
+            f"grid {spec.name}: {where}: static {exp.static!r} takes no dims; remove them"
+        )
+    if exp.attr_seeds != [0]:
+        raise ConfigError(
+            f"grid {spec.name}: {where}: attr_seeds apply only to gaussian and mixed vectors"
+        )
+    return [None]
+
+
+def _check_unique(spec: GridSpec, ids: tuple, dirs: tuple, where: str) -> None:
+    """A cell id and a run folder may each appear once in a grid (then record them)."""
+    (seen, cid, label), (folders, run_dir) = ids, dirs
+    if cid in seen:
+        raise ConfigError(
+            f"grid {spec.name}: duplicate cell {label} ({where} repeats {seen[cid]}); "
+            "remove one of them"
+        )
+    if run_dir in folders:
+        raise ConfigError(
+            f"grid {spec.name}: {where} and {folders[run_dir]} both write "
+            f"{run_dir.relative_to(spec.runs_dir)}: they differ only in train settings; "
+            "sweep the differing setting in one experiment instead"
+        )
+    seen[cid] = folders[run_dir] = where
 
 
 def _config(spec, exp, scenario, store, point, dim, attr_seed, seed, where):

@@ -25,11 +25,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from rvhpc.errors import ConfigError
 from rvhpc.grid.spec import SearchSpec
 from rvhpc.grid.sweep import Point, key_problem, tunable_keys
+from rvhpc.runfiles import STUDY_JOURNAL
 
 _PARAM_KEYS = {"int", "float", "choice", "log", "step"}
 
@@ -220,15 +222,18 @@ def trial_points(search: SearchSpec) -> list[Point]:
     return [Point(name=f"trial={k}", trial=k) for k in range(search.trials)]
 
 
-def search_record(
-    search: SearchSpec, params: list[Param], study: str, trial: int
-) -> dict[str, Any]:
-    """What a trial's cells carry in the manifest (``Cell.search``)."""
-    return {
-        "study": study,
-        "trial": trial,
+def trial_record(
+    search: SearchSpec, params: list[Param], run_dir: Path, point: Point
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a trial's cell carries in the manifest (``Cell.search``: the study beside the
+    experiment's folders, ``<...>/optuna.journal``, the trial, the space, the sampler), and what
+    its id adds to the config's identity (the space and the trial number)."""
+    record = {
+        "study": str(run_dir.parent.parent / STUDY_JOURNAL),
+        "trial": point.trial,
         "trials": search.trials,
         "sampler": search.sampler,
         "seed": search.seed,
         "space": space_json(params),
     }
+    return record, {"search_space": space_digest(params), "search_trial": point.trial}

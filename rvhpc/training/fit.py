@@ -53,11 +53,11 @@ def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, s
         env=env,
         log_every=config.log_every,
     )
-    states = stopping_states(configs, resumes)
+    stopping = stopping_states(configs, resumes)
     validator = None
     if config.val_period is not None:  # scored after every epoch (early stopping), and at the end
         validator = Validator(configs, trained, x_s, env, device)
-    validation = (validator, states)
+    validation = (validator, stopping)
     stopped = _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env, validation)
     if stopped is not None:
         return [
@@ -76,8 +76,8 @@ def _train_epochs(
     epochs done when stopped by a signal, None when all are."""
     from rvhpc.models.packed import member_optimizer_state
 
-    validator, states = validation
-    early = any(s is not None for s in states)
+    validator, stopping = validation
+    early = any(s is not None for s in stopping)
     config, first_resume = configs[0], resumes[0]
     first, start_batch, seconds = 1, 0, 0.0
     loss_sums = [0.0] * len(configs)
@@ -98,7 +98,7 @@ def _train_epochs(
                     )
             ckpt_io.restore_host_rng(first_resume.numpy_rng, first_resume.python_rng)
         if early and first_resume.complete:  # a signal came during this epoch's validation
-            if not score_epoch(validator, pack, states, first_resume.epoch, rds, env, stop):
+            if not score_epoch(validator, pack, stopping, first_resume.epoch, rds, env, stop):
                 return first_resume.epoch
         if env.is_main and first <= config.epochs:
             for rd in rds:
@@ -107,7 +107,7 @@ def _train_epochs(
                     + (f", batch {start_batch}" if start_batch else "")
                 )
     for epoch in range(first, config.epochs + 1):
-        if early and all(s.stopped for s in states):
+        if early and all(s.stopped for s in stopping):
             break
         lr = config.lr_for_epoch(epoch)
         for group in optimizer.param_groups:
@@ -123,7 +123,7 @@ def _train_epochs(
         start_batch, seconds, loss_sums = 0, 0.0, [0.0] * len(configs)
         # early stopping scores the epoch before its checkpoint, which then holds the new count
         scored = not (early and result.completed) or score_epoch(
-            validator, pack, states, epoch, rds, env, stop
+            validator, pack, stopping, epoch, rds, env, stop
         )
         gen_states = all_gather_objects([g.get_state().cpu() for g in runner.generators])
         numpy_rng, python_rng = ckpt_io.capture_host_rng()
@@ -138,7 +138,7 @@ def _train_epochs(
                 python_rng=python_rng,
                 loss_sum=result.loss_sums[k],
                 seconds=result.seconds,
-                early_stopping=None if states[k] is None else states[k].to_dict(),
+                early_stopping=None if stopping[k] is None else stopping[k].to_dict(),
             )
             if env.is_main:
                 if result.completed:  # the loss row first: a kill between the two redoes it

@@ -160,3 +160,50 @@ def test_validation_period_inside_a_period_is_refused(tmp_path: Path) -> None:
     grid.write_text(yaml.safe_dump(plain, sort_keys=False))
     proc = rvhpc("grid", "show", grid)
     assert proc.returncode == 2 and "needs a validation period" in proc.stderr, proc.stderr
+
+
+def search_experiment(**params) -> dict:
+    search = {"method": "optuna", "trials": 3, "seed": 11, "params": params}
+    return {"arch": "ea", "static": "physics", "seeds": [0, 1], "search": search}
+
+
+def test_search_space_is_checked_before_anything_is_written(tmp_path: Path) -> None:
+    exp = search_experiment(
+        hidden={"float": [4, 16]},
+        dropout={"float": [0.5, 1.5]},
+        seed={"int": [0, 1]},
+        lr={"float": [0, 0.1], "log": True},
+        hiden={"int": [1, 2]},
+        seq_length={"int": [30, 10]},
+    )
+    grid = sweep_grid(tmp_path, sweep=None, experiments=[exp])
+    proc = rvhpc("submit", grid, "--profile", profiles_dir() / "local.yaml", "--dry-run")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    expected = [
+        "params.hidden: hidden takes whole numbers",
+        "params.dropout: 1.5 is not a valid setting",
+        "params.seed: seed is set per experiment or by data, not searched",
+        "params.lr: log needs low > 0",
+        "params.lr: 0.0 is not a valid setting",
+        "params.hiden: hiden is not a training setting",
+        "params.seq_length: int [30, 10]: low must be below high",
+    ]
+    assert len(lines) == len(expected), proc.stderr
+    for line, part in zip(lines, expected, strict=True):
+        assert "experiments[0] (ea/physics): search: " in line and part in line, line
+    assert not (tmp_path / "runs").exists()
+    # a sound space: one line per experiment in grid show, trial folders, no settings yet
+    exp = search_experiment(hidden={"int": [2, 6]}, dropout={"float": [0.0, 0.5]})
+    grid = sweep_grid(tmp_path, sweep=None, experiments=[exp])
+    data = show(grid)
+    assert [c["experiment"] for c in data["cells"]] == [f"EP/trial={k}" for k in (0, 0, 1, 1, 2, 2)]
+    assert data["cells"][0]["search"]["study"].endswith("synthetic/ea/physics/optuna.journal")
+    text = rvhpc("grid", "show", grid).stdout
+    assert "EP: search of 3 trials (tpe, seed 11; hidden, dropout), 2 seeds each" in text
+    # a search chooses on validation: without a validation period it is refused
+    plain = yaml.safe_load(grid.read_text())
+    del plain["data"]["validation_period"]
+    grid.write_text(yaml.safe_dump(plain, sort_keys=False))
+    proc = rvhpc("grid", "show", grid)
+    assert proc.returncode == 2 and "set data.validation_period" in proc.stderr, proc.stderr

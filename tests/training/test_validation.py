@@ -73,7 +73,30 @@ def test_validation_metrics_sit_beside_the_test_metrics(stopped: Path) -> None:
     assert run_is_done(stopped)
 
 
-def test_early_stopping_survives_a_kill_and_resume(tiny_store, stopped, tmp_path) -> None:
+def assert_same_validation(run_a: Path, run_b: Path) -> None:
+    assert (run_a / "early_stopping.json").read_text() == (
+        run_b / "early_stopping.json"
+    ).read_text()
+    assert_same_predictions(run_a, run_b)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(run_a / "val_predictions.parquet"),
+        pd.read_parquet(run_b / "val_predictions.parquet"),
+        check_exact=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("signum", "when", "code"),
+    [
+        # killed after epoch 2 was scored and checkpointed with its count
+        (signal.SIGKILL, "epoch 3/", -signal.SIGKILL),
+        # Slurm's signal inside epoch 3: the mid-epoch checkpoint carries the count
+        (signal.SIGTERM, f"epoch 3/{EPOCHS}: 1/", 75),
+    ],
+)
+def test_early_stopping_survives_a_kill_and_resume(
+    tiny_store, stopped, tmp_path, signum, when, code
+) -> None:
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "rvhpc", *map(str, es_args(tiny_store, out))],
@@ -85,34 +108,23 @@ def test_early_stopping_survives_a_kill_and_resume(tiny_store, stopped, tmp_path
     deadline = time.monotonic() + 300
     try:
         for line in proc.stderr:
-            if "epoch 3/" in line:  # epoch 2 is scored and checkpointed, with its count
-                proc.kill()
+            if when in line:
+                proc.send_signal(signum)
                 break
             assert time.monotonic() < deadline, "training did not reach epoch 3"
-        proc.communicate(timeout=60)
+        proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == -signal.SIGKILL and not (out / "DONE").exists()
+    assert proc.returncode == code and not (out / "DONE").exists()
     assert (out / "checkpoints" / "epoch_002.pt").exists()
+    assert not (out / "checkpoints" / "epoch_003.pt").exists(), "the signal came too late"
     again = rvhpc(*es_args(tiny_store, out))
     assert again.returncode == 0, again.stderr
     assert "resuming" in again.stderr
     # the same count, the same stop, the same chosen epoch and the same results
     assert_same_validation(out, stopped)
-
-
-def assert_same_validation(run_a: Path, run_b: Path) -> None:
-    assert (run_a / "early_stopping.json").read_text() == (
-        run_b / "early_stopping.json"
-    ).read_text()
-    assert_same_predictions(run_a, run_b)
-    pd.testing.assert_frame_equal(
-        pd.read_parquet(run_a / "val_predictions.parquet"),
-        pd.read_parquet(run_b / "val_predictions.parquet"),
-        check_exact=True,
-    )
 
 
 def test_packed_seeds_each_stop_as_they_would_alone(tiny_store, stopped, tmp_path) -> None:
