@@ -33,6 +33,8 @@ STUDY_NAME = "rvhpc"
 #: the user attribute that ties a study trial to rvhpc's trial (its array task)
 TRIAL_ATTR = "rvhpc_trial"
 OBJECTIVE = "validation ensemble median NSE"
+#: the study's user attribute holding what it was made with (:func:`study_meta`)
+META_ATTR = "rvhpc"
 
 
 @dataclass
@@ -100,12 +102,11 @@ def open_study(record: dict[str, Any], trial: int = 0) -> Any:
         load_if_exists=True,
         sampler=sampler(record, trial),
     )
-    meta, attrs = study_meta(record), study.user_attrs
-    if not attrs:
-        for key, value in meta.items():
-            study.set_user_attr(key, value)
-    elif any(attrs.get(k) != v for k, v in meta.items()):
-        changed = ", ".join(k for k, v in meta.items() if attrs.get(k) != v)
+    meta, known = study_meta(record), study.user_attrs.get(META_ATTR)
+    if known is None:  # one journal record, so a concurrent opener sees all of it or none
+        study.set_user_attr(META_ATTR, meta)
+    elif known != meta:
+        changed = ", ".join(k for k, v in meta.items() if known.get(k) != v)
         raise ConfigError(
             f"{path}: this study was made with another {changed}; restore the grid's search, "
             "or move the study and its trial folders away to start a new one"
@@ -183,7 +184,7 @@ def trials_frame(path: Path) -> Any:
 
     optuna = _quiet_optuna()
     study = optuna.load_study(study_name=STUDY_NAME, storage=storage(path))
-    meta = study.user_attrs
+    meta = study.user_attrs.get(META_ATTR, {})
     rows = []
     for t in study.get_trials(deepcopy=False):
         rows.append(

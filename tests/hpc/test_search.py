@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from rvhpc.grid.study import trials_frame
@@ -148,3 +149,60 @@ def test_search_with_two_workers_retries_a_killed_trial(tmp_path: Path) -> None:
     assert (told - points["val_ensemble_median_nse"]).abs().max() < 1e-5
     selection = pd.read_csv(tmp_path / "res" / "selection.csv")
     assert list(selection["chosen"]) == [f"EP/trial={told.idxmax()}"]
+
+
+@pytest.mark.slurm
+def test_search_trials_are_slurm_array_tasks(tmp_path: Path, slurm_cluster) -> None:
+    search = {"method": "optuna", "trials": 3, "params": {"hidden": {"int": [2, 6]}}}
+    exp = {"arch": "ea", "static": "physics", "seeds": [0, 1], "search": search}
+    grid = grid_file(tmp_path, "slurmopt", [exp])
+    proc = rvhpc("submit", grid, "--profile", "local")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "6 cells of grid slurmopt as 3 task(s)" in proc.stderr  # a trial: one task
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = json.loads(rvhpc("status", grid, "--json").stdout)
+        if status["counts"]["done"] == 6 or status["counts"]["failed"]:
+            break
+        time.sleep(3)
+    assert status["counts"]["done"] == 6, json.dumps(status, indent=1)[-3000:]
+    study = tmp_path / "runs" / "slurmopt" / "synthetic" / "ea" / "physics" / "optuna.journal"
+    trials = trials_frame(study)
+    assert list(trials["state"]) == ["COMPLETE"] * 3 and sorted(trials["trial"]) == [0, 1, 2]
+    logs = list((tmp_path / "runs" / "slurmopt" / "logs" / "slurmopt").glob("slurmopt_*_*.log"))
+    assert len(logs) == 3  # one array task per trial
+
+
+def test_study_claims_on_a_real_journal(tmp_path: Path) -> None:
+    """The claim protocol on one journal file: a new trial, the same trial again while it runs,
+    nothing to do once complete or finally failed, an untagged orphan never counted."""
+    from rvhpc.grid import study
+    from rvhpc.grid.search import Param, space_json
+
+    space = space_json([Param("hidden", "int", 2, 6), Param("dropout", "float", 0.0, 0.5)])
+    record = {
+        "study": str(tmp_path / "optuna.journal"),
+        "trial": 0,
+        "trials": 3,
+        "sampler": "tpe",
+        "seed": 5,
+        "space": space,
+    }
+    first = study.claim(record)
+    assert first.state == "new" and set(first.params) == {"hidden", "dropout"}
+    again = study.claim(record)  # its task died: the same trial, the same settings
+    assert (again.state, again.number, again.params) == ("resumed", first.number, first.params)
+    assert study.claim(record, main=False).number == first.number
+    study.report(record, first.number, 0.25)
+    assert study.claim(record).state == "complete"
+    # a trial asked but never tagged (its task died in between) is failed, never counted
+    orphan = study.open_study(record).ask()
+    second = study.claim({**record, "trial": 1})
+    study.report({**record, "trial": 1}, second.number, float("nan"))
+    assert study.claim({**record, "trial": 1}).state == "failed"  # NaN: final, not retried
+    frame = trials_frame(Path(record["study"]))
+    states = dict(zip(frame["optuna_number"], frame["state"], strict=True))
+    assert states == {first.number: "COMPLETE", orphan.number: "FAIL", second.number: "FAIL"}
+    assert list(frame["sampler_seed"]) == [5, 5, 5]
+    with pytest.raises(Exception, match="made with another trials"):
+        study.open_study({**record, "trials": 4})

@@ -70,6 +70,8 @@ def test_grid_and_experiment_sweeps_expand_to_the_product(tmp_path: Path) -> Non
         "name": "hidden=8,dropout=0.4,lr=0.1",
         "values": {"hidden": 8, "dropout": 0.4, "lr": 0.1},
     }
+    # the work estimate counts every point: 5 basins x 730 days x (8 cells x 2 + 12 x 1 epochs)
+    assert show(grid)["estimate"]["sample_epochs"] == 5 * 730 * (8 * 2 + 12 * 1)
     # stable: the same file gives the same ids, names and folders
     assert show(grid)["cells"] == cells
     text = rvhpc("grid", "show", grid).stdout
