@@ -74,11 +74,11 @@ def sampler(record: dict[str, Any], trial: int) -> Any:
 
 
 def study_meta(record: dict[str, Any]) -> dict[str, Any]:
-    """What the study records about itself (user attributes), checked on every open."""
+    """What the study records about itself, checked on every open (the trial count is not: a
+    search may be extended with more trials)."""
     return {
         "sampler": record["sampler"],
         "seed": record["seed"],
-        "trials": record["trials"],
         "space": record["space"],
         "objective": OBJECTIVE,
     }
@@ -90,7 +90,7 @@ def open_study(record: dict[str, Any], trial: int = 0) -> Any:
     Raises
     ------
     ConfigError
-        The journal holds a study made with another space, sampler, seed or trial count.
+        The journal holds a study made with another space, sampler or seed.
     """
     optuna = _quiet_optuna()
     path = Path(record["study"])
