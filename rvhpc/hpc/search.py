@@ -42,17 +42,25 @@ def run_trial(members: list[Cell], env: JobEnv, force: bool = False) -> list[Any
     record = members[0].search
     claim = study.claim(record, main=env.is_main)
     where = f"{record['study']}: trial={record['trial']} (Optuna trial {claim.number})"
-    if claim.state in ("complete", "failed"):
+    reported = claim.state in ("complete", "failed")
+    if reported and all(c.is_done() for c in members):
         progress.log(f"{where} is {claim.state} (value {claim.value}); nothing to do")
         return [TrainOutcome("skipped", c.run_dir, rank=env.rank) for c in members]
     settings = ", ".join(f"{k}={v}" for k, v in claim.params.items())
-    progress.log(f"{where}: {'resuming' if claim.state == 'resumed' else 'trying'} {settings}")
+    what = (
+        "retraining lost seeds of"
+        if reported
+        else "resuming"
+        if claim.state == "resumed"
+        else "trying"
+    )
+    progress.log(f"{where}: {what} {settings}")
     point = trial_point(members[0], claim)
     configs = [TrainConfig.create(**{**c.config, **claim.params, "point": point}) for c in members]
     outcomes = train_pack(configs, [c.run_dir for c in members], force=force)
     if any(o.status == "preempted" for o in outcomes):
         return outcomes  # the trial stays RUNNING: the requeued task resumes it
-    if env.is_main:
+    if env.is_main and not reported:  # told once; a seed retrained later changes nothing
         ordered = sorted(members, key=lambda c: c.seed)  # collect sums the seeds in this order
         value = ensemble_median_nse([c.run_dir / VAL_PREDICTIONS for c in ordered])
         study.report(record, claim.number, value)
