@@ -98,16 +98,24 @@ def seed_dir(seed: int) -> str:
 
 
 def run_subdir(
-    basin_list: str, arch: str, static: str, dim: int | None, attr_seed: int | None, seed: int
+    basin_list: str,
+    arch: str,
+    static: str,
+    dim: int | None,
+    attr_seed: int | None,
+    seed: int,
+    point: str | None = None,
 ) -> str:
     """Relative run directory, mirroring the original code's layout (reference.md section 5):
     ``<basin list>/<arch>/<static dir>/[<d>/<attr_seed>/]seed<N>``. The plain LSTM (no statics)
     has no architecture level, as in the original's ``main.py``: ``<basin list>/no_static/seed<N>``.
+    A sweep point or search trial (``hidden=64,dropout=0.4``, ``trial=3``) is one more folder
+    before the seed's, so the seeds of a point sit together and nothing else moves.
     """
+    tail = ([point] if point else []) + [seed_dir(seed)]
     if arch == "lstm":
-        return f"{basin_list}/{STATIC_DIRNAMES['none']}/{seed_dir(seed)}"
+        return "/".join([basin_list, STATIC_DIRNAMES["none"], *tail])
     parts = [basin_list, arch, STATIC_DIRNAMES[static]]
     if static in KINDS_WITH_DIM:
         parts += [str(dim), str(attr_seed if attr_seed is not None else 0)]
-    parts.append(seed_dir(seed))
-    return "/".join(parts)
+    return "/".join(parts + tail)

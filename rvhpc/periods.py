@@ -92,3 +92,23 @@ def warn_overlap(train: Sequence, evaluation: Sequence, where: str) -> None:
             f"{'..'.join(map(str, evaluation))} share {days} days: evaluation scores days the "
             "model was trained on"
         )
+
+
+def check_apart(validation: Sequence, others: dict[str, Sequence | None]) -> None:
+    """ValueError (one line) when the validation period shares a day with any of ``others``
+    (``{"training": period, "evaluation": period}``; None entries are skipped).
+
+    A validation period chooses settings and epochs: a day it shares with the training period
+    rewards memorising, one it shares with the evaluation (test) period leaks the test into the
+    choice. Both are refused, never warned about.
+    """
+    for name, period in others.items():
+        if period is None:
+            continue
+        days = overlap_days(validation, period)
+        if days:
+            raise ValueError(
+                f"the validation period {'..'.join(map(str, validation))} shares {days} days "
+                f"with the {name} period {'..'.join(map(str, period))}; choose days outside "
+                "the training and evaluation periods"
+            )

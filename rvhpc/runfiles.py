@@ -24,6 +24,13 @@ PREDICTIONS = "predictions.parquet"
 METRICS_CSV = "metrics.csv"
 DONE = "DONE"
 CHECKPOINT_DIR = "checkpoints"
+#: the same two files over the validation period (a TrainConfig with ``val_period``)
+VAL_PREDICTIONS = "val_predictions.parquet"
+VAL_METRICS_CSV = "val_metrics.csv"
+#: early stopping's record: validation score per epoch, the chosen epoch, where it stopped
+EARLY_STOPPING_JSON = "early_stopping.json"
+#: an Optuna study of a grid's ``search:`` experiment (JournalStorage, one file, NFS-safe)
+STUDY_JOURNAL = "optuna.journal"
 
 #: checkpoints in CHECKPOINT_DIR: one per complete epoch, and one of an epoch stopped midway
 EPOCH_CHECKPOINT = re.compile(r"^epoch_(\d{3,})\.pt$")
@@ -33,7 +40,17 @@ PARTIAL_CHECKPOINT = "partial.pt"
 RUN_LOCK = "train.lock"
 
 #: the files a training run owns (``--force`` removes these and nothing else)
-RUN_FILES = (CONFIG_JSON, STATICS_NPZ, LOSSES_CSV, PREDICTIONS, METRICS_CSV, DONE)
+RUN_FILES = (
+    CONFIG_JSON,
+    STATICS_NPZ,
+    LOSSES_CSV,
+    PREDICTIONS,
+    METRICS_CSV,
+    VAL_PREDICTIONS,
+    VAL_METRICS_CSV,
+    EARLY_STOPPING_JSON,
+    DONE,
+)
 
 # log files of a grid (in ``Grid.log_dir``): Slurm fills %A (array job), %a (task), %j (job)
 
@@ -92,27 +109,40 @@ def file_sha256(path: Path) -> str:
 
 
 def write_done(run_dir: Path, **info: Any) -> None:
-    """Mark a run complete: ``DONE`` (JSON) with the size and sha256 of its predictions, written
-    after them, so DONE never stands for predictions that are missing or not these."""
+    """Mark a run complete: ``DONE`` (JSON) with the size and sha256 of its predictions (and of
+    its validation predictions when there are any), written after them, so DONE never stands for
+    predictions that are missing or not these."""
     pred = Path(run_dir) / PREDICTIONS
     record = {"predictions_bytes": pred.stat().st_size, "predictions_sha256": file_sha256(pred)}
+    val = Path(run_dir) / VAL_PREDICTIONS
+    if val.is_file():
+        record |= {
+            "val_predictions_bytes": val.stat().st_size,
+            "val_predictions_sha256": file_sha256(val),
+        }
     write_json(Path(run_dir) / DONE, {**record, **info})
 
 
 def run_is_done(run_dir: Path, verify: bool = False) -> bool:
     """THE test of "this run is finished", used by train, grid, status, the local runner, collect.
 
-    True when ``DONE`` is a record of :func:`write_done` and ``predictions.parquet`` has the size it
-    names; with ``verify`` its sha256 must match too (reads the file: train and collect do).
+    True when ``DONE`` is a record of :func:`write_done` and ``predictions.parquet`` (and
+    ``val_predictions.parquet`` when DONE names one) has the size it names; with ``verify`` its
+    sha256 must match too (reads the file: train and collect do).
     A DONE of an older rvhpc, or one without (these) predictions, is not done: the cell runs again
     (training resumes from its last checkpoint, so only the evaluation is redone).
     """
     run_dir = Path(run_dir)
     try:
         record = json.loads((run_dir / DONE).read_text())
-        pred = run_dir / PREDICTIONS
-        if pred.stat().st_size != record["predictions_bytes"]:
-            return False
-        return not verify or file_sha256(pred) == record["predictions_sha256"]
+        files = [(run_dir / PREDICTIONS, "predictions")]
+        if "val_predictions_bytes" in record:
+            files.append((run_dir / VAL_PREDICTIONS, "val_predictions"))
+        for path, key in files:
+            if path.stat().st_size != record[f"{key}_bytes"]:
+                return False
+            if verify and file_sha256(path) != record[f"{key}_sha256"]:
+                return False
+        return True
     except (OSError, ValueError, TypeError, KeyError):
         return False

@@ -61,6 +61,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Collect finished cells into per-basin metrics, seed ensembles, the paper table and figures.
 
+        Sweep points and search trials are chosen on the validation period (selection.csv); the
+        paper table reports the chosen point's test scores.
+
         Example: rvhpc collect runs/ --out results/ --workers 2
         """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
         from rvhpc.collect import collect as run_collect

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rvhpc.cli._common import command, out_console
+from rvhpc.cli._common import command, fail, out_console
 
 # the options that `data prepare` and `data check` share
 CamelsRootOpt = Annotated[Path, typer.Option("--camels-root", help="CAMELS US root folder.")]
@@ -73,16 +73,31 @@ def prepare(
     train_end: TrainEndOpt = "2008-09-30",
     eval_start: EvalStartOpt = "1989-10-01",
     eval_end: EvalEndOpt = "1999-09-30",
+    val_start: Annotated[
+        str | None,
+        typer.Option(
+            "--val-start",
+            help="First day of a validation period, checked to lie in the stored days and "
+            "outside the training and evaluation periods (pass it to train or the grid).",
+        ),
+    ] = None,
+    val_end: Annotated[
+        str | None, typer.Option("--val-end", help="Last day of the validation period.")
+    ] = None,
 ) -> None:
     """Build the basin store (reused when its inputs are unchanged; safe to run concurrently).
 
     Runs the checks of `rvhpc data check` first and stops on errors; warnings are logged.
+    With --val-start/--val-end the validation period is checked before anything is built.
 
     Example: rvhpc data prepare --camels-root camels-synth --basins camels-synth/basin_list.txt --out store.h5
     """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
     from rvhpc.data.store import prepare_store
     from rvhpc.periods import warn_overlap
 
+    val = None
+    if val_start is not None or val_end is not None:
+        val = _val_period(val_start, val_end, (train_start, train_end), (eval_start, eval_end))
     path = prepare_store(
         camels_root,
         basins,
@@ -92,7 +107,26 @@ def prepare(
         eval_period=(eval_start, eval_end),
     )
     warn_overlap((train_start, train_end), (eval_start, eval_end), f"store {path}")
+    if val is not None:
+        from rvhpc.training.validation import check_stored_days
+
+        check_stored_days(path, val)
+        out_console.print(f"validation period {val[0]}..{val[1]}: inside the store", markup=False)
     out_console.print(f"store ready: {path}", markup=False)
+
+
+def _val_period(start, end, train, evaluation) -> tuple[str, str]:
+    """The validation period of --val-start/--val-end, apart from the other two periods."""
+    from rvhpc.periods import check_apart, parse_period
+
+    if start is None or end is None:
+        raise fail("--val-start/--val-end: give both days of the period, or neither")
+    try:
+        parse_period((start, end))
+        check_apart((start, end), {"training": train, "evaluation": evaluation})
+    except ValueError as exc:
+        raise fail(f"--val-start/--val-end: {exc}") from None
+    return (start, end)
 
 
 @command(data_app, "check")

@@ -53,7 +53,7 @@ def show(
         ),
     ] = None,
 ) -> None:
-    """List a grid's cells, counts per experiment and an estimate of the work.
+    """List a grid's cells (each sweep point and search trial), counts and the work estimate.
 
     Example: rvhpc grid show paper
     """
@@ -114,8 +114,10 @@ def show(
             str(c.run_dir.relative_to(g.runs_dir)),
         )
     out_console.print(table)
-    out_console.print("cells per experiment: " + ", ".join(_counts(g.cells)))
-    for line in _work_lines(work):
+    counts = _counts(g.cells)
+    if counts:
+        out_console.print("cells per experiment: " + ", ".join(counts), markup=False)
+    for line in [*_points(g.cells), *_work_lines(work)]:
         out_console.print(line, markup=False, soft_wrap=True)
 
 
@@ -164,12 +166,45 @@ def _work_lines(work: dict) -> list[str]:
     return lines
 
 
+def _points(cells: list) -> list[str]:
+    """``EP: 6 points (hidden: 3 values, dropout: 2 values), 2 seeds each`` per swept family,
+    ``EO: search of 64 trials (tpe, seed 0; hidden, dropout), 3 seeds each`` per search."""
+    families: dict[str, dict] = {}
+    for c in cells:
+        point = c.config.get("point")
+        if not point:
+            continue
+        family = c.experiment[: -len(point["name"]) - 1]
+        fam = families.setdefault(family, {"points": {}, "axes": {}, "search": c.search})
+        fam["points"].setdefault(point["name"], set()).add(c.seed)
+        for key, value in point["values"].items():
+            fam["axes"].setdefault(key, set()).add(repr(value))
+    out = []
+    for family, fam in families.items():
+        seeds = max(len(s) for s in fam["points"].values())
+        each = f"{seeds} seed{'s' if seeds > 1 else ''} each"
+        if fam["search"] is not None:
+            search = fam["search"]
+            names = ", ".join(p["name"] for p in search["space"])
+            out.append(
+                f"{family}: search of {search['trials']} trials ({search['sampler']}, seed "
+                f"{search['seed']}; {names}), {each}"
+            )
+            continue
+        axes = ", ".join(f"{k}: {len(v)} values" for k, v in fam["axes"].items())
+        out.append(f"{family}: {len(fam['points'])} points ({axes}), {each}")
+    return out
+
+
 def _counts(cells: list) -> list[str]:
-    """``EG-64 5 (5 draws, paired)`` per experiment: how many runs and random draws it ensembles."""
+    """``EG-64 5 (5 draws, paired)`` per experiment: how many runs and random draws it ensembles
+    (sweep points and search trials are counted by :func:`_points`)."""
     runs: dict[str, int] = {}
     draws: dict[str, set] = {}
     paired: dict[str, bool] = {}
     for c in cells:
+        if c.config.get("point"):
+            continue
         runs[c.experiment] = runs.get(c.experiment, 0) + 1
         if c.dim:
             draws.setdefault(c.experiment, set()).add(c.attr_seed)

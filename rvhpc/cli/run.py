@@ -26,6 +26,8 @@ def run(
 ) -> None:
     """Run every cell of a grid that is not done on this machine, N at a time.
 
+    A search trial (all its seeds) is one process: --jobs N runs N workers of the study.
+
     Example: rvhpc run smoke --jobs 2
     """
     from rvhpc.grid.cells import load_grid

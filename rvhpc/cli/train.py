@@ -41,6 +41,24 @@ AttrSeeds = Annotated[
     ),
 ]
 
+ValStart = Annotated[
+    str | None,
+    typer.Option(
+        "--val-start",
+        help="First day of a validation period (outside the store's training and evaluation "
+        "periods), scored into val_predictions.parquet and val_metrics.csv.",
+    ),
+]
+ValEnd = Annotated[str | None, typer.Option("--val-end", help="Last day of the validation period.")]
+Patience = Annotated[
+    int | None,
+    typer.Option(
+        "--patience",
+        help="Early stopping: score the validation period after every epoch, stop after this "
+        "many epochs without a better median NSE, keep the best epoch's weights.",
+    ),
+]
+
 
 def train(
     ctx: typer.Context,
@@ -49,6 +67,9 @@ def train(
     force: bool = False,
     seeds: str | None = None,
     attr_seeds: str | None = None,
+    val_start: str | None = None,
+    val_end: str | None = None,
+    patience: int | None = None,
     **options: Any,
 ) -> None:
     """Train one grid cell and evaluate it; rerun the same command to resume.
@@ -67,8 +88,14 @@ def train(
     from rvhpc.training.run import train_pack
     from rvhpc.training.seedruns import seed_runs
 
+    values = given_values(ctx, options)
+    period = _period("--val-start/--val-end", val_start, val_end)
+    if period is not None:
+        values["val_period"] = period
+    if patience is not None:
+        values["early_stopping"] = {"patience": patience}
     configs, dirs = seed_runs(
-        given_values(ctx, options),
+        values,
         out,
         _int_list("--seeds", seeds) if seeds is not None else None,
         _int_list("--attr-seeds", attr_seeds) if attr_seeds is not None else None,
@@ -90,6 +117,20 @@ def train(
             out_console.print(f"{d}: already done (DONE exists); --force retrains", markup=False)
         else:
             out_console.print(f"{d}: done, median NSE {outcome.median_nse:.4f}", markup=False)
+
+
+def _period(options: str, start: str | None, end: str | None) -> tuple[str, str] | None:
+    """(start, end) of a period given by two options, None when neither is given."""
+    if (start is None) != (end is None):
+        raise fail(f"{options}: give both days of the period, or neither")
+    return None if start is None else (start, end)
+
+
+def _period(options: str, start: str | None, end: str | None) -> tuple[str, str] | None:
+    """(start, end) of a period given by two options, None when neither is given."""
+    if (start is None) != (end is None):
+        raise fail(f"{options}: give both days of the period, or neither")
+    return None if start is None else (start, end)
 
 
 def _int_list(option: str, text: str) -> list[int]:
@@ -114,6 +155,9 @@ def _signature() -> inspect.Signature:
         inspect.Parameter("force", kw, default=False, annotation=Force),
         inspect.Parameter("seeds", kw, default=None, annotation=Seeds),
         inspect.Parameter("attr_seeds", kw, default=None, annotation=AttrSeeds),
+        inspect.Parameter("val_start", kw, default=None, annotation=ValStart),
+        inspect.Parameter("val_end", kw, default=None, annotation=ValEnd),
+        inspect.Parameter("patience", kw, default=None, annotation=Patience),
     ]
     ctx = inspect.Parameter(
         "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rvhpc.experiments import KINDS_WITH_DIM, experiment_name
-from rvhpc.runfiles import CONFIG_JSON, DONE, PREDICTIONS, run_is_done
+from rvhpc.runfiles import (
+    CONFIG_JSON,
+    DONE,
+    PREDICTIONS,
+    STUDY_JOURNAL,
+    VAL_PREDICTIONS,
+    run_is_done,
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,15 @@ class Experiment:
     fold: int | None = None  # k-fold: folds are grouped (and ensembled) apart, merged by name
     train_basins: int | None = None
     train_years: float | None = None
+    #: a sweep point or search trial (``hidden=64,dropout=0.4``, ``trial=3``); "" for none, and
+    #: its settings as (key, value) pairs (a trial's first pair is ("trial", k))
+    point: str = ""
+    point_values: tuple = ()
+
+    @property
+    def family(self) -> Experiment:
+        """The experiment without its point: the points of one family are chosen among."""
+        return replace(self, point="", point_values=())
 
     @property
     def paper_name(self) -> str:
@@ -48,9 +64,11 @@ class Experiment:
 
     @property
     def name(self) -> str:
-        """The paper's name, with the scenario appended (``EP@half/last3y``) when there is one:
-        experiments of different scenarios are never mixed."""
-        return f"{self.paper_name}@{self.scenario}" if self.scenario else self.paper_name
+        """The paper's name, with the point (``EP/hidden=64``) and the scenario appended
+        (``EP@half/last3y``) when there are any: experiments of different scenarios are never
+        mixed."""
+        base = f"{self.paper_name}/{self.point}" if self.point else self.paper_name
+        return f"{base}@{self.scenario}" if self.scenario else base
 
 
 @dataclass(frozen=True)
@@ -61,10 +79,15 @@ class Cell:
     label: str  # run dir relative to the collected root, for messages
     experiment: Experiment
     seed: int
+    file: str = PREDICTIONS  # VAL_PREDICTIONS for the validation pass
 
     @property
     def predictions(self) -> Path:
-        return self.run_dir / PREDICTIONS
+        return self.run_dir / self.file
+
+    @property
+    def has_validation(self) -> bool:
+        return (self.run_dir / VAL_PREDICTIONS).is_file()
 
 
 @dataclass
@@ -75,6 +98,7 @@ class Discovery:
     cells: list[Cell] = field(default_factory=list)
     unfinished: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    studies: list[Path] = field(default_factory=list)  # Optuna journals of search experiments
 
     def experiments(self) -> dict[Experiment, list[Cell]]:
         groups: dict[Experiment, list[Cell]] = defaultdict(list)
@@ -100,7 +124,15 @@ def _order(exp: Experiment) -> tuple:
         exp.dim or 0,
         exp.attr_seed or 0,
         -1 if exp.fold is None else exp.fold,
+        tuple((k, _sortable(v)) for k, v in exp.point_values),
     )
+
+
+def _sortable(value) -> tuple:
+    """Numbers before text, each in its own order (a sweep's points in value order)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
 
 
 def experiment_of(config: dict, paired: bool | None = None) -> tuple[Experiment, int]:
@@ -117,6 +149,14 @@ def experiment_of(config: dict, paired: bool | None = None) -> tuple[Experiment,
     paired = random_kind and paired
     scen = config.get("scenario") or {}
     kfold = scen.get("evaluation") == "kfold"
+    point = config.get("point") or {}
+    settings = point.get("values", {})
+    # the point's name keeps the grid's axis order (config.json sorts its keys)
+    named = [p.partition("=")[0] for p in str(point.get("name") or "").split(",")]
+    keys = [k for k in named if k in settings] + [k for k in settings if k not in named]
+    values = tuple((k, settings[k]) for k in keys)
+    if point.get("trial") is not None:
+        values = (("trial", int(point["trial"])), *values)
     exp = Experiment(
         str(config["arch"]),
         static,
@@ -129,6 +169,8 @@ def experiment_of(config: dict, paired: bool | None = None) -> tuple[Experiment,
         fold=int(scen["fold"]) if kfold else None,
         train_basins=scen.get("train_basins"),
         train_years=scen.get("train_years"),
+        point=str(point.get("name") or ""),
+        point_values=values,
     )
     return exp, int(config["seed"])
 
@@ -163,6 +205,7 @@ def scan_runs_dir(root: Path) -> Discovery:
     out = Discovery(root)
     for config in sorted(root.rglob(CONFIG_JSON)):
         _cell(config.parent, root, out)
+    out.studies = sorted(root.rglob(STUDY_JOURNAL))
     return out
 
 
@@ -172,6 +215,7 @@ def from_grid(grid: str | Path) -> Discovery:
 
     loaded = load_grid(grid)
     out = Discovery(Path(loaded.runs_dir))
+    out.studies = sorted({Path(c.search["study"]) for c in loaded.cells if c.search is not None})
     for cell in loaded.cells:
         run_dir = Path(cell.run_dir)
         if (run_dir / CONFIG_JSON).is_file():

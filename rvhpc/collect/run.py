@@ -10,7 +10,7 @@ from distributed import Client, as_completed
 
 from rvhpc import progress
 from rvhpc.atomic import atomic_path, write_text
-from rvhpc.collect import figures, report
+from rvhpc.collect import figures, report, selection
 from rvhpc.collect.compute import cell_key, cell_metrics, ensemble_metrics
 from rvhpc.collect.discover import Cell, Experiment, discover
 from rvhpc.errors import CollectError, RvhpcError
@@ -191,6 +191,7 @@ def collect(
             f"{len(found.unfinished)} unfinished); wait for the grid or check the path"
         )
     groups = found.experiments()
+    selection.check_validation(groups)  # sweep points without validation: never choose on test
     rep.problems += missing_folds(groups)
     names = list(dict.fromkeys(exp.name for exp in groups))
     base = _check_baseline(baseline, names)
@@ -209,9 +210,12 @@ def collect(
         kind="stable",
         ignore_index=True,
     )
+    val = _validation_metrics(client, groups, out, rep, order)
+    files, chosen = selection.write_selection(groups, metrics, val, found.studies, found.root, out)
     rep.files += write_outputs(
-        metrics, [n for n in names if n in set(metrics["experiment"])], base, out, rep
+        metrics, [n for n in names if n in set(metrics["experiment"])], base, out, rep, chosen
     )
+    rep.files += files
     if rep.problems and not allow_partial:
         more = (
             f" (+{len(rep.problems) - 1} more in {out / 'problems.txt'})"
@@ -223,6 +227,26 @@ def collect(
             f"pass --allow-partial to accept them"
         )
     return rep
+
+
+def _validation_metrics(
+    client, groups, out: Path, rep: CollectReport, order
+) -> pd.DataFrame | None:
+    """metrics.parquet's rows over the validation period, for the experiments that have one."""
+    val_groups = selection.validation_groups(groups)
+    if not val_groups:
+        return None
+    scratch = CollectReport(out=out)  # the cell counts of the report stay those of the test
+    parts = compute_all(client, val_groups, out / "cache", scratch)
+    rep.problems += [f"validation: {p}" for p in scratch.problems]
+    if not parts:
+        return None
+    return pd.concat(parts, ignore_index=True).sort_values(
+        ["experiment", "member", "basin"],
+        key=lambda c: c.map(order) if c.name == "experiment" else c,
+        kind="stable",
+        ignore_index=True,
+    )
 
 
 def missing_folds(groups: dict[Experiment, list[Cell]]) -> list[str]:
@@ -244,14 +268,22 @@ def missing_folds(groups: dict[Experiment, list[Cell]]) -> list[str]:
 
 
 def write_outputs(
-    metrics: pd.DataFrame, names: list[str], baseline: str | None, out: Path, rep: CollectReport
+    metrics: pd.DataFrame,
+    names: list[str],
+    baseline: str | None,
+    out: Path,
+    rep: CollectReport,
+    chosen: set[str] | None = None,
 ) -> list[Path]:
+    """metrics.parquet, summary, paper table (over ``chosen`` experiments when given: each
+    family's point chosen on validation), comparison, problems and figures."""
     files = [out / "metrics.parquet"]
     with atomic_path(files[0]) as tmp:
         metrics.to_parquet(tmp, index=False)
     summ = report.summary(metrics, names)
     rep.summary = summ
-    paper = report.paper_tables(summ)
+    paper_summ = summ if chosen is None else summ[summ["experiment"].isin(chosen)]
+    paper = report.paper_tables(paper_summ)
     tables = {"summary": (summ, False), "paper_table": (paper, True)}
     ens_names = set(metrics.loc[metrics["member"] == "ensemble", "experiment"])
     scenario_bases = [f"{DEFAULT_BASELINE}@{s}" for s in report.scenarios(summ) if s]
@@ -269,7 +301,8 @@ def write_outputs(
             frame.to_csv(tmp, index=index, float_format="%.6g")
         files.append(out / f"{stem}.csv")
         if stem != "comparison":
-            write_text(out / f"{stem}.md", report.blocks_markdown(summ, stem == "paper_table"))
+            shown = paper_summ if stem == "paper_table" else summ
+            write_text(out / f"{stem}.md", report.blocks_markdown(shown, stem == "paper_table"))
             files.append(out / f"{stem}.md")
     if rep.problems:
         write_text(out / "problems.txt", "\n".join(rep.problems) + "\n")

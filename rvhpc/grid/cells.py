@@ -16,8 +16,10 @@ from typing import Any
 
 from rvhpc import experiments
 from rvhpc.errors import ConfigError
+from rvhpc.grid import search as searching
 from rvhpc.grid.scenarios import ListReader, expand_scenarios
 from rvhpc.grid.spec import GridSpec, check_cell_count, load_spec
+from rvhpc.grid.sweep import points
 from rvhpc.runfiles import run_is_done
 
 
@@ -36,6 +38,7 @@ class Cell:
     run_dir: Path
     config: dict[str, Any]  # the full TrainConfig as JSON values
     scenario: dict[str, Any] | None = None  # basin list, training period, fold (scenarios.py)
+    search: dict[str, Any] | None = None  # a search trial's study and space (grid/search.py)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -55,10 +58,12 @@ class Cell:
         return bool(self.config.get("paired_draw"))
 
 
-def cell_id(config: Any) -> str:
+def cell_id(config: Any, extra: dict[str, Any] | None = None) -> str:
     """sha1 of the canonical JSON of the config's identity (runtime-only fields excluded), 12
-    hex."""
-    text = json.dumps(config.identity(), sort_keys=True, separators=(",", ":"))
+    hex; a search trial's cells add their space and trial number (``extra``), since their
+    settings come from the study."""
+    identity = config.identity() if extra is None else {**config.identity(), **extra}
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -103,91 +108,133 @@ def store_path(spec: GridSpec) -> Path:
 
 
 def expand(spec: GridSpec, store: Path) -> list[Cell]:
-    """The cartesian product of every experiment; refuses an empty grid, bad combinations,
-    duplicates."""
-    from rvhpc.training.config import TrainConfig
-
+    """The cartesian product of every experiment (and its sweep points or search trials);
+    refuses an empty grid, bad combinations, duplicate cells and shared run folders."""
     reader = ListReader(spec)
     cells: list[Cell] = []
     seen: dict[str, str] = {}
+    folders: dict[Path, str] = {}
     for number, exp, scenario in _with_scenarios(spec, reader):
         where = f"experiments[{number}] ({exp.name or exp.arch + '/' + exp.static})"
-        if exp.static in experiments.KINDS_WITH_DIM:
-            if not exp.dims:
-                raise ConfigError(
-                    f"grid {spec.name}: {where}: static {exp.static!r} needs dims: [..]"
-                )
-            dims: list[int | None] = list(exp.dims)
-        else:
-            if exp.dims:
-                raise ConfigError(
-                    f"grid {spec.name}: {where}: static {exp.static!r} takes no dims; remove them"
-                )
-            if exp.attr_seeds != [0]:
-                raise ConfigError(
-                    f"grid {spec.name}: {where}: "
-                    "attr_seeds apply only to gaussian and mixed vectors"
-                )
-            dims = [None]
+        dims = _dims(spec, exp, where)
+        space = None
+        if exp.search is not None:
+            searching.check_experiment(
+                spec, exp, dims, scenario.scheme, f"grid {spec.name}: {where}"
+            )
+        found = searching.trial_points(exp.search) if exp.search else points(spec, exp, where)
         draws = len(dims) * len(exp.seeds) * (1 if exp.paired else len(exp.attr_seeds))
-        check_cell_count(len(cells) + draws, f"grid {spec.name}")
-        for dim, attr_seed, seed in _draws(exp, dims):
-            try:
-                experiments.check_cell(exp.arch, exp.static, dim)
-            except ConfigError as exc:
-                raise ConfigError(f"grid {spec.name}: {where}: {exc}") from None
-            values = {
-                **spec.train,
-                "store": store,
-                "arch": exp.arch,
-                "static": exp.static,
-                "dim": dim,
-                "attr_seed": attr_seed,
-                "seed": seed,
-                "paired_draw": exp.paired,
-                **scenario.train_values(),
-            }
-            try:
-                config = TrainConfig.create(**values)
-            except ConfigError as exc:
-                raise ConfigError(f"grid {spec.name}: {where}: {exc}") from None
-            cid = cell_id(config)
-            label = (
-                f"{exp.arch}/{exp.static}"
-                + (f"/d{dim}/a{attr_seed}" if dim else "")
-                + f"/seed{seed}"
-                + ("" if scenario.plain else f" under {scenario.prefix()}")
-            )
-            if cid in seen:
-                raise ConfigError(
-                    f"grid {spec.name}: duplicate cell {label} ({where} repeats {seen[cid]}); "
-                    "remove one of them"
+        check_cell_count(len(cells) + len(found) * draws, f"grid {spec.name}")
+        for point in found:
+            for dim, attr_seed, seed in _draws(exp, dims):
+                config = _config(spec, exp, scenario, store, point, dim, attr_seed, seed, where)
+                run_dir = spec.runs_dir / experiments.run_subdir(
+                    scenario.prefix(), exp.arch, exp.static, dim, attr_seed, seed, point.name
                 )
-            seen[cid] = where
-            name = exp.name or experiments.experiment_name(exp.arch, exp.static, dim)
-            run_dir = spec.runs_dir / experiments.run_subdir(
-                scenario.prefix(), exp.arch, exp.static, dim, attr_seed, seed
-            )
-            cells.append(
-                Cell(
-                    len(cells),
-                    cid,
-                    name,
-                    exp.arch,
-                    exp.static,
-                    dim,
-                    attr_seed,
-                    seed,
-                    run_dir,
-                    config.model_dump(mode="json"),
-                    config.scenario,
+                record, extra = None, None
+                if exp.search is not None:
+                    if space is None:  # checked once, with the experiment's first cell
+                        space = searching.check_space(
+                            exp.search, config.model_dump(), f"grid {spec.name}: {where}"
+                        )
+                    record, extra = searching.trial_record(exp.search, space, run_dir, point)
+                cid = cell_id(config, extra)
+                label = (
+                    f"{exp.arch}/{exp.static}"
+                    + (f"/d{dim}/a{attr_seed}" if dim else "")
+                    + (f"/{point.name}" if point.name else "")
+                    + f"/seed{seed}"
+                    + ("" if scenario.plain else f" under {scenario.prefix()}")
                 )
-            )
+                _check_unique(spec, (seen, cid, label), (folders, run_dir), where)
+                name = exp.name or experiments.experiment_name(exp.arch, exp.static, dim)
+                cells.append(
+                    Cell(
+                        len(cells),
+                        cid,
+                        f"{name}/{point.name}" if point.name else name,
+                        exp.arch,
+                        exp.static,
+                        dim,
+                        attr_seed,
+                        seed,
+                        run_dir,
+                        config.model_dump(mode="json"),
+                        config.scenario,
+                        record,
+                    )
+                )
     if not cells:
         raise ConfigError(
             f"grid {spec.name}: no cells: list at least one experiment under experiments:"
         )
     return cells
+
+
+def _dims(spec: GridSpec, exp: Any, where: str) -> list[int | None]:
+    """The experiment's dims ([None] for kinds without one); ConfigError for a misfit."""
+    if exp.static in experiments.KINDS_WITH_DIM:
+        if not exp.dims:
+            raise ConfigError(f"grid {spec.name}: {where}: static {exp.static!r} needs dims: [..]")
+        return list(exp.dims)
+    if exp.dims:
+        raise ConfigError(
+            f"grid {spec.name}: {where}: static {exp.static!r} takes no dims; remove them"
+        )
+    if exp.attr_seeds != [0]:
+        raise ConfigError(
+            f"grid {spec.name}: {where}: attr_seeds apply only to gaussian and mixed vectors"
+        )
+    return [None]
+
+
+def _check_unique(spec: GridSpec, ids: tuple, dirs: tuple, where: str) -> None:
+    """A cell id and a run folder may each appear once in a grid (then record them)."""
+    (seen, cid, label), (folders, run_dir) = ids, dirs
+    if cid in seen:
+        raise ConfigError(
+            f"grid {spec.name}: duplicate cell {label} ({where} repeats {seen[cid]}); "
+            "remove one of them"
+        )
+    if run_dir in folders:
+        raise ConfigError(
+            f"grid {spec.name}: {where} and {folders[run_dir]} both write "
+            f"{run_dir.relative_to(spec.runs_dir)}: they differ only in train settings; "
+            "sweep the differing setting in one experiment instead"
+        )
+    seen[cid] = folders[run_dir] = where
+
+
+def _config(spec, exp, scenario, store, point, dim, attr_seed, seed, where):
+    """The TrainConfig of one cell: the grid's train, the experiment's, the point's settings,
+    then what the cell itself sets."""
+    from rvhpc.training.config import TrainConfig
+
+    try:
+        experiments.check_cell(exp.arch, exp.static, dim)
+    except ConfigError as exc:
+        raise ConfigError(f"grid {spec.name}: {where}: {exc}") from None
+    values = {
+        **spec.train,
+        **exp.train,
+        **point.settings,
+        "store": store,
+        "arch": exp.arch,
+        "static": exp.static,
+        "dim": dim,
+        "attr_seed": attr_seed,
+        "seed": seed,
+        "paired_draw": exp.paired,
+        **scenario.train_values(),
+    }
+    if spec.data.validation_period is not None:
+        values["val_period"] = spec.data.validation_period
+    if point.name:
+        values["point"] = point.label()
+    try:
+        return TrainConfig.create(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"grid {spec.name}: {where}: {exc}") from None
 
 
 def _draws(exp: Any, dims: list[int | None]) -> list[tuple[int | None, int, int]]:

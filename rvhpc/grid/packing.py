@@ -43,9 +43,30 @@ def pack_groups(cells: list[Cell]) -> list[list[Cell]]:
     return sorted(out, key=lambda g: g[0].index)
 
 
-def pack_of(cells: list[Cell], index: int) -> list[Cell]:
-    """The pack group holding cell ``index``."""
-    for group in pack_groups(cells):
+def task_groups(cells: list[Cell], mode: str | None) -> list[list[Cell]]:
+    """The array tasks of a grid, each a group of cells named by its lead (first) cell: with
+    ``mode="seeds"`` the pack groups, else one cell per task, except that the cells of a search
+    trial (its seeds) are always one task: the trial asks the study once and trains them all.
+    Groups come in lead-index order."""
+    if check_pack_mode(mode) is not None:
+        return pack_groups(cells)
+    trials: dict[tuple[str, int], list[Cell]] = {}
+    out: list[list[Cell]] = []
+    for cell in cells:
+        if cell.search is None:
+            out.append([cell])
+            continue
+        key = (cell.search["study"], cell.search["trial"])
+        if key not in trials:
+            trials[key] = []
+            out.append(trials[key])
+        trials[key].append(cell)
+    return out
+
+
+def pack_of(cells: list[Cell], index: int, mode: str | None = "seeds") -> list[Cell]:
+    """The task group (:func:`task_groups`) holding cell ``index``."""
+    for group in task_groups(cells, mode):
         if any(c.index == index for c in group):
             return group
     raise ConfigError(f"no cell with index {index}")

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from rvhpc.config_io import Int, Seed, Strict, read_yaml, validate
 from rvhpc.errors import ConfigError
-from rvhpc.periods import parse_period, warn_overlap
+from rvhpc.periods import check_apart, parse_period, warn_overlap
 from rvhpc.resources import builtin_grid, builtin_grid_names
 from rvhpc.training.config import MAX_DIM
 
@@ -50,6 +50,37 @@ def check_cell_count(count: int, where: str) -> None:
             f"{where}: expands to {count:,} cells, more than {MAX_CELLS:,}; split the study into "
             "several grids or shorten its lists"
         )
+
+
+#: TrainConfig fields a cell gets from its experiment, the data or its sweep point: refused in
+#: ``train:`` (the grid's and an experiment's alike), in sweeps and in search spaces
+CELL_KEYS = frozenset(
+    {
+        "store",
+        "arch",
+        "static",
+        "dim",
+        "attr_seed",
+        "seed",
+        "paired_draw",
+        "basins",
+        "eval_basins",
+        "train_period",
+        "scenario",
+        "val_period",
+        "point",
+    }
+)
+
+
+def check_train_keys(value: dict[str, Any]) -> dict[str, Any]:
+    """A ``train:`` mapping without the keys a cell sets itself (ValueError naming them)."""
+    reserved = CELL_KEYS & set(value)
+    if reserved:
+        raise ValueError(
+            f"{', '.join(sorted(reserved))} are set per experiment or by data, not in train"
+        )
+    return value
 
 
 class SyntheticSpec(Strict):
@@ -119,18 +150,30 @@ class DataSpec(Strict):
         None, ge=1, le=MAX_BASINS
     )  # only for the work estimate when the list is not at hand
     train_periods: list[PeriodSpec] | None = None  # training-length scenarios of every experiment
+    #: scored by every cell besides the eval period; chooses sweep points, search trials and the
+    #: early-stopping epoch, so the choice never looks at the evaluation (test) years
+    validation_period: tuple[str, str] | None = None
 
     @field_validator("train_periods", mode="before")
     @classmethod
     def _periods_text(cls, value: Any) -> Any:
         return _dates_as_text(value)
 
-    @field_validator("train_period", "eval_period")
+    @field_validator("train_period", "eval_period", "validation_period")
     @classmethod
     def _period(cls, value: tuple[str, str] | None) -> tuple[str, str] | None:
         if value is not None:
             parse_period(value)
         return value
+
+    @model_validator(mode="after")
+    def _validation_apart(self) -> DataSpec:
+        if self.validation_period is not None:
+            check_apart(
+                self.validation_period,
+                {"training": self.train_period, "evaluation": self.eval_period},
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
@@ -160,6 +203,17 @@ class DataSpec(Strict):
         return self
 
 
+class SearchSpec(Strict):
+    """``search:`` of an experiment: an Optuna study of ``trials`` trials over ``params``
+    (checked by :func:`rvhpc.grid.search.check_space`, one line per problem)."""
+
+    method: Literal["optuna"]
+    trials: Int = Field(ge=1, le=MAX_CELLS)
+    params: dict[str, Any]
+    sampler: Literal["tpe", "random"] = "tpe"
+    seed: Int = 0  # the sampler's seed (each trial's sampler: this seed and the trial's number)
+
+
 class ExperimentSpec(Strict):
     """One row of the study: an architecture and static kind, expanded over dims x attr_seeds x
     seeds.
@@ -178,6 +232,15 @@ class ExperimentSpec(Strict):
     basin_lists: list[str] | None = None  # names of data.basins lists (default: every list)
     train_periods: list[PeriodSpec] | None = None  # default: data.train_periods
     evaluation: EvaluationSpec | None = None  # default: the grid's evaluation
+    train: dict[str, Any] = Field(default_factory=dict)  # overrides of the grid's train
+    #: axes {setting: [values]} crossed with the grid's sweep: one experiment per point
+    sweep: dict[str, Any] | None = None
+    search: SearchSpec | None = None  # an Optuna study instead of fixed settings
+
+    @field_validator("train")
+    @classmethod
+    def _no_cell_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return check_train_keys(value)
 
     @field_validator("seeds", "attr_seeds")
     @classmethod
@@ -205,29 +268,14 @@ class GridSpec(Strict):
     runs_dir: Path
     train: dict[str, Any] = Field(default_factory=dict)  # shared TrainConfig overrides
     evaluation: EvaluationSpec | None = None  # default of every experiment (temporal)
+    #: axes {setting: [values]} of every experiment (crossed with an experiment's own sweep)
+    sweep: dict[str, Any] | None = None
     experiments: list[ExperimentSpec]
 
     @field_validator("train")
     @classmethod
     def _no_cell_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
-        reserved = {
-            "store",
-            "arch",
-            "static",
-            "dim",
-            "attr_seed",
-            "seed",
-            "paired_draw",
-            "basins",
-            "eval_basins",
-            "train_period",
-            "scenario",
-        } & set(value)
-        if reserved:
-            raise ValueError(
-                f"{', '.join(sorted(reserved))} are set per experiment or by data, not in train"
-            )
-        return value
+        return check_train_keys(value)
 
 
 def resolve_grid_path(name_or_path: str | Path) -> tuple[Path, Path]:

@@ -72,9 +72,10 @@ def run_cell(
     pack: str | None = None,
 ) -> int:
     """Train the manifest's cell ``index`` (with ``pack="seeds"``: the members of its pack group
-    that are not done, as one batched model); returns the exit status (0 done, 75 checkpointed:
+    that are not done, as one batched model; a search trial's cells always together, with the
+    settings the study gives them); returns the exit status (0 done, 75 checkpointed:
     EXIT_REQUEUE checkpointed: requeue)."""
-    from rvhpc.grid.packing import check_pack_mode, pack_of
+    from rvhpc.grid.packing import pack_of
     from rvhpc.training.config import TrainConfig
     from rvhpc.training.run import train_pack
 
@@ -85,9 +86,10 @@ def run_cell(
         raise ConfigError(
             f"{manifest}: cell index {i} out of range (the manifest has {len(cells)} cells)"
         )
-    members = [cells[i]]
-    if check_pack_mode(pack) is not None:
-        members = [c for c in pack_of(cells, i) if force or not c.is_done()] or [cells[i]]
+    group = pack_of(cells, i, pack)  # the cell, its pack group, or its search trial's cells
+    members = [c for c in group if force or not c.is_done()] or [cells[i]]
+    if cells[i].search is not None:
+        members = group  # a trial reports on all its seeds (train_pack skips those DONE)
     logs = [attempts_file(manifest, c) if env.is_main else None for c in members]
     for cell, log in zip(members, logs, strict=True):
         if log is not None:
@@ -108,11 +110,16 @@ def run_cell(
     try:
         if not Path(plan["data"]["store"]).is_file():
             ensure_data(plan["data"])
-        outcomes = train_pack(
-            [TrainConfig.create(**c.config) for c in members],
-            [c.run_dir for c in members],
-            force=force,
-        )
+        if cells[i].search is not None:  # a search trial: its settings come from the study
+            from rvhpc.hpc.search import run_trial
+
+            outcomes = run_trial(members, env, force=force)
+        else:
+            outcomes = train_pack(
+                [TrainConfig.create(**c.config) for c in members],
+                [c.run_dir for c in members],
+                force=force,
+            )
         codes = [EXIT_REQUEUE if o.status == "preempted" else 0 for o in outcomes]
         reasons = [f"training {o.status}" for o in outcomes]
         return max(codes)

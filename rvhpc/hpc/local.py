@@ -26,7 +26,7 @@ from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError
 from rvhpc.grid.cells import Grid
 from rvhpc.grid.manifest import data_plan, write_manifest
-from rvhpc.grid.packing import check_pack_mode, pack_groups
+from rvhpc.grid.packing import check_pack_mode, task_groups
 from rvhpc.runfiles import EXIT_REQUEUE, local_log_name
 
 
@@ -59,20 +59,19 @@ def run_local(
     grid: Grid, jobs: int = 1, python: str | None = None, pack: str | None = None
 ) -> LocalResult:
     """Prepare the data once, then run the cells that are not done, ``jobs`` at a time; with
-    ``pack="seeds"`` one process per pack group (its lead cell's index) that is not done."""
+    ``pack="seeds"`` one process per pack group (its lead cell's index) that is not done, and one
+    per search trial always (a local worker of the study)."""
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     start = time.monotonic()
     manifest = write_manifest(grid)
     ensure_data(data_plan(grid))
     result = LocalResult(already_done=[c.index for c in grid.cells if c.is_done()])
-    todo = [c for c in grid.cells if not c.is_done()]
     pack = check_pack_mode(pack)
-    members = {c.index: [c.index] for c in todo}
-    if pack is not None:  # one process per group, named by its lead cell
-        groups = [g for g in pack_groups(grid.cells) if any(not c.is_done() for c in g)]
-        members = {g[0].index: [c.index for c in g if not c.is_done()] for g in groups}
-        todo = [g[0] for g in groups]
+    # one process per group (a pack, a search trial, else a cell), named by its lead cell
+    groups = [g for g in task_groups(grid.cells, pack) if any(not c.is_done() for c in g)]
+    members = {g[0].index: [c.index for c in g if not c.is_done()] for g in groups}
+    todo = [g[0] for g in groups]
     grid.log_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     # share the cores between the concurrent cells instead of oversubscribing them

@@ -15,7 +15,7 @@ from rvhpc.atomic import write_json, write_text
 from rvhpc.errors import ConfigError, SchedulerError
 from rvhpc.grid.cells import Grid
 from rvhpc.grid.manifest import write_manifest
-from rvhpc.grid.packing import pack_groups
+from rvhpc.grid.packing import task_groups
 from rvhpc.hpc import sbatch
 from rvhpc.hpc.commands import CommandError, run_command
 from rvhpc.hpc.profile import SiteProfile
@@ -88,7 +88,8 @@ def plan(
     """Write the manifest and the batch scripts for the cells ``indices`` (nothing is submitted).
 
     With ``pack="seeds"`` ``indices`` are the lead cells of pack groups (``grid.pack_groups``):
-    each array task trains its group's missing members as one batched model."""
+    each array task trains its group's missing members as one batched model. A search trial's
+    cells are always one task (``grid.packing.task_groups``), led by its first seed's cell."""
     if not indices:
         raise ConfigError(f"grid {grid.name}: no cells to submit")
     if max_parallel is not None and max_parallel < 1:
@@ -114,12 +115,12 @@ def plan(
         write_text(script, text)
         arrays.append(sbatch.ArrayJob(offset, task_ids, script, text))
     result = Plan(grid, manifest, arrays)
-    if pack is not None:
-        result.packs = {
-            str(g[0].index): [c.index for c in g]
-            for g in pack_groups(grid.cells)
-            if g[0].index in indices
-        }
+    wanted = set(indices)
+    result.packs = {
+        str(g[0].index): [c.index for c in g]
+        for g in task_groups(grid.cells, pack)
+        if g[0].index in wanted and (pack is not None or len(g) > 1)
+    }
     if collect:
         result.collect_script = scripts / f"{grid.name}-{stamp}-collect.sbatch"
         result.collect_text = collect_script(grid, profile)

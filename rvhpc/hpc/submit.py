@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from rvhpc.data.ensure import ensure_data
 from rvhpc.grid.cells import Grid, load_grid
 from rvhpc.grid.manifest import data_plan
-from rvhpc.grid.packing import check_pack_mode, pack_groups
+from rvhpc.grid.packing import check_pack_mode, task_groups
 from rvhpc.hpc import slurm
 from rvhpc.hpc.profile import load_profile
 from rvhpc.hpc.quoting import command_line
@@ -82,10 +82,9 @@ def submit_grid(
     if not dry_run:
         ensure_data(data_plan(g))
     mode = check_pack_mode(pack if pack is not None else prof.pack)
-    tasks = indices
-    if mode is not None:  # one array task per pack group with something to do: its lead cell
-        wanted = set(indices)
-        tasks = [grp[0].index for grp in pack_groups(g.cells) if wanted & {c.index for c in grp}]
+    # one array task per group (a pack, a search trial, else a cell) with something to do
+    wanted = set(indices)
+    tasks = [grp[0].index for grp in task_groups(g.cells, mode) if wanted & {c.index for c in grp}]
     p = slurm.plan(g, prof, tasks, max_parallel=max_parallel, collect=collect, pack=mode)
     if not dry_run:
         slurm.submit(p)

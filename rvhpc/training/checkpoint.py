@@ -50,6 +50,8 @@ class Checkpoint:
     python_rng: Any = None
     loss_sum: float = 0.0  # running loss of a partial epoch
     seconds: float = 0.0
+    #: early stopping's state after this epoch (rvhpc.training.validation.Stopping.to_dict)
+    early_stopping: dict[str, Any] | None = None
 
     @property
     def complete(self) -> bool:

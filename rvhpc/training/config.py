@@ -37,7 +37,7 @@ PRECISIONS = ("fp32", "tf32", "bf16")
 SCENARIO_FIELDS = ("basins", "eval_basins", "train_period")
 #: fields left out of the identity when None, so that the ids of cells that do not use them stay
 #: what they were before the fields existed
-OPTIONAL_FIELDS = (*SCENARIO_FIELDS, "samples_per_epoch")
+OPTIONAL_FIELDS = (*SCENARIO_FIELDS, "samples_per_epoch", "val_period", "early_stopping")
 
 #: bounds of the numeric settings (docs/limits.md); the paper's values are 20, 256, 256 and 270
 MAX_EPOCHS = 10_000
@@ -86,6 +86,15 @@ class CliField:
     type: type
     optional: bool
     default: Any  # ``...`` when required
+
+
+class EarlyStopping(Strict):
+    """``train: {early_stopping: {patience: P}}``: score the validation period after every epoch,
+    stop after P epochs without a better median NSE, and keep the best epoch's weights."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    patience: Int = Field(ge=1)
 
 
 class TrainConfig(Strict):
@@ -170,6 +179,13 @@ class TrainConfig(Strict):
     eval_basins: list[str] | None = None  # basins predicted in the eval period (PUB: held out)
     train_period: tuple[str, str] | None = None  # inside the store's training period
     scenario: dict[str, Any] | None = None  # labels for collect; not part of the identity
+    #: [first day, last day] scored besides the evaluation period (val_predictions.parquet); it
+    #: lies in the store's days, outside its training and evaluation periods
+    val_period: tuple[str, str] | None = None
+    early_stopping: EarlyStopping | None = None  # needs val_period
+    #: a sweep point or search trial: {"name": "hidden=64", "values": {...}}; a label for collect
+    #: and the run folder, not part of the identity (the swept values are)
+    point: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _check_cell(self) -> TrainConfig:
@@ -192,6 +208,7 @@ class TrainConfig(Strict):
                 f"paired_draw applies only to gaussian and mixed vectors, not {self.static!r}"
             )
         check_scenario(self.basins, self.eval_basins, self.train_period)
+        check_validation(self.val_period, self.train_period, self.early_stopping)
         return self
 
     @classmethod
@@ -256,7 +273,7 @@ class TrainConfig(Strict):
             Field name to JSON value.
         """
         data = self.model_dump(mode="json")
-        for key in (*RUNTIME_FIELDS, "store", "scenario", "paired_draw"):
+        for key in (*RUNTIME_FIELDS, "store", "scenario", "paired_draw", "point"):
             data.pop(key)
         if data["precision"] == "fp32":  # the default: ids and run dirs of earlier runs stay valid
             data.pop("precision")
@@ -303,6 +320,27 @@ def _plain_type(annotation: Any) -> tuple[type, bool]:
     if typing.get_origin(annotation) is Literal:
         annotation = type(typing.get_args(annotation)[0])
     return annotation, optional
+
+
+def check_validation(
+    val: tuple[str, str] | None, train: tuple[str, str] | None, stopping: Any
+) -> None:
+    """ConfigError for a validation period that is not two ordered dates or shares days with a
+    scenario's training period, and for early stopping without a validation period."""
+    from rvhpc.periods import check_apart, parse_period
+
+    if stopping is not None and val is None:
+        raise ConfigError(
+            "training option early_stopping: needs a validation period (data.validation_period "
+            "in the grid, or --val-start/--val-end)"
+        )
+    if val is None:
+        return
+    try:
+        parse_period(val)
+        check_apart(val, {"training": train})
+    except ValueError as exc:
+        raise ConfigError(f"training option val_period: {exc}") from None
 
 
 def _one_line(exc: ValidationError) -> str:

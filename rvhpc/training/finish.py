@@ -1,5 +1,7 @@
-"""The end of a run: predict the evaluation period member by member, write predictions, metrics
-and ``DONE`` (rank 0; ``DONE`` last in each member's folder, with the predictions' checksum)."""
+"""The end of a run: predict the evaluation period (and the validation period, when the run has
+one) member by member, write predictions, metrics and ``DONE`` (rank 0; ``DONE`` last in each
+member's folder, with the predictions' checksums). Under early stopping a member is evaluated
+with its best validation epoch's weights."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ import numpy as np
 import torch
 
 from rvhpc import progress
+from rvhpc.atomic import write_json
 from rvhpc.data.statics import UNSEEN_STATIC
 from rvhpc.evaluation.predict import results_frames, write_results
-from rvhpc.runfiles import write_done
+from rvhpc.runfiles import EARLY_STOPPING_JSON, write_done
 from rvhpc.training.distributed import any_rank, barrier, predict_store
+from rvhpc.training.validation import best_model, write_validation
 
 
 @dataclass
@@ -32,9 +36,12 @@ class TrainOutcome:
     rank: int = 0
 
 
-def evaluate_members(configs, rds, pack, x_s, env, device, stop, trained) -> list[TrainOutcome]:
-    """Predict the evaluation period member by member; write predictions, metrics and DONE
-    (rank 0), DONE last in each member's folder."""
+def evaluate_members(
+    configs, rds, pack, x_s, env, device, stop, trained, validation=(None, None)
+) -> list[TrainOutcome]:
+    """Predict the evaluation period (and the validation period: ``validation`` is the
+    (Validator, stopping states) of the run, or (None, None)) member by member; write
+    predictions, metrics and DONE (rank 0), DONE last in each member's folder."""
     from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.scalers import use_output_stats
     from rvhpc.data.select import eval_statics, eval_view
@@ -56,6 +63,8 @@ def evaluate_members(configs, rds, pack, x_s, env, device, stop, trained) -> lis
                 f"predicting {len(store.basins)} held-out basin(s) the model never saw; "
                 f"their static vectors: {UNSEEN_STATIC[config.static]}"
             )
+    validator, states = validation
+    states = states or [None] * len(rds)
     del train_store, statics, trained
     sampler = WindowSampler(store, seq_length=config.seq_length)
     outcomes = []
@@ -72,7 +81,7 @@ def evaluate_members(configs, rds, pack, x_s, env, device, stop, trained) -> lis
                 for r in rds[k:]
             ]
             return outcomes
-        model = pack.member(k)
+        model = best_model(pack, k, states[k], rd)
         pred = predict_store(
             model,
             sampler,
@@ -83,7 +92,8 @@ def evaluate_members(configs, rds, pack, x_s, env, device, stop, trained) -> lis
             log_every=config.log_every,
             stop=lambda: bool(stop),
         )
-        if env.is_main and pred is None:
+        val = None if validator is None else validator.predict(model, k, lambda: bool(stop))
+        if env.is_main and (pred is None or (validator is not None and val is None)):
             outcomes += [
                 TrainOutcome(
                     "preempted",
@@ -99,9 +109,17 @@ def evaluate_members(configs, rds, pack, x_s, env, device, stop, trained) -> lis
         if env.is_main:
             predictions, metrics = results_frames(store, sampler, pred)
             write_results(rd.path, predictions, metrics)
-            nse = metrics["NSE"]
-            median = float(np.nanmedian(nse)) if nse.notna().any() else float("nan")
-            write_done(rd.path, median_nse=median)  # after the predictions, with their checksum
+            extra = {}
+            if val is not None:
+                val_predictions, val_metrics = validator.frames(val)
+                write_validation(rd.path, val_predictions, val_metrics)
+                extra["val_median_nse"] = _median(val_metrics["NSE"])
+            if states[k] is not None:
+                write_json(rd.path / EARLY_STOPPING_JSON, states[k].record(config.epochs))
+                extra["chosen_epoch"] = states[k].best_epoch
+            median = _median(metrics["NSE"])
+            # after the predictions, with their checksums
+            write_done(rd.path, median_nse=median, **extra)
             progress.log(f"{rd.path}: done, median NSE {median:.4f} over {len(metrics)} basins")
         barrier()
         outcomes.append(
@@ -110,3 +128,7 @@ def evaluate_members(configs, rds, pack, x_s, env, device, stop, trained) -> lis
             )
         )
     return outcomes
+
+
+def _median(nse) -> float:
+    return float(np.nanmedian(nse)) if nse.notna().any() else float("nan")

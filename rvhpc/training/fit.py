@@ -15,6 +15,7 @@ from rvhpc.training.distributed import all_gather_objects, barrier
 from rvhpc.training.finish import TrainOutcome, evaluate_members
 from rvhpc.training.loop import EpochRunner
 from rvhpc.training.order import mix_seed
+from rvhpc.training.validation import Validator, score_epoch, stopping_states
 
 
 def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, stop, env, device):
@@ -54,7 +55,12 @@ def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, s
         log_every=config.log_every,
         samples_per_epoch=config.samples_per_epoch,
     )
-    stopped = _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env)
+    stopping = stopping_states(configs, resumes)
+    validator = None
+    if config.val_period is not None:  # scored after every epoch (early stopping), and at the end
+        validator = Validator(configs, trained, x_s, env, device)
+    validation = (validator, stopping)
+    stopped = _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env, validation)
     if stopped is not None:
         return [
             TrainOutcome(
@@ -62,13 +68,18 @@ def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, s
             )
             for rd in rds
         ]
-    return evaluate_members(configs, rds, pack, x_s, env, device, stop, trained)
+    return evaluate_members(configs, rds, pack, x_s, env, device, stop, trained, validation)
 
 
-def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> int | None:
-    """Run the remaining epochs; the epochs done when stopped by a signal, None when all are."""
+def _train_epochs(
+    configs, rds, runner, pack, optimizer, resumes, stop, env, validation
+) -> int | None:
+    """Run the remaining epochs (until every member stopped early, with early stopping); the
+    epochs done when stopped by a signal, None when all are."""
     from rvhpc.models.packed import member_optimizer_state
 
+    validator, stopping = validation
+    early = any(s is not None for s in stopping)
     config, first_resume = configs[0], resumes[0]
     first, start_batch, seconds = 1, 0, 0.0
     loss_sums = [0.0] * len(configs)
@@ -88,6 +99,9 @@ def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> 
                         mix_seed(configs[k].seed, r.epoch, r.batches_done, env.rank)
                     )
             ckpt_io.restore_host_rng(first_resume.numpy_rng, first_resume.python_rng)
+        if early and first_resume.complete:  # a signal came during this epoch's validation
+            if not score_epoch(validator, pack, stopping, first_resume.epoch, rds, env, stop):
+                return first_resume.epoch
         if env.is_main and first <= config.epochs:
             for rd in rds:
                 progress.log(
@@ -95,6 +109,8 @@ def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> 
                     + (f", batch {start_batch}" if start_batch else "")
                 )
     for epoch in range(first, config.epochs + 1):
+        if early and all(s.stopped for s in stopping):
+            break
         lr = config.lr_for_epoch(epoch)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -107,6 +123,10 @@ def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> 
             seconds=seconds,
         )
         start_batch, seconds, loss_sums = 0, 0.0, [0.0] * len(configs)
+        # early stopping scores the epoch before its checkpoint, which then holds the new count
+        scored = not (early and result.completed) or score_epoch(
+            validator, pack, stopping, epoch, rds, env, stop
+        )
         gen_states = all_gather_objects([g.get_state().cpu() for g in runner.generators])
         numpy_rng, python_rng = ckpt_io.capture_host_rng()
         for k, rd in enumerate(rds):
@@ -120,6 +140,7 @@ def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> 
                 python_rng=python_rng,
                 loss_sum=result.loss_sums[k],
                 seconds=result.seconds,
+                early_stopping=None if stopping[k] is None else stopping[k].to_dict(),
             )
             if env.is_main:
                 if result.completed:  # the loss row first: a kill between the two redoes it
@@ -132,6 +153,10 @@ def _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env) -> 
                         f"{result.mean_loss(k):.5f} ({result.seconds:.1f} s)"
                     )
         barrier()
+        if not scored:
+            if env.is_main:
+                progress.log(f"signal {stop.signum}: epoch {epoch} saved before its validation")
+            return epoch
         if not result.completed:
             if env.is_main:
                 then = (

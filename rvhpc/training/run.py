@@ -22,6 +22,7 @@ from rvhpc.data.footprint import check_memory
 from rvhpc.errors import ConfigError, DataError, RunDirError
 from rvhpc.jobenv import JobEnv, resolve_device, thread_count
 from rvhpc.training import checkpoint as ckpt_io
+from rvhpc.training import validation
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import (
     ProcessGroup,
@@ -111,6 +112,7 @@ def train_pack(
     if not force:
         for k in todo:
             rds[k].check_same(configs[k].identity(unset=True), fingerprint)
+    validation.check_period(config, store)  # outside the store's training and eval periods
     store = training_view(store, config)  # a scenario's basins and period, with their scalers
     use_output_stats(store, output_stats(store, config.output_stats))
     by_attr: dict[int, object] = {}
@@ -138,6 +140,8 @@ def train_pack(
         open_store(config.store, period="eval", warmup=config.seq_length - 1),
         seq_length=config.seq_length,
     ).eval_days()
+    if config.val_period is not None:  # and so does the validation period's
+        WindowSampler(validation.val_view(config, store), config.seq_length).eval_days()
 
     if device.type == "cpu":
         # process-wide; a training process is exactly the entry point it is meant for
