@@ -61,6 +61,7 @@ def set_quiet(quiet: bool) -> None:
 
 
 def interactive() -> bool:
+    """True when progress draws bars (stderr is a terminal and output is not silenced)."""
     return _console.is_terminal and not _quiet
 
 
@@ -80,22 +81,26 @@ class _Task:
         self._bar_task = bar.add_task(description, total=total) if bar is not None else None
         self._info = ""
 
-    def advance(self, n: int = 1, info: str = "") -> None:
+    def advance(self, n: int = 1, info: str = "", keep: bool = False) -> None:
+        """Count ``n`` steps done; ``info`` describes the last. ``keep``: a log line for this
+        step on a terminal as well (above the bar), e.g. one per finished grid cell."""
         self.done += n
         self._info = info
+        total = f"/{self.total}" if self.total is not None else ""
         if self._bar is not None:
             self._bar.update(
                 self._bar_task, advance=n, description=f"{self.description} {info}".strip()
             )
+            if keep:
+                log(f"{self.description}: {self.done}{total} {info}".rstrip())
         elif self.done % self.every == 0 or (self.total is not None and self.done == self.total):
-            total = f"/{self.total}" if self.total is not None else ""
             log(f"{self.description}: {self.done}{total} {info}".rstrip())
 
 
 class _Silent:
     """The task of a process that does not report (a DDP rank other than 0)."""
 
-    def advance(self, n: int = 1, info: str = "") -> None:
+    def advance(self, n: int = 1, info: str = "", keep: bool = False) -> None:
         pass
 
 
@@ -131,3 +136,12 @@ def task(
 
 def stream_is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``: a duration as progress lines and ETAs give it."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

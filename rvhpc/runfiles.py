@@ -3,6 +3,10 @@
 Training writes these files, and grid, status, collect and the array-task runner read them. Every
 module imports the names from here, so a rename is a change of one line. torch-free, so that
 ``--help`` and collect stay light.
+
+The exit status of a training process is decided here too, once (:func:`outcome_exit_code`):
+``rvhpc train``, ``rvhpc cell`` (the array task) and the local runner all read it from
+:data:`OUTCOME_EXIT`, so a new outcome cannot be mapped in one place and forgotten in another.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import json
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -23,7 +28,14 @@ LOSSES_CSV = "losses.csv"
 PREDICTIONS = "predictions.parquet"
 METRICS_CSV = "metrics.csv"
 DONE = "DONE"
+#: written instead of DONE by a run whose loss or predictions became non-finite (JSON: the epoch,
+#: what was non-finite); such a run is never counted done, and never resumed from its checkpoints
+DIVERGED = "DIVERGED"
 CHECKPOINT_DIR = "checkpoints"
+#: the basin list a synthetic CAMELS tree holds (``rvhpc data synth``)
+BASIN_LIST = "basin_list.txt"
+#: what ``rvhpc evaluate`` used (weights, statics, store), next to its predictions
+EVALUATION_JSON = "evaluation.json"
 
 #: checkpoints in CHECKPOINT_DIR: one per complete epoch, and one of an epoch stopped midway
 EPOCH_CHECKPOINT = re.compile(r"^epoch_(\d{3,})\.pt$")
@@ -33,7 +45,12 @@ PARTIAL_CHECKPOINT = "partial.pt"
 RUN_LOCK = "train.lock"
 
 #: the files a training run owns (``--force`` removes these and nothing else)
-RUN_FILES = (CONFIG_JSON, STATICS_NPZ, LOSSES_CSV, PREDICTIONS, METRICS_CSV, DONE)
+RUN_FILES = (CONFIG_JSON, STATICS_NPZ, LOSSES_CSV, PREDICTIONS, METRICS_CSV, DONE, DIVERGED)
+
+#: rvhpc's own bookkeeping inside a grid's runs directory, and what it holds
+STATE_DIR = ".rvhpc"
+MANIFESTS_DIR = "manifests"
+ATTEMPTS_DIR = "attempts"
 
 # log files of a grid (in ``Grid.log_dir``): Slurm fills %A (array job), %a (task), %j (job)
 
@@ -59,10 +76,51 @@ def local_log_name(grid: str, index: int) -> str:
     return f"{grid}_local_{index}.log"
 
 
+def attempts_log_name(cell_id: str) -> str:
+    """The attempt log of one cell in ``STATE_DIR/ATTEMPTS_DIR`` (JSON lines)."""
+    return f"{cell_id}.jsonl"
+
+
 #: exit status of a run that saved a checkpoint on a signal and wants to be requeued (EX_TEMPFAIL)
 EXIT_REQUEUE = 75
 #: exit status of a command stopped by Ctrl-C (SIGINT), after it saved what it could (128 + 2)
 EXIT_INTERRUPTED = 130
+#: exit status of a run whose training loss or predictions became non-finite (no DONE written).
+#: Not 1 (an unexpected error) nor 2 (bad input): the input was valid and the run ended cleanly,
+#: but its result is unusable; a Slurm task that exits with it is not requeued.
+EXIT_DIVERGED = 3
+
+#: exit status of each training outcome (rvhpc.training.finish.TrainOutcome.status); a preempted
+#: run's depends on the signal (:func:`outcome_exit_code`)
+OUTCOME_EXIT = {"done": 0, "skipped": 0, "diverged": EXIT_DIVERGED, "preempted": EXIT_REQUEUE}
+
+
+def outcome_exit_code(status: str, signum: int | None = None) -> int:
+    """The exit status of one training outcome: THE map, used by train, cell and the runners.
+
+    Parameters
+    ----------
+    status : str
+        ``done``, ``skipped``, ``diverged`` or ``preempted``.
+    signum : int, optional
+        The signal that stopped a preempted run: SIGINT (Ctrl-C) gives EXIT_INTERRUPTED, as for
+        any interrupted command; Slurm's signals give EXIT_REQUEUE (requeue me).
+
+    Returns
+    -------
+    int
+        0, EXIT_DIVERGED, EXIT_REQUEUE or EXIT_INTERRUPTED.
+    """
+    if status == "preempted" and signum == signal.SIGINT:
+        return EXIT_INTERRUPTED
+    return OUTCOME_EXIT[status]
+
+
+def pack_exit_code(codes: list[int]) -> int:
+    """One exit status for the members of a pack: the most urgent (interrupted > requeue >
+    diverged > done), so a requeued task resumes the preempted members and reports the diverged
+    ones on its last start."""
+    return max(codes, default=0)
 
 
 def git_commit() -> str | None:
@@ -87,6 +145,7 @@ def own_checkpoint(name: str) -> bool:
 
 
 def file_sha256(path: Path) -> str:
+    """The sha256 of a file, hex."""
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
@@ -116,3 +175,27 @@ def run_is_done(run_dir: Path, verify: bool = False) -> bool:
         return not verify or file_sha256(pred) == record["predictions_sha256"]
     except (OSError, ValueError, TypeError, KeyError):
         return False
+
+
+def diverged_record(run_dir: Path) -> dict[str, Any] | None:
+    """The ``DIVERGED`` record of a run directory (epoch, reason), or None when it holds none.
+
+    A record that is not readable JSON still marks the run diverged (its reason unknown): the file
+    is only ever written by training, and a run that wrote it must not pass for a finished one.
+    """
+    path = Path(run_dir) / DIVERGED
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"reason": f"{DIVERGED} unreadable"}
+    return record if isinstance(record, dict) else {"reason": f"{DIVERGED} unreadable"}
+
+
+def diverged_text(record: dict[str, Any]) -> str:
+    """``diverged at epoch 3 (training loss nan)``: how status, run and train name a divergence."""
+    epoch = record.get("epoch")
+    where = f" at epoch {epoch}" if epoch is not None else ""
+    reason = record.get("reason")
+    return f"diverged{where}" + (f" ({reason})" if reason else "")

@@ -1,8 +1,15 @@
 """The Dask tasks: per-basin metrics of one cell, and of one experiment's seed ensemble.
 
 Both stream: a cell task holds one predictions file; an ensemble task holds a running sum of
-qsim plus the file being added. Results are small DataFrames (basin + METRIC_NAMES), cached in
-``RESULTS_DIR/cache`` under a key of the predictions files' (path, size, mtime_ns).
+qsim plus the file being added. Results are small DataFrames (basin + METRIC_NAMES + NAN_DAYS),
+cached in ``RESULTS_DIR/cache`` under a key of the predictions files' (path, size, mtime_ns).
+
+NAN_DAYS counts a basin's days with an observation but a non-finite simulation. The metrics skip
+such days, so a basin the model predicted as NaN (a diverged seed) would otherwise be scored on
+what is left, or not at all, without a word; collect names every such basin instead.
+
+The basins a cell predicts are checked against its config (``Cell.expected``) after the cache,
+so a config edited since the metrics were cached is checked too.
 """
 
 from __future__ import annotations
@@ -20,11 +27,19 @@ from rvhpc.errors import CollectError
 from rvhpc.evaluation.metrics import METRIC_NAMES, all_metrics
 
 #: bump when metrics or the cache layout change, so old cache entries are ignored
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+#: per basin: days observed but simulated as NaN or infinite (0 for a sound prediction)
+NAN_DAYS = "nan_days"
 
 
 def cell_key(cell: Cell) -> str:
-    """Cache key of a cell: its predictions file's resolved path, size and mtime_ns."""
+    """Cache key of a cell: its predictions file's resolved path, size and mtime_ns.
+
+    Raises
+    ------
+    CollectError
+        The predictions file is missing.
+    """
     try:
         st = cell.predictions.stat()
     except OSError:
@@ -37,6 +52,7 @@ def cell_key(cell: Cell) -> str:
 
 
 def ensemble_key(member_keys: list[str]) -> str:
+    """Cache key of an ensemble: its members' keys."""
     return hashlib.sha1(
         f"v{CACHE_VERSION}|".encode() + "|".join(sorted(member_keys)).encode()
     ).hexdigest()[:24]
@@ -44,11 +60,41 @@ def ensemble_key(member_keys: list[str]) -> str:
 
 def _basin_metrics(series: Series, qsim: np.ndarray | None = None) -> pd.DataFrame:
     qsim = series.qsim if qsim is None else qsim
+    bad = ~np.isfinite(qsim) & np.isfinite(series.qobs)
     rows = [
-        {"basin": basin, **all_metrics(series.qobs[rows], qsim[rows])}
+        {
+            "basin": basin,
+            **all_metrics(series.qobs[rows], qsim[rows]),
+            NAN_DAYS: int(bad[rows].sum()),
+        }
         for basin, rows in series.basin_rows()
     ]
-    return pd.DataFrame(rows, columns=["basin", *METRIC_NAMES])
+    return pd.DataFrame(rows, columns=["basin", *METRIC_NAMES, NAN_DAYS])
+
+
+def check_predicted(cell: Cell, basins: pd.Series) -> None:
+    """Refuse a cell whose predictions hold other basins than its config says it predicts.
+
+    Raises
+    ------
+    CollectError
+        Naming the predictions file, a basin too many or too few, and the config's list.
+    """
+    if cell.expected is None:
+        return
+    got, want = set(basins), set(cell.expected)
+    if got == want:
+        return
+    extra, lacking = sorted(got - want), sorted(want - got)
+    what = (
+        f"predicts {len(extra)} basin(s) not in {cell.expected_from}, e.g. {extra[0]}"
+        if extra
+        else f"lacks {len(lacking)} basin(s) of {cell.expected_from}, e.g. {lacking[0]}"
+    )
+    raise CollectError(
+        f"cell {cell.label}: {cell.predictions} {what}; not scored (these are not its results): "
+        "rerun the cell (delete its DONE)"
+    )
 
 
 def _cached(path: Path) -> pd.DataFrame | None:
@@ -66,14 +112,33 @@ def _store(path: Path, frame: pd.DataFrame) -> None:
 
 
 def cell_metrics(cell: Cell, key: str, cache_dir: Path) -> tuple[pd.DataFrame, bool]:
-    """Per-basin metrics of one cell and whether they were computed (False: read from the cache)."""
+    """Per-basin metrics of one cell and whether they were computed (False: read from the cache).
+
+    Parameters
+    ----------
+    cell : Cell
+    key : str
+        :func:`cell_key`.
+    cache_dir : Path
+
+    Returns
+    -------
+    (pd.DataFrame, bool)
+        basin, METRIC_NAMES and NAN_DAYS per basin.
+
+    Raises
+    ------
+    CollectError
+        Unreadable predictions, or basins other than its config says (:func:`check_predicted`).
+    """
     path = Path(cache_dir) / "cells" / f"{key}.parquet"
     frame = _cached(path)
-    if frame is not None:
-        return frame, False
-    frame = _basin_metrics(read_predictions(cell.predictions, cell.label))
-    _store(path, frame)
-    return frame, True
+    computed = frame is None or NAN_DAYS not in frame
+    if computed:
+        frame = _basin_metrics(read_predictions(cell.predictions, cell.label))
+        _store(path, frame)
+    check_predicted(cell, frame["basin"])
+    return frame, computed
 
 
 def ensemble_metrics(
@@ -83,6 +148,20 @@ def ensemble_metrics(
 
     Streams over the seeds with a running sum of qsim aligned on (basin, date).
 
+    Parameters
+    ----------
+    name : str
+        The experiment, for messages.
+    cells : list[Cell]
+    keys : list[str]
+        The cells' :func:`cell_key`.
+    cache_dir : Path
+
+    Returns
+    -------
+    (pd.DataFrame, bool)
+        As :func:`cell_metrics`.
+
     Raises
     ------
     CollectError
@@ -90,7 +169,7 @@ def ensemble_metrics(
     """
     path = Path(cache_dir) / "ensembles" / f"{ensemble_key(keys)}.parquet"
     frame = _cached(path)
-    if frame is not None:
+    if frame is not None and NAN_DAYS in frame:
         return frame, False
     ref: Series | None = None
     total: np.ndarray | None = None

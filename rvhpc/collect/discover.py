@@ -1,4 +1,12 @@
-"""Find the cells to collect: finished run directories (``DONE``) of a runs dir or a grid file."""
+"""Find the cells to collect: finished run directories (``DONE``) of a runs dir or a grid file.
+
+What a cell must predict is read from its config.json here (``eval_basins``, else ``basins``,
+else the basins of its statics.npz), so that collect can refuse a predictions file holding other
+basins: rows added for a fold's own training basin would otherwise be scored as held-out results.
+Collected from a grid, a cell whose folder holds another run than the grid asks for (*stale*) is
+a problem, never collected as current; a cell that diverged (``DIVERGED``) is named with the NaN
+results.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +15,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rvhpc.errors import CollectError
 from rvhpc.experiments import KINDS_WITH_DIM, experiment_name
-from rvhpc.runfiles import CONFIG_JSON, DONE, PREDICTIONS, run_is_done
+from rvhpc.runfiles import (
+    CONFIG_JSON,
+    DONE,
+    PREDICTIONS,
+    STATICS_NPZ,
+    diverged_record,
+    diverged_text,
+    run_is_done,
+)
 
 
 @dataclass(frozen=True)
@@ -32,11 +49,13 @@ class Experiment:
     fold: int | None = None  # k-fold: folds are grouped (and ensembled) apart, merged by name
     train_basins: int | None = None
     train_years: float | None = None
+    label: str = ""  # the grid's ``name:`` of the experiment (config.json ``name``); "" if none
 
     @property
     def paper_name(self) -> str:
-        """The paper's name (``EG-64``); a fixed non-zero attr_seed is appended (``EG-64/a1``)."""
-        base = experiment_name(self.arch, self.static, self.dim)
+        """The experiment's name, else the paper's (``EG-64``); a fixed non-zero attr_seed is
+        appended (``EG-64/a1``)."""
+        base = self.label or experiment_name(self.arch, self.static, self.dim)
         return f"{base}/a{self.attr_seed}" if self.attr_seed else base
 
     @property
@@ -55,12 +74,14 @@ class Experiment:
 
 @dataclass(frozen=True)
 class Cell:
-    """One finished training run."""
+    """One finished training run, and the basins its config says it predicts (None: unknown)."""
 
     run_dir: Path
     label: str  # run dir relative to the collected root, for messages
     experiment: Experiment
     seed: int
+    expected: tuple[str, ...] | None = None
+    expected_from: str = ""  # where ``expected`` comes from, for messages
 
     @property
     def predictions(self) -> Path:
@@ -69,12 +90,14 @@ class Cell:
 
 @dataclass
 class Discovery:
-    """What a runs dir or grid holds: finished cells by experiment, unfinished ones, problems."""
+    """What a runs dir or grid holds: finished cells by experiment, unfinished ones, problems,
+    and cells that diverged (a line each)."""
 
     root: Path
     cells: list[Cell] = field(default_factory=list)
     unfinished: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    diverged: list[str] = field(default_factory=list)
 
     def experiments(self) -> dict[Experiment, list[Cell]]:
         groups: dict[Experiment, list[Cell]] = defaultdict(list)
@@ -129,12 +152,46 @@ def experiment_of(config: dict, paired: bool | None = None) -> tuple[Experiment,
         fold=int(scen["fold"]) if kfold else None,
         train_basins=scen.get("train_basins"),
         train_years=scen.get("train_years"),
+        label=str(config.get("name") or ""),
     )
     return exp, int(config["seed"])
 
 
+def expected_basins(run_dir: Path, config: dict) -> tuple[tuple[str, ...] | None, str]:
+    """The basins a run predicts by its config.json: ``eval_basins`` (a PUB fold's held-out
+    basins), else ``basins`` (a named list), else those of its statics.npz (the whole store it
+    trained on); (None, "") when none of them is there.
+
+    Raises
+    ------
+    ValueError
+        A config whose held-out basins are also among its training basins.
+    """
+    held, train = config.get("eval_basins"), config.get("basins")
+    if held is not None:
+        if train is not None and set(held) & set(train):
+            raise ValueError(
+                f"eval_basins and basins share {sorted(set(held) & set(train))[0]}: a held-out "
+                "basin cannot also be a training basin"
+            )
+        return tuple(str(b) for b in held), f"{CONFIG_JSON} eval_basins (the held-out basins)"
+    if train is not None:
+        return tuple(str(b) for b in train), f"{CONFIG_JSON} basins"
+    statics = run_dir / STATICS_NPZ
+    if statics.is_file():
+        import numpy as np
+
+        with np.load(statics) as npz:
+            return tuple(str(b) for b in npz["basins"]), f"{STATICS_NPZ} (the store's basins)"
+    return None, ""
+
+
 def _cell(run_dir: Path, root: Path, out: Discovery, paired: bool | None = None) -> None:
     label = str(run_dir.relative_to(root)) if run_dir.is_relative_to(root) else str(run_dir)
+    record = diverged_record(run_dir)
+    if record is not None:
+        out.diverged.append(f"cell {label}: {diverged_text(record)}, no predictions")
+        return
     if not (run_dir / DONE).is_file():
         out.unfinished.append(label)
         return
@@ -153,12 +210,26 @@ def _cell(run_dir: Path, root: Path, out: Discovery, paired: bool | None = None)
             f"it needs arch, static, dim, attr_seed, seed"
         )
         return
-    out.cells.append(Cell(run_dir, label, exp, seed))
+    try:
+        expected, source = expected_basins(run_dir, config)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        out.problems.append(f"cell {label}: {CONFIG_JSON} or {STATICS_NPZ} unusable ({exc})")
+        return
+    out.cells.append(Cell(run_dir, label, exp, seed, expected, source))
 
 
 def scan_runs_dir(root: Path) -> Discovery:
     """Every directory under ``root`` holding a config.json is a cell; finished when it holds
-    DONE."""
+    DONE.
+
+    Parameters
+    ----------
+    root : Path
+
+    Returns
+    -------
+    Discovery
+    """
     root = Path(root)
     out = Discovery(root)
     for config in sorted(root.rglob(CONFIG_JSON)):
@@ -167,14 +238,37 @@ def scan_runs_dir(root: Path) -> Discovery:
 
 
 def from_grid(grid: str | Path) -> Discovery:
-    """The cells of a grid file or built-in grid name, via :func:`rvhpc.grid.cells.load_grid`."""
+    """The cells of a grid file or built-in grid name, via :func:`rvhpc.grid.cells.load_grid`.
+
+    A cell whose folder holds another run than the grid asks for (stale: a train key, a basin
+    list or a period edited since it ran, or a store rebuilt since) is a problem naming what
+    differs, and is not collected.
+
+    Parameters
+    ----------
+    grid : str or Path
+
+    Returns
+    -------
+    Discovery
+    """
     from rvhpc.grid.cells import load_grid
+    from rvhpc.grid.state import grid_states
 
     loaded = load_grid(grid)
+    states = grid_states(loaded)
     out = Discovery(Path(loaded.runs_dir))
     for cell in loaded.cells:
         run_dir = Path(cell.run_dir)
-        if (run_dir / CONFIG_JSON).is_file():
+        state = states[cell.index]
+        if state.state == "stale":
+            where = run_dir.relative_to(out.root) if run_dir.is_relative_to(out.root) else run_dir
+            out.problems.append(
+                f"cell {where}: stale ({state.detail}): it holds another run than grid "
+                f"{loaded.name} asks for; not collected (rerun it: rvhpc run {grid} "
+                "--rerun-stale)"
+            )
+        elif (run_dir / CONFIG_JSON).is_file():
             _cell(run_dir, out.root, out, paired=cell.paired)
         else:
             out.unfinished.append(
@@ -195,6 +289,7 @@ def discover(source: str | Path) -> Discovery:
     """
     path = Path(source)
     found = scan_runs_dir(path) if path.is_dir() else from_grid(source)
+    check_names(found.cells)
     seen: dict[tuple[Experiment, int], Cell] = {}
     unique = []
     for cell in found.cells:
@@ -208,3 +303,25 @@ def discover(source: str | Path) -> Discovery:
             unique.append(cell)
     found.cells = unique
     return found
+
+
+def check_names(cells: list[Cell]) -> None:
+    """Refuse runs of different experiments under one name (a ``name:`` reused across grids
+    collected together, or one that is another experiment's paper name): their tables would mix.
+
+    Raises
+    ------
+    CollectError
+        Naming the name and two cells that disagree.
+    """
+    from dataclasses import replace
+
+    by_name: dict[str, tuple[Experiment, Cell]] = {}
+    for cell in cells:
+        key = replace(cell.experiment, fold=None, train_basins=None)  # folds merge by name
+        first = by_name.setdefault(cell.experiment.name, (key, cell))
+        if first[0] != key:
+            raise CollectError(
+                f"experiment name {cell.experiment.name!r} is used by different experiments "
+                f"({first[1].label} and {cell.label}); collect them apart or rename one"
+            )

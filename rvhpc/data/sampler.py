@@ -53,15 +53,33 @@ class WindowSampler:
         days = days[days >= self.seq_length - 1]
         if len(days) == 0:
             return np.empty((0, 2), dtype=np.int64)
-        # windows with a missing input are dropped, found with a running count of bad days
+        # windows with a missing input are dropped
+        ok = np.isfinite(self.store.qobs[:, days]) & self.complete_windows(days)
+        basin_idx, k = np.nonzero(ok)
+        return np.stack([basin_idx, days[k]], axis=1).astype(np.int64)
+
+    def complete_windows(self, days: np.ndarray) -> np.ndarray:
+        """bool [n_basins, len(days)]: the window ending on each day has every input.
+
+        Found with a running count of days with a missing input. Training samples only such
+        windows; in evaluation every day is predicted, and a window with a gap gives NaN, which
+        is the data's, not the model's (training tells the two apart with this mask).
+
+        Parameters
+        ----------
+        days : np.ndarray
+            Day indices, each >= seq_length - 1.
+
+        Returns
+        -------
+        np.ndarray
+        """
+        days = np.asarray(days, dtype=np.int64)
         bad = ~np.isfinite(self.store.forcing).all(axis=2)
         cum = np.concatenate(
             [np.zeros((bad.shape[0], 1), np.int64), np.cumsum(bad, axis=1)], axis=1
         )
-        bad_in_window = cum[:, days + 1] - cum[:, days + 1 - self.seq_length]
-        ok = np.isfinite(self.store.qobs[:, days]) & (bad_in_window == 0)
-        basin_idx, k = np.nonzero(ok)
-        return np.stack([basin_idx, days[k]], axis=1).astype(np.int64)
+        return (cum[:, days + 1] - cum[:, days + 1 - self.seq_length]) == 0
 
     def eval_days(self) -> np.ndarray:
         """int64 day indices of the evaluation period (every day gets a prediction)."""

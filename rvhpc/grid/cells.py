@@ -18,7 +18,8 @@ from rvhpc import experiments
 from rvhpc.errors import ConfigError
 from rvhpc.grid.scenarios import ListReader, expand_scenarios
 from rvhpc.grid.spec import GridSpec, load_spec
-from rvhpc.runfiles import run_is_done
+from rvhpc.grid.state import RunState, cell_state
+from rvhpc.runfiles import MANIFESTS_DIR, STATE_DIR
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,14 @@ class Cell:
     def from_json(cls, data: dict[str, Any]) -> Cell:
         return cls(**{**data, "run_dir": Path(data["run_dir"])})
 
+    def state(self, fingerprint: str | None = None) -> RunState:
+        """What this cell's run directory holds (:func:`rvhpc.grid.state.cell_state`)."""
+        return cell_state(self, fingerprint)
+
     def is_done(self) -> bool:
-        return run_is_done(self.run_dir)
+        """True when the run directory holds this cell's finished run (DONE and this config);
+        a folder holding another config is stale, not done."""
+        return self.state().state == "done"
 
     @property
     def paired(self) -> bool:
@@ -82,7 +89,7 @@ class Grid:
     @property
     def state_dir(self) -> Path:
         """rvhpc's own bookkeeping in the runs directory (manifests, scripts, submissions)."""
-        return self.runs_dir / ".rvhpc"
+        return self.runs_dir / STATE_DIR
 
     @property
     def log_dir(self) -> Path:
@@ -95,7 +102,7 @@ class Grid:
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
     def manifest_path(self) -> Path:
-        return self.state_dir / "manifests" / f"{self.name}-{self.digest()}.json"
+        return self.state_dir / MANIFESTS_DIR / f"{self.name}-{self.digest()}.json"
 
 
 def store_path(spec: GridSpec) -> Path:
@@ -104,12 +111,34 @@ def store_path(spec: GridSpec) -> Path:
 
 def expand(spec: GridSpec, store: Path) -> list[Cell]:
     """The cartesian product of every experiment; refuses an empty grid, bad combinations,
-    duplicates."""
+    duplicate cells and a name given to two experiments.
+
+    An experiment's ``name:`` travels with its cells (TrainConfig ``name``, so config.json and
+    collect's tables carry it); with several dims each dim's cells are ``<name>-<dim>``, as the
+    paper's names are (EG-8, EG-64). Names are labels: they change no cell id or run directory.
+
+    Parameters
+    ----------
+    spec : GridSpec
+    store : Path
+        The store every cell trains on.
+
+    Returns
+    -------
+    list[Cell]
+        In array-index order.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the experiment (``experiments[i]``) and what to change.
+    """
     from rvhpc.training.config import TrainConfig
 
     reader = ListReader(spec)
     cells: list[Cell] = []
     seen: dict[str, str] = {}
+    names: dict[int, set[str]] = {}
     for number, exp, scenario in _with_scenarios(spec, reader):
         where = f"experiments[{number}] ({exp.name or exp.arch + '/' + exp.static})"
         if exp.static in experiments.KINDS_WITH_DIM:
@@ -134,8 +163,11 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                 experiments.check_cell(exp.arch, exp.static, dim)
             except ConfigError as exc:
                 raise ConfigError(f"grid {spec.name}: {where}: {exc}") from None
+            name = _name(exp, dim)
+            names.setdefault(number, set()).add(name)
             values = {
                 **spec.train,
+                "name": name if exp.name else None,
                 "store": store,
                 "arch": exp.arch,
                 "static": exp.static,
@@ -162,7 +194,6 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                     "remove one of them"
                 )
             seen[cid] = where
-            name = exp.name or experiments.experiment_name(exp.arch, exp.static, dim)
             run_dir = spec.runs_dir / experiments.run_subdir(
                 scenario.prefix(), exp.arch, exp.static, dim, attr_seed, seed
             )
@@ -185,7 +216,32 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
         raise ConfigError(
             f"grid {spec.name}: no cells: list at least one experiment under experiments:"
         )
+    _check_names(spec, names)
     return cells
+
+
+def _name(exp: Any, dim: int | None) -> str:
+    """The experiment name of a cell: its ``name:`` (``-<dim>`` appended with several dims), else
+    the paper's (EP, EG-64, ...)."""
+    if exp.name is None:
+        return experiments.experiment_name(exp.arch, exp.static, dim)
+    return f"{exp.name}-{dim}" if exp.dims and len(exp.dims) > 1 else exp.name
+
+
+def _check_names(spec: GridSpec, names: dict[int, set[str]]) -> None:
+    """A ``name:`` belongs to one experiment: refuse one that another experiment also has (given
+    or by default), since collect, its tables and ``--baseline`` find experiments by name."""
+    for number, exp in enumerate(spec.experiments):
+        if exp.name is None:
+            continue
+        for other, theirs in names.items():
+            if other != number and names.get(number, set()) & theirs:
+                first, second = sorted((number, other))
+                shared = sorted(names[number] & theirs)[0]
+                raise ConfigError(
+                    f"grid {spec.name}: experiments[{second}] has the name {shared!r} of "
+                    f"experiments[{first}]; give each experiment a name of its own"
+                )
 
 
 def _draws(exp: Any, dims: list[int | None]) -> list[tuple[int | None, int, int]]:
@@ -209,7 +265,22 @@ def _with_scenarios(spec: GridSpec, reader: ListReader):
 
 
 def load_grid(name_or_path: str | Path) -> Grid:
-    """Read, validate and expand a grid file or built-in grid name."""
+    """Read, validate and expand a grid file or built-in grid name.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A grid YAML file, or a built-in grid's name (``smoke``, ``paper``).
+
+    Returns
+    -------
+    Grid
+
+    Raises
+    ------
+    ConfigError
+        A grid that cannot be read, validated or expanded (one line).
+    """
     spec, path = load_spec(name_or_path)
     store = store_path(spec)
     return Grid(spec, path, store, expand(spec, store))

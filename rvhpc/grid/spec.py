@@ -8,6 +8,7 @@ installed package.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -128,6 +129,10 @@ class DataSpec(Strict):
         return self
 
 
+#: what an experiment's ``name:`` may be (TrainConfig.name checks the same)
+EXPERIMENT_NAME = re.compile(r"[^@\x00-\x1f\x7f]{1,64}")
+
+
 class ExperimentSpec(Strict):
     """One row of the study: an architecture and static kind, expanded over dims x attr_seeds x
     seeds.
@@ -137,7 +142,7 @@ class ExperimentSpec(Strict):
     dimension's runs across all draws); a list gives every seed each of the listed draws.
     """
 
-    name: str | None = None  # default: the paper's name (EP, EG-64, ...)
+    name: str | None = None  # default: the paper's name (EP, EG-64, ...); one experiment each
     arch: str
     static: str
     dims: list[Int] | None = None
@@ -146,6 +151,16 @@ class ExperimentSpec(Strict):
     basin_lists: list[str] | None = None  # names of data.basins lists (default: every list)
     train_periods: list[PeriodSpec] | None = None  # default: data.train_periods
     evaluation: EvaluationSpec | None = None  # default: the grid's evaluation
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not EXPERIMENT_NAME.fullmatch(value):
+            raise ValueError(
+                "an experiment name is 1 to 64 characters without '@' (collect names scenarios "
+                "NAME@scenario) and without control characters"
+            )
+        return value
 
     @field_validator("seeds", "attr_seeds")
     @classmethod
@@ -190,6 +205,7 @@ class GridSpec(Strict):
             "eval_basins",
             "train_period",
             "scenario",
+            "name",
         } & set(value)
         if reserved:
             raise ValueError(

@@ -84,11 +84,13 @@ def plan(
     collect: bool = False,
     array_size: int | None = None,
     pack: str | None = None,
+    rerun_stale: bool = False,
 ) -> Plan:
     """Write the manifest and the batch scripts for the cells ``indices`` (nothing is submitted).
 
     With ``pack="seeds"`` ``indices`` are the lead cells of pack groups (``grid.pack_groups``):
-    each array task trains its group's missing members as one batched model."""
+    each array task trains its group's missing members as one batched model. With
+    ``rerun_stale`` each task replaces its cell's stale results (``rvhpc cell --rerun-stale``)."""
     if not indices:
         raise ConfigError(f"grid {grid.name}: no cells to submit")
     if max_parallel is not None and max_parallel < 1:
@@ -101,7 +103,9 @@ def plan(
     stamp = time.strftime("%Y%m%d-%H%M%S")
     arrays = []
     for offset, task_ids in sbatch.chunk(indices, size):
-        command = sbatch.cell_command(profile, manifest, offset, binds_for(grid), pack=pack)
+        command = sbatch.cell_command(
+            profile, manifest, offset, binds_for(grid), pack=pack, rerun_stale=rerun_stale
+        )
         text = sbatch.render(
             profile,
             job_name=f"rvhpc-{grid.name}",

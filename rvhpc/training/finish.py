@@ -1,5 +1,9 @@
 """The end of a run: predict the evaluation period member by member, write predictions, metrics
-and ``DONE`` (rank 0; ``DONE`` last in each member's folder, with the predictions' checksum)."""
+and ``DONE`` (rank 0; ``DONE`` last in each member's folder, with the predictions' checksum).
+
+A member whose predictions are not finite on a day whose input window is complete has diverged
+(its weights overflowed, though its last loss was finite): it writes ``DIVERGED`` instead of
+predictions and ``DONE``. NaN on a day with a gap in the inputs is the data's, and is kept."""
 
 from __future__ import annotations
 
@@ -12,16 +16,18 @@ import torch
 from rvhpc import progress
 from rvhpc.data.statics import UNSEEN_STATIC
 from rvhpc.evaluation.predict import results_frames, write_results
-from rvhpc.runfiles import write_done
-from rvhpc.training.distributed import any_rank, barrier, predict_store
+from rvhpc.runfiles import diverged_text, write_done
+from rvhpc.training.distributed import all_gather_objects, any_rank, barrier, predict_store
 
 
 @dataclass
 class TrainOutcome:
     """What :func:`train_cell` did.
 
-    status is ``done`` (trained and evaluated now), ``skipped`` (the run dir already held DONE) or
-    ``preempted`` (a signal arrived; a checkpoint was saved; rerun to resume).
+    status is ``done`` (trained and evaluated now), ``skipped`` (the run dir already held DONE),
+    ``diverged`` (a non-finite loss or prediction; ``DIVERGED`` written, no ``DONE``; ``detail``
+    says where) or ``preempted`` (a signal arrived; a checkpoint was saved; rerun to resume).
+    :func:`rvhpc.runfiles.outcome_exit_code` maps a status to the process's exit status.
     """
 
     status: str
@@ -30,11 +36,22 @@ class TrainOutcome:
     median_nse: float | None = None
     signal: int | None = None
     rank: int = 0
+    detail: str = ""
 
 
-def evaluate_members(configs, rds, pack, x_s, env, device, stop, trained) -> list[TrainOutcome]:
+def evaluate_members(
+    configs, rds, pack, x_s, env, device, stop, trained, diverged=None
+) -> list[TrainOutcome]:
     """Predict the evaluation period member by member; write predictions, metrics and DONE
-    (rank 0), DONE last in each member's folder."""
+    (rank 0), DONE last in each member's folder. Members in ``diverged`` (index -> outcome) are
+    not evaluated; a member whose predictions are not finite is added to them.
+
+    Returns
+    -------
+    list[TrainOutcome]
+        One per member: ``done``, ``diverged`` or ``preempted``.
+    """
+    diverged = {} if diverged is None else diverged
     from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.scalers import use_output_stats
     from rvhpc.data.select import eval_statics, eval_view
@@ -59,19 +76,26 @@ def evaluate_members(configs, rds, pack, x_s, env, device, stop, trained) -> lis
     del train_store, statics, trained
     sampler = WindowSampler(store, seq_length=config.seq_length)
     outcomes = []
+
+    def preempted(rest: int) -> list[TrainOutcome]:
+        return [
+            diverged.get(j)
+            or TrainOutcome(
+                "preempted",
+                rds[j].path,
+                epochs_done=config.epochs,
+                signal=stop.signum,
+                rank=env.rank,
+            )  # fmt: skip
+            for j in range(rest, len(rds))
+        ]
+
     for k, rd in enumerate(rds):
+        if k in diverged:
+            outcomes.append(diverged[k])
+            continue
         if any_rank(bool(stop), device):
-            outcomes += [
-                TrainOutcome(
-                    "preempted",
-                    r.path,
-                    epochs_done=config.epochs,
-                    signal=stop.signum,
-                    rank=env.rank,
-                )
-                for r in rds[k:]
-            ]
-            return outcomes
+            return outcomes + preempted(k)
         model = pack.member(k)
         pred = predict_store(
             model,
@@ -84,17 +108,11 @@ def evaluate_members(configs, rds, pack, x_s, env, device, stop, trained) -> lis
             stop=lambda: bool(stop),
         )
         if env.is_main and pred is None:
-            outcomes += [
-                TrainOutcome(
-                    "preempted",
-                    r.path,
-                    epochs_done=config.epochs,
-                    signal=stop.signum,
-                    rank=env.rank,
-                )
-                for r in rds[k:]
-            ]
-            return outcomes
+            return outcomes + preempted(k)
+        reason = all_gather_objects(_nonfinite(pred, sampler) if env.is_main else None)[0]
+        if reason is not None:
+            outcomes.append(_diverged(rd, config.epochs, reason, env))
+            continue
         median = None
         if env.is_main:
             predictions, metrics = results_frames(store, sampler, pred)
@@ -110,3 +128,23 @@ def evaluate_members(configs, rds, pack, x_s, env, device, stop, trained) -> lis
             )
         )
     return outcomes
+
+
+def _nonfinite(pred: np.ndarray, sampler) -> str | None:
+    """What is wrong with predictions that are not finite where the inputs are complete."""
+    complete = sampler.complete_windows(sampler.eval_days())
+    bad = ~np.isfinite(pred) & complete
+    if not bad.any():
+        return None
+    basins = int(bad.any(axis=1).sum())
+    return f"non-finite predictions for {basins} of {len(pred)} basins"
+
+
+def _diverged(rd, epoch: int, reason: str, env) -> TrainOutcome:
+    """Write DIVERGED (rank 0) for a member whose predictions are not finite."""
+    detail = diverged_text({"epoch": epoch, "reason": reason})
+    if env.is_main:
+        rd.write_diverged(epoch, reason)
+        progress.log(f"{rd.path}: {detail}; no predictions, no DONE")
+    barrier()
+    return TrainOutcome("diverged", rd.path, epochs_done=epoch, rank=env.rank, detail=detail)

@@ -14,21 +14,24 @@ from typing import Any
 import numpy as np
 
 from rvhpc import __version__
-from rvhpc.atomic import atomic_path, write_text
+from rvhpc.atomic import atomic_path, write_json, write_text
 from rvhpc.errors import RunDirError
 from rvhpc.runfiles import (
     CHECKPOINT_DIR,
     CONFIG_JSON,
+    DIVERGED,
     DONE,
     LOSSES_CSV,
     METRICS_CSV,
     PREDICTIONS,
     RUN_FILES,
     STATICS_NPZ,
+    diverged_record,
     git_commit,
     own_checkpoint,
     run_is_done,
 )
+from rvhpc.training.config import describe_differences
 
 
 class RunDir:
@@ -58,22 +61,52 @@ class RunDir:
                 f"{self.config_json}: unreadable ({exc}); start over with --force"
             ) from None
 
-    def check_same(self, identity: dict[str, Any], fingerprint: str) -> None:
-        """Refuse a run dir whose config.json describes another run."""
+    def check_same(self, config: Any, fingerprint: str) -> None:
+        """Refuse a run dir whose config.json describes another run.
+
+        Parameters
+        ----------
+        config : TrainConfig
+            The run asked for; compared by :meth:`TrainConfig.differences` (the one comparison,
+            also behind the grid's *stale* cells).
+        fingerprint : str
+            The store's; a run trained on another store's contents is another run.
+
+        Raises
+        ------
+        RunDirError
+            Naming up to three fields that differ, old -> new.
+        """
         old = self.read_config()
         if old is None:
             return
-        diffs = [k for k in sorted(identity) if old.get(k) != identity[k]]
+        shown = describe_differences(config.differences(old))
         if old.get("store_fingerprint") != fingerprint:
-            diffs.append("store_fingerprint (the store's contents changed)")
-        if diffs:
             shown = ", ".join(
-                f"{k}: {old.get(k)!r} -> {identity[k]!r}" if k in identity else k for k in diffs[:3]
+                filter(None, [shown, "store_fingerprint (the store's contents changed)"])
             )
+        if shown:
             raise RunDirError(
                 f"{self.path} holds a different run ({shown}): pass another --out, "
                 "or --force to delete its results and start over"
             )
+
+    def diverged(self) -> dict[str, Any] | None:
+        """The DIVERGED record (epoch, reason) when this run diverged, else None."""
+        return diverged_record(self.path)
+
+    def write_diverged(self, epoch: int, reason: str) -> None:
+        """Mark the run diverged: DIVERGED (JSON) in place of DONE, and any DONE removed.
+
+        Parameters
+        ----------
+        epoch : int
+            The 1-based epoch whose loss was non-finite (the last epoch for predictions).
+        reason : str
+            What was non-finite, e.g. ``training loss nan``.
+        """
+        write_json(self.path / DIVERGED, {"epoch": epoch, "reason": reason})
+        self.done.unlink(missing_ok=True)
 
     def clear(self) -> None:
         """Remove this run's own files (``--force``): RUN_FILES and checkpoint files by name.
