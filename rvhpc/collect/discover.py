@@ -168,6 +168,9 @@ def expected_basins(run_dir: Path, config: dict) -> tuple[tuple[str, ...] | None
         A config whose held-out basins are also among its training basins.
     """
     held, train = config.get("eval_basins"), config.get("basins")
+    for key, ids in (("eval_basins", held), ("basins", train)):
+        if ids is not None and not (isinstance(ids, list) and all(isinstance(b, str) for b in ids)):
+            raise ValueError(f"{key} is not a list of basin ids")
     if held is not None:
         if train is not None and set(held) & set(train):
             raise ValueError(

@@ -232,10 +232,12 @@ def collect(
     for problem in found.problems:
         progress.log(f"skipped: {problem}")
     if not found.cells:
-        diverged = f", {len(found.diverged)} diverged" if found.diverged else ""
+        first = (found.diverged + found.problems)[:1]
         raise CollectError(
-            f"{source}: no finished cells (no run directory with DONE; "
-            f"{len(found.unfinished)} unfinished{diverged}); wait for the grid or check the path"
+            f"{source}: no finished cells to collect ({len(found.unfinished)} unfinished, "
+            f"{len(found.diverged)} diverged, {len(found.problems)} with problems"
+            + (f": {first[0]}" if first else "; wait for the grid or check the path")
+            + ")"
         )
     groups = found.experiments()
     rep.problems += missing_folds(groups)

@@ -96,9 +96,17 @@ class Grid:
         return self.runs_dir / "logs" / self.name
 
     def digest(self) -> str:
-        """Hash of the cells in order: names the manifest, so pending tasks never see another
-        grid."""
-        text = json.dumps([[c.id, str(c.run_dir)] for c in self.cells])
+        """Hash of the cells in order, with their full configs, and of the data section: names
+        the manifest, so pending tasks never see another grid. The configs count, not only the
+        ids: a grid edited in what the id leaves out (the store's path, an experiment's name, the
+        data it prepares) gets a manifest of its own, never the old one that array tasks would
+        follow to the old store."""
+        text = json.dumps(
+            [[c.id, str(c.run_dir), c.config] for c in self.cells]
+            + [self.spec.data.model_dump(mode="json")],
+            sort_keys=True,
+            default=str,
+        )
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
     def manifest_path(self) -> Path:

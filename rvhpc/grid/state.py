@@ -42,7 +42,10 @@ class RunState:
     detail: str = ""
 
     def __str__(self) -> str:
-        return f"{self.state}: {self.detail}" if self.detail else self.state
+        """``stale: hidden 4 -> 8``, ``diverged at epoch 3 (training loss nan)``, ``done``."""
+        if not self.detail or self.detail.startswith(self.state):
+            return self.detail or self.state
+        return f"{self.state}: {self.detail}"
 
 
 def recorded_config(run_dir: Path) -> dict[str, Any] | None:
