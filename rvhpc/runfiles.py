@@ -56,28 +56,80 @@ ATTEMPTS_DIR = "attempts"
 
 
 def array_log_name(grid: str) -> str:
-    """The ``--output`` pattern of an array task; Slurm makes it
-    ``<grid>_<array job>_<task>.log``."""
+    """The ``--output`` pattern of an array task; Slurm makes it ``<grid>_<array job>_<task>.log``.
+
+    Parameters
+    ----------
+    grid : str
+        The grid's name.
+
+    Returns
+    -------
+    str
+    """
     return f"{grid}_%A_%a.log"
 
 
 def task_log_name(grid: str, job: str) -> str:
-    """The log of one array task, ``job`` = ``<array job>_<task>`` (what array_log_name becomes)."""
+    """The log of one array task (what :func:`array_log_name` becomes).
+
+    Parameters
+    ----------
+    grid : str
+        The grid's name.
+    job : str
+        ``<array job>_<task>``.
+
+    Returns
+    -------
+    str
+    """
     return f"{grid}_{job}.log"
 
 
 def collect_log_name(grid: str) -> str:
-    """The ``--output`` pattern of the collect job."""
+    """The ``--output`` pattern of the collect job.
+
+    Parameters
+    ----------
+    grid : str
+        The grid's name.
+
+    Returns
+    -------
+    str
+    """
     return f"{grid}_collect_%j.log"
 
 
 def local_log_name(grid: str, index: int) -> str:
-    """The log of cell ``index`` run on this machine by ``rvhpc run``."""
+    """The log of cell ``index`` run on this machine by ``rvhpc run``.
+
+    Parameters
+    ----------
+    grid : str
+        The grid's name.
+    index : int
+        The cell's index.
+
+    Returns
+    -------
+    str
+    """
     return f"{grid}_local_{index}.log"
 
 
 def attempts_log_name(cell_id: str) -> str:
-    """The attempt log of one cell in ``STATE_DIR/ATTEMPTS_DIR`` (JSON lines)."""
+    """The attempt log of one cell in ``STATE_DIR/ATTEMPTS_DIR`` (JSON lines).
+
+    Parameters
+    ----------
+    cell_id : str
+
+    Returns
+    -------
+    str
+    """
     return f"{cell_id}.jsonl"
 
 
@@ -119,12 +171,27 @@ def outcome_exit_code(status: str, signum: int | None = None) -> int:
 def pack_exit_code(codes: list[int]) -> int:
     """One exit status for the members of a pack: the most urgent (interrupted > requeue >
     diverged > done), so a requeued task resumes the preempted members and reports the diverged
-    ones on its last start."""
+    ones on its last start.
+
+    Parameters
+    ----------
+    codes : list of int
+        The members' :func:`outcome_exit_code`.
+
+    Returns
+    -------
+    int
+    """
     return max(codes, default=0)
 
 
 def git_commit() -> str | None:
-    """The commit of the rvhpc source tree, or None when it is not a git checkout."""
+    """The commit of the rvhpc source tree, or None when it is not a git checkout.
+
+    Returns
+    -------
+    str or None
+    """
     src = Path(__file__).resolve().parents[1]
     if not (src / ".git").exists() or shutil.which("git") is None:
         return None
@@ -138,21 +205,47 @@ def git_commit() -> str | None:
 
 
 def own_checkpoint(name: str) -> bool:
-    """True for a file name training writes in CHECKPOINT_DIR (atomic-write temp files too)."""
+    """True for a file name training writes in CHECKPOINT_DIR (atomic-write temp files too).
+
+    Parameters
+    ----------
+    name : str
+        A file name in a run's checkpoints folder.
+
+    Returns
+    -------
+    bool
+    """
     tmp = re.fullmatch(r"\.(.+)\.[^.]+\.tmp", name)  # rvhpc.atomic: .{name}.{random}.tmp
     base = tmp.group(1) if tmp else name
     return base == PARTIAL_CHECKPOINT or EPOCH_CHECKPOINT.match(base) is not None
 
 
 def file_sha256(path: Path) -> str:
-    """The sha256 of a file, hex."""
+    """The sha256 of a file, hex (read in chunks).
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    str
+    """
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def write_done(run_dir: Path, **info: Any) -> None:
     """Mark a run complete: ``DONE`` (JSON) with the size and sha256 of its predictions, written
-    after them, so DONE never stands for predictions that are missing or not these."""
+    after them, so DONE never stands for predictions that are missing or not these.
+
+    Parameters
+    ----------
+    run_dir : Path
+    **info
+        More of the record (the median NSE).
+    """
     pred = Path(run_dir) / PREDICTIONS
     record = {"predictions_bytes": pred.stat().st_size, "predictions_sha256": file_sha256(pred)}
     write_json(Path(run_dir) / DONE, {**record, **info})
@@ -164,7 +257,18 @@ def run_is_done(run_dir: Path, verify: bool = False) -> bool:
     True when ``DONE`` is a record of :func:`write_done` and ``predictions.parquet`` has the size it
     names; with ``verify`` its sha256 must match too (reads the file: train and collect do).
     A DONE of an older rvhpc, or one without (these) predictions, is not done: the cell runs again
-    (training resumes from its last checkpoint, so only the evaluation is redone).
+    (training resumes from its last checkpoint, so only the evaluation is redone). Whether the run
+    is the one a grid asks for is :func:`rvhpc.grid.state.cell_state`'s question.
+
+    Parameters
+    ----------
+    run_dir : Path
+    verify : bool
+        Also compare the predictions' sha256.
+
+    Returns
+    -------
+    bool
     """
     run_dir = Path(run_dir)
     try:
@@ -182,6 +286,14 @@ def diverged_record(run_dir: Path) -> dict[str, Any] | None:
 
     A record that is not readable JSON still marks the run diverged (its reason unknown): the file
     is only ever written by training, and a run that wrote it must not pass for a finished one.
+
+    Parameters
+    ----------
+    run_dir : Path
+
+    Returns
+    -------
+    dict or None
     """
     path = Path(run_dir) / DIVERGED
     if not path.is_file():
@@ -194,7 +306,17 @@ def diverged_record(run_dir: Path) -> dict[str, Any] | None:
 
 
 def diverged_text(record: dict[str, Any]) -> str:
-    """``diverged at epoch 3 (training loss nan)``: how status, run and train name a divergence."""
+    """``diverged at epoch 3 (training loss nan)``: how status, run and train name a divergence.
+
+    Parameters
+    ----------
+    record : dict
+        A :func:`diverged_record`.
+
+    Returns
+    -------
+    str
+    """
     epoch = record.get("epoch")
     where = f" at epoch {epoch}" if epoch is not None else ""
     reason = record.get("reason")

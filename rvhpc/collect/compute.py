@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from rvhpc.atomic import atomic_path
+from rvhpc.collect.checks import check_predicted
 from rvhpc.collect.discover import Cell
 from rvhpc.collect.io import Series, read_predictions
 from rvhpc.errors import CollectError
@@ -34,6 +35,14 @@ NAN_DAYS = "nan_days"
 
 def cell_key(cell: Cell) -> str:
     """Cache key of a cell: its predictions file's resolved path, size and mtime_ns.
+
+    Parameters
+    ----------
+    cell : Cell
+
+    Returns
+    -------
+    str
 
     Raises
     ------
@@ -52,7 +61,16 @@ def cell_key(cell: Cell) -> str:
 
 
 def ensemble_key(member_keys: list[str]) -> str:
-    """Cache key of an ensemble: its members' keys."""
+    """Cache key of an ensemble: its members' keys.
+
+    Parameters
+    ----------
+    member_keys : list of str
+
+    Returns
+    -------
+    str
+    """
     return hashlib.sha1(
         f"v{CACHE_VERSION}|".encode() + "|".join(sorted(member_keys)).encode()
     ).hexdigest()[:24]
@@ -70,31 +88,6 @@ def _basin_metrics(series: Series, qsim: np.ndarray | None = None) -> pd.DataFra
         for basin, rows in series.basin_rows()
     ]
     return pd.DataFrame(rows, columns=["basin", *METRIC_NAMES, NAN_DAYS])
-
-
-def check_predicted(cell: Cell, basins: pd.Series) -> None:
-    """Refuse a cell whose predictions hold other basins than its config says it predicts.
-
-    Raises
-    ------
-    CollectError
-        Naming the predictions file, a basin too many or too few, and the config's list.
-    """
-    if cell.expected is None:
-        return
-    got, want = set(basins), set(cell.expected)
-    if got == want:
-        return
-    extra, lacking = sorted(got - want), sorted(want - got)
-    what = (
-        f"predicts {len(extra)} basin(s) not in {cell.expected_from}, e.g. {extra[0]}"
-        if extra
-        else f"lacks {len(lacking)} basin(s) of {cell.expected_from}, e.g. {lacking[0]}"
-    )
-    raise CollectError(
-        f"cell {cell.label}: {cell.predictions} {what}; not scored (these are not its results): "
-        "rerun the cell (delete its DONE)"
-    )
 
 
 def _cached(path: Path) -> pd.DataFrame | None:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rvhpc.errors import CollectError
+from rvhpc.collect.checks import check_names, expected_basins
 from rvhpc.experiments import KINDS_WITH_DIM, experiment_name
 from rvhpc.runfiles import (
     CONFIG_JSON,
@@ -100,6 +100,12 @@ class Discovery:
     diverged: list[str] = field(default_factory=list)
 
     def experiments(self) -> dict[Experiment, list[Cell]]:
+        """The finished cells grouped by experiment, in table order, each group by seed.
+
+        Returns
+        -------
+        dict[Experiment, list[Cell]]
+        """
         groups: dict[Experiment, list[Cell]] = defaultdict(list)
         for cell in self.cells:
             groups[cell.experiment].append(cell)
@@ -127,9 +133,23 @@ def _order(exp: Experiment) -> tuple:
 
 
 def experiment_of(config: dict, paired: bool | None = None) -> tuple[Experiment, int]:
-    """(experiment, seed) of a run's config.json; dim/attr_seed kept only for random static kinds.
+    """(experiment, seed) of a run's config.json; dim/attr_seed kept only for random static kinds,
+    the name from its ``name`` (a grid's ``name:``).
 
-    ``paired`` overrides the run's own ``paired_draw`` record (a grid source knows its cells).
+    Parameters
+    ----------
+    config : dict
+    paired : bool, optional
+        Overrides the run's own ``paired_draw`` record (a grid source knows its cells).
+
+    Returns
+    -------
+    (Experiment, int)
+
+    Raises
+    ------
+    KeyError, ValueError, TypeError
+        A config without arch, static or seed, or with values of the wrong type.
     """
     static = str(config["static"])
     random_kind = static in KINDS_WITH_DIM
@@ -155,38 +175,6 @@ def experiment_of(config: dict, paired: bool | None = None) -> tuple[Experiment,
         label=str(config.get("name") or ""),
     )
     return exp, int(config["seed"])
-
-
-def expected_basins(run_dir: Path, config: dict) -> tuple[tuple[str, ...] | None, str]:
-    """The basins a run predicts by its config.json: ``eval_basins`` (a PUB fold's held-out
-    basins), else ``basins`` (a named list), else those of its statics.npz (the whole store it
-    trained on); (None, "") when none of them is there.
-
-    Raises
-    ------
-    ValueError
-        A config whose held-out basins are also among its training basins.
-    """
-    held, train = config.get("eval_basins"), config.get("basins")
-    for key, ids in (("eval_basins", held), ("basins", train)):
-        if ids is not None and not (isinstance(ids, list) and all(isinstance(b, str) for b in ids)):
-            raise ValueError(f"{key} is not a list of basin ids")
-    if held is not None:
-        if train is not None and set(held) & set(train):
-            raise ValueError(
-                f"eval_basins and basins share {sorted(set(held) & set(train))[0]}: a held-out "
-                "basin cannot also be a training basin"
-            )
-        return tuple(str(b) for b in held), f"{CONFIG_JSON} eval_basins (the held-out basins)"
-    if train is not None:
-        return tuple(str(b) for b in train), f"{CONFIG_JSON} basins"
-    statics = run_dir / STATICS_NPZ
-    if statics.is_file():
-        import numpy as np
-
-        with np.load(statics) as npz:
-            return tuple(str(b) for b in npz["basins"]), f"{STATICS_NPZ} (the store's basins)"
-    return None, ""
 
 
 def _cell(run_dir: Path, root: Path, out: Discovery, paired: bool | None = None) -> None:
@@ -285,10 +273,21 @@ def from_grid(grid: str | Path) -> Discovery:
 def discover(source: str | Path) -> Discovery:
     """A directory is scanned as a runs dir; anything else is a grid file or built-in grid name.
 
+    Parameters
+    ----------
+    source : str or Path
+
+    Returns
+    -------
+    Discovery
+        A seed found twice for one experiment is a problem, and only its first cell is kept.
+
     Raises
     ------
     ConfigError
         The source is neither a directory nor a loadable grid.
+    CollectError
+        One name for different experiments.
     """
     path = Path(source)
     found = scan_runs_dir(path) if path.is_dir() else from_grid(source)
@@ -306,25 +305,3 @@ def discover(source: str | Path) -> Discovery:
             unique.append(cell)
     found.cells = unique
     return found
-
-
-def check_names(cells: list[Cell]) -> None:
-    """Refuse runs of different experiments under one name (a ``name:`` reused across grids
-    collected together, or one that is another experiment's paper name): their tables would mix.
-
-    Raises
-    ------
-    CollectError
-        Naming the name and two cells that disagree.
-    """
-    from dataclasses import replace
-
-    by_name: dict[str, tuple[Experiment, Cell]] = {}
-    for cell in cells:
-        key = replace(cell.experiment, fold=None, train_basins=None)  # folds merge by name
-        first = by_name.setdefault(cell.experiment.name, (key, cell))
-        if first[0] != key:
-            raise CollectError(
-                f"experiment name {cell.experiment.name!r} is used by different experiments "
-                f"({first[1].label} and {cell.label}); collect them apart or rename one"
-            )

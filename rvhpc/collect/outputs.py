@@ -49,6 +49,22 @@ def check_baseline(baseline: str | None, names: list[str]) -> tuple[str | None, 
     ``--baseline NAME`` takes an experiment's full name (``EP``, ``EP@half``) or, with scenarios,
     its name without the scenario (``EP``, ``MyName``): each scenario is then compared with its
     own ``NAME@<scenario>``, never across scenarios.
+
+    Parameters
+    ----------
+    baseline : str, optional
+        As given; None for the default, EP.
+    names : list of str
+        The experiments collected.
+
+    Returns
+    -------
+    (str or None, str)
+
+    Raises
+    ------
+    CollectError
+        No experiment of that name (the message lists them).
     """
     if baseline is None:
         return (DEFAULT_BASELINE if DEFAULT_BASELINE in names else None), DEFAULT_BASELINE

@@ -52,8 +52,8 @@ def summary(
     """Per experiment: ensemble median/mean NSE, single-seed median NSE (mean, std over seeds),
     basins with ensemble NSE < 0, seeds found, random draws ensembled (``draws``; 0 for
     experiments without random columns; the seeds' count for paired draws), and the basins left
-    out because a seed predicts them as NaN (``basins_skipped_nan``: the medians are over the
-    other basins, and say so).
+    out because a seed predicts them as NaN (``basins_skipped_nan``, from ``skipped``: name ->
+    count; the medians are over the other basins, and say so).
 
     Parameters
     ----------
@@ -62,7 +62,6 @@ def summary(
     experiments : list[str]
         The experiments, in table order.
     skipped : dict, optional
-        Experiment name -> basins left out for NaN predictions.
 
     Returns
     -------
@@ -213,12 +212,17 @@ def paper_table(summ: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+_STATIC_ORDER = ("physics", "gaussian", "one_hot", "mixed", "none")
+
+
 def _static_rank(kind: str) -> int:
-    return (
-        ["physics", "gaussian", "one_hot", "mixed", "none"].index(kind)
-        if kind in ("physics", "gaussian", "one_hot", "mixed", "none")
-        else 9
-    )
+    return _STATIC_ORDER.index(kind) if kind in _STATIC_ORDER else 9
+
+
+COMPARISON_COLUMNS = [
+    "experiment", "baseline", "basins", "median_nse", "baseline_median_nse", "median_diff",
+    "mean_diff", "better_fraction", "wilcoxon_stat", "p_value",
+]  # fmt: skip
 
 
 def comparison(metrics: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -257,21 +261,7 @@ def comparison(metrics: pd.DataFrame, baseline: str) -> pd.DataFrame:
                 "p_value": p,
             }
         )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "experiment",
-            "baseline",
-            "basins",
-            "median_nse",
-            "baseline_median_nse",
-            "median_diff",
-            "mean_diff",
-            "better_fraction",
-            "wilcoxon_stat",
-            "p_value",
-        ],
-    )
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
 def scenario_comparison(metrics: pd.DataFrame, baselines: list[str]) -> pd.DataFrame:

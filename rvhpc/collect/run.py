@@ -72,6 +72,14 @@ def compute_all(
     ``rep.nan`` and left out of that experiment: out of every seed's rows and out of the
     ensemble, whose mean would be NaN there (and scored on the remaining days, or not at all).
 
+    Parameters
+    ----------
+    client : Client
+    groups : dict[Experiment, list[Cell]]
+    cache_dir : Path
+    rep : CollectReport
+        Gets the problems, NaN lines, skipped basins and cache counts.
+
     Returns
     -------
     list[pd.DataFrame]
@@ -280,7 +288,16 @@ def collect(
 
 
 def missing_folds(groups: dict[Experiment, list[Cell]]) -> list[str]:
-    """A line per k-fold experiment and seed that lacks a fold (whose basins are then missing)."""
+    """A line per k-fold experiment and seed that lacks a fold (whose basins are then missing).
+
+    Parameters
+    ----------
+    groups : dict[Experiment, list[Cell]]
+
+    Returns
+    -------
+    list of str
+    """
     seen: dict[tuple[str, int], set[int]] = {}
     folds: dict[str, int] = {}
     for exp, cells in groups.items():

@@ -25,6 +25,9 @@ from rvhpc.atomic import atomic_dir, write_text
 from rvhpc.errors import DataError, StoreError, naming
 from rvhpc.runfiles import BASIN_LIST, CHECKPOINT_DIR, CONFIG_JSON, STATE_DIR, run_is_done
 
+#: in a synthetic tree a grid generated: the ``data.synthetic`` it was generated from
+SYNTHETIC_SPEC = "rvhpc_synthetic.json"
+
 
 def ensure_data(plan: dict[str, Any]) -> Path:
     """Make the store exist: generate synthetic CAMELS when asked, then prepare (idempotent,
@@ -62,6 +65,7 @@ def ensure_data(plan: dict[str, Any]) -> Path:
         with FileLock(str(root) + ".lock"):
             if not (root / BASIN_LIST).is_file():
                 _synthesize(root, plan["synthetic"])
+            _check_synthetic(plan, root)
     elif "union" not in plan:
         for key, path in (("camels_root", root), ("basins", basins)):
             if not path.exists():
@@ -103,6 +107,13 @@ def plan_changes(plan: dict[str, Any], store: Path) -> str:
 
     Compares the basins (the union of the lists, or the list file), the periods and the forcing
     with what the store records; a store that cannot be read is not compared (it is rebuilt).
+
+    Parameters
+    ----------
+    plan : dict
+        :func:`rvhpc.grid.manifest.data_plan`.
+    store : Path
+        The existing store.
 
     Returns
     -------
@@ -159,6 +170,15 @@ def _days(period: Any) -> list[str]:
 def keep_finished_runs(plan: dict[str, Any], store: Path, changed: str) -> None:
     """Refuse to rebuild ``store`` when finished runs under the grid's runs directory were trained
     on it (their config.json records its fingerprint).
+
+    Parameters
+    ----------
+    plan : dict
+        :func:`rvhpc.grid.manifest.data_plan` (its ``runs_dir``; an older manifest without it
+        is not checked).
+    store : Path
+    changed : str
+        What the rebuild would change, for the message.
 
     Raises
     ------
@@ -226,4 +246,21 @@ def _synthesize(root: Path, synthetic: dict[str, Any]) -> None:
             start=synthetic["start"],
             end=synthetic["end"],
             seed=synthetic["seed"],
+        )
+        write_text(tmp / SYNTHETIC_SPEC, json.dumps(synthetic, sort_keys=True) + "\n")
+
+
+def _check_synthetic(plan: dict[str, Any], root: Path) -> None:
+    """Refuse a synthetic tree generated from another ``data.synthetic`` than the grid's now (it
+    is generated once, so an edited spec would silently keep the old basins and days). A tree
+    of an rvhpc that wrote no record of its spec is taken as it is."""
+    try:
+        made = json.loads((root / SYNTHETIC_SPEC).read_text())
+    except (OSError, ValueError):
+        return
+    if made != plan["synthetic"]:
+        raise DataError(
+            f"grid {plan['grid']}: data.synthetic {plan['synthetic']} differs from the tree "
+            f"{root} was generated from ({made}); set data.store to a new file to generate "
+            "data beside it, or undo the edit"
         )

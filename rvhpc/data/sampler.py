@@ -47,8 +47,14 @@ class WindowSampler:
         return np.flatnonzero(mask).astype(np.int64)
 
     def train_samples(self) -> np.ndarray:
-        """int64 [n, 2] (basin index, target day index): training-period days with observed
-        target, complete inputs over the window, and a window that starts inside the loaded days."""
+        """The training samples: training-period days with an observed target, complete inputs over
+        the window, and a window that starts inside the loaded days.
+
+        Returns
+        -------
+        np.ndarray
+            int64 [n, 2] (basin index, target day index).
+        """
         days = self._period_days(self.store.train_period)
         days = days[days >= self.seq_length - 1]
         if len(days) == 0:
@@ -82,7 +88,18 @@ class WindowSampler:
         return (cum[:, days + 1] - cum[:, days + 1 - self.seq_length]) == 0
 
     def eval_days(self) -> np.ndarray:
-        """int64 day indices of the evaluation period (every day gets a prediction)."""
+        """The day indices of the evaluation period (every day gets a prediction).
+
+        Returns
+        -------
+        np.ndarray
+            int64.
+
+        Raises
+        ------
+        DataError
+            The loaded days hold no eval day, or the first eval day's warm-up reaches before them.
+        """
         days = self._period_days(self.store.eval_period)
         if len(days) == 0:
             raise DataError(
@@ -99,7 +116,18 @@ class WindowSampler:
         return days
 
     def windows(self, basin_idx, day_idx) -> torch.Tensor:
-        """float32 [B, seq_length, 5] standardised inputs of the windows ending on ``day_idx``."""
+        """Standardised inputs of the windows ending on ``day_idx``.
+
+        Parameters
+        ----------
+        basin_idx, day_idx : array-like of int
+            Broadcast together.
+
+        Returns
+        -------
+        torch.Tensor
+            float32 [B, seq_length, 5].
+        """
         basin_idx, day_idx = np.broadcast_arrays(
             np.atleast_1d(np.asarray(basin_idx, dtype=np.int64)),
             np.atleast_1d(np.asarray(day_idx, dtype=np.int64)),
@@ -112,8 +140,18 @@ class WindowSampler:
     def batch(
         self, rows: np.ndarray
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(x_d [B,T,5], y [B,1] standardised, q_std [B,1], basin_idx [B]) for rows of
-        train_samples()."""
+        """A training batch for rows of :meth:`train_samples`.
+
+        Parameters
+        ----------
+        rows : np.ndarray
+            [B, 2] (basin index, day index).
+
+        Returns
+        -------
+        (torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor)
+            x_d [B, T, 5], y [B, 1] standardised, q_std [B, 1], basin_idx [B].
+        """
         rows = np.asarray(rows, dtype=np.int64)
         basin_idx, day_idx = rows[:, 0], rows[:, 1]
         x = self.windows(basin_idx, day_idx)

@@ -39,21 +39,52 @@ class Cell:
     scenario: dict[str, Any] | None = None  # basin list, training period, fold (scenarios.py)
 
     def to_json(self) -> dict[str, Any]:
+        """The cell as JSON values (what the manifest stores).
+
+        Returns
+        -------
+        dict
+        """
         data = asdict(self)
         data["run_dir"] = str(self.run_dir)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Cell:
+        """A cell from :meth:`to_json`'s values.
+
+        Parameters
+        ----------
+        data : dict
+
+        Returns
+        -------
+        Cell
+        """
         return cls(**{**data, "run_dir": Path(data["run_dir"])})
 
     def state(self, fingerprint: str | None = None) -> RunState:
-        """What this cell's run directory holds (:func:`rvhpc.grid.state.cell_state`)."""
+        """What this cell's run directory holds (:func:`rvhpc.grid.state.cell_state`).
+
+        Parameters
+        ----------
+        fingerprint : str, optional
+            The store's fingerprint now; None skips that comparison.
+
+        Returns
+        -------
+        RunState
+        """
         return cell_state(self, fingerprint)
 
     def is_done(self) -> bool:
-        """True when the run directory holds this cell's finished run (DONE and this config);
-        a folder holding another config is stale, not done."""
+        """True when the run directory holds this cell's finished run (DONE and this config); a
+        folder holding another config is stale, not done.
+
+        Returns
+        -------
+        bool
+        """
         return self.state().state == "done"
 
     @property
@@ -63,8 +94,17 @@ class Cell:
 
 
 def cell_id(config: Any) -> str:
-    """sha1 of the canonical JSON of the config's identity (runtime-only fields excluded), 12
-    hex."""
+    """sha1 of the canonical JSON of the config's identity (runtime fields and labels left out),
+    12 hex.
+
+    Parameters
+    ----------
+    config : TrainConfig
+
+    Returns
+    -------
+    str
+    """
     text = json.dumps(config.identity(), sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
@@ -96,11 +136,17 @@ class Grid:
         return self.runs_dir / "logs" / self.name
 
     def digest(self) -> str:
-        """Hash of the cells in order, with their full configs, and of the data section: names
-        the manifest, so pending tasks never see another grid. The configs count, not only the
-        ids: a grid edited in what the id leaves out (the store's path, an experiment's name, the
-        data it prepares) gets a manifest of its own, never the old one that array tasks would
-        follow to the old store."""
+        """Hash of the cells in order, with their full configs, and of the data section: names the
+        manifest, so pending tasks never see another grid. The configs count, not only the ids: a
+        grid edited in what the id leaves out (the store's path, an experiment's name, the data it
+        prepares) gets a manifest of its own, never the old one that array tasks would follow to the
+        old store.
+
+        Returns
+        -------
+        str
+            12 hex.
+        """
         text = json.dumps(
             [[c.id, str(c.run_dir), c.config] for c in self.cells]
             + [self.spec.data.model_dump(mode="json")],
@@ -110,10 +156,26 @@ class Grid:
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
     def manifest_path(self) -> Path:
+        """Where :func:`rvhpc.grid.manifest.write_manifest` writes this grid's manifest.
+
+        Returns
+        -------
+        Path
+        """
         return self.state_dir / MANIFESTS_DIR / f"{self.name}-{self.digest()}.json"
 
 
 def store_path(spec: GridSpec) -> Path:
+    """The store a grid's cells train on: ``data.store``, else ``runs_dir/data/store.h5``.
+
+    Parameters
+    ----------
+    spec : GridSpec
+
+    Returns
+    -------
+    Path
+    """
     return spec.data.store or spec.runs_dir / "data" / "store.h5"
 
 

@@ -215,7 +215,22 @@ class GridSpec(Strict):
 
 
 def resolve_grid_path(name_or_path: str | Path) -> tuple[Path, Path]:
-    """(grid file, base folder for relative paths) of a path or a built-in grid name."""
+    """The grid file and the folder its relative paths resolve against.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A YAML file, or a built-in grid's name (its paths resolve against the current directory).
+
+    Returns
+    -------
+    (Path, Path)
+
+    Raises
+    ------
+    ConfigError
+        No such file or built-in grid (the message lists the built-in names).
+    """
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
         if not candidate.is_file():
@@ -238,7 +253,21 @@ def _absolute(base: Path, path: Path | None) -> Path | None:
 
 
 def load_spec(name_or_path: str | Path) -> tuple[GridSpec, Path]:
-    """Read and validate a grid file; returns the spec with absolute paths and the file."""
+    """Read and validate a grid file; returns the spec with absolute paths and the file.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+
+    Returns
+    -------
+    (GridSpec, Path)
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file and the field.
+    """
     path, base = resolve_grid_path(name_or_path)
     spec = validate(GridSpec, read_yaml(path), str(path))
     if spec.data.train_period is not None and spec.data.eval_period is not None:
@@ -258,6 +287,17 @@ def load_spec(name_or_path: str | Path) -> tuple[GridSpec, Path]:
 
 
 def basin_list_name(data: DataSpec) -> str:
+    """The name of a grid's single basin list in run directories: ``data.name``, else the list
+    file's stem, ``synthetic``, or the store's stem.
+
+    Parameters
+    ----------
+    data : DataSpec
+
+    Returns
+    -------
+    str
+    """
     if data.name:
         return data.name
     if data.basins is not None:

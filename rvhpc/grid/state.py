@@ -51,6 +51,14 @@ class RunState:
 def recorded_config(run_dir: Path) -> dict[str, Any] | None:
     """A run directory's config.json; None when there is none.
 
+    Parameters
+    ----------
+    run_dir : Path
+
+    Returns
+    -------
+    dict or None
+
     Raises
     ------
     ValueError
@@ -126,7 +134,16 @@ def cell_state(cell: Cell, fingerprint: str | None = None) -> RunState:
 
 
 def store_fingerprint_at(store: Path) -> str | None:
-    """The fingerprint of a grid's store as it is now, or None when it does not exist (yet)."""
+    """The fingerprint of a grid's store as it is now, or None when it does not exist (yet).
+
+    Parameters
+    ----------
+    store : Path
+
+    Returns
+    -------
+    str or None
+    """
     if not Path(store).is_file():
         return None
     from rvhpc.data.store import store_fingerprint
@@ -151,6 +168,14 @@ def grid_states(grid: Grid) -> dict[int, RunState]:
 
 def stale_line(grid: Grid, states: dict[int, RunState], flag: str = "--rerun-stale") -> str:
     """One line naming the stale cells (the first three with what differs) and what to do.
+
+    Parameters
+    ----------
+    grid : Grid
+    states : dict[int, RunState]
+        :func:`grid_states`.
+    flag : str
+        The option that reruns them.
 
     Returns
     -------

@@ -34,7 +34,17 @@ TO_TRAIN = ("missing", "started")
 
 
 def slurm_ids(env: JobEnv) -> dict[str, Any]:
-    """The Slurm ids of this process, as the attempt log records them."""
+    """The Slurm ids of this process, as the attempt log records them.
+
+    Parameters
+    ----------
+    env : JobEnv
+
+    Returns
+    -------
+    dict
+        job_id, array_job_id, task_id (None outside Slurm) and restart.
+    """
     return {
         "job_id": env.job_id or None,
         "array_job_id": env.array_job_id or None,
@@ -44,13 +54,30 @@ def slurm_ids(env: JobEnv) -> dict[str, Any]:
 
 
 def attempts_file(manifest: Path, cell: Cell) -> Path:
-    """The attempt log of ``cell`` next to the manifests (``.rvhpc/attempts/<id>.jsonl``)."""
+    """The attempt log of ``cell`` next to the manifests (``.rvhpc/attempts/<id>.jsonl``).
+
+    Parameters
+    ----------
+    manifest : Path
+    cell : Cell
+
+    Returns
+    -------
+    Path
+    """
     return manifest.resolve().parent.parent / ATTEMPTS_DIR / attempts_log_name(cell.id)
 
 
 def append_attempt(path: Path, event: dict[str, Any]) -> None:
-    """One JSON line, appended with a single write (lines of concurrent writers never
-    interleave)."""
+    """One JSON line, appended with a single write (lines of concurrent writers never interleave).
+
+    Parameters
+    ----------
+    path : Path
+        The attempt log (created with its folder).
+    event : dict
+        The event; its time is added.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps({"time": time.time(), **event}) + "\n"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -61,7 +88,17 @@ def append_attempt(path: Path, event: dict[str, Any]) -> None:
 
 
 def read_attempts(path: Path) -> list[dict[str, Any]]:
-    """The events of an attempt log; lines cut by a kill or not JSON are skipped."""
+    """The events of an attempt log; lines cut by a kill, not UTF-8 or not JSON are skipped.
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    list of dict
+        [] when there is no log.
+    """
     if not path.exists():
         return []
     out = []

@@ -11,8 +11,6 @@ attempt log ``rvhpc cell`` keeps), else from the attempt log alone. missing: nev
 
 from __future__ import annotations
 
-import getpass
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,8 @@ from rvhpc.grid.cells import Cell, Grid
 from rvhpc.grid.state import RunState, grid_states
 from rvhpc.hpc import slurm
 from rvhpc.hpc.array_task import attempts_file, read_attempts
-from rvhpc.hpc.commands import CommandError, have, run_command
+from rvhpc.hpc.commands import CommandError, have
+from rvhpc.hpc.queue import jobcomp, sacct, squeue
 from rvhpc.runfiles import local_log_name, task_log_name
 
 STATES = ("done", "stale", "diverged", "running", "pending", "failed", "missing")
@@ -39,7 +38,6 @@ _LIVE = {
     "SIGNALING": "running",
     "STAGE_OUT": "running",
 }
-_TASK = re.compile(r"^(\d+)_(\d+)$")
 
 
 @dataclass
@@ -68,15 +66,34 @@ class GridStatus:
     eta_seconds: float | None = None  # from the finished attempts' pace (see :func:`eta`)
 
     def counts(self) -> dict[str, int]:
-        """Cells per state, in STATES order."""
+        """Cells per state, in STATES order.
+
+        Returns
+        -------
+        dict[str, int]
+        """
         return {s: sum(c.state == s for c in self.cells) for s in STATES}
 
     def indices(self, *states: str) -> list[int]:
-        """Indices of the cells in any of ``states``."""
+        """Indices of the cells in any of ``states``.
+
+        Parameters
+        ----------
+        *states : str
+
+        Returns
+        -------
+        list of int
+        """
         return [c.index for c in self.cells if c.state in states]
 
     def to_json(self) -> dict[str, Any]:
-        """What ``rvhpc status --json`` prints."""
+        """What ``rvhpc status --json`` prints.
+
+        Returns
+        -------
+        dict
+        """
         return {
             "grid": self.grid,
             "source": self.source,
@@ -87,89 +104,19 @@ class GridStatus:
         }
 
 
-# -------------------------------------------------------------- parsers (tested on captured output)
-
-
-def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
-    """``squeue -h -r -o %i|%T|%r`` -> {"123_4": (state, reason)} (array tasks only)."""
-    out = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) >= 3 and _TASK.match(parts[0]):
-            out[parts[0]] = (parts[1], parts[2])
-    return out
-
-
-def parse_sacct(text: str) -> dict[str, tuple[str, str, str]]:
-    """``sacct -P -n -X --format=JobID,State,ExitCode,Elapsed`` ->
-    {"123_4": (state, exit, elapsed)}; pending ranges like ``123_[5-9%2]`` and job steps are
-    skipped."""
-    out = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) >= 4 and _TASK.match(parts[0]):
-            out[parts[0]] = (
-                parts[1].split()[0],
-                parts[2],
-                parts[3],
-            )  # "CANCELLED by 0" -> CANCELLED
-    return out
-
-
-def parse_jobcomp(text: str) -> dict[str, tuple[str, str, str]]:
-    """``sacct -c -P -n --format=JobID,State,ExitCode,Elapsed`` ->
-    {raw job id: (state, exit, elapsed)}; a requeued job appears once per run: the last line
-    wins."""
-    out = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) >= 4 and parts[0].isdigit():
-            out[parts[0]] = (parts[1].split()[0], parts[2], parts[3])
-    return out
-
-
-# -------------------------------------------------------------- queries
-
-
-def _squeue() -> dict[str, tuple[str, str]]:
-    return parse_squeue(
-        run_command(["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i|%T|%r"]).stdout
-    )
-
-
-def _sacct(job_ids: list[str]) -> dict[str, tuple[str, str, str]] | None:
-    """None when accounting is disabled; other failures raise."""
-    try:
-        out = run_command(
-            [
-                "sacct",
-                "-P",
-                "-n",
-                "-X",
-                "--format=JobID,State,ExitCode,Elapsed",
-                "-j",
-                ",".join(job_ids),
-            ]
-        ).stdout
-    except CommandError as exc:
-        if (
-            "accounting storage is disabled" in (exc.stderr + exc.stdout).lower()
-            or exc.code is None
-        ):
-            return None
-        raise
-    return parse_sacct(out)
-
-
-def _jobcomp() -> dict[str, tuple[str, str, str]]:
-    # sacct -c warns on stderr about fields it cannot parse (ArrayJobId): harmless
-    return parse_jobcomp(
-        run_command(["sacct", "-c", "-P", "-n", "--format=JobID,State,ExitCode,Elapsed"]).stdout
-    )
-
-
 def tail(path: Path, lines: int = 5) -> list[str]:
-    """The last ``lines`` lines of a log (its last 8 KiB), [] when it cannot be read."""
+    """The last ``lines`` lines of a log (of its last 8 KiB).
+
+    Parameters
+    ----------
+    path : Path
+    lines : int
+
+    Returns
+    -------
+    list of str
+        [] when the log cannot be read.
+    """
     try:
         with open(path, "rb") as handle:
             handle.seek(0, 2)
@@ -180,7 +127,16 @@ def tail(path: Path, lines: int = 5) -> list[str]:
 
 
 def latest_tasks(grid: Grid) -> dict[int, tuple[str, Path]]:
-    """Cell index -> ("<array job>_<task>", its log) of the latest submission that included it."""
+    """Cell index -> ("<array job>_<task>", its log) of the latest submission that included it.
+
+    Parameters
+    ----------
+    grid : Grid
+
+    Returns
+    -------
+    dict
+    """
     out = {}
     for entry in slurm.read_submissions(grid):
         packs = entry.get("packs", {})  # a packed task trains every member of its group
@@ -216,14 +172,14 @@ def grid_status(grid: Grid) -> GridStatus:
     warnings: list[str] = []
     source = "run directories (nothing submitted to Slurm)"
     if tasks:
-        queue = _squeue()
+        queue = squeue()
         job_ids = sorted({t.split("_")[0] for t, _ in tasks.values()})
-        acct = _sacct(job_ids)
+        acct = sacct(job_ids)
         if acct is not None:
             finished, source = acct, "sacct (Slurm accounting) + squeue + run directories"
         elif have("sacct"):
             try:
-                raw = _jobcomp()
+                raw = jobcomp()
                 source = "squeue + jobcomp log (sacct -c; no accounting) + run directories"
                 for index, (task, _) in tasks.items():
                     for a in attempts[index]:

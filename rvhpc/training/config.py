@@ -100,7 +100,22 @@ class TrainConfig(Strict):
 
     @classmethod
     def create(cls, **values: Any) -> TrainConfig:
-        """Build and validate a config; any problem becomes one ConfigError line."""
+        """Build and validate a config; any problem becomes one ConfigError line.
+
+        Parameters
+        ----------
+        **values
+            TrainConfig fields.
+
+        Returns
+        -------
+        TrainConfig
+
+        Raises
+        ------
+        ConfigError
+            Naming the first field that is wrong (and how many more are).
+        """
         try:
             return cls(**values)
         except (
@@ -114,7 +129,17 @@ class TrainConfig(Strict):
         return self.name or experiment_name(self.arch, self.static, self.dim)
 
     def lr_for_epoch(self, epoch: int) -> float:
-        """Learning rate of a 1-based epoch."""
+        """Learning rate of a 1-based epoch.
+
+        Parameters
+        ----------
+        epoch : int
+
+        Returns
+        -------
+        float
+            ``lr`` before ``lr_late_epoch``, ``lr_late`` from it on.
+        """
         return self.lr_late if epoch >= self.lr_late_epoch else self.lr
 
     def identity(self) -> dict[str, Any]:
@@ -216,11 +241,52 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def check_pack(configs: list[TrainConfig], run_dirs: list[Path]) -> None:
+    """Members share everything but seed and attr_seed, and write to distinct folders.
+
+    Parameters
+    ----------
+    configs : list[TrainConfig]
+    run_dirs : list[Path]
+
+    Raises
+    ------
+    ConfigError
+        Members that differ in more, share a folder, or repeat a (seed, attr_seed) pair.
+    """
+    if not configs or len(configs) != len(run_dirs):
+        raise ConfigError("a pack needs one run directory per member")
+    shared = [
+        {k: v for k, v in c.model_dump(mode="json").items() if k not in ("seed", "attr_seed")}
+        for c in configs
+    ]
+    if any(s != shared[0] for s in shared):
+        raise ConfigError("the members of a pack may differ only in seed and attr_seed")
+    resolved = [Path(d).resolve() for d in run_dirs]
+    if len(set(resolved)) != len(resolved):
+        raise ConfigError("the members of a pack need distinct run directories")
+    pairs = [(c.seed, c.attr_seed) for c in configs]
+    if len(set(pairs)) != len(pairs):
+        raise ConfigError("the members of a pack must differ in seed or attr_seed")
+
+
 def check_scenario(
     basins: list[str] | None, eval_basins: list[str] | None, period: tuple[str, str] | None
 ) -> None:
     """ConfigError for an empty or repeating basin list, held-out basins that are also trained
-    on, or a training period that is not two ordered dates."""
+    on, or a training period that is not two ordered dates.
+
+    Parameters
+    ----------
+    basins, eval_basins : list of str, optional
+        Training and held-out basins.
+    period : (str, str), optional
+        The training period.
+
+    Raises
+    ------
+    ConfigError
+    """
     import pandas as pd
 
     for name, ids in (("basins", basins), ("eval_basins", eval_basins)):

@@ -43,20 +43,35 @@ def evaluate_members(
     configs, rds, pack, x_s, env, device, stop, trained, diverged=None
 ) -> list[TrainOutcome]:
     """Predict the evaluation period member by member; write predictions, metrics and DONE
-    (rank 0), DONE last in each member's folder. Members in ``diverged`` (index -> outcome) are
-    not evaluated; a member whose predictions are not finite is added to them.
+    (rank 0), DONE last in each member's folder.
+
+    Parameters
+    ----------
+    configs : list[TrainConfig]
+    rds : list[RunDir]
+    pack : PackedModel
+    x_s : list[torch.Tensor or None]
+        The members' static vectors (held-out basins get theirs here).
+    env : JobEnv
+    device : torch.device
+    stop : StopFlag
+    trained : (BasinStore, list)
+        The training view without its series, and the members' static vectors.
+    diverged : dict, optional
+        Member index -> its ``diverged`` outcome: not evaluated. A member whose predictions are
+        not finite is added to it.
 
     Returns
     -------
     list[TrainOutcome]
         One per member: ``done``, ``diverged`` or ``preempted``.
     """
-    diverged = {} if diverged is None else diverged
     from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.scalers import use_output_stats
     from rvhpc.data.select import eval_statics, eval_view
     from rvhpc.data.store import open_store
 
+    diverged = {} if diverged is None else diverged
     config = configs[0]
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
     train_store, statics = trained

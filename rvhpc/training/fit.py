@@ -30,8 +30,25 @@ from rvhpc.training.loop import EpochRunner, mix_seed
 def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, stop, env, device):
     """Train one group of members in lockstep, then evaluate each; their TrainOutcomes.
 
-    ``trained`` is (training view of the store without its series, the members' static vectors):
-    a scenario cell predicts its own basins (or its held-out basins) with the training scalers.
+    Parameters
+    ----------
+    configs : list[TrainConfig]
+    rds : list[RunDir]
+    models : list[nn.Module]
+        One model per member, built with its seed.
+    x_s : list[torch.Tensor or None]
+        The members' static vectors on the device.
+    resumes : list[Checkpoint or None]
+        Where each member resumes (all at one position).
+    trained : (BasinStore, list)
+        The training view of the store without its series, and the members' static vectors: a
+        scenario cell predicts its own basins (or its held-out basins) with the training scalers.
+    sampler : WindowSampler
+    samples : np.ndarray
+        The training samples.
+    stop : StopFlag
+    env : JobEnv
+    device : torch.device
 
     Returns
     -------

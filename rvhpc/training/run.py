@@ -23,7 +23,7 @@ from rvhpc.errors import ConfigError, DataError, RunDirError
 from rvhpc.jobenv import JobEnv, resolve_device, thread_count
 from rvhpc.runfiles import diverged_text
 from rvhpc.training import checkpoint as ckpt_io
-from rvhpc.training.config import TrainConfig
+from rvhpc.training.config import TrainConfig, check_pack
 from rvhpc.training.distributed import (
     ProcessGroup,
     all_gather_objects,
@@ -224,35 +224,6 @@ def _finished(config: TrainConfig, rd: RunDir, rank: int) -> TrainOutcome | None
     if rd.is_done(verify=True):
         return TrainOutcome("skipped", rd.path, epochs_done=config.epochs, rank=rank)
     return None
-
-
-def check_pack(configs: list[TrainConfig], run_dirs: list[Path]) -> None:
-    """Members share everything but seed and attr_seed, and write to distinct folders.
-
-    Parameters
-    ----------
-    configs : list[TrainConfig]
-    run_dirs : list[Path]
-
-    Raises
-    ------
-    ConfigError
-        Members that differ in more, share a folder, or repeat a (seed, attr_seed) pair.
-    """
-    if not configs or len(configs) != len(run_dirs):
-        raise ConfigError("a pack needs one run directory per member")
-    shared = [
-        {k: v for k, v in c.model_dump(mode="json").items() if k not in ("seed", "attr_seed")}
-        for c in configs
-    ]
-    if any(s != shared[0] for s in shared):
-        raise ConfigError("the members of a pack may differ only in seed and attr_seed")
-    resolved = [Path(d).resolve() for d in run_dirs]
-    if len(set(resolved)) != len(resolved):
-        raise ConfigError("the members of a pack need distinct run directories")
-    pairs = [(c.seed, c.attr_seed) for c in configs]
-    if len(set(pairs)) != len(pairs):
-        raise ConfigError("the members of a pack must differ in seed or attr_seed")
 
 
 def _prepare_dir(config, rd: RunDir, statics, fingerprint: str, force: bool) -> None:

@@ -49,9 +49,31 @@ class RunDir:
     checkpoints = property(lambda self: self.path / CHECKPOINT_DIR)
 
     def is_done(self, verify: bool = False) -> bool:
+        """:func:`rvhpc.runfiles.run_is_done` of this folder.
+
+        Parameters
+        ----------
+        verify : bool
+            Also compare the predictions' sha256.
+
+        Returns
+        -------
+        bool
+        """
         return run_is_done(self.path, verify=verify)
 
     def read_config(self) -> dict[str, Any] | None:
+        """The recorded config.json, or None when there is none.
+
+        Returns
+        -------
+        dict or None
+
+        Raises
+        ------
+        RunDirError
+            config.json is not readable JSON.
+        """
         if not self.config_json.exists():
             return None
         try:
@@ -92,7 +114,12 @@ class RunDir:
             )
 
     def diverged(self) -> dict[str, Any] | None:
-        """The DIVERGED record (epoch, reason) when this run diverged, else None."""
+        """The DIVERGED record (epoch, reason) when this run diverged, else None.
+
+        Returns
+        -------
+        dict or None
+        """
         return diverged_record(self.path)
 
     def write_diverged(self, epoch: int, reason: str) -> None:
@@ -144,6 +171,13 @@ class RunDir:
             )
 
     def write_statics(self, statics: Any) -> None:
+        """Write statics.npz: the basins, the static vectors (an empty [n, 0] array for none), their
+        column names and kind (atomic).
+
+        Parameters
+        ----------
+        statics : rvhpc.data.statics.Statics
+        """
         values = (
             statics.values
             if statics.values is not None
@@ -160,6 +194,17 @@ class RunDir:
                 )
 
     def read_statics(self) -> tuple[list[str], np.ndarray]:
+        """The basins and vectors of statics.npz.
+
+        Returns
+        -------
+        (list of str, np.ndarray)
+
+        Raises
+        ------
+        RunDirError
+            Missing or unreadable.
+        """
         if not self.statics_npz.exists():
             raise RunDirError(
                 f"{self.statics_npz} is missing: this is not a (complete) rvhpc run directory"
@@ -174,7 +219,17 @@ class RunDir:
             ) from None
 
     def check_statics(self, statics: Any) -> None:
-        """Refuse a statics.npz that is unreadable or holds other vectors than this run's."""
+        """Refuse a statics.npz that is unreadable or holds other vectors than this run's.
+
+        Parameters
+        ----------
+        statics : rvhpc.data.statics.Statics
+            The vectors this run's config gives.
+
+        Raises
+        ------
+        RunDirError
+        """
         basins, values = self.read_statics()
         expected = (
             statics.values
@@ -188,7 +243,19 @@ class RunDir:
             )
 
     def append_loss(self, epoch: int, train_loss: float, lr: float, seconds: float) -> None:
-        """Rewrite losses.csv with the rows of earlier epochs plus this one (atomic)."""
+        """Rewrite losses.csv with the rows of earlier epochs plus this one (atomic).
+
+        Parameters
+        ----------
+        epoch : int
+        train_loss, lr, seconds : float
+            The epoch's mean loss (NaN for a diverged epoch), learning rate and duration.
+
+        Raises
+        ------
+        RunDirError
+            losses.csv is garbled.
+        """
         rows = []
         if self.losses_csv.exists():
             try:
@@ -209,7 +276,21 @@ class RunDir:
 def config_record(
     identity_and_runtime: dict[str, Any], fingerprint: str, experiment: str
 ) -> dict[str, Any]:
-    """What config.json holds: the resolved config plus provenance."""
+    """What config.json holds: the resolved config plus provenance.
+
+    Parameters
+    ----------
+    identity_and_runtime : dict
+        ``TrainConfig.model_dump(mode="json")``.
+    fingerprint : str
+        The store's.
+    experiment : str
+        The experiment's name (the grid's ``name:``, else the paper's).
+
+    Returns
+    -------
+    dict
+    """
     return {
         **identity_and_runtime,
         "rvhpc_version": __version__,

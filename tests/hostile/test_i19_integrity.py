@@ -226,3 +226,21 @@ def test_two_experiments_one_name_across_dims(tmp_path) -> None:
     ]
     path = write_grid(tmp_path, experiments=experiments)
     _short(one_line(rvhpc("grid", "show", path), "has the name 'R-16' of experiments[0]", code=2))
+
+
+def test_edited_synthetic_spec_is_refused_not_silently_kept(tmp_path) -> None:
+    """The synthetic tree is generated once: an edited ``data.synthetic`` (more basins) would
+    keep the old tree, and its plain cells (no basin list) would count as done."""
+    from rvhpc import progress
+    from rvhpc.data.ensure import ensure_data
+    from rvhpc.grid.manifest import data_plan
+
+    progress.set_quiet(True)
+    path = write_grid(tmp_path, experiments=ONE)
+    ensure_data(data_plan(load_grid(path)))
+    spec = yaml.safe_load(path.read_text())
+    spec["data"]["synthetic"]["basins"] = 6
+    path.write_text(yaml.safe_dump(spec))
+    line = one_line(rvhpc("run", path), "data.synthetic", "differs from the tree", code=2)
+    _short(line)
+    assert not list((tmp_path / "runs").rglob("config.json"))  # nothing trained
