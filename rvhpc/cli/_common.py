@@ -21,11 +21,21 @@ GridArg = Annotated[
     str, typer.Argument(help="Grid YAML file, or a built-in grid name (smoke, paper).")
 ]
 
+RerunStale = Annotated[
+    bool,
+    typer.Option(
+        "--rerun-stale",
+        help="Retrain stale cells (their run directory holds another config than the grid now "
+        "asks for: a train key, basin list or period edited since), replacing their results.",
+    ),
+]
+
 err_console = make_console(stderr=True)
 out_console = make_console()
 
 
 def debug_enabled() -> bool:
+    """True with ``RVHPC_DEBUG=1`` (or ``rvhpc --debug``): errors end in their traceback."""
     return os.environ.get("RVHPC_DEBUG", "") not in ("", "0")
 
 

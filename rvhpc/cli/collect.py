@@ -48,14 +48,25 @@ def register(app: typer.Typer) -> None:
         baseline: Annotated[
             str | None,
             typer.Option(
-                help="Experiment the others are compared with (default EP when collected)."
+                help="Experiment the others are compared with (default EP when collected): a "
+                "name as the tables show it (EP, a grid's name: value), or without its @scenario "
+                "to compare within each scenario."
             ),
         ] = None,
         allow_partial: Annotated[
             bool,
             typer.Option(
                 "--allow-partial",
-                help="Exit 0 although corrupt cells or mismatched experiments were skipped.",
+                help="Exit 0 although corrupt, stale or mismatched cells were skipped.",
+            ),
+        ] = False,
+        skip_nan: Annotated[
+            bool,
+            typer.Option(
+                "--skip-nan",
+                help="Exit 0 although cells diverged or predict NaN for some basins: those "
+                "basins are left out of their experiment (every seed and the ensemble) and "
+                "counted (summary.csv basins_skipped_nan; nan.txt names each).",
             ),
         ] = False,
     ) -> None:
@@ -64,15 +75,25 @@ def register(app: typer.Typer) -> None:
         Sweep points and search trials are chosen on the validation period (selection.csv); the
         paper table reports the chosen point's test scores.
 
+        Cells whose predictions are NaN (a diverged seed) are named, basin by basin, in OUT/nan.txt
+        and make collect exit non-zero unless --skip-nan. Collected from a grid, a stale cell (its
+        folder holds another config than the grid asks for) is not collected.
+
         Example: rvhpc collect runs/ --out results/ --workers 2
         """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
         from rvhpc.collect import collect as run_collect
+        from rvhpc.collect.outputs import NAN_TXT
         from rvhpc.collect.report import to_markdown
         from rvhpc.hpc.dask_cluster import run_with_dask
 
         rep = run_with_dask(
             lambda client: run_collect(
-                source, out, client, baseline=baseline, allow_partial=allow_partial
+                source,
+                out,
+                client,
+                baseline=baseline,
+                allow_partial=allow_partial,
+                skip_nan=skip_nan,
             ),
             out,
             scheduler,
@@ -99,3 +120,12 @@ def register(app: typer.Typer) -> None:
             highlight=False,
             soft_wrap=True,
         )
+        if rep.nan:
+            per = ", ".join(f"{name} {len(b)}" for name, b in rep.skipped.items())
+            out_console.print(
+                f"skipped for NaN predictions: {len(rep.nan)} cell(s), {rep.skipped_basins} "
+                f"basin(s)" + (f" ({per})" if per else "") + f"; see {out / NAN_TXT}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )

@@ -55,14 +55,21 @@ def show(
 ) -> None:
     """List a grid's cells (each sweep point and search trial), counts and the work estimate.
 
+    Checks every scenario's basins against the store first. The state column shows done, stale
+    (with the field that differs), diverged or nothing (still to run).
+
     Example: rvhpc grid show paper
     """
     from rich.table import Table
 
+    from rvhpc.grid.basins import check_basins
     from rvhpc.grid.cells import load_grid
     from rvhpc.grid.estimate import work_estimate
+    from rvhpc.grid.state import grid_states
 
     g = load_grid(grid)
+    check_basins(g)
+    states = grid_states(g)
     work = work_estimate(
         g,
         samples_per_second=samples_per_second,
@@ -80,7 +87,15 @@ def show(
                     "runs_dir": str(g.runs_dir),
                     "store": str(g.store),
                     "estimate": work,
-                    "cells": [c.to_json() | {"done": c.is_done()} for c in g.cells],
+                    "cells": [
+                        c.to_json()
+                        | {
+                            "done": states[c.index].state == "done",
+                            "state": states[c.index].state,
+                            "state_detail": states[c.index].detail,
+                        }
+                        for c in g.cells
+                    ],
                 },
                 indent=1,
             )
@@ -96,7 +111,7 @@ def show(
         "dim",
         "attr_seed",
         "seed",
-        "done",
+        "state",
         "run dir",
     ):
         table.add_column(col)
@@ -110,7 +125,7 @@ def show(
             str(c.dim or ""),
             (f"{c.attr_seed} (paired)" if c.paired else str(c.attr_seed)) if c.dim else "",
             str(c.seed),
-            "yes" if c.is_done() else "",
+            "" if states[c.index].state in ("missing", "started") else str(states[c.index]),
             str(c.run_dir.relative_to(g.runs_dir)),
         )
     out_console.print(table)

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from rvhpc.cli._common import GridArg, command, fail, out_console
-from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.cli._common import GridArg, RerunStale, command, fail, out_console
+from rvhpc.runfiles import EXIT_DIVERGED, EXIT_REQUEUE
 
 
 def run(
@@ -23,10 +23,15 @@ def run(
             "attr_seed), trained as one batched model.",
         ),
     ] = None,
+    rerun_stale: RerunStale = False,
 ) -> None:
     """Run every cell of a grid that is not done on this machine, N at a time.
 
-    A search trial (all its seeds) is one process: --jobs N runs N workers of the study.
+    A cell whose run directory holds another config than the grid now asks for (a train key, a
+    basin list or a period edited since it ran) is stale: it is named and left as it is, unless
+    --rerun-stale. A search trial (all its seeds) is one process: --jobs N runs N workers of the
+    study. A cell that diverged (NaN loss) is not rerun. Exit status: 0 every cell done,
+    1 a cell failed or stale cells were left, 3 a cell diverged, 75 a cell checkpointed.
 
     Example: rvhpc run smoke --jobs 2
     """
@@ -34,11 +39,12 @@ def run(
     from rvhpc.hpc.local import run_local
 
     g = load_grid(grid)
-    result = run_local(g, jobs=jobs, pack=pack)
+    result = run_local(g, jobs=jobs, pack=pack, rerun_stale=rerun_stale)
     ran = len(result.codes)
     out_console.print(
         f"grid {g.name}: {ran} cells run, {len(result.already_done)} already done, "
-        f"{len(result.failed)} failed, {len(result.preempted)} checkpointed "
+        f"{len(result.failed)} failed, {len(result.preempted)} checkpointed, "
+        f"{len(result.diverged)} diverged, {len(result.stale)} stale "
         f"in {result.seconds:.1f} s"
     )
     if result.stop_signal is not None:
@@ -55,8 +61,17 @@ def run(
             f"see {result.logs[first]}",
             1,
         )
+    if result.stale:
+        raise fail(result.stale_line, 1)
     if result.preempted:
         raise typer.Exit(EXIT_REQUEUE)
+    if result.diverged:
+        raise fail(
+            f"{len(result.diverged)} cell(s) diverged (cells {result.diverged}; no DONE, see "
+            f"rvhpc status {grid}): rerun them with a lower lr in the grid's train: and "
+            "--rerun-stale",
+            EXIT_DIVERGED,
+        )
 
 
 def cell(
@@ -74,14 +89,17 @@ def cell(
         str | None,
         typer.Option(help="seeds: train the cell's pack group (cells differing only in seed)."),
     ] = None,
+    rerun_stale: RerunStale = False,
 ) -> None:
-    """Train one cell of a manifest: exactly what one array task runs (exit 75 = checkpointed, requeue).
+    """Train one cell of a manifest: exactly what one array task runs (exit 75 = checkpointed, requeue; 3 = diverged).
 
     Example: rvhpc cell runs/.rvhpc/manifests/smoke-0123abcd4567.json --index 0
     """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
     from rvhpc.hpc.array_task import run_cell
 
-    code = run_cell(manifest, index=index, offset=offset, force=force, pack=pack)
+    code = run_cell(
+        manifest, index=index, offset=offset, force=force, pack=pack, rerun_stale=rerun_stale
+    )
     raise typer.Exit(code)
 
 

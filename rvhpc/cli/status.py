@@ -14,7 +14,11 @@ def status(
     grid: GridArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
 ) -> None:
-    """Show each cell of a grid as done, running, pending, failed (with reason and log tail) or missing.
+    """Show each cell of a grid as done, stale, diverged, running, pending, failed (with reason and log tail) or missing.
+
+    stale: the run directory holds another config than the grid now asks for (the reason names
+    the field, e.g. "stale: hidden 4 -> 8"); rerun with --rerun-stale on run or submit.
+    diverged: the loss or predictions became NaN (e.g. "diverged at epoch 3"); no DONE.
 
     Example: rvhpc status smoke
     """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
@@ -40,8 +44,11 @@ def status(
             )
             for line in c.log_tail:
                 out_console.print(f"  {line}", markup=False, highlight=False)
+    from rvhpc.progress import duration
+
+    eta = f"  ETA {duration(st.eta_seconds)}" if st.eta_seconds is not None else ""
     out_console.print(
-        " ".join(f"{k}={v}" for k, v in st.counts().items()) + f"  (source: {st.source})"
+        " ".join(f"{k}={v}" for k, v in st.counts().items()) + f"{eta}  (source: {st.source})"
     )
     for w in st.warnings:
         err_console.print(f"warning: {w}", markup=False)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from rvhpc.cli._common import GridArg, command, err_console, out_console
+from rvhpc.cli._common import GridArg, RerunStale, command, err_console, fail, out_console
 
 
 def submit(
@@ -32,8 +32,12 @@ def submit(
             "attr_seed), trained as one batched model (default: the profile's pack).",
         ),
     ] = None,
+    rerun_stale: RerunStale = False,
 ) -> None:
     """Submit a grid's cells to Slurm as array jobs (one task per cell; done cells are skipped).
+
+    Stale cells (their run directory holds another config than the grid now asks for) are named
+    and not submitted, unless --rerun-stale; diverged cells are not resubmitted.
 
     Example: rvhpc submit smoke --profile local --max-parallel 2
     """
@@ -47,10 +51,15 @@ def submit(
         only_missing=only_missing,
         collect=collect,
         pack=pack,
+        rerun_stale=rerun_stale,
     )
     if done.plan is None:
+        if done.stale:
+            raise fail(done.stale, 1)
         out_console.print(done.nothing, markup=False)
         return
+    if done.stale:
+        err_console.print(f"warning: {done.stale}", markup=False, soft_wrap=True)
     arrays = len(done.plan.arrays)
     if dry_run:
         typer.echo(dry_run_text(done.plan))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +11,7 @@ import typer
 from rvhpc.cli._cell_options import config_parameters, given_values
 from rvhpc.cli._common import command, fail, out_console
 from rvhpc.errors import excerpt
-from rvhpc.runfiles import EXIT_INTERRUPTED, EXIT_REQUEUE
+from rvhpc.runfiles import EXIT_INTERRUPTED, outcome_exit_code, pack_exit_code
 
 Out = Annotated[
     Path, typer.Option("--out", help="Run directory (created; resumed when it holds checkpoints).")
@@ -76,6 +75,7 @@ def train(
 
     Runs alone, under ``torchrun --nproc_per_node N`` or under ``srun -n N`` (DistributedDataParallel,
     only rank 0 writes). Exit status: 0 done (or the run dir already holds DONE), 2 bad input,
+    3 diverged (the loss or the predictions became NaN or infinite: DIVERGED is written, no DONE),
     75 (EX_TEMPFAIL) = SIGUSR1/SIGUSR2/SIGTERM arrived, a checkpoint was saved: requeue the job
     and it resumes exactly where it stopped; 130 = Ctrl-C, a checkpoint was saved likewise.
     One trainer at a time per run directory (RUN_DIR/train.lock names the holder).
@@ -101,29 +101,27 @@ def train(
         _int_list("--attr-seeds", attr_seeds) if attr_seeds is not None else None,
     )
     outcomes = train_pack(configs, dirs, force=force)
+    code = pack_exit_code([outcome_exit_code(o.status, o.signal) for o in outcomes])
     stopped = [o for o in outcomes if o.status == "preempted"]
+    if outcomes[0].rank != 0:  # every rank exits alike; rank 0 says why
+        raise typer.Exit(code)
     if stopped:
-        # Ctrl-C: EXIT_INTERRUPTED as for any interrupted command; Slurm's signals: requeue me
         signum = stopped[0].signal
-        code = EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_REQUEUE
-        if stopped[0].rank != 0:  # every rank exits alike; rank 0 says why
-            raise typer.Exit(code)
         why = "interrupted (Ctrl-C)" if code == EXIT_INTERRUPTED else f"stopped by signal {signum}"
         raise fail(f"{why}; checkpoint saved in {out}: rerun to resume", code)
-    if outcomes[0].rank != 0:
-        return
     for d, outcome in zip(dirs, outcomes, strict=True):
         if outcome.status == "skipped":
             out_console.print(f"{d}: already done (DONE exists); --force retrains", markup=False)
-        else:
+        elif outcome.status == "done":
             out_console.print(f"{d}: done, median NSE {outcome.median_nse:.4f}", markup=False)
-
-
-def _period(options: str, start: str | None, end: str | None) -> tuple[str, str] | None:
-    """(start, end) of a period given by two options, None when neither is given."""
-    if (start is None) != (end is None):
-        raise fail(f"{options}: give both days of the period, or neither")
-    return None if start is None else (start, end)
+    diverged = [(d, o) for d, o in zip(dirs, outcomes, strict=True) if o.status == "diverged"]
+    if diverged:
+        where = ", ".join(f"{d}: {o.detail}" for d, o in diverged)
+        raise fail(
+            f"{where}; no DONE written (the same settings diverge again): rerun with a lower "
+            "--lr or other settings, and --force to replace this run (or another --out)",
+            code,
+        )
 
 
 def _period(options: str, start: str | None, end: str | None) -> tuple[str, str] | None:

@@ -5,8 +5,15 @@ one file, an ensemble task one basin of each seed's file, read in lockstep. So a
 does not grow with the basins or days of a cell (22,000 basins x 10 years would be 2.6 GB per
 file read whole). Files whose basins are not contiguous, or seeds whose files list the basins in
 another order, are read whole as before; both ways give the same bits. Results are small
-DataFrames (basin + METRIC_NAMES, rows sorted by basin id), cached in ``RESULTS_DIR/cache``
-under a key of the predictions files' (path, size, mtime_ns).
+DataFrames (basin + METRIC_NAMES + NAN_DAYS, rows sorted by basin id), cached in
+``RESULTS_DIR/cache`` under a key of the predictions files' (path, size, mtime_ns).
+
+NAN_DAYS counts a basin's days with an observation but a non-finite simulation. The metrics skip
+such days, so a basin the model predicted as NaN (a diverged seed) would otherwise be scored on
+what is left, or not at all, without a word; collect names every such basin instead.
+
+The basins a cell predicts are checked against its config (``Cell.expected``) after the cache,
+so a config edited since the metrics were cached is checked too.
 """
 
 from __future__ import annotations
@@ -20,17 +27,34 @@ import numpy as np
 import pandas as pd
 
 from rvhpc.atomic import atomic_path
+from rvhpc.collect.checks import check_predicted
 from rvhpc.collect.discover import Cell
 from rvhpc.collect.io import NotGrouped, Series, iter_basins, read_predictions
 from rvhpc.errors import CollectError
 from rvhpc.evaluation.metrics import METRIC_NAMES, all_metrics
 
 #: bump when metrics or the cache layout change, so old cache entries are ignored
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+#: per basin: days observed but simulated as NaN or infinite (0 for a sound prediction)
+NAN_DAYS = "nan_days"
 
 
 def cell_key(cell: Cell) -> str:
-    """Cache key of a cell: its predictions file's resolved path, size and mtime_ns."""
+    """Cache key of a cell: its predictions file's resolved path, size and mtime_ns.
+
+    Parameters
+    ----------
+    cell : Cell
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    CollectError
+        The predictions file is missing.
+    """
     try:
         st = cell.predictions.stat()
     except OSError:
@@ -43,24 +67,37 @@ def cell_key(cell: Cell) -> str:
 
 
 def ensemble_key(member_keys: list[str]) -> str:
+    """Cache key of an ensemble: its members' keys.
+
+    Parameters
+    ----------
+    member_keys : list of str
+
+    Returns
+    -------
+    str
+    """
     return hashlib.sha1(
         f"v{CACHE_VERSION}|".encode() + "|".join(sorted(member_keys)).encode()
     ).hexdigest()[:24]
 
 
+def _row(basin: str, qobs: np.ndarray, qsim: np.ndarray) -> dict:
+    """One basin's metrics and NAN_DAYS (days observed but simulated as NaN or infinite)."""
+    bad = int((~np.isfinite(qsim) & np.isfinite(qobs)).sum())
+    return {"basin": basin, **all_metrics(qobs, qsim), NAN_DAYS: bad}
+
+
 def _basin_metrics(series: Series, qsim: np.ndarray | None = None) -> pd.DataFrame:
     qsim = series.qsim if qsim is None else qsim
-    rows = [
-        {"basin": basin, **all_metrics(series.qobs[rows], qsim[rows])}
-        for basin, rows in series.basin_rows()
-    ]
-    return pd.DataFrame(rows, columns=["basin", *METRIC_NAMES])
+    rows = [_row(b, series.qobs[rows], qsim[rows]) for b, rows in series.basin_rows()]
+    return pd.DataFrame(rows, columns=["basin", *METRIC_NAMES, NAN_DAYS])
 
 
 def _sorted_frame(rows: list[dict]) -> pd.DataFrame:
     """Per-basin rows in the order :func:`read_predictions` gives basins (ids sorted as str)."""
     order = np.argsort(np.array([r["basin"] for r in rows], dtype=str)) if rows else []
-    return pd.DataFrame([rows[i] for i in order], columns=["basin", *METRIC_NAMES])
+    return pd.DataFrame([rows[i] for i in order], columns=["basin", *METRIC_NAMES, NAN_DAYS])
 
 
 def _cached(path: Path) -> pd.DataFrame | None:
@@ -92,27 +129,25 @@ def cell_metrics(cell: Cell, key: str, cache_dir: Path) -> tuple[pd.DataFrame, b
     Returns
     -------
     (pd.DataFrame, bool)
-        basin + METRIC_NAMES, one row per basin sorted by id; True when computed now.
+        basin, METRIC_NAMES and NAN_DAYS per basin, sorted by id; True when computed now.
 
     Raises
     ------
     CollectError
-        The predictions file is missing, damaged or malformed.
+        Unreadable predictions, or basins other than its config says (:func:`check_predicted`).
     """
     path = Path(cache_dir) / "cells" / f"{key}.parquet"
     frame = _cached(path)
-    if frame is not None:
-        return frame, False
-    try:
-        rows = [
-            {"basin": b.name, **all_metrics(b.qobs, b.qsim)}
-            for b in iter_basins(cell.predictions, cell.label)
-        ]
-        frame = _sorted_frame(rows)
-    except NotGrouped:  # a file not written basin by basin: read it whole
-        frame = _basin_metrics(read_predictions(cell.predictions, cell.label))
-    _store(path, frame)
-    return frame, True
+    computed = frame is None or NAN_DAYS not in frame
+    if computed:
+        try:
+            rows = [_row(b.name, b.qobs, b.qsim) for b in iter_basins(cell.predictions, cell.label)]
+            frame = _sorted_frame(rows)
+        except NotGrouped:  # a file not written basin by basin: read it whole
+            frame = _basin_metrics(read_predictions(cell.predictions, cell.label))
+        _store(path, frame)
+    check_predicted(cell, frame["basin"])
+    return frame, computed
 
 
 def ensemble_metrics(
@@ -136,7 +171,7 @@ def ensemble_metrics(
     Returns
     -------
     (pd.DataFrame, bool)
-        basin + METRIC_NAMES of the ensemble, sorted by basin id; True when computed now.
+        As :func:`cell_metrics`, for the ensemble.
 
     Raises
     ------
@@ -145,7 +180,7 @@ def ensemble_metrics(
     """
     path = Path(cache_dir) / "ensembles" / f"{ensemble_key(keys)}.parquet"
     frame = _cached(path)
-    if frame is not None:
+    if frame is not None and NAN_DAYS in frame:
         return frame, False
     try:
         frame = _stream_ensemble(name, cells)
@@ -182,7 +217,7 @@ def _stream_ensemble(name: str, cells: list[Cell]) -> pd.DataFrame:
                     raise _differ(name, cells[0], cell, "observed discharge")
                 total += block.qsim
             total /= len(cells)
-            rows.append({"basin": ref.name, **all_metrics(ref.qobs, total)})
+            rows.append(_row(ref.name, ref.qobs, total))
     return _sorted_frame(rows)
 
 

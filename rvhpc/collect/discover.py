@@ -1,4 +1,12 @@
-"""Find the cells to collect: finished run directories (``DONE``) of a runs dir or a grid file."""
+"""Find the cells to collect: finished run directories (``DONE``) of a runs dir or a grid file.
+
+What a cell must predict is read from its config.json here (``eval_basins``, else ``basins``,
+else the basins of its statics.npz), so that collect can refuse a predictions file holding other
+basins: rows added for a fold's own training basin would otherwise be scored as held-out results.
+Collected from a grid, a cell whose folder holds another run than the grid asks for (*stale*) is
+a problem, never collected as current; a cell that diverged (``DIVERGED``) is named with the NaN
+results.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +15,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from rvhpc.collect.checks import check_names, expected_basins
 from rvhpc.experiments import KINDS_WITH_DIM, experiment_name
 from rvhpc.runfiles import (
     CONFIG_JSON,
     DONE,
     PREDICTIONS,
+    STATICS_NPZ,
     STUDY_JOURNAL,
     VAL_PREDICTIONS,
+    diverged_record,
+    diverged_text,
     run_is_done,
 )
 
@@ -49,10 +61,13 @@ class Experiment:
         """The experiment without its point: the points of one family are chosen among."""
         return replace(self, point="", point_values=())
 
+    label: str = ""  # the grid's ``name:`` of the experiment (config.json ``name``); "" if none
+
     @property
     def paper_name(self) -> str:
-        """The paper's name (``EG-64``); a fixed non-zero attr_seed is appended (``EG-64/a1``)."""
-        base = experiment_name(self.arch, self.static, self.dim)
+        """The experiment's name, else the paper's (``EG-64``); a fixed non-zero attr_seed is
+        appended (``EG-64/a1``)."""
+        base = self.label or experiment_name(self.arch, self.static, self.dim)
         return f"{base}/a{self.attr_seed}" if self.attr_seed else base
 
     @property
@@ -73,13 +88,15 @@ class Experiment:
 
 @dataclass(frozen=True)
 class Cell:
-    """One finished training run."""
+    """One finished training run, and the basins its config says it predicts (None: unknown)."""
 
     run_dir: Path
     label: str  # run dir relative to the collected root, for messages
     experiment: Experiment
     seed: int
     file: str = PREDICTIONS  # VAL_PREDICTIONS for the validation pass
+    expected: tuple[str, ...] | None = None
+    expected_from: str = ""  # where ``expected`` comes from, for messages
 
     @property
     def predictions(self) -> Path:
@@ -92,15 +109,23 @@ class Cell:
 
 @dataclass
 class Discovery:
-    """What a runs dir or grid holds: finished cells by experiment, unfinished ones, problems."""
+    """What a runs dir or grid holds: finished cells by experiment, unfinished ones, problems,
+    and cells that diverged (a line each)."""
 
     root: Path
     cells: list[Cell] = field(default_factory=list)
     unfinished: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     studies: list[Path] = field(default_factory=list)  # Optuna journals of search experiments
+    diverged: list[str] = field(default_factory=list)
 
     def experiments(self) -> dict[Experiment, list[Cell]]:
+        """The finished cells grouped by experiment, in table order, each group by seed.
+
+        Returns
+        -------
+        dict[Experiment, list[Cell]]
+        """
         groups: dict[Experiment, list[Cell]] = defaultdict(list)
         for cell in self.cells:
             groups[cell.experiment].append(cell)
@@ -136,9 +161,23 @@ def _sortable(value) -> tuple:
 
 
 def experiment_of(config: dict, paired: bool | None = None) -> tuple[Experiment, int]:
-    """(experiment, seed) of a run's config.json; dim/attr_seed kept only for random static kinds.
+    """(experiment, seed) of a run's config.json; dim/attr_seed kept only for random static kinds,
+    the name from its ``name`` (a grid's ``name:``).
 
-    ``paired`` overrides the run's own ``paired_draw`` record (a grid source knows its cells).
+    Parameters
+    ----------
+    config : dict
+    paired : bool, optional
+        Overrides the run's own ``paired_draw`` record (a grid source knows its cells).
+
+    Returns
+    -------
+    (Experiment, int)
+
+    Raises
+    ------
+    KeyError, ValueError, TypeError
+        A config without arch, static or seed, or with values of the wrong type.
     """
     static = str(config["static"])
     random_kind = static in KINDS_WITH_DIM
@@ -171,12 +210,17 @@ def experiment_of(config: dict, paired: bool | None = None) -> tuple[Experiment,
         train_years=scen.get("train_years"),
         point=str(point.get("name") or ""),
         point_values=values,
+        label=str(config.get("name") or ""),
     )
     return exp, int(config["seed"])
 
 
 def _cell(run_dir: Path, root: Path, out: Discovery, paired: bool | None = None) -> None:
     label = str(run_dir.relative_to(root)) if run_dir.is_relative_to(root) else str(run_dir)
+    record = diverged_record(run_dir)
+    if record is not None:
+        out.diverged.append(f"cell {label}: {diverged_text(record)}, no predictions")
+        return
     if not (run_dir / DONE).is_file():
         out.unfinished.append(label)
         return
@@ -195,12 +239,26 @@ def _cell(run_dir: Path, root: Path, out: Discovery, paired: bool | None = None)
             f"it needs arch, static, dim, attr_seed, seed"
         )
         return
-    out.cells.append(Cell(run_dir, label, exp, seed))
+    try:
+        expected, source = expected_basins(run_dir, config)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        out.problems.append(f"cell {label}: {CONFIG_JSON} or {STATICS_NPZ} unusable ({exc})")
+        return
+    out.cells.append(Cell(run_dir, label, exp, seed, expected, source))
 
 
 def scan_runs_dir(root: Path) -> Discovery:
     """Every directory under ``root`` holding a config.json is a cell; finished when it holds
-    DONE."""
+    DONE.
+
+    Parameters
+    ----------
+    root : Path
+
+    Returns
+    -------
+    Discovery
+    """
     root = Path(root)
     out = Discovery(root)
     for config in sorted(root.rglob(CONFIG_JSON)):
@@ -210,15 +268,38 @@ def scan_runs_dir(root: Path) -> Discovery:
 
 
 def from_grid(grid: str | Path) -> Discovery:
-    """The cells of a grid file or built-in grid name, via :func:`rvhpc.grid.cells.load_grid`."""
+    """The cells of a grid file or built-in grid name, via :func:`rvhpc.grid.cells.load_grid`.
+
+    A cell whose folder holds another run than the grid asks for (stale: a train key, a basin
+    list or a period edited since it ran, or a store rebuilt since) is a problem naming what
+    differs, and is not collected.
+
+    Parameters
+    ----------
+    grid : str or Path
+
+    Returns
+    -------
+    Discovery
+    """
     from rvhpc.grid.cells import load_grid
+    from rvhpc.grid.state import grid_states
 
     loaded = load_grid(grid)
+    states = grid_states(loaded)
     out = Discovery(Path(loaded.runs_dir))
     out.studies = sorted({Path(c.search["study"]) for c in loaded.cells if c.search is not None})
     for cell in loaded.cells:
         run_dir = Path(cell.run_dir)
-        if (run_dir / CONFIG_JSON).is_file():
+        state = states[cell.index]
+        if state.state == "stale":
+            where = run_dir.relative_to(out.root) if run_dir.is_relative_to(out.root) else run_dir
+            out.problems.append(
+                f"cell {where}: stale ({state.detail}): it holds another run than grid "
+                f"{loaded.name} asks for; not collected (rerun it: rvhpc run {grid} "
+                "--rerun-stale)"
+            )
+        elif (run_dir / CONFIG_JSON).is_file():
             _cell(run_dir, out.root, out, paired=cell.paired)
         else:
             out.unfinished.append(
@@ -232,13 +313,25 @@ def from_grid(grid: str | Path) -> Discovery:
 def discover(source: str | Path) -> Discovery:
     """A directory is scanned as a runs dir; anything else is a grid file or built-in grid name.
 
+    Parameters
+    ----------
+    source : str or Path
+
+    Returns
+    -------
+    Discovery
+        A seed found twice for one experiment is a problem, and only its first cell is kept.
+
     Raises
     ------
     ConfigError
         The source is neither a directory nor a loadable grid.
+    CollectError
+        One name for different experiments.
     """
     path = Path(source)
     found = scan_runs_dir(path) if path.is_dir() else from_grid(source)
+    check_names(found.cells)
     seen: dict[tuple[Experiment, int], Cell] = {}
     unique = []
     for cell in found.cells:

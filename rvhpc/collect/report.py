@@ -46,10 +46,28 @@ def _ensemble(metrics: pd.DataFrame) -> pd.DataFrame:
     return metrics[metrics["member"] == "ensemble"]
 
 
-def summary(metrics: pd.DataFrame, experiments: list[str]) -> pd.DataFrame:
+def summary(
+    metrics: pd.DataFrame, experiments: list[str], skipped: dict[str, int] | None = None
+) -> pd.DataFrame:
     """Per experiment: ensemble median/mean NSE, single-seed median NSE (mean, std over seeds),
     basins with ensemble NSE < 0, seeds found, random draws ensembled (``draws``; 0 for
-    experiments without random columns; the seeds' count for paired draws)."""
+    experiments without random columns; the seeds' count for paired draws), and the basins left
+    out because a seed predicts them as NaN (``basins_skipped_nan``, from ``skipped``: name ->
+    count; the medians are over the other basins, and say so).
+
+    Parameters
+    ----------
+    metrics : pd.DataFrame
+        Per-basin metrics of members and ensembles (metrics.parquet).
+    experiments : list[str]
+        The experiments, in table order.
+    skipped : dict, optional
+
+    Returns
+    -------
+    pd.DataFrame
+    """
+    skipped = skipped or {}
     rows = []
     for name in experiments:
         sub = metrics[metrics["experiment"] == name]
@@ -73,6 +91,7 @@ def summary(metrics: pd.DataFrame, experiments: list[str]) -> pd.DataFrame:
                 "seed_median_nse_mean": per_seed.mean(),
                 "seed_median_nse_std": per_seed.std(ddof=1) if len(per_seed) > 1 else np.nan,
                 "basins_ensemble_nse_lt0": int((ens < 0).sum()) if len(ens) else pd.NA,
+                "basins_skipped_nan": int(skipped.get(name, 0)),
                 **_scenario_summary(name, sub),
             }
         )
@@ -193,12 +212,17 @@ def paper_table(summ: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+_STATIC_ORDER = ("physics", "gaussian", "one_hot", "mixed", "none")
+
+
 def _static_rank(kind: str) -> int:
-    return (
-        ["physics", "gaussian", "one_hot", "mixed", "none"].index(kind)
-        if kind in ("physics", "gaussian", "one_hot", "mixed", "none")
-        else 9
-    )
+    return _STATIC_ORDER.index(kind) if kind in _STATIC_ORDER else 9
+
+
+COMPARISON_COLUMNS = [
+    "experiment", "baseline", "basins", "median_nse", "baseline_median_nse", "median_diff",
+    "mean_diff", "better_fraction", "wilcoxon_stat", "p_value",
+]  # fmt: skip
 
 
 def comparison(metrics: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -237,21 +261,7 @@ def comparison(metrics: pd.DataFrame, baseline: str) -> pd.DataFrame:
                 "p_value": p,
             }
         )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "experiment",
-            "baseline",
-            "basins",
-            "median_nse",
-            "baseline_median_nse",
-            "median_diff",
-            "mean_diff",
-            "better_fraction",
-            "wilcoxon_stat",
-            "p_value",
-        ],
-    )
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
 def scenario_comparison(metrics: pd.DataFrame, baselines: list[str]) -> pd.DataFrame:

@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from distributed import Client, as_completed
 
 from rvhpc import progress
-from rvhpc.atomic import atomic_path, write_text
-from rvhpc.collect import figures, report, selection
-from rvhpc.collect.compute import cell_key, cell_metrics, ensemble_metrics
+from rvhpc.collect import report, selection
+from rvhpc.collect.compute import NAN_DAYS, cell_key, cell_metrics, ensemble_metrics
 from rvhpc.collect.discover import Cell, Experiment, discover
+from rvhpc.collect.outputs import (
+    NAN_TXT,
+    PROBLEMS_TXT,
+    CollectReport,
+    check_baseline,
+    write_outputs,
+)
 from rvhpc.errors import CollectError, RvhpcError
-
-DEFAULT_BASELINE = "EP"
-
-
-@dataclass
-class CollectReport:
-    """What a collect run did and wrote."""
-
-    out: Path
-    cells: int = 0
-    computed: list[str] = field(default_factory=list)  # labels of cells whose metrics were computed
-    cached: list[str] = field(default_factory=list)  # labels of cells read from the cache
-    ensembles_computed: int = 0
-    unfinished: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
-    summary: pd.DataFrame | None = None
 
 
 def _id_columns(frame: pd.DataFrame, exp: Experiment, member: str) -> pd.DataFrame:
@@ -65,17 +53,6 @@ def _basin_mismatch(exp: Experiment, frames: dict[Cell, pd.DataFrame]) -> str | 
     )
 
 
-def _check_baseline(baseline: str | None, names: list[str]) -> str | None:
-    if baseline is None:
-        return DEFAULT_BASELINE if DEFAULT_BASELINE in names else None
-    if baseline not in names:
-        raise CollectError(
-            f"--baseline {baseline}: no such experiment among the finished cells; "
-            f"available: {', '.join(names)}"
-        )
-    return baseline
-
-
 def _task(func, *args) -> tuple:
     """Run a task; an RvhpcError comes back as its message, so workers do not log it as a crash."""
     try:
@@ -89,7 +66,25 @@ def _task(func, *args) -> tuple:
 def compute_all(
     client: Client, groups: dict[Experiment, list[Cell]], cache_dir: Path, rep: CollectReport
 ) -> list[pd.DataFrame]:
-    """Submit cell tasks, then each experiment's ensemble task once all its cells are in."""
+    """Submit cell tasks, then each experiment's ensemble task once all its cells are in.
+
+    A basin that any seed of an experiment simulates as NaN on an observed day is named in
+    ``rep.nan`` and left out of that experiment: out of every seed's rows and out of the
+    ensemble, whose mean would be NaN there (and scored on the remaining days, or not at all).
+
+    Parameters
+    ----------
+    client : Client
+    groups : dict[Experiment, list[Cell]]
+    cache_dir : Path
+    rep : CollectReport
+        Gets the problems, NaN lines, skipped basins and cache counts.
+
+    Returns
+    -------
+    list[pd.DataFrame]
+        Per-basin metrics with their id columns, members and ensembles.
+    """
     keys: dict[Cell, str] = {}
     for exp in list(groups):
         for cell in list(groups[exp]):
@@ -109,6 +104,7 @@ def compute_all(
     }
     waiting = {exp: len(cells) for exp, cells in groups.items()}
     good: dict[Experiment, dict[Cell, pd.DataFrame]] = {exp: {} for exp in groups}
+    skipped: dict[Experiment, set[str]] = {}
     parts: list[pd.DataFrame] = []
     with progress.task("collect", total=len(futures) + len(groups), every=20) as bar:
         for fut in (ac := as_completed(futures)):
@@ -124,15 +120,20 @@ def compute_all(
                 bar.advance(info=exp.name)
                 if frame is not None:
                     rep.ensembles_computed += int(computed)
-                    parts.append(_id_columns(frame, exp, "ensemble"))
+                    kept = frame[~frame["basin"].isin(skipped.get(exp, ()))]
+                    parts.append(_id_columns(kept.drop(columns=NAN_DAYS), exp, "ensemble"))
                 continue
             bar.advance(info=cell.label)
             if frame is not None:
                 (rep.computed if computed else rep.cached).append(cell.label)
                 good[exp][cell] = frame
-                parts.append(_id_columns(frame, exp, str(cell.seed)))
+                _note_nan(cell, frame, rep)
             waiting[exp] -= 1
             if waiting[exp] == 0:
+                skipped[exp] = _skip_nan_basins(exp, good[exp], rep)
+                for member in sorted(good[exp], key=lambda c: c.seed):
+                    kept = good[exp][member][~good[exp][member]["basin"].isin(skipped[exp])]
+                    parts.append(_id_columns(kept.drop(columns=NAN_DAYS), exp, str(member.seed)))
                 mismatch = _basin_mismatch(exp, good[exp]) if good[exp] else "no readable seed"
                 if mismatch is None:
                     members = sorted(good[exp], key=lambda c: c.seed)
@@ -156,28 +157,81 @@ def compute_all(
     return parts
 
 
+def _note_nan(cell: Cell, frame: pd.DataFrame, rep: CollectReport) -> None:
+    """Name a cell's NaN basins (every one of them) in ``rep.nan`` and the log."""
+    bad = frame.loc[frame[NAN_DAYS] > 0, "basin"].tolist()
+    if bad:
+        line = (
+            f"cell {cell.label}: qsim is NaN on observed days for {len(bad)} of {len(frame)} "
+            f"basin(s): {', '.join(bad)}"
+        )
+        rep.nan.append(line)
+        progress.log(line)
+
+
+def _skip_nan_basins(
+    exp: Experiment, frames: dict[Cell, pd.DataFrame], rep: CollectReport
+) -> set[str]:
+    """The basins of ``exp`` that some seed simulates as NaN, counted in ``rep.skipped``."""
+    skip = set()
+    for frame in frames.values():
+        skip |= set(frame.loc[frame[NAN_DAYS] > 0, "basin"])
+    if skip:
+        rep.skipped.setdefault(exp.name, set()).update(skip)
+    return skip
+
+
 def collect(
     source: str | Path,
     out: Path,
     client: Client,
     baseline: str | None = None,
     allow_partial: bool = False,
+    skip_nan: bool = False,
 ) -> CollectReport:
     """Collect every finished cell of a runs dir or grid into ``out``.
 
-    Writes metrics.parquet, summary.csv/.md, paper_table.csv/.md, comparison.csv and PNG figures.
+    Writes metrics.parquet, summary.csv/.md, paper_table.csv/.md, comparison.csv and PNG figures;
+    problems.txt and nan.txt when there are any.
+
+    Parameters
+    ----------
+    source : str or Path
+        A runs directory, or a grid file / built-in grid name.
+    out : Path
+    client : Client
+        The Dask client the cell and ensemble tasks run on.
+    baseline : str, optional
+        The experiment the others are compared with (default EP; see :func:`_check_baseline`).
+    allow_partial : bool
+        Accept that corrupt, stale or mismatched cells were skipped.
+    skip_nan : bool
+        Accept that cells with NaN predictions were left out: diverged cells, and each basin some
+        seed predicts as NaN (left out of its experiment, counted in summary.csv
+        ``basins_skipped_nan``).
+
+    Returns
+    -------
+    CollectReport
 
     Raises
     ------
     CollectError
-        No finished cells, unknown baseline, or (after writing the results of the good cells) a
-        corrupt cell or mismatched experiment when ``allow_partial`` is False.
+        No finished cells, an unknown baseline, one name for different experiments, or (after
+        writing the results of the good cells) a problem without ``allow_partial``, or NaN
+        predictions without ``skip_nan``.
     """
     out = Path(out)
     found = discover(source)
     rep = CollectReport(
-        out=out, cells=len(found.cells), unfinished=found.unfinished, problems=list(found.problems)
+        out=out,
+        cells=len(found.cells),
+        unfinished=found.unfinished,
+        problems=list(found.problems),
+        nan=list(found.diverged),
     )
+    for line in found.diverged:
+        progress.log(line)
     if found.unfinished:
         progress.log(
             f"{len(found.unfinished)} unfinished cell(s) skipped: "
@@ -186,15 +240,18 @@ def collect(
     for problem in found.problems:
         progress.log(f"skipped: {problem}")
     if not found.cells:
+        first = (found.diverged + found.problems)[:1]
         raise CollectError(
-            f"{source}: no finished cells (no run directory with DONE; "
-            f"{len(found.unfinished)} unfinished); wait for the grid or check the path"
+            f"{source}: no finished cells to collect ({len(found.unfinished)} unfinished, "
+            f"{len(found.diverged)} diverged, {len(found.problems)} with problems"
+            + (f": {first[0]}" if first else "; wait for the grid or check the path")
+            + ")"
         )
     groups = found.experiments()
     selection.check_validation(groups)  # sweep points without validation: never choose on test
     rep.problems += missing_folds(groups)
     names = list(dict.fromkeys(exp.name for exp in groups))
-    base = _check_baseline(baseline, names)
+    base, per_scenario = check_baseline(baseline, names)
     progress.log(f"collecting {len(found.cells)} cell(s) of {len(groups)} experiment(s) into {out}")
     parts = compute_all(client, dict(groups), out / "cache", rep)
     if not parts:
@@ -210,15 +267,20 @@ def collect(
         kind="stable",
         ignore_index=True,
     )
+    shown = [n for n in names if n in set(metrics["experiment"])]
     val = _validation_metrics(client, groups, out, rep, order)
     files, chosen = selection.write_selection(groups, metrics, val, found.studies, found.root, out)
-    rep.files += write_outputs(
-        metrics, [n for n in names if n in set(metrics["experiment"])], base, out, rep, chosen
-    )
+    rep.files += write_outputs(metrics, shown, (base, per_scenario, baseline), out, rep, chosen)
     rep.files += files
+    if rep.nan and not skip_nan:
+        more = f" (+{len(rep.nan) - 1} more)" if len(rep.nan) > 1 else ""
+        raise CollectError(
+            f"NaN predictions: {rep.nan[0]}{more}; every one is listed in {out / NAN_TXT}; the "
+            f"results in {out} leave them out: pass --skip-nan to accept that"
+        )
     if rep.problems and not allow_partial:
         more = (
-            f" (+{len(rep.problems) - 1} more in {out / 'problems.txt'})"
+            f" (+{len(rep.problems) - 1} more in {out / PROBLEMS_TXT})"
             if len(rep.problems) > 1
             else ""
         )
@@ -239,6 +301,7 @@ def _validation_metrics(
     scratch = CollectReport(out=out)  # the cell counts of the report stay those of the test
     parts = compute_all(client, val_groups, out / "cache", scratch)
     rep.problems += [f"validation: {p}" for p in scratch.problems]
+    rep.nan += [f"validation: {line}" for line in scratch.nan]
     if not parts:
         return None
     return pd.concat(parts, ignore_index=True).sort_values(
@@ -250,7 +313,16 @@ def _validation_metrics(
 
 
 def missing_folds(groups: dict[Experiment, list[Cell]]) -> list[str]:
-    """A line per k-fold experiment and seed that lacks a fold (whose basins are then missing)."""
+    """A line per k-fold experiment and seed that lacks a fold (whose basins are then missing).
+
+    Parameters
+    ----------
+    groups : dict[Experiment, list[Cell]]
+
+    Returns
+    -------
+    list of str
+    """
     seen: dict[tuple[str, int], set[int]] = {}
     folds: dict[str, int] = {}
     for exp, cells in groups.items():
@@ -265,49 +337,3 @@ def missing_folds(groups: dict[Experiment, list[Cell]]) -> list[str]:
         for (name, seed), got in sorted(seen.items())
         if len(got) < folds[name]
     ]
-
-
-def write_outputs(
-    metrics: pd.DataFrame,
-    names: list[str],
-    baseline: str | None,
-    out: Path,
-    rep: CollectReport,
-    chosen: set[str] | None = None,
-) -> list[Path]:
-    """metrics.parquet, summary, paper table (over ``chosen`` experiments when given: each
-    family's point chosen on validation), comparison, problems and figures."""
-    files = [out / "metrics.parquet"]
-    with atomic_path(files[0]) as tmp:
-        metrics.to_parquet(tmp, index=False)
-    summ = report.summary(metrics, names)
-    rep.summary = summ
-    paper_summ = summ if chosen is None else summ[summ["experiment"].isin(chosen)]
-    paper = report.paper_tables(paper_summ)
-    tables = {"summary": (summ, False), "paper_table": (paper, True)}
-    ens_names = set(metrics.loc[metrics["member"] == "ensemble", "experiment"])
-    scenario_bases = [f"{DEFAULT_BASELINE}@{s}" for s in report.scenarios(summ) if s]
-    if baseline is not None and baseline in ens_names:
-        tables["comparison"] = (report.comparison(metrics, baseline), False)
-    elif baseline is None and any(b in ens_names for b in scenario_bases):
-        # with scenarios: each experiment against EP of its own scenario, never across them
-        tables["comparison"] = (report.scenario_comparison(metrics, scenario_bases), False)
-    elif baseline is not None:
-        progress.log(f"baseline {baseline} has no ensemble; comparison.csv not written")
-        if (out / "comparison.csv").exists():
-            (out / "comparison.csv").unlink()  # a stale comparison would not match these metrics
-    for stem, (frame, index) in tables.items():
-        with atomic_path(out / f"{stem}.csv") as tmp:
-            frame.to_csv(tmp, index=index, float_format="%.6g")
-        files.append(out / f"{stem}.csv")
-        if stem != "comparison":
-            shown = paper_summ if stem == "paper_table" else summ
-            write_text(out / f"{stem}.md", report.blocks_markdown(shown, stem == "paper_table"))
-            files.append(out / f"{stem}.md")
-    if rep.problems:
-        write_text(out / "problems.txt", "\n".join(rep.problems) + "\n")
-        files.append(out / "problems.txt")
-    elif (out / "problems.txt").exists():
-        (out / "problems.txt").unlink()
-    files += figures.write_figures(metrics, summ, out)
-    return files

@@ -47,24 +47,59 @@ class WindowSampler:
         return np.flatnonzero(mask).astype(np.int64)
 
     def train_samples(self) -> np.ndarray:
-        """int64 [n, 2] (basin index, target day index): training-period days with observed
-        target, complete inputs over the window, and a window that starts inside the loaded days."""
+        """The training samples: training-period days with an observed target, complete inputs over
+        the window, and a window that starts inside the loaded days.
+
+        Returns
+        -------
+        np.ndarray
+            int64 [n, 2] (basin index, target day index).
+        """
         days = self._period_days(self.store.train_period)
         days = days[days >= self.seq_length - 1]
         if len(days) == 0:
             return np.empty((0, 2), dtype=np.int64)
-        # windows with a missing input are dropped, found with a running count of bad days
+        # windows with a missing input are dropped
+        ok = np.isfinite(self.store.qobs[:, days]) & self.complete_windows(days)
+        basin_idx, k = np.nonzero(ok)
+        return np.stack([basin_idx, days[k]], axis=1).astype(np.int64)
+
+    def complete_windows(self, days: np.ndarray) -> np.ndarray:
+        """bool [n_basins, len(days)]: the window ending on each day has every input.
+
+        Found with a running count of days with a missing input. Training samples only such
+        windows; in evaluation every day is predicted, and a window with a gap gives NaN, which
+        is the data's, not the model's (training tells the two apart with this mask).
+
+        Parameters
+        ----------
+        days : np.ndarray
+            Day indices, each >= seq_length - 1.
+
+        Returns
+        -------
+        np.ndarray
+        """
+        days = np.asarray(days, dtype=np.int64)
         bad = ~np.isfinite(self.store.forcing).all(axis=2)
         cum = np.concatenate(
             [np.zeros((bad.shape[0], 1), np.int64), np.cumsum(bad, axis=1)], axis=1
         )
-        bad_in_window = cum[:, days + 1] - cum[:, days + 1 - self.seq_length]
-        ok = np.isfinite(self.store.qobs[:, days]) & (bad_in_window == 0)
-        basin_idx, k = np.nonzero(ok)
-        return np.stack([basin_idx, days[k]], axis=1).astype(np.int64)
+        return (cum[:, days + 1] - cum[:, days + 1 - self.seq_length]) == 0
 
     def eval_days(self) -> np.ndarray:
-        """int64 day indices of the evaluation period (every day gets a prediction)."""
+        """The day indices of the evaluation period (every day gets a prediction).
+
+        Returns
+        -------
+        np.ndarray
+            int64.
+
+        Raises
+        ------
+        DataError
+            The loaded days hold no eval day, or the first eval day's warm-up reaches before them.
+        """
         days = self._period_days(self.store.eval_period)
         if len(days) == 0:
             raise DataError(
@@ -81,7 +116,18 @@ class WindowSampler:
         return days
 
     def windows(self, basin_idx, day_idx) -> torch.Tensor:
-        """float32 [B, seq_length, 5] standardised inputs of the windows ending on ``day_idx``."""
+        """Standardised inputs of the windows ending on ``day_idx``.
+
+        Parameters
+        ----------
+        basin_idx, day_idx : array-like of int
+            Broadcast together.
+
+        Returns
+        -------
+        torch.Tensor
+            float32 [B, seq_length, 5].
+        """
         basin_idx, day_idx = np.broadcast_arrays(
             np.atleast_1d(np.asarray(basin_idx, dtype=np.int64)),
             np.atleast_1d(np.asarray(day_idx, dtype=np.int64)),
@@ -94,8 +140,18 @@ class WindowSampler:
     def batch(
         self, rows: np.ndarray
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(x_d [B,T,5], y [B,1] standardised, q_std [B,1], basin_idx [B]) for rows of
-        train_samples()."""
+        """A training batch for rows of :meth:`train_samples`.
+
+        Parameters
+        ----------
+        rows : np.ndarray
+            [B, 2] (basin index, day index).
+
+        Returns
+        -------
+        (torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor)
+            x_d [B, T, 5], y [B, 1] standardised, q_std [B, 1], basin_idx [B].
+        """
         rows = np.asarray(rows, dtype=np.int64)
         basin_idx, day_idx = rows[:, 0], rows[:, 1]
         x = self.windows(basin_idx, day_idx)

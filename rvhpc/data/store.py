@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def prepare_store(
     forcing: str = "maurer_extended",
     train_period: tuple[str, str] = ("1999-10-01", "2008-09-30"),
     eval_period: tuple[str, str] = ("1989-10-01", "1999-09-30"),
+    before_rebuild: Callable[[Path], None] | None = None,
 ) -> Path:
     """Build the store ``out`` from a CAMELS US tree, or reuse it when its inputs are unchanged.
 
@@ -111,6 +113,9 @@ def prepare_store(
     out : the HDF5 file to write
     forcing : forcing product folder (camels.FORCINGS)
     train_period, eval_period : (first day, last day), inclusive
+    before_rebuild : called with ``out`` before a readable store built from other inputs is
+        replaced; it may raise to keep the store (``rvhpc.data.ensure`` refuses to rebuild a store
+        that finished runs were trained on)
 
     Returns
     -------
@@ -151,6 +156,8 @@ def prepare_store(
             return out
         if out.exists() and store_fingerprint(out) == fingerprint:
             progress.log(f"{out}: its contents do not match their checksums: rebuilding it")
+        if before_rebuild is not None and store_fingerprint(out) not in (None, fingerprint):
+            before_rebuild(out)
         report = check_tree(*args)
         for finding in report.warnings:
             progress.log(f"warning: {finding.message}")

@@ -22,6 +22,7 @@ from rvhpc.evaluation.predict import score_model
 from rvhpc.evaluation.reference import ATTRIBUTES_DB, read_reference_run
 from rvhpc.experiments import check_cell
 from rvhpc.jobenv import JobEnv, resolve_device
+from rvhpc.runfiles import EVALUATION_JSON
 
 
 def original_scalers(store_path: Path, train_period: tuple | None, where: str) -> dict[str, Any]:
@@ -123,7 +124,7 @@ def evaluate_reference_run(
         "notes": run.notes,
         "median_nse": median,
     }
-    write_json(Path(out) / "evaluation.json", record)
+    write_json(Path(out) / EVALUATION_JSON, record)
     return record
 
 
@@ -210,5 +211,5 @@ def evaluate_reference(
         ],
         "median_nse": median,
     }
-    write_json(Path(out) / "evaluation.json", record)
+    write_json(Path(out) / EVALUATION_JSON, record)
     return record

@@ -19,8 +19,9 @@ from rvhpc.errors import ConfigError
 from rvhpc.grid import search as searching
 from rvhpc.grid.scenarios import ListReader, expand_scenarios
 from rvhpc.grid.spec import GridSpec, check_cell_count, load_spec
+from rvhpc.grid.state import RunState, cell_state
 from rvhpc.grid.sweep import points
-from rvhpc.runfiles import run_is_done
+from rvhpc.runfiles import MANIFESTS_DIR, STATE_DIR
 
 
 @dataclass(frozen=True)
@@ -41,16 +42,53 @@ class Cell:
     search: dict[str, Any] | None = None  # a search trial's study and space (grid/search.py)
 
     def to_json(self) -> dict[str, Any]:
+        """The cell as JSON values (what the manifest stores).
+
+        Returns
+        -------
+        dict
+        """
         data = asdict(self)
         data["run_dir"] = str(self.run_dir)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Cell:
+        """A cell from :meth:`to_json`'s values.
+
+        Parameters
+        ----------
+        data : dict
+
+        Returns
+        -------
+        Cell
+        """
         return cls(**{**data, "run_dir": Path(data["run_dir"])})
 
+    def state(self, fingerprint: str | None = None) -> RunState:
+        """What this cell's run directory holds (:func:`rvhpc.grid.state.cell_state`).
+
+        Parameters
+        ----------
+        fingerprint : str, optional
+            The store's fingerprint now; None skips that comparison.
+
+        Returns
+        -------
+        RunState
+        """
+        return cell_state(self, fingerprint)
+
     def is_done(self) -> bool:
-        return run_is_done(self.run_dir)
+        """True when the run directory holds this cell's finished run (DONE and this config); a
+        folder holding another config is stale, not done.
+
+        Returns
+        -------
+        bool
+        """
+        return self.state().state == "done"
 
     @property
     def paired(self) -> bool:
@@ -59,9 +97,20 @@ class Cell:
 
 
 def cell_id(config: Any, extra: dict[str, Any] | None = None) -> str:
-    """sha1 of the canonical JSON of the config's identity (runtime-only fields excluded), 12
-    hex; a search trial's cells add their space and trial number (``extra``), since their
-    settings come from the study."""
+    """sha1 of the canonical JSON of the config's identity (runtime fields and labels left out),
+    12 hex.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    extra : dict, optional
+        What a search trial's cells add: their space and trial number, since their settings come
+        from the study.
+
+    Returns
+    -------
+    str
+    """
     identity = config.identity() if extra is None else {**config.identity(), **extra}
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(text.encode()).hexdigest()[:12]
@@ -87,33 +136,86 @@ class Grid:
     @property
     def state_dir(self) -> Path:
         """rvhpc's own bookkeeping in the runs directory (manifests, scripts, submissions)."""
-        return self.runs_dir / ".rvhpc"
+        return self.runs_dir / STATE_DIR
 
     @property
     def log_dir(self) -> Path:
         return self.runs_dir / "logs" / self.name
 
     def digest(self) -> str:
-        """Hash of the cells in order: names the manifest, so pending tasks never see another
-        grid."""
-        text = json.dumps([[c.id, str(c.run_dir)] for c in self.cells])
+        """Hash of the cells in order, with their full configs, and of the data section: names the
+        manifest, so pending tasks never see another grid. The configs count, not only the ids: a
+        grid edited in what the id leaves out (the store's path, an experiment's name, the data it
+        prepares) gets a manifest of its own, never the old one that array tasks would follow to the
+        old store.
+
+        Returns
+        -------
+        str
+            12 hex.
+        """
+        text = json.dumps(
+            [[c.id, str(c.run_dir), c.config] for c in self.cells]
+            + [self.spec.data.model_dump(mode="json")],
+            sort_keys=True,
+            default=str,
+        )
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
     def manifest_path(self) -> Path:
-        return self.state_dir / "manifests" / f"{self.name}-{self.digest()}.json"
+        """Where :func:`rvhpc.grid.manifest.write_manifest` writes this grid's manifest.
+
+        Returns
+        -------
+        Path
+        """
+        return self.state_dir / MANIFESTS_DIR / f"{self.name}-{self.digest()}.json"
 
 
 def store_path(spec: GridSpec) -> Path:
+    """The store a grid's cells train on: ``data.store``, else ``runs_dir/data/store.h5``.
+
+    Parameters
+    ----------
+    spec : GridSpec
+
+    Returns
+    -------
+    Path
+    """
     return spec.data.store or spec.runs_dir / "data" / "store.h5"
 
 
 def expand(spec: GridSpec, store: Path) -> list[Cell]:
-    """The cartesian product of every experiment (and its sweep points or search trials);
-    refuses an empty grid, bad combinations, duplicate cells and shared run folders."""
+    """The cartesian product of every experiment (and its sweep points or search trials); refuses
+    an empty grid, bad combinations, duplicate cells, shared run folders and a name given to two
+    experiments.
+
+    An experiment's ``name:`` travels with its cells (TrainConfig ``name``, so config.json and
+    collect's tables carry it); with several dims each dim's cells are ``<name>-<dim>``, as the
+    paper's names are (EG-8, EG-64). Names are labels: they change no cell id or run directory.
+
+    Parameters
+    ----------
+    spec : GridSpec
+    store : Path
+        The store every cell trains on.
+
+    Returns
+    -------
+    list[Cell]
+        In array-index order.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the experiment (``experiments[i]``) and what to change.
+    """
     reader = ListReader(spec)
     cells: list[Cell] = []
     seen: dict[str, str] = {}
     folders: dict[Path, str] = {}
+    names: dict[int, set[str]] = {}
     for number, exp, scenario in _with_scenarios(spec, reader):
         where = f"experiments[{number}] ({exp.name or exp.arch + '/' + exp.static})"
         dims = _dims(spec, exp, where)
@@ -147,7 +249,8 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
                     + ("" if scenario.plain else f" under {scenario.prefix()}")
                 )
                 _check_unique(spec, (seen, cid, label), (folders, run_dir), where)
-                name = exp.name or experiments.experiment_name(exp.arch, exp.static, dim)
+                name = _name(exp, dim)
+                names.setdefault(number, set()).add(name)
                 cells.append(
                     Cell(
                         len(cells),
@@ -168,6 +271,7 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
         raise ConfigError(
             f"grid {spec.name}: no cells: list at least one experiment under experiments:"
         )
+    _check_names(spec, names)
     return cells
 
 
@@ -225,6 +329,7 @@ def _config(spec, exp, scenario, store, point, dim, attr_seed, seed, where):
         "attr_seed": attr_seed,
         "seed": seed,
         "paired_draw": exp.paired,
+        "name": _name(exp, dim) if exp.name else None,
         **scenario.train_values(),
     }
     if spec.data.validation_period is not None:
@@ -235,6 +340,30 @@ def _config(spec, exp, scenario, store, point, dim, attr_seed, seed, where):
         return TrainConfig.create(**values)
     except ConfigError as exc:
         raise ConfigError(f"grid {spec.name}: {where}: {exc}") from None
+
+
+def _name(exp: Any, dim: int | None) -> str:
+    """The experiment name of a cell: its ``name:`` (``-<dim>`` appended with several dims), else
+    the paper's (EP, EG-64, ...)."""
+    if exp.name is None:
+        return experiments.experiment_name(exp.arch, exp.static, dim)
+    return f"{exp.name}-{dim}" if exp.dims and len(exp.dims) > 1 else exp.name
+
+
+def _check_names(spec: GridSpec, names: dict[int, set[str]]) -> None:
+    """A ``name:`` belongs to one experiment: refuse one that another experiment also has (given
+    or by default), since collect, its tables and ``--baseline`` find experiments by name."""
+    for number, exp in enumerate(spec.experiments):
+        if exp.name is None:
+            continue
+        for other, theirs in names.items():
+            if other != number and names.get(number, set()) & theirs:
+                first, second = sorted((number, other))
+                shared = sorted(names[number] & theirs)[0]
+                raise ConfigError(
+                    f"grid {spec.name}: experiments[{second}] has the name {shared!r} of "
+                    f"experiments[{first}]; give each experiment a name of its own"
+                )
 
 
 def _draws(exp: Any, dims: list[int | None]) -> list[tuple[int | None, int, int]]:
@@ -258,7 +387,22 @@ def _with_scenarios(spec: GridSpec, reader: ListReader):
 
 
 def load_grid(name_or_path: str | Path) -> Grid:
-    """Read, validate and expand a grid file or built-in grid name."""
+    """Read, validate and expand a grid file or built-in grid name.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A grid YAML file, or a built-in grid's name (``smoke``, ``paper``).
+
+    Returns
+    -------
+    Grid
+
+    Raises
+    ------
+    ConfigError
+        A grid that cannot be read, validated or expanded (one line).
+    """
     spec, path = load_spec(name_or_path)
     store = store_path(spec)
     return Grid(spec, path, store, expand(spec, store))

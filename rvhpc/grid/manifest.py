@@ -14,6 +14,7 @@ from rvhpc.atomic import write_json
 from rvhpc.errors import ConfigError, RunDirError
 from rvhpc.grid.cells import Cell, Grid
 from rvhpc.grid.scenarios import ListReader, union_ids
+from rvhpc.runfiles import BASIN_LIST
 
 MANIFEST_FORMAT = 1
 
@@ -23,7 +24,19 @@ def check_writable(
     what: str = "runs directory",
     fix: str = "set runs_dir in the grid file to a writable folder",
 ) -> None:
-    """One clear line when an output folder cannot be created or written."""
+    """One clear line when an output folder cannot be created or written.
+
+    Parameters
+    ----------
+    folder : Path
+        Created when missing.
+    what, fix : str
+        How the error names the folder, and what it tells the user to do.
+
+    Raises
+    ------
+    RunDirError
+    """
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -33,7 +46,22 @@ def check_writable(
 
 
 def write_manifest(grid: Grid) -> Path:
-    """The cells in array order with their full configs; an existing identical manifest is kept."""
+    """The cells in array order with their full configs; an existing identical manifest is kept.
+
+    Parameters
+    ----------
+    grid : Grid
+
+    Returns
+    -------
+    Path
+        ``runs_dir/.rvhpc/manifests/<grid>-<digest>.json``.
+
+    Raises
+    ------
+    RunDirError
+        The runs directory cannot be written.
+    """
     check_writable(grid.runs_dir)
     path = grid.manifest_path()
     data = {
@@ -50,6 +78,21 @@ def write_manifest(grid: Grid) -> Path:
 
 
 def read_manifest(path: Path) -> tuple[dict[str, Any], list[Cell]]:
+    """The manifest's record (with its data plan) and its cells.
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    (dict, list[Cell])
+
+    Raises
+    ------
+    ConfigError
+        Missing, unreadable or of another format (resubmit).
+    """
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -74,11 +117,26 @@ def read_manifest(path: Path) -> tuple[dict[str, Any], list[Cell]]:
 
 
 def data_plan(grid: Grid) -> dict[str, Any]:
-    """What :func:`ensure_data` needs, as JSON (stored in the manifest so array tasks can
-    prepare)."""
+    """What :func:`rvhpc.data.ensure.ensure_data` needs, as JSON (stored in the manifest so array
+    tasks can prepare).
+
+    ``runs_dir`` lets ensure_data find the finished runs that depend on an existing store before
+    it would rebuild it.
+
+    Parameters
+    ----------
+    grid : Grid
+
+    Returns
+    -------
+    dict
+        grid, runs_dir, store, forcing, periods; camels_root and basins when the store is prepared
+        from CAMELS files (synthetic ones too), and the union of the lists when there are several.
+    """
     d = grid.spec.data
     plan: dict[str, Any] = {
         "grid": grid.name,
+        "runs_dir": str(grid.runs_dir),
         "store": str(grid.store),
         "forcing": d.forcing,
         "train_period": d.train_period,
@@ -87,7 +145,7 @@ def data_plan(grid: Grid) -> dict[str, Any]:
     if d.synthetic is not None:
         plan["synthetic"] = d.synthetic.model_dump()
         plan["camels_root"] = str(grid.store.parent / f"{grid.store.stem}_camels")
-        plan["basins"] = str(Path(plan["camels_root"]) / "basin_list.txt")
+        plan["basins"] = str(Path(plan["camels_root"]) / BASIN_LIST)
     elif d.camels_root is not None:
         plan["camels_root"], plan["basins"] = str(d.camels_root), str(d.basins)
     if isinstance(d.basins, dict) and "camels_root" in plan:

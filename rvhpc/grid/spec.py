@@ -8,6 +8,7 @@ installed package.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -67,6 +68,7 @@ CELL_KEYS = frozenset(
         "eval_basins",
         "train_period",
         "scenario",
+        "name",
         "val_period",
         "point",
     }
@@ -203,6 +205,10 @@ class DataSpec(Strict):
         return self
 
 
+#: what an experiment's ``name:`` may be (TrainConfig.name checks the same)
+EXPERIMENT_NAME = re.compile(r"[^@\x00-\x1f\x7f]{1,64}")
+
+
 class SearchSpec(Strict):
     """``search:`` of an experiment: an Optuna study of ``trials`` trials over ``params``
     (checked by :func:`rvhpc.grid.search.check_space`, one line per problem)."""
@@ -223,7 +229,7 @@ class ExperimentSpec(Strict):
     dimension's runs across all draws); a list gives every seed each of the listed draws.
     """
 
-    name: str | None = None  # default: the paper's name (EP, EG-64, ...)
+    name: str | None = None  # default: the paper's name (EP, EG-64, ...); one experiment each
     arch: str
     static: str
     dims: list[Annotated[Int, Field(ge=1, le=MAX_DIM)]] | None = None
@@ -241,6 +247,16 @@ class ExperimentSpec(Strict):
     @classmethod
     def _no_cell_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
         return check_train_keys(value)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not EXPERIMENT_NAME.fullmatch(value):
+            raise ValueError(
+                "an experiment name is 1 to 64 characters without '@' (collect names scenarios "
+                "NAME@scenario) and without control characters"
+            )
+        return value
 
     @field_validator("seeds", "attr_seeds")
     @classmethod
@@ -279,7 +295,22 @@ class GridSpec(Strict):
 
 
 def resolve_grid_path(name_or_path: str | Path) -> tuple[Path, Path]:
-    """(grid file, base folder for relative paths) of a path or a built-in grid name."""
+    """The grid file and the folder its relative paths resolve against.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A YAML file, or a built-in grid's name (its paths resolve against the current directory).
+
+    Returns
+    -------
+    (Path, Path)
+
+    Raises
+    ------
+    ConfigError
+        No such file or built-in grid (the message lists the built-in names).
+    """
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
         if not candidate.is_file():
@@ -302,7 +333,21 @@ def _absolute(base: Path, path: Path | None) -> Path | None:
 
 
 def load_spec(name_or_path: str | Path) -> tuple[GridSpec, Path]:
-    """Read and validate a grid file; returns the spec with absolute paths and the file."""
+    """Read and validate a grid file; returns the spec with absolute paths and the file.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+
+    Returns
+    -------
+    (GridSpec, Path)
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file and the field.
+    """
     path, base = resolve_grid_path(name_or_path)
     spec = validate(GridSpec, read_yaml(path), str(path))
     if spec.data.train_period is not None and spec.data.eval_period is not None:
@@ -322,6 +367,17 @@ def load_spec(name_or_path: str | Path) -> tuple[GridSpec, Path]:
 
 
 def basin_list_name(data: DataSpec) -> str:
+    """The name of a grid's single basin list in run directories: ``data.name``, else the list
+    file's stem, ``synthetic``, or the store's stem.
+
+    Parameters
+    ----------
+    data : DataSpec
+
+    Returns
+    -------
+    str
+    """
     if data.name:
         return data.name
     if data.basins is not None:

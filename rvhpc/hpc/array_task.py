@@ -17,14 +17,34 @@ from typing import Any
 
 from rvhpc import progress
 from rvhpc.data.ensure import ensure_data
-from rvhpc.errors import ConfigError, RvhpcError
+from rvhpc.errors import ConfigError, RunDirError, RvhpcError
 from rvhpc.grid.cells import Cell
 from rvhpc.grid.manifest import read_manifest
+from rvhpc.grid.state import RunState
 from rvhpc.jobenv import JobEnv
-from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.runfiles import (
+    ATTEMPTS_DIR,
+    attempts_log_name,
+    outcome_exit_code,
+    pack_exit_code,
+)
+
+#: states of a cell that an array task trains (stale ones only with --rerun-stale)
+TO_TRAIN = ("missing", "started")
 
 
 def slurm_ids(env: JobEnv) -> dict[str, Any]:
+    """The Slurm ids of this process, as the attempt log records them.
+
+    Parameters
+    ----------
+    env : JobEnv
+
+    Returns
+    -------
+    dict
+        job_id, array_job_id, task_id (None outside Slurm) and restart.
+    """
     return {
         "job_id": env.job_id or None,
         "array_job_id": env.array_job_id or None,
@@ -34,12 +54,30 @@ def slurm_ids(env: JobEnv) -> dict[str, Any]:
 
 
 def attempts_file(manifest: Path, cell: Cell) -> Path:
-    return manifest.resolve().parent.parent / "attempts" / f"{cell.id}.jsonl"
+    """The attempt log of ``cell`` next to the manifests (``.rvhpc/attempts/<id>.jsonl``).
+
+    Parameters
+    ----------
+    manifest : Path
+    cell : Cell
+
+    Returns
+    -------
+    Path
+    """
+    return manifest.resolve().parent.parent / ATTEMPTS_DIR / attempts_log_name(cell.id)
 
 
 def append_attempt(path: Path, event: dict[str, Any]) -> None:
-    """One JSON line, appended with a single write (lines of concurrent writers never
-    interleave)."""
+    """One JSON line, appended with a single write (lines of concurrent writers never interleave).
+
+    Parameters
+    ----------
+    path : Path
+        The attempt log (created with its folder).
+    event : dict
+        The event; its time is added.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps({"time": time.time(), **event}) + "\n"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -50,6 +88,17 @@ def append_attempt(path: Path, event: dict[str, Any]) -> None:
 
 
 def read_attempts(path: Path) -> list[dict[str, Any]]:
+    """The events of an attempt log; lines cut by a kill, not UTF-8 or not JSON are skipped.
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    list of dict
+        [] when there is no log.
+    """
     if not path.exists():
         return []
     out = []
@@ -70,12 +119,39 @@ def run_cell(
     offset: int = 0,
     force: bool = False,
     pack: str | None = None,
+    rerun_stale: bool = False,
 ) -> int:
     """Train the manifest's cell ``index`` (with ``pack="seeds"``: the members of its pack group
-    that are not done, as one batched model; a search trial's cells always together, with the
-    settings the study gives them); returns the exit status (0 done, 75 checkpointed:
-    EXIT_REQUEUE checkpointed: requeue)."""
+    that have work to do, as one batched model; a search trial's cells always together, with
+    the settings the study gives them).
+
+    Parameters
+    ----------
+    manifest : Path
+    index : int, optional
+        The cell; default SLURM_ARRAY_TASK_ID + ``offset``.
+    offset : int
+        Index of array task 0 (arrays split at MaxArraySize).
+    force : bool
+        Retrain even a done (or diverged) cell.
+    pack : str, optional
+        ``seeds`` to train the cell's pack group.
+    rerun_stale : bool
+        Replace the results of a stale cell (its folder holds another config) instead of
+        refusing it.
+
+    Returns
+    -------
+    int
+        The exit status, :func:`rvhpc.runfiles.outcome_exit_code` of the members' outcomes.
+
+    Raises
+    ------
+    RvhpcError
+        A bad manifest or index, a stale cell without ``rerun_stale``, or a training error.
+    """
     from rvhpc.grid.packing import pack_of
+    from rvhpc.grid.state import store_fingerprint_at
     from rvhpc.training.config import TrainConfig
     from rvhpc.training.run import train_pack
 
@@ -86,8 +162,21 @@ def run_cell(
         raise ConfigError(
             f"{manifest}: cell index {i} out of range (the manifest has {len(cells)} cells)"
         )
+    fingerprint = store_fingerprint_at(Path(plan["data"]["store"]))
     group = pack_of(cells, i, pack)  # the cell, its pack group, or its search trial's cells
-    members = [c for c in group if force or not c.is_done()] or [cells[i]]
+    states = {c.index: c.state(fingerprint) for c in group}
+    members = [c for c in group if force or _wanted(states[c.index], rerun_stale)]
+    for c in group:
+        if c not in members and states[c.index].state in ("stale", "diverged"):
+            progress.log(f"cell {c.index} {c.experiment} seed {c.seed}: {states[c.index]}")
+    if not members:
+        lead = states[i]
+        if lead.state == "stale":
+            raise RunDirError(
+                f"{cells[i].run_dir}: stale ({lead.detail}): it holds another run than the grid "
+                "asks for; rerun with --rerun-stale to replace its results"
+            )
+        members = [cells[i]]
     if cells[i].search is not None:
         members = group  # a trial reports on all its seeds (train_pack skips those DONE)
     logs = [attempts_file(manifest, c) if env.is_main else None for c in members]
@@ -118,11 +207,14 @@ def run_cell(
             outcomes = train_pack(
                 [TrainConfig.create(**c.config) for c in members],
                 [c.run_dir for c in members],
-                force=force,
+                force=[force or states[c.index].state == "stale" for c in members],
             )
-        codes = [EXIT_REQUEUE if o.status == "preempted" else 0 for o in outcomes]
-        reasons = [f"training {o.status}" for o in outcomes]
-        return max(codes)
+        codes = [outcome_exit_code(o.status, o.signal) for o in outcomes]
+        reasons = [f"training {o.status}" + (f": {o.detail}" if o.detail else "") for o in outcomes]
+        if env.is_main:
+            for cell, reason in zip(members, reasons, strict=True):
+                progress.log(f"cell {cell.index} {cell.experiment} seed {cell.seed}: {reason}")
+        return pack_exit_code(codes)
     except RvhpcError as exc:
         codes, reasons = [exc.exit_code] * len(members), [str(exc)] * len(members)
         raise
@@ -137,3 +229,7 @@ def run_cell(
                     {"event": "end", "index": cell.index, "code": code, "reason": reason}
                     | slurm_ids(env),
                 )
+
+
+def _wanted(state: RunState, rerun_stale: bool) -> bool:
+    return state.state in TO_TRAIN or (rerun_stale and state.state == "stale")

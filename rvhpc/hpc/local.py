@@ -24,15 +24,19 @@ from typing import Any
 from rvhpc import progress
 from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError
+from rvhpc.grid.basins import check_basins
 from rvhpc.grid.cells import Grid
 from rvhpc.grid.manifest import data_plan, write_manifest
 from rvhpc.grid.packing import check_pack_mode, task_groups
-from rvhpc.runfiles import EXIT_REQUEUE, local_log_name
+from rvhpc.grid.state import grid_states
+from rvhpc.hpc.array_task import TO_TRAIN
+from rvhpc.runfiles import EXIT_DIVERGED, EXIT_REQUEUE, local_log_name
 
 
 @dataclass
 class LocalResult:
-    """Exit status per cell index, and the cells skipped because they were already done."""
+    """Exit status per cell index; the cells skipped because they were already done, stale (their
+    folder holds another run; not rerun without ``rerun_stale``) or diverged before."""
 
     codes: dict[int, int] = field(default_factory=dict)
     already_done: list[int] = field(default_factory=list)
@@ -40,6 +44,9 @@ class LocalResult:
     seconds: float = 0.0
     stop_signal: int | None = None  # the signal that stopped the run; None: it ran to the end
     stopped: list[int] = field(default_factory=list)  # cells sent SIGTERM on that signal
+    stale: list[int] = field(default_factory=list)  # stale cells left as they are
+    stale_line: str = ""  # what makes them stale, and what to do (grid.state.stale_line)
+    diverged_before: list[int] = field(default_factory=list)
 
     @property
     def failed(self) -> list[int]:
@@ -47,30 +54,80 @@ class LocalResult:
         return [
             i
             for i, c in self.codes.items()
-            if c not in (0, EXIT_REQUEUE) and not (i in self.stopped and c == -signal.SIGTERM)
+            if c not in (0, EXIT_REQUEUE, EXIT_DIVERGED)
+            and not (i in self.stopped and c == -signal.SIGTERM)
         ]
 
     @property
     def preempted(self) -> list[int]:
         return [i for i, c in self.codes.items() if c == EXIT_REQUEUE]
 
+    @property
+    def diverged(self) -> list[int]:
+        """Cells that diverged in this run or before (DIVERGED, no DONE)."""
+        return sorted(
+            {i for i, c in self.codes.items() if c == EXIT_DIVERGED} | set(self.diverged_before)
+        )
+
 
 def run_local(
-    grid: Grid, jobs: int = 1, python: str | None = None, pack: str | None = None
+    grid: Grid,
+    jobs: int = 1,
+    python: str | None = None,
+    pack: str | None = None,
+    rerun_stale: bool = False,
 ) -> LocalResult:
-    """Prepare the data once, then run the cells that are not done, ``jobs`` at a time; with
-    ``pack="seeds"`` one process per pack group (its lead cell's index) that is not done, and one
-    per search trial always (a local worker of the study)."""
+    """Prepare the data once, then run the cells with work to do, ``jobs`` at a time.
+
+    Every scenario's basins are checked against the store first, so a list naming a basin the
+    store lacks fails now, not after a fold trained. Done cells are skipped; so are stale cells
+    (their folder holds another config) unless ``rerun_stale``, and diverged ones.
+
+    Parameters
+    ----------
+    grid : Grid
+    jobs : int
+        Cells (processes) at a time.
+    python : str, optional
+        The interpreter of the cell processes (default: this one).
+    pack : str, optional
+        ``seeds``: one process per pack group (named by its lead cell) with work to do. A
+        search trial's cells are always one process (a local worker of the study).
+    rerun_stale : bool
+        Retrain stale cells, replacing their results.
+
+    Returns
+    -------
+    LocalResult
+
+    Raises
+    ------
+    RvhpcError
+        Bad options, basins missing from the store, data that cannot be prepared.
+    """
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     start = time.monotonic()
+    check_basins(grid)
     manifest = write_manifest(grid)
     ensure_data(data_plan(grid))
-    result = LocalResult(already_done=[c.index for c in grid.cells if c.is_done()])
+    states = grid_states(grid)
+    wanted = set(TO_TRAIN) | ({"stale"} if rerun_stale else set())
+    result = LocalResult(
+        already_done=[i for i, s in states.items() if s.state == "done"],
+        stale=[] if rerun_stale else [i for i, s in states.items() if s.state == "stale"],
+        diverged_before=[i for i, s in states.items() if s.state == "diverged"],
+    )
+    if result.stale:
+        from rvhpc.grid.state import stale_line
+
+        result.stale_line = stale_line(grid, states)
+        progress.log(result.stale_line)
+    todo = [c for c in grid.cells if states[c.index].state in wanted]
     pack = check_pack_mode(pack)
     # one process per group (a pack, a search trial, else a cell), named by its lead cell
-    groups = [g for g in task_groups(grid.cells, pack) if any(not c.is_done() for c in g)]
-    members = {g[0].index: [c.index for c in g if not c.is_done()] for g in groups}
+    groups = [g for g in task_groups(grid.cells, pack) if any(c in todo for c in g)]
+    members = {g[0].index: [c.index for c in g if c in todo] for g in groups}
     todo = [g[0] for g in groups]
     grid.log_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -78,9 +135,13 @@ def run_local(
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
     env.pop("SLURM_ARRAY_TASK_ID", None)
     running: dict[int, tuple[subprocess.Popen, Any]] = {}
+    labels = {c.index: _label(grid, members[c.index]) for c in todo}
+    extra = ["--rerun-stale"] if rerun_stale else []
     with _forwarding(running) as stop:
         try:
-            _loop(grid, manifest, todo, running, result, jobs, python, env, stop, pack)
+            _loop(
+                grid, manifest, todo, running, result, jobs, python, env, stop, pack, labels, extra
+            )
         finally:
             result.stopped = sorted(running)
             _stop_all(running, stop, result)
@@ -146,6 +207,23 @@ def _stop_all(running: dict, stop: _Stop, result: LocalResult) -> None:
         del running[index]
 
 
+def _label(grid: Grid, indices: list[int]) -> str:
+    """``cell 3 EP seed 1`` (or ``cells 0,1 EP seeds 0,1`` for a pack)."""
+    cells = [grid.cells[i] for i in indices]
+    if len(cells) == 1:
+        return f"cell {cells[0].index} {cells[0].experiment} seed {cells[0].seed}"
+    return (
+        f"cells {','.join(str(c.index) for c in cells)} {cells[0].experiment} "
+        f"seeds {','.join(str(c.seed) for c in cells)}"
+    )
+
+
+def _outcome(code: int) -> str:
+    return {0: "done", EXIT_REQUEUE: "checkpointed", EXIT_DIVERGED: "diverged"}.get(
+        code, f"exit {code}"
+    )
+
+
 def _loop(
     grid: Grid,
     manifest: Path,
@@ -156,9 +234,14 @@ def _loop(
     python: str | None,
     env: dict,
     stop: _Stop,
-    pack: str | None = None,
+    pack: str | None,
+    labels: dict[int, str],
+    extra: list[str],
 ) -> None:
-    with progress.task(f"grid {grid.name}", total=len(todo), every=1) as bar:
+    """Start cells while fewer than ``jobs`` run; a line per finished cell with an ETA (the
+    time per finished cell so far, times the cells left: the concurrency is in that rate)."""
+    total, start = len(todo), time.monotonic()
+    with progress.task(f"grid {grid.name}", total=total, every=1) as bar:
         while (todo or running) and not stop.signum:
             while todo and len(running) < jobs and not stop.signum:
                 cell = todo.pop(0)
@@ -173,6 +256,7 @@ def _loop(
                     "--index",
                     str(cell.index),
                     *(["--pack", pack] if pack else []),
+                    *extra,
                 ]
                 proc = subprocess.Popen(
                     argv, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -186,5 +270,9 @@ def _loop(
                 handle.close()
                 result.codes[index] = proc.returncode
                 del running[index]
-                state = "done" if proc.returncode == 0 else f"exit {proc.returncode}"
-                bar.advance(info=f"cell {index} {state}")
+                finished = len(result.codes)
+                left = total - finished
+                eta = (time.monotonic() - start) / finished * left
+                info = f"{labels[index]} {_outcome(proc.returncode)}"
+                info += f"; ETA {progress.duration(eta)} for {left} more" if left else ""
+                bar.advance(info=info, keep=True)

@@ -122,10 +122,33 @@ def directives(
 
 
 def cell_command(
-    profile: SiteProfile, manifest: Path, offset: int, binds: list[Path], pack: str | None = None
+    profile: SiteProfile,
+    manifest: Path,
+    offset: int,
+    binds: list[Path],
+    pack: str | None = None,
+    rerun_stale: bool = False,
 ) -> list[str]:
     """The argv of one array task: ``python -m rvhpc cell MANIFEST --offset N`` (in the container
-    when the profile names one), under ``srun`` when the cell spans several GPUs or nodes."""
+    when the profile names one), under ``srun`` when the cell spans several GPUs or nodes.
+
+    Parameters
+    ----------
+    profile : SiteProfile
+    manifest : Path
+    offset : int
+        Index of array task 0.
+    binds : list[Path]
+        Folders the container needs.
+    pack : str, optional
+        ``seeds``: each task trains its cell's pack group.
+    rerun_stale : bool
+        Each task replaces the results of its cell when they are stale (``--rerun-stale``).
+
+    Returns
+    -------
+    list[str]
+    """
     from rvhpc.hpc.container import uses_container
 
     in_container = uses_container(profile.container)
@@ -133,6 +156,8 @@ def cell_command(
     argv = [python, "-m", "rvhpc", "cell", str(manifest), "--offset", str(offset)]
     if pack:
         argv += ["--pack", pack]
+    if rerun_stale:
+        argv.append("--rerun-stale")
     if in_container:
         from rvhpc.hpc.container import wrap_command
 

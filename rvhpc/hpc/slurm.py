@@ -84,12 +84,14 @@ def plan(
     collect: bool = False,
     array_size: int | None = None,
     pack: str | None = None,
+    rerun_stale: bool = False,
 ) -> Plan:
     """Write the manifest and the batch scripts for the cells ``indices`` (nothing is submitted).
 
     With ``pack="seeds"`` ``indices`` are the lead cells of pack groups (``grid.pack_groups``):
     each array task trains its group's missing members as one batched model. A search trial's
-    cells are always one task (``grid.packing.task_groups``), led by its first seed's cell."""
+    cells are always one task (``grid.packing.task_groups``), led by its first seed's cell. With
+    ``rerun_stale`` each task replaces its cell's stale results (``rvhpc cell --rerun-stale``)."""
     if not indices:
         raise ConfigError(f"grid {grid.name}: no cells to submit")
     if max_parallel is not None and max_parallel < 1:
@@ -102,7 +104,9 @@ def plan(
     stamp = time.strftime("%Y%m%d-%H%M%S")
     arrays = []
     for offset, task_ids in sbatch.chunk(indices, size):
-        command = sbatch.cell_command(profile, manifest, offset, binds_for(grid), pack=pack)
+        command = sbatch.cell_command(
+            profile, manifest, offset, binds_for(grid), pack=pack, rerun_stale=rerun_stale
+        )
         text = sbatch.render(
             profile,
             job_name=f"rvhpc-{grid.name}",

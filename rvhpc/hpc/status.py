@@ -1,6 +1,9 @@
 """Per-cell state of a grid from the run directories and Slurm.
 
-done: the run directory holds DONE. pending/running: the cell's latest array task is in ``squeue``.
+done: the run directory holds this cell's DONE. stale: it holds another run than the grid now asks
+for (a train key, a basin list or a period edited since; :mod:`rvhpc.grid.state`), named in the
+reason (``stale: hidden 4 -> 8``). diverged: its loss or predictions became non-finite (``diverged
+at epoch 3``). pending/running: the cell's latest array task is in ``squeue``.
 failed: it was submitted (or run locally) and ended without DONE; the reason comes from ``sacct``
 (accounting), else from the jobcomp log through ``sacct -c`` (raw job ids, tied to cells by the
 attempt log ``rvhpc cell`` keeps), else from the attempt log alone. missing: never run.
@@ -8,19 +11,19 @@ attempt log ``rvhpc cell`` keeps), else from the attempt log alone. missing: nev
 
 from __future__ import annotations
 
-import getpass
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rvhpc.grid.cells import Cell, Grid
+from rvhpc.grid.state import RunState, grid_states
 from rvhpc.hpc import slurm
 from rvhpc.hpc.array_task import attempts_file, read_attempts
-from rvhpc.hpc.commands import CommandError, have, run_command
+from rvhpc.hpc.commands import CommandError, have
+from rvhpc.hpc.queue import jobcomp, sacct, squeue
 from rvhpc.runfiles import local_log_name, task_log_name
 
-STATES = ("done", "running", "pending", "failed", "missing")
+STATES = ("done", "stale", "diverged", "running", "pending", "failed", "missing")
 _LIVE = {
     "PENDING": "pending",
     "REQUEUED": "pending",
@@ -35,7 +38,6 @@ _LIVE = {
     "SIGNALING": "running",
     "STAGE_OUT": "running",
 }
-_TASK = re.compile(r"^(\d+)_(\d+)$")
 
 
 @dataclass
@@ -55,109 +57,66 @@ class CellStatus:
 
 @dataclass
 class GridStatus:
+    """Every cell's state, where the states came from, and an ETA when cells are still to run."""
+
     grid: str
     source: str
     cells: list[CellStatus]
     warnings: list[str] = field(default_factory=list)
+    eta_seconds: float | None = None  # from the finished attempts' pace (see :func:`eta`)
 
     def counts(self) -> dict[str, int]:
+        """Cells per state, in STATES order.
+
+        Returns
+        -------
+        dict[str, int]
+        """
         return {s: sum(c.state == s for c in self.cells) for s in STATES}
 
     def indices(self, *states: str) -> list[int]:
+        """Indices of the cells in any of ``states``.
+
+        Parameters
+        ----------
+        *states : str
+
+        Returns
+        -------
+        list of int
+        """
         return [c.index for c in self.cells if c.state in states]
 
     def to_json(self) -> dict[str, Any]:
+        """What ``rvhpc status --json`` prints.
+
+        Returns
+        -------
+        dict
+        """
         return {
             "grid": self.grid,
             "source": self.source,
             "counts": self.counts(),
+            "eta_seconds": self.eta_seconds,
             "warnings": self.warnings,
             "cells": [asdict(c) for c in self.cells],
         }
 
 
-# -------------------------------------------------------------- parsers (tested on captured output)
-
-
-def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
-    """``squeue -h -r -o %i|%T|%r`` -> {"123_4": (state, reason)} (array tasks only)."""
-    out = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) >= 3 and _TASK.match(parts[0]):
-            out[parts[0]] = (parts[1], parts[2])
-    return out
-
-
-def parse_sacct(text: str) -> dict[str, tuple[str, str, str]]:
-    """``sacct -P -n -X --format=JobID,State,ExitCode,Elapsed`` ->
-    {"123_4": (state, exit, elapsed)}; pending ranges like ``123_[5-9%2]`` and job steps are
-    skipped."""
-    out = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) >= 4 and _TASK.match(parts[0]):
-            out[parts[0]] = (
-                parts[1].split()[0],
-                parts[2],
-                parts[3],
-            )  # "CANCELLED by 0" -> CANCELLED
-    return out
-
-
-def parse_jobcomp(text: str) -> dict[str, tuple[str, str, str]]:
-    """``sacct -c -P -n --format=JobID,State,ExitCode,Elapsed`` ->
-    {raw job id: (state, exit, elapsed)}; a requeued job appears once per run: the last line
-    wins."""
-    out = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) >= 4 and parts[0].isdigit():
-            out[parts[0]] = (parts[1].split()[0], parts[2], parts[3])
-    return out
-
-
-# -------------------------------------------------------------- queries
-
-
-def _squeue() -> dict[str, tuple[str, str]]:
-    return parse_squeue(
-        run_command(["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i|%T|%r"]).stdout
-    )
-
-
-def _sacct(job_ids: list[str]) -> dict[str, tuple[str, str, str]] | None:
-    """None when accounting is disabled; other failures raise."""
-    try:
-        out = run_command(
-            [
-                "sacct",
-                "-P",
-                "-n",
-                "-X",
-                "--format=JobID,State,ExitCode,Elapsed",
-                "-j",
-                ",".join(job_ids),
-            ]
-        ).stdout
-    except CommandError as exc:
-        if (
-            "accounting storage is disabled" in (exc.stderr + exc.stdout).lower()
-            or exc.code is None
-        ):
-            return None
-        raise
-    return parse_sacct(out)
-
-
-def _jobcomp() -> dict[str, tuple[str, str, str]]:
-    # sacct -c warns on stderr about fields it cannot parse (ArrayJobId): harmless
-    return parse_jobcomp(
-        run_command(["sacct", "-c", "-P", "-n", "--format=JobID,State,ExitCode,Elapsed"]).stdout
-    )
-
-
 def tail(path: Path, lines: int = 5) -> list[str]:
+    """The last ``lines`` lines of a log (of its last 8 KiB).
+
+    Parameters
+    ----------
+    path : Path
+    lines : int
+
+    Returns
+    -------
+    list of str
+        [] when the log cannot be read.
+    """
     try:
         with open(path, "rb") as handle:
             handle.seek(0, 2)
@@ -168,7 +127,16 @@ def tail(path: Path, lines: int = 5) -> list[str]:
 
 
 def latest_tasks(grid: Grid) -> dict[int, tuple[str, Path]]:
-    """Cell index -> ("<array job>_<task>", its log) of the latest submission that included it."""
+    """Cell index -> ("<array job>_<task>", its log) of the latest submission that included it.
+
+    Parameters
+    ----------
+    grid : Grid
+
+    Returns
+    -------
+    dict
+    """
     out = {}
     for entry in slurm.read_submissions(grid):
         packs = entry.get("packs", {})  # a packed task trains every member of its group
@@ -181,7 +149,22 @@ def latest_tasks(grid: Grid) -> dict[int, tuple[str, Path]]:
 
 
 def grid_status(grid: Grid) -> GridStatus:
-    """The state of every cell, and which sources were used."""
+    """The state of every cell, which sources were used, and an ETA.
+
+    Parameters
+    ----------
+    grid : Grid
+
+    Returns
+    -------
+    GridStatus
+
+    Raises
+    ------
+    CommandError
+        squeue or sacct failed (other than accounting being disabled).
+    """
+    runs = grid_states(grid)
     tasks = latest_tasks(grid)
     attempts = {c.index: read_attempts(attempts_file(grid.manifest_path(), c)) for c in grid.cells}
     queue: dict[str, tuple[str, str]] = {}
@@ -189,14 +172,14 @@ def grid_status(grid: Grid) -> GridStatus:
     warnings: list[str] = []
     source = "run directories (nothing submitted to Slurm)"
     if tasks:
-        queue = _squeue()
+        queue = squeue()
         job_ids = sorted({t.split("_")[0] for t, _ in tasks.values()})
-        acct = _sacct(job_ids)
+        acct = sacct(job_ids)
         if acct is not None:
             finished, source = acct, "sacct (Slurm accounting) + squeue + run directories"
         elif have("sacct"):
             try:
-                raw = _jobcomp()
+                raw = jobcomp()
                 source = "squeue + jobcomp log (sacct -c; no accounting) + run directories"
                 for index, (task, _) in tasks.items():
                     for a in attempts[index]:
@@ -212,15 +195,53 @@ def grid_status(grid: Grid) -> GridStatus:
         else:
             source = "squeue + run directories (no accounting)"
     cells = [
-        _cell_status(grid, c, tasks.get(c.index), queue, finished, attempts[c.index])
+        _cell_status(grid, c, runs[c.index], tasks.get(c.index), queue, finished, attempts[c.index])
         for c in grid.cells
     ]
-    return GridStatus(grid.name, source, cells, warnings)
+    st = GridStatus(grid.name, source, cells, warnings)
+    st.eta_seconds = eta(st, attempts)
+    return st
+
+
+def eta(st: GridStatus, attempts: dict[int, list[dict[str, Any]]]) -> float | None:
+    """Seconds until the running and pending cells are done, at the pace the grid has had so far:
+    the time from the first attempt's start to the last successful end, per successful end (so
+    however many run at once is in the pace). None when nothing is queued, or no attempt has
+    finished yet.
+
+    Parameters
+    ----------
+    st : GridStatus
+    attempts : dict
+        Cell index -> its attempt log's events.
+
+    Returns
+    -------
+    float or None
+    """
+    left = sum(c.state in ("running", "pending") for c in st.cells)
+    starts = [
+        a["time"] for events in attempts.values() for a in events if a.get("event") == "start"
+    ]
+    finished = [
+        a["time"]
+        for events in attempts.values()
+        for a in events
+        if a.get("event") == "end" and a.get("code") == 0
+    ]
+    if not left or not starts or not finished:
+        return None
+    try:
+        pace = (max(finished) - min(starts)) / len(finished)
+    except TypeError:  # a hand-edited log with a time that is not a number
+        return None
+    return max(0.0, pace * left)
 
 
 def _cell_status(
     grid: Grid,
     cell: Cell,
+    run: RunState,
     task: tuple[str, Path] | None,
     queue: dict,
     finished: dict,
@@ -229,13 +250,16 @@ def _cell_status(
     st = CellStatus(cell.index, cell.id, cell.experiment, cell.seed, "missing", str(cell.run_dir))
     job, log = task if task else (None, grid.log_dir / local_log_name(grid.name, cell.index))
     st.job = job
-    if cell.is_done():
+    if run.state == "done":
         st.state = "done"
         return st
     if job is not None and job in queue:
         st.slurm_state, why = queue[job]
         st.state = _LIVE.get(st.slurm_state, "running")
         st.reason = "" if why in ("None", "") else why
+        return st
+    if run.state in ("stale", "diverged"):  # what the folder holds, whatever Slurm said
+        st.state, st.reason = run.state, str(run)
         return st
     ends = [a for a in attempts if a.get("event") == "end"]
     last_end = ends[-1] if ends else None

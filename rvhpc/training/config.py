@@ -39,6 +39,18 @@ SCENARIO_FIELDS = ("basins", "eval_basins", "train_period")
 #: what they were before the fields existed
 OPTIONAL_FIELDS = (*SCENARIO_FIELDS, "samples_per_epoch", "val_period", "early_stopping")
 
+#: identity fields left out of :meth:`TrainConfig.identity` while they hold these values, so the
+#: ids and run directories of runs made before the field existed stay valid; a recorded config
+#: that lacks one of them had this value
+IDENTITY_DEFAULTS: dict[str, Any] = {
+    "precision": "fp32",
+    "output_stats": "observed",
+    **{key: None for key in OPTIONAL_FIELDS},
+}
+#: labels that name or group a run but do not change what it computes (never in the identity;
+#: a sweep point's or trial's values are, as train settings)
+LABEL_FIELDS = ("scenario", "paired_draw", "name", "point")
+
 #: bounds of the numeric settings (docs/limits.md); the paper's values are 20, 256, 256 and 270
 MAX_EPOCHS = 10_000
 MAX_HIDDEN = 4_096
@@ -186,6 +198,9 @@ class TrainConfig(Strict):
     #: a sweep point or search trial: {"name": "hidden=64", "values": {...}}; a label for collect
     #: and the run folder, not part of the identity (the swept values are)
     point: dict[str, Any] | None = None
+    #: the experiment's name (a grid's ``name:``); None: the paper's name (EP, EG-64, ...). A
+    #: label like ``scenario``: left out of the identity, so naming an experiment keeps its cells
+    name: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[^@\x00-\x1f\x7f]+$")
 
     @model_validator(mode="after")
     def _check_cell(self) -> TrainConfig:
@@ -213,7 +228,22 @@ class TrainConfig(Strict):
 
     @classmethod
     def create(cls, **values: Any) -> TrainConfig:
-        """Build and validate a config; any problem becomes one ConfigError line."""
+        """Build and validate a config; any problem becomes one ConfigError line.
+
+        Parameters
+        ----------
+        **values
+            TrainConfig fields.
+
+        Returns
+        -------
+        TrainConfig
+
+        Raises
+        ------
+        ConfigError
+            Naming the first field that is wrong (and how many more are).
+        """
         try:
             return cls(**values)
         except (
@@ -244,52 +274,169 @@ class TrainConfig(Strict):
 
     @property
     def experiment(self) -> str:
-        """The paper's name of this cell's experiment (EP, EG-64, ...)."""
-        return experiment_name(self.arch, self.static, self.dim)
+        """This cell's experiment: its ``name``, else the paper's name (EP, EG-64, ...)."""
+        return self.name or experiment_name(self.arch, self.static, self.dim)
 
     def lr_for_epoch(self, epoch: int) -> float:
-        """Learning rate of a 1-based epoch."""
+        """Learning rate of a 1-based epoch.
+
+        Parameters
+        ----------
+        epoch : int
+
+        Returns
+        -------
+        float
+            ``lr`` before ``lr_late_epoch``, ``lr_late`` from it on.
+        """
         return self.lr_late if epoch >= self.lr_late_epoch else self.lr
 
-    def identity(self, unset: bool = False) -> dict[str, Any]:
+    def identity(self) -> dict[str, Any]:
         """The fields that define the result (the cell id's input; a run dir holding another
         config is refused).
 
         The store's path is left out: its contents are compared by fingerprint instead, so a run
-        resumes after the store moved (another mount point inside a container, say). So is
-        ``paired_draw``, a grouping label: (attr_seed k, seed k) is one run however it is labelled.
-
-        Parameters
-        ----------
-        unset : bool
-            Also list the OPTIONAL_FIELDS that are unset, as None. A run directory is compared
-            with this (a config.json without the key reads as None), so a run trained with
-            ``samples_per_epoch`` or a scenario's basins is never resumed or skipped without
-            them; cell ids use the default, which leaves them out.
+        resumes after the store moved (another mount point inside a container, say). So are the
+        labels (LABEL_FIELDS): ``paired_draw`` ((attr_seed k, seed k) is one run however it is
+        labelled), ``scenario``, a sweep point's ``point`` and the experiment's ``name``, which is
+        why naming an experiment (or renaming it) keeps its cell ids and run directories.
 
         Returns
         -------
         dict
-            Field name to JSON value.
+            JSON values; :func:`rvhpc.grid.cells.cell_id` hashes them.
         """
         data = self.model_dump(mode="json")
-        for key in (*RUNTIME_FIELDS, "store", "scenario", "paired_draw", "point"):
+        for key in (*RUNTIME_FIELDS, "store", *LABEL_FIELDS):
             data.pop(key)
-        if data["precision"] == "fp32":  # the default: ids and run dirs of earlier runs stay valid
-            data.pop("precision")
-        for key in OPTIONAL_FIELDS:  # absent when unset: the ids of plain cells do not change
-            if data[key] is None and not unset:
+        # absent at their defaults: the ids and run dirs of earlier (and plain) cells stay valid
+        for key, default in IDENTITY_DEFAULTS.items():
+            if data[key] == default:
                 data.pop(key)
-        if data["output_stats"] == "observed":  # the default before the option existed:
-            data.pop("output_stats")  # earlier runs and cell ids stay valid
         return data
+
+    def differences(self, recorded: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+        """(field, recorded value, this config's value) of every identity field that differs.
+
+        THE comparison of "does this run directory hold this run": ``rvhpc train`` refuses a run
+        dir on it (:meth:`rvhpc.training.rundir.RunDir.check_same`), and the grid commands call a
+        cell *stale* on it. Fields left out of the identity at their defaults are compared at
+        those defaults, so a run recorded with ``output_stats: original`` differs from one that
+        asks for the default.
+
+        Parameters
+        ----------
+        recorded : dict
+            A run's ``config.json``.
+
+        Returns
+        -------
+        list of (str, Any, Any)
+            Sorted by field name; empty when the run is this config's.
+        """
+        identity = self.identity()
+        keys = sorted(set(identity) | set(IDENTITY_DEFAULTS))
+        out = []
+        for key in keys:
+            new = identity.get(key, IDENTITY_DEFAULTS.get(key))
+            old = recorded.get(key, IDENTITY_DEFAULTS.get(key))
+            if old != new:
+                out.append((key, old, new))
+        return out
+
+
+def describe_differences(diffs: list[tuple[str, Any, Any]], limit: int = 3) -> str:
+    """``hidden 4 -> 8, basins 9 -> 7 basins``: differences of :meth:`TrainConfig.differences` in
+    a short line (basin lists by their size and what changed, never the ids in full).
+
+    Parameters
+    ----------
+    diffs : list of (field, old, new)
+    limit : int
+        Fields shown; more are counted (``(+2 more)``).
+
+    Returns
+    -------
+    str
+    """
+    shown = [f"{key} {_value_change(key, old, new)}" for key, old, new in diffs[:limit]]
+    more = f" (+{len(diffs) - limit} more)" if len(diffs) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _value_change(key: str, old: Any, new: Any) -> str:
+    if key == "train_period":
+        return f"{_period(old)} -> {_period(new)}"
+    if key not in ("basins", "eval_basins") or not (isinstance(old, list) or isinstance(new, list)):
+        return f"{_short(old)} -> {_short(new)}"
+    olds, news = set(old or ()), set(new or ())
+    detail = [f"+{len(news - olds)}"] if news - olds else []
+    detail += [f"-{len(olds - news)}"] if olds - news else []
+    extra = f" ({' '.join(detail)})" if old is not None and new is not None and detail else ""
+    return f"{_count(old)} -> {_count(new)} basins{extra}"
+
+
+def _period(value: Any) -> str:
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return f"{value[0]}..{value[1]}"
+    return "(the store's)" if value is None else _short(value)
+
+
+def _count(ids: list | None) -> str:
+    return "all" if ids is None else str(len(ids))
+
+
+def _short(value: Any) -> str:
+    text = "(unset)" if value is None else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_pack(configs: list[TrainConfig], run_dirs: list[Path]) -> None:
+    """Members share everything but seed and attr_seed, and write to distinct folders.
+
+    Parameters
+    ----------
+    configs : list[TrainConfig]
+    run_dirs : list[Path]
+
+    Raises
+    ------
+    ConfigError
+        Members that differ in more, share a folder, or repeat a (seed, attr_seed) pair.
+    """
+    if not configs or len(configs) != len(run_dirs):
+        raise ConfigError("a pack needs one run directory per member")
+    shared = [
+        {k: v for k, v in c.model_dump(mode="json").items() if k not in ("seed", "attr_seed")}
+        for c in configs
+    ]
+    if any(s != shared[0] for s in shared):
+        raise ConfigError("the members of a pack may differ only in seed and attr_seed")
+    resolved = [Path(d).resolve() for d in run_dirs]
+    if len(set(resolved)) != len(resolved):
+        raise ConfigError("the members of a pack need distinct run directories")
+    pairs = [(c.seed, c.attr_seed) for c in configs]
+    if len(set(pairs)) != len(pairs):
+        raise ConfigError("the members of a pack must differ in seed or attr_seed")
 
 
 def check_scenario(
     basins: list[str] | None, eval_basins: list[str] | None, period: tuple[str, str] | None
 ) -> None:
     """ConfigError for an empty or repeating basin list, held-out basins that are also trained
-    on, or a training period that is not two ordered dates."""
+    on, or a training period that is not two ordered dates.
+
+    Parameters
+    ----------
+    basins, eval_basins : list of str, optional
+        Training and held-out basins.
+    period : (str, str), optional
+        The training period.
+
+    Raises
+    ------
+    ConfigError
+    """
     import pandas as pd
 
     for name, ids in (("basins", basins), ("eval_basins", eval_basins)):

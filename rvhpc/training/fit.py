@@ -1,15 +1,26 @@
 """The epoch driver: a group of members trained in lockstep as one batched model, epoch by
-epoch, with a checkpoint after each epoch (and mid-epoch when a signal arrives)."""
+epoch, with a checkpoint after each epoch (and mid-epoch when a signal arrives).
+
+Divergence: after each epoch every member's mean training loss is checked on every rank (a NaN on
+one rank reaches the others' weights only through the next all-reduce, so the ranks vote). A
+member whose loss is not finite has *diverged*: it writes ``DIVERGED`` (the epoch, the loss) and
+its loss row, and is neither checkpointed again nor evaluated; the other members of its pack train
+on, and the group stops early once every member diverged. Its checkpoints of the epochs before are
+kept (they show where it stood before the blow-up) but never resumed from: the same seeds would
+diverge again, so a rerun reports the earlier divergence at once, and only other settings (a
+stale cell, ``--rerun-stale``) or ``--force`` train it again.
+"""
 
 from __future__ import annotations
 
+import math
 import signal
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from rvhpc import progress
-from rvhpc.runfiles import EXIT_REQUEUE
+from rvhpc.runfiles import EXIT_REQUEUE, diverged_text
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.distributed import all_gather_objects, barrier
 from rvhpc.training.finish import TrainOutcome, evaluate_members
@@ -21,8 +32,31 @@ from rvhpc.training.validation import Validator, score_epoch, stopping_states
 def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, stop, env, device):
     """Train one group of members in lockstep, then evaluate each; their TrainOutcomes.
 
-    ``trained`` is (training view of the store without its series, the members' static vectors):
-    a scenario cell predicts its own basins (or its held-out basins) with the training scalers."""
+    Parameters
+    ----------
+    configs : list[TrainConfig]
+    rds : list[RunDir]
+    models : list[nn.Module]
+        One model per member, built with its seed.
+    x_s : list[torch.Tensor or None]
+        The members' static vectors on the device.
+    resumes : list[Checkpoint or None]
+        Where each member resumes (all at one position).
+    trained : (BasinStore, list)
+        The training view of the store without its series, and the members' static vectors: a
+        scenario cell predicts its own basins (or its held-out basins) with the training scalers.
+    sampler : WindowSampler
+    samples : np.ndarray
+        The training samples.
+    stop : StopFlag
+    env : JobEnv
+    device : torch.device
+
+    Returns
+    -------
+    list[TrainOutcome]
+        One per member: ``done``, ``diverged`` (non-finite loss or predictions) or ``preempted``.
+    """
     from rvhpc.models.packed import PackedModel, stack_optimizer_states
 
     config = configs[0]
@@ -60,22 +94,29 @@ def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, s
     if config.val_period is not None:  # scored after every epoch (early stopping), and at the end
         validator = Validator(configs, trained, x_s, env, device)
     validation = (validator, stopping)
-    stopped = _train_epochs(configs, rds, runner, pack, optimizer, resumes, stop, env, validation)
+    diverged: dict[int, TrainOutcome] = {}
+    stopped = _train_epochs(
+        configs, rds, runner, pack, optimizer, resumes, stop, env, validation, diverged
+    )
     if stopped is not None:
         return [
-            TrainOutcome(
+            diverged.get(k)
+            or TrainOutcome(
                 "preempted", rd.path, epochs_done=stopped, signal=stop.signum, rank=env.rank
             )
-            for rd in rds
+            for k, rd in enumerate(rds)
         ]
-    return evaluate_members(configs, rds, pack, x_s, env, device, stop, trained, validation)
+    return evaluate_members(
+        configs, rds, pack, x_s, env, device, stop, trained, validation, diverged
+    )
 
 
 def _train_epochs(
-    configs, rds, runner, pack, optimizer, resumes, stop, env, validation
+    configs, rds, runner, pack, optimizer, resumes, stop, env, validation, diverged
 ) -> int | None:
     """Run the remaining epochs (until every member stopped early, with early stopping); the
-    epochs done when stopped by a signal, None when all are."""
+    epochs done when stopped by a signal, None when all are (or every member diverged). Members
+    that diverge are added to ``diverged`` (index -> outcome)."""
     from rvhpc.models.packed import member_optimizer_state
 
     validator, stopping = validation
@@ -123,6 +164,8 @@ def _train_epochs(
             seconds=seconds,
         )
         start_batch, seconds, loss_sums = 0, 0.0, [0.0] * len(configs)
+        if result.completed:
+            _check_finite(result, epoch, lr, rds, env, diverged)
         # early stopping scores the epoch before its checkpoint, which then holds the new count
         scored = not (early and result.completed) or score_epoch(
             validator, pack, stopping, epoch, rds, env, stop
@@ -130,6 +173,8 @@ def _train_epochs(
         gen_states = all_gather_objects([g.get_state().cpu() for g in runner.generators])
         numpy_rng, python_rng = ckpt_io.capture_host_rng()
         for k, rd in enumerate(rds):
+            if k in diverged:  # NaN weights: nothing to resume from
+                continue
             state = ckpt_io.Checkpoint(
                 epoch=epoch,
                 batches_done=-1 if result.completed else result.batches_done,
@@ -169,4 +214,30 @@ def _train_epochs(
                     f"{result.batches_done}; {then}"
                 )
             return epoch - 1
+        if len(diverged) == len(rds):
+            break
     return None
+
+
+def _check_finite(result, epoch: int, lr: float, rds, env, diverged: dict) -> None:
+    """Mark the members whose mean loss of ``epoch`` is not finite on any rank as diverged
+    (DIVERGED and the loss row written by rank 0)."""
+    bad = [not math.isfinite(result.mean_loss(k)) for k in range(len(rds))]
+    votes = all_gather_objects(bad)  # every rank decides alike
+    for k, rd in enumerate(rds):
+        if k in diverged or not any(v[k] for v in votes):
+            continue
+        loss = result.mean_loss(k)
+        reason = (
+            f"training loss {loss:g}"
+            if not math.isfinite(loss)
+            else "training loss not finite on another rank"
+        )
+        diverged[k] = TrainOutcome(
+            "diverged", rd.path, epochs_done=epoch - 1, rank=env.rank,
+            detail=diverged_text({"epoch": epoch, "reason": reason}),
+        )  # fmt: skip
+        if env.is_main:
+            rd.append_loss(epoch, loss, lr, result.seconds)
+            rd.write_diverged(epoch, reason)
+            progress.log(f"{rd.path}: {diverged[k].detail}; no DONE, no more checkpoints")

@@ -13,7 +13,7 @@ from rvhpc.atomic import write_json
 from rvhpc.errors import RunDirError
 from rvhpc.evaluation.predict import score_model
 from rvhpc.jobenv import JobEnv, resolve_device
-from rvhpc.runfiles import CONFIG_JSON, STATICS_NPZ
+from rvhpc.runfiles import CONFIG_JSON, EVALUATION_JSON, STATICS_NPZ
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.rundir import RunDir
@@ -84,7 +84,7 @@ def evaluate_run(
     target = Path(out) if out is not None else rd.path / "evaluation" / f"epoch_{ckpt.epoch:03d}"
     score_model(model, store, config.seq_length, statics, resolve_device(device, JobEnv()), target)
     write_json(
-        target / "evaluation.json",
+        target / EVALUATION_JSON,
         {
             "run_dir": str(rd.path),
             "epoch": ckpt.epoch,

@@ -9,7 +9,7 @@ checkpoint after each); evaluate; write ``DONE`` last. Only rank 0 writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -21,9 +21,10 @@ from rvhpc.atomic import write_json
 from rvhpc.data.footprint import check_memory
 from rvhpc.errors import ConfigError, DataError, RunDirError
 from rvhpc.jobenv import JobEnv, resolve_device, thread_count
+from rvhpc.runfiles import diverged_text
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training import validation
-from rvhpc.training.config import TrainConfig
+from rvhpc.training.config import TrainConfig, check_pack
 from rvhpc.training.distributed import (
     ProcessGroup,
     all_gather_objects,
@@ -42,6 +43,19 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
     """Train one cell into ``run_dir`` (resuming when it holds checkpoints), then evaluate it: a
     pack of one member (:func:`train_pack`).
 
+    Parameters
+    ----------
+    config : TrainConfig
+    run_dir : Path
+        The output folder.
+    force : bool
+        Delete the run's earlier files and start over.
+
+    Returns
+    -------
+    TrainOutcome
+        ``done``, ``skipped`` (DONE already), ``diverged`` or ``preempted``.
+
     Raises
     ------
     RvhpcError
@@ -52,10 +66,15 @@ def train_cell(config: TrainConfig, run_dir: Path, force: bool = False) -> Train
 
 
 def train_pack(
-    configs: list[TrainConfig], run_dirs: list[Path], force: bool = False
+    configs: list[TrainConfig], run_dirs: list[Path], force: bool | Sequence[bool] = False
 ) -> list[TrainOutcome]:
     """Train K members together (one batched model), each into its own run directory, exactly as
-    :func:`train_cell` would train each alone; members already DONE are skipped.
+    :func:`train_cell` would train each alone; members already DONE are skipped, and so are
+    members that diverged before with this config (the same seeds diverge again: a ``diverged``
+    outcome at once, naming the earlier epoch).
+
+    A member whose loss becomes non-finite stops being checkpointed and writes ``DIVERGED``
+    instead of predictions and ``DONE`` (:mod:`rvhpc.training.fit`); the others train on.
 
     Parameters
     ----------
@@ -63,13 +82,14 @@ def train_pack(
         One config per member; they may differ only in ``seed`` and ``attr_seed``.
     run_dirs : list[Path]
         One output folder per member (distinct).
-    force : bool
-        Delete the members' earlier files and start over.
+    force : bool or list of bool
+        Delete the members' earlier files and start over (one flag for all, or one per member:
+        the grid's ``--rerun-stale`` forces only its stale members).
 
     Returns
     -------
     list[TrainOutcome]
-        One per member, in order.
+        One per member, in order: ``done``, ``skipped``, ``diverged`` or ``preempted``.
 
     Raises
     ------
@@ -79,39 +99,38 @@ def train_pack(
     """
     from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.scalers import output_stats, use_output_stats
-    from rvhpc.data.select import training_view, without_series
+    from rvhpc.data.select import select_basins, training_view, without_series
     from rvhpc.data.statics import build_statics
     from rvhpc.data.store import open_store
 
     check_pack(configs, run_dirs)
     config = configs[0]
     rds = [RunDir(d) for d in run_dirs]
+    forced = [force] * len(configs) if isinstance(force, bool) else [bool(f) for f in force]
+    if len(forced) != len(configs):
+        raise ConfigError("a pack needs one force flag per member")
     env = JobEnv.from_environ()
     check_batch_size(config.batch_size, env)
     device = resolve_device(config.device, env)
-    outcomes: list[TrainOutcome | None] = [None] * len(configs)
-    for k, (cfg, rd) in enumerate(zip(configs, rds, strict=True)):
-        old = None if force else rd.read_config()
-        identity = cfg.identity(unset=True)
-        if (
-            old is not None
-            and all(old.get(a) == v for a, v in identity.items())
-            and rd.is_done(verify=True)
-        ):
-            outcomes[k] = TrainOutcome("skipped", rd.path, epochs_done=cfg.epochs, rank=env.rank)
+    outcomes: list[TrainOutcome | None] = [
+        None if f else _finished(cfg, rd, env.rank)
+        for cfg, rd, f in zip(configs, rds, forced, strict=True)
+    ]
     todo = [k for k, o in enumerate(outcomes) if o is None]
     if not todo:
         return outcomes  # type: ignore[return-value]
     for k in todo:
         RunLock(rds[k].path).check_free()  # another trainer in this folder: say who, first
-        if not force:
+        if not forced[k]:
             rds[k].check_own()
     store = open_store(config.store, period="train", warmup=config.seq_length - 1)
     check_memory(config.static, config.dim, len(store.basins), config.hidden)  # before allocating
     fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
-    if not force:
-        for k in todo:
-            rds[k].check_same(configs[k].identity(unset=True), fingerprint)
+    for k in todo:
+        if not forced[k]:
+            rds[k].check_same(configs[k], fingerprint)
+    if config.eval_basins is not None:  # held-out basins: found missing now, not after training
+        select_basins(store, list(config.eval_basins), "held-out (eval_basins)")
     validation.check_period(config, store)  # outside the store's training and eval periods
     store = training_view(store, config)  # a scenario's basins and period, with their scalers
     use_output_stats(store, output_stats(store, config.output_stats))
@@ -171,7 +190,7 @@ def train_pack(
                     f"{config.batch_size // env.world} samples per rank and step"
                 )
             for k in todo:
-                _prepare_dir(configs[k], rds[k], statics[k], fingerprint, force)
+                _prepare_dir(configs[k], rds[k], statics[k], fingerprint, forced[k])
         barrier()
         resumes = {k: ckpt_io.latest(rds[k].checkpoints) for k in todo}
         bare = without_series(store)  # what the evaluation needs of the training view
@@ -202,22 +221,22 @@ def train_pack(
     return outcomes  # type: ignore[return-value]
 
 
-def check_pack(configs: list[TrainConfig], run_dirs: list[Path]) -> None:
-    """Members share everything but seed and attr_seed, and write to distinct folders."""
-    if not configs or len(configs) != len(run_dirs):
-        raise ConfigError("a pack needs one run directory per member")
-    shared = [
-        {k: v for k, v in c.model_dump(mode="json").items() if k not in ("seed", "attr_seed")}
-        for c in configs
-    ]
-    if any(s != shared[0] for s in shared):
-        raise ConfigError("the members of a pack may differ only in seed and attr_seed")
-    resolved = [Path(d).resolve() for d in run_dirs]
-    if len(set(resolved)) != len(resolved):
-        raise ConfigError("the members of a pack need distinct run directories")
-    pairs = [(c.seed, c.attr_seed) for c in configs]
-    if len(set(pairs)) != len(pairs):
-        raise ConfigError("the members of a pack must differ in seed or attr_seed")
+def _finished(config: TrainConfig, rd: RunDir, rank: int) -> TrainOutcome | None:
+    """``skipped`` for a member whose folder holds this run's DONE, ``diverged`` for one that
+    diverged with this config before; None when it has work to do (or holds another run, which
+    :meth:`RunDir.check_same` refuses)."""
+    old = rd.read_config()
+    if old is None or config.differences(old):
+        return None
+    record = rd.diverged()
+    if record is not None:
+        return TrainOutcome(
+            "diverged", rd.path, epochs_done=int(record.get("epoch") or 0), rank=rank,
+            detail=diverged_text(record),
+        )  # fmt: skip
+    if rd.is_done(verify=True):
+        return TrainOutcome("skipped", rd.path, epochs_done=config.epochs, rank=rank)
+    return None
 
 
 def _prepare_dir(config, rd: RunDir, statics, fingerprint: str, force: bool) -> None:

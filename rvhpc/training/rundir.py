@@ -14,21 +14,24 @@ from typing import Any
 import numpy as np
 
 from rvhpc import __version__
-from rvhpc.atomic import atomic_path, write_text
+from rvhpc.atomic import atomic_path, write_json, write_text
 from rvhpc.errors import RunDirError
 from rvhpc.runfiles import (
     CHECKPOINT_DIR,
     CONFIG_JSON,
+    DIVERGED,
     DONE,
     LOSSES_CSV,
     METRICS_CSV,
     PREDICTIONS,
     RUN_FILES,
     STATICS_NPZ,
+    diverged_record,
     git_commit,
     own_checkpoint,
     run_is_done,
 )
+from rvhpc.training.config import describe_differences
 
 
 class RunDir:
@@ -46,9 +49,31 @@ class RunDir:
     checkpoints = property(lambda self: self.path / CHECKPOINT_DIR)
 
     def is_done(self, verify: bool = False) -> bool:
+        """:func:`rvhpc.runfiles.run_is_done` of this folder.
+
+        Parameters
+        ----------
+        verify : bool
+            Also compare the predictions' sha256.
+
+        Returns
+        -------
+        bool
+        """
         return run_is_done(self.path, verify=verify)
 
     def read_config(self) -> dict[str, Any] | None:
+        """The recorded config.json, or None when there is none.
+
+        Returns
+        -------
+        dict or None
+
+        Raises
+        ------
+        RunDirError
+            config.json is not readable JSON.
+        """
         if not self.config_json.exists():
             return None
         try:
@@ -58,22 +83,57 @@ class RunDir:
                 f"{self.config_json}: unreadable ({exc}); start over with --force"
             ) from None
 
-    def check_same(self, identity: dict[str, Any], fingerprint: str) -> None:
-        """Refuse a run dir whose config.json describes another run."""
+    def check_same(self, config: Any, fingerprint: str) -> None:
+        """Refuse a run dir whose config.json describes another run.
+
+        Parameters
+        ----------
+        config : TrainConfig
+            The run asked for; compared by :meth:`TrainConfig.differences` (the one comparison,
+            also behind the grid's *stale* cells).
+        fingerprint : str
+            The store's; a run trained on another store's contents is another run.
+
+        Raises
+        ------
+        RunDirError
+            Naming up to three fields that differ, old -> new.
+        """
         old = self.read_config()
         if old is None:
             return
-        diffs = [k for k in sorted(identity) if old.get(k) != identity[k]]
+        shown = describe_differences(config.differences(old))
         if old.get("store_fingerprint") != fingerprint:
-            diffs.append("store_fingerprint (the store's contents changed)")
-        if diffs:
             shown = ", ".join(
-                f"{k}: {old.get(k)!r} -> {identity[k]!r}" if k in identity else k for k in diffs[:3]
+                filter(None, [shown, "store_fingerprint (the store's contents changed)"])
             )
+        if shown:
             raise RunDirError(
                 f"{self.path} holds a different run ({shown}): pass another --out, "
                 "or --force to delete its results and start over"
             )
+
+    def diverged(self) -> dict[str, Any] | None:
+        """The DIVERGED record (epoch, reason) when this run diverged, else None.
+
+        Returns
+        -------
+        dict or None
+        """
+        return diverged_record(self.path)
+
+    def write_diverged(self, epoch: int, reason: str) -> None:
+        """Mark the run diverged: DIVERGED (JSON) in place of DONE, and any DONE removed.
+
+        Parameters
+        ----------
+        epoch : int
+            The 1-based epoch whose loss was non-finite (the last epoch for predictions).
+        reason : str
+            What was non-finite, e.g. ``training loss nan``.
+        """
+        write_json(self.path / DIVERGED, {"epoch": epoch, "reason": reason})
+        self.done.unlink(missing_ok=True)
 
     def clear(self) -> None:
         """Remove this run's own files (``--force``): RUN_FILES and checkpoint files by name.
@@ -111,6 +171,13 @@ class RunDir:
             )
 
     def write_statics(self, statics: Any) -> None:
+        """Write statics.npz: the basins, the static vectors (an empty [n, 0] array for none), their
+        column names and kind (atomic).
+
+        Parameters
+        ----------
+        statics : rvhpc.data.statics.Statics
+        """
         values = (
             statics.values
             if statics.values is not None
@@ -127,6 +194,17 @@ class RunDir:
                 )
 
     def read_statics(self) -> tuple[list[str], np.ndarray]:
+        """The basins and vectors of statics.npz.
+
+        Returns
+        -------
+        (list of str, np.ndarray)
+
+        Raises
+        ------
+        RunDirError
+            Missing or unreadable.
+        """
         if not self.statics_npz.exists():
             raise RunDirError(
                 f"{self.statics_npz} is missing: this is not a (complete) rvhpc run directory"
@@ -141,7 +219,17 @@ class RunDir:
             ) from None
 
     def check_statics(self, statics: Any) -> None:
-        """Refuse a statics.npz that is unreadable or holds other vectors than this run's."""
+        """Refuse a statics.npz that is unreadable or holds other vectors than this run's.
+
+        Parameters
+        ----------
+        statics : rvhpc.data.statics.Statics
+            The vectors this run's config gives.
+
+        Raises
+        ------
+        RunDirError
+        """
         basins, values = self.read_statics()
         expected = (
             statics.values
@@ -155,7 +243,19 @@ class RunDir:
             )
 
     def append_loss(self, epoch: int, train_loss: float, lr: float, seconds: float) -> None:
-        """Rewrite losses.csv with the rows of earlier epochs plus this one (atomic)."""
+        """Rewrite losses.csv with the rows of earlier epochs plus this one (atomic).
+
+        Parameters
+        ----------
+        epoch : int
+        train_loss, lr, seconds : float
+            The epoch's mean loss (NaN for a diverged epoch), learning rate and duration.
+
+        Raises
+        ------
+        RunDirError
+            losses.csv is garbled.
+        """
         rows = []
         if self.losses_csv.exists():
             try:
@@ -176,7 +276,21 @@ class RunDir:
 def config_record(
     identity_and_runtime: dict[str, Any], fingerprint: str, experiment: str
 ) -> dict[str, Any]:
-    """What config.json holds: the resolved config plus provenance."""
+    """What config.json holds: the resolved config plus provenance.
+
+    Parameters
+    ----------
+    identity_and_runtime : dict
+        ``TrainConfig.model_dump(mode="json")``.
+    fingerprint : str
+        The store's.
+    experiment : str
+        The experiment's name (the grid's ``name:``, else the paper's).
+
+    Returns
+    -------
+    dict
+    """
     return {
         **identity_and_runtime,
         "rvhpc_version": __version__,

@@ -31,6 +31,7 @@ def test_collect_a_grid_file(tmp_path, client):
             DATES,
             qobs,
             noisy(qobs, c.seed),
+            config=c.config,  # what training records: the cell's config
         )
     rep = collect(grid_file, tmp_path / "res", client)
     assert rep.cells == 2 and rep.unfinished == ["store/ea/num_of_sf/8/0/seed0"]

@@ -72,6 +72,7 @@ def test_grid_source_pairs_from_the_grid(tmp_path, client):
             DATES,
             qobs,
             noisy(qobs, c.seed),
+            config={k: v for k, v in c.config.items() if k != "paired_draw"},
         )
     rep = collect(grid_file, tmp_path / "res", client)
     assert rep.cells == 2

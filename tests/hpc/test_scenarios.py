@@ -228,3 +228,55 @@ def test_pub_predicts_every_basin_once_by_a_model_that_never_saw_it(
             assert pred["qsim"].notna().all()
             predicted += basins
         assert sorted(predicted) == sorted(ids)  # every basin exactly once
+
+
+def _store_grid(folder: Path, store: Path, lists: dict[str, list[str]], evaluation=None) -> Path:
+    """A grid over an existing store (it prepares nothing) with named basin lists."""
+    spec = {
+        "name": "over",
+        "data": {"store": str(store), "basins": _lists(folder / "lists", lists)},
+        "runs_dir": "runs",
+        "train": TRAIN,
+        "experiments": [
+            {"arch": "ea", "static": "physics", "basin_lists": [name], "evaluation": evaluation}
+            for name in lists
+        ],
+    }
+    path = folder / "over.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def test_basin_missing_from_the_store_is_refused_before_training(
+    tiny_camels, tiny_store, tmp_path: Path
+) -> None:
+    """Issue 19, item 4: a held-out basin the store lacks is found by grid show and run at once,
+    not after a fold trained (grid over an existing store, and over synthetic data)."""
+    ids = list(tiny_camels.basins)
+    kfold = {"scheme": "kfold", "folds": 2, "seed": 0}
+    path = _store_grid(tmp_path, tiny_store, {"odd": [*ids[:3], "09999999"]}, kfold)
+    for command in (["grid", "show"], ["run"]):
+        proc = rvhpc(*command, path)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.strip().count("\n") == 0, proc.stderr
+        assert "basin list 'odd' names 1 basin(s) that are not in the store" in proc.stderr
+        assert "09999999" in proc.stderr
+    assert not (tmp_path / "runs" / "odd").exists()  # nothing trained, no run folder
+    # synthetic data: checked against the ids the synthetic tree will hold
+    synth = _grid(tmp_path / "s", [{"arch": "ea", "static": "physics"}], {"x": ["01013500"]})
+    proc = rvhpc("grid", "show", synth)
+    assert proc.returncode == 2 and "not in the 9 synthetic basins" in proc.stderr, proc.stderr
+
+
+def test_train_refuses_held_out_basins_missing_from_the_store_up_front(
+    tiny_camels, tiny_store, tmp_path: Path
+) -> None:
+    from rvhpc.errors import DataError
+    from rvhpc.training.config import TrainConfig
+    from rvhpc.training.run import train_cell
+
+    ids = list(tiny_camels.basins)
+    config = TrainConfig(store=tiny_store, basins=ids[:3], eval_basins=["09999999"], **TRAIN)
+    with pytest.raises(DataError, match="held-out .eval_basins. basin.s. are not in the store"):
+        train_cell(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -9,7 +9,8 @@ from rvhpc.grid.cells import load_grid
 from rvhpc.grid.manifest import write_manifest
 from rvhpc.hpc import slurm
 from rvhpc.hpc.array_task import append_attempt, attempts_file
-from rvhpc.hpc.status import grid_status, parse_jobcomp, parse_sacct, parse_squeue
+from rvhpc.hpc.queue import parse_jobcomp, parse_sacct, parse_squeue
+from rvhpc.hpc.status import grid_status
 from tests.hpc._gridtools import rvhpc, write_grid
 from tests.support.fake_runs import mark_done
 

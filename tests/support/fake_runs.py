@@ -61,9 +61,11 @@ def write_cell(
     qsim: np.ndarray,
     done: bool = True,
     metrics: bool = True,
+    config: dict | None = None,
 ) -> Path:
     """Write one run directory (``qobs``/``qsim`` are [n_basins, n_days]); DONE last, when
-    ``done``."""
+    ``done``. ``config``: the full training config to record (a grid cell's ``config``, as
+    training writes it), else a minimal one."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     config = {
@@ -75,6 +77,7 @@ def write_cell(
         "experiment": experiment_name(arch, static, dim),
         "epochs": 20,
         "hidden": 256,
+        **(config or {}),
     }
     write_text(run_dir / CONFIG_JSON, json.dumps(config, indent=2, sort_keys=True) + "\n")
     n_basins, n_days = qobs.shape

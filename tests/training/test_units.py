@@ -156,8 +156,11 @@ def test_samples_per_epoch_is_split_across_ranks():
 def test_samples_per_epoch_identity_and_line(tmp_path):
     default = TrainConfig.create(store=tmp_path / "s.h5")
     assert "samples_per_epoch" not in default.identity()  # cell ids of earlier grids stay
-    assert default.identity(unset=True)["samples_per_epoch"] is None  # run dirs are compared
     drawn = TrainConfig.create(store=tmp_path / "s.h5", samples_per_epoch=500)
+    # a run dir recorded without the key was trained on every window: another run than a draw
+    recorded = {k: v for k, v in default.identity().items()}
+    assert drawn.differences(recorded) == [("samples_per_epoch", None, 500)]
+    assert default.differences(recorded) == []
     assert drawn.identity()["samples_per_epoch"] == 500
     with pytest.raises(ConfigError, match="samples_per_epoch"):
         TrainConfig.create(store=tmp_path / "s.h5", samples_per_epoch=0)

@@ -35,6 +35,7 @@ from rvhpc.data.synth import attrs as synth_attrs
 from rvhpc.data.synth.hydrology import bucket, gaps, parameters
 from rvhpc.data.synth.weather import weather as make_weather
 from rvhpc.errors import DataError
+from rvhpc.runfiles import BASIN_LIST
 
 FORCING_COLUMNS = (
     "dayl(s)",
@@ -80,7 +81,7 @@ def _write_streamflow(
     path.write_text(rows, encoding="utf-8")
 
 
-BASIN_FILE = "basin_list.txt"
+BASIN_FILE = BASIN_LIST  # the name lives in rvhpc.runfiles
 #: what marks a folder as holding a CAMELS US tree (synth writes into none without --overwrite)
 CAMELS_MARKERS = (BASIN_FILE, ATTRIBUTE_DIR, FORCING_DIR, STREAMFLOW_DIR)
 
