@@ -244,7 +244,7 @@ def _cell(run_dir: Path, root: Path, out: Discovery, paired: bool | None = None)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         out.problems.append(f"cell {label}: {CONFIG_JSON} or {STATICS_NPZ} unusable ({exc})")
         return
-    out.cells.append(Cell(run_dir, label, exp, seed, expected, source))
+    out.cells.append(Cell(run_dir, label, exp, seed, expected=expected, expected_from=source))
 
 
 def scan_runs_dir(root: Path) -> Discovery:
