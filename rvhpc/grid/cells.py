@@ -131,7 +131,7 @@ def expand(spec: GridSpec, store: Path) -> list[Cell]:
             dims = [None]
         for dim, attr_seed, seed in _draws(exp, dims):
             try:
-                experiments.check_cell(exp.arch, exp.static, dim)
+                experiments.check_cell(exp.arch, exp.static, dim, spec.data.n_descriptors)
             except ConfigError as exc:
                 raise ConfigError(f"grid {spec.name}: {where}: {exc}") from None
             values = {

@@ -74,24 +74,25 @@ def read_manifest(path: Path) -> tuple[dict[str, Any], list[Cell]]:
 
 
 def data_plan(grid: Grid) -> dict[str, Any]:
-    """What :func:`ensure_data` needs, as JSON (stored in the manifest so array tasks can
-    prepare)."""
+    """What :func:`rvhpc.data.ensure.ensure_data` needs, as JSON (stored in the manifest so array
+    tasks can prepare); the plan itself is made in rvhpc.data.ensure."""
+    from rvhpc.data.ensure import make_plan
+
     d = grid.spec.data
-    plan: dict[str, Any] = {
-        "grid": grid.name,
-        "store": str(grid.store),
-        "forcing": d.forcing,
-        "train_period": d.train_period,
-        "eval_period": d.eval_period,
-    }
-    if d.synthetic is not None:
-        plan["synthetic"] = d.synthetic.model_dump()
-        plan["camels_root"] = str(grid.store.parent / f"{grid.store.stem}_camels")
-        plan["basins"] = str(Path(plan["camels_root"]) / "basin_list.txt")
-    elif d.camels_root is not None:
-        plan["camels_root"], plan["basins"] = str(d.camels_root), str(d.basins)
-    if isinstance(d.basins, dict) and "camels_root" in plan:
-        # one store serves every list: it is prepared from their union
-        plan["basins"] = str(grid.store.parent / f"{grid.store.stem}_union.txt")
-        plan["union"] = union_ids(grid.spec, ListReader(grid.spec))
-    return plan
+    lists = isinstance(d.basins, dict)
+    return make_plan(
+        grid.name,
+        grid.store,
+        d.dataset,
+        d.roots,
+        None if lists else d.basins,
+        root_key=d.root_key,
+        synthetic=None if d.synthetic is None else d.synthetic.model_dump(),
+        union=union_ids(grid.spec, ListReader(grid.spec)) if lists else None,
+        train_period=d.train_period,
+        eval_period=d.eval_period,
+        forcing=d.forcing,
+        format=d.format,
+        inputs=d.inputs,
+        descriptors=d.descriptors,
+    )

@@ -25,12 +25,13 @@ def synthetic_store(
     n_basins: int = 32, train_days: int = 730, seq_length: int = 270, seed: int = 0
 ) -> Any:
     """An in-memory BasinStore with random forcing and discharge (nothing is written)."""
+    from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
     from rvhpc.data.store import BasinStore
 
     rng = np.random.default_rng(seed)
     n_days = train_days + seq_length - 1
     dates = pd.date_range("2000-01-01", periods=n_days, freq="D")
-    forcing = rng.gamma(2.0, 2.0, size=(n_basins, n_days, 5)).astype(np.float32)
+    forcing = rng.gamma(2.0, 2.0, size=(n_basins, n_days, len(DYNAMIC_INPUTS))).astype(np.float32)
     qobs = rng.gamma(1.5, 1.0, size=(n_basins, n_days)).astype(np.float32)
     period = (dates[seq_length - 1], dates[-1])
     return BasinStore(
@@ -39,7 +40,7 @@ def synthetic_store(
         dates=dates,
         forcing=forcing,
         qobs=qobs,
-        descriptors=rng.normal(size=(n_basins, 27)),
+        descriptors=rng.normal(size=(n_basins, len(DESCRIPTORS))),
         area_m2=np.full(n_basins, 1e8),
         train_period=period,
         eval_period=period,
@@ -50,6 +51,8 @@ def synthetic_store(
         q_std=qobs.std(axis=1).astype(np.float64),
         provenance={"synthetic": True},
         fingerprint="synthetic",
+        inputs=list(DYNAMIC_INPUTS),
+        descriptor_names=list(DESCRIPTORS),
     )
 
 
@@ -85,11 +88,11 @@ def measure(
     from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.store import open_store
     from rvhpc.errors import ConfigError
-    from rvhpc.experiments import ARCHS
-    from rvhpc.models import build_model
+    from rvhpc.experiments import archs
+    from rvhpc.training.factory import model_for
 
-    if arch not in ARCHS:
-        raise ConfigError(f"unknown --arch {arch!r}: choose one of {', '.join(ARCHS)}")
+    if arch not in archs():
+        raise ConfigError(f"unknown --arch {arch!r}: choose one of {', '.join(archs())}")
     for name, value in (
         ("--hidden", hidden),
         ("--batch-size", batch_size),
@@ -116,7 +119,7 @@ def measure(
     models = []
     for k in range(members):
         torch.manual_seed(seed + k)
-        models.append(build_model(arch, n_dynamic=5, n_static=n_stat, hidden=hidden))
+        models.append(model_for(data, arch, n_stat, hidden=hidden))
     pack = PackedModel(models).to(dev)
     gen = torch.Generator().manual_seed(seed)
     statics = (

@@ -105,7 +105,7 @@ def train_pack(
         if not force:
             rds[k].check_own()
     store = open_store(config.store, period="train", warmup=config.seq_length - 1)
-    check_memory(config.static, config.dim, len(store.basins), config.hidden)  # before allocating
+    check_memory(config.static, config.dim, store, config.hidden)  # before allocating
     fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
     if not force:
         for k in todo:
@@ -144,7 +144,7 @@ def train_pack(
         models = {}
         for k in todo:
             torch.manual_seed(configs[k].seed)
-            models[k] = _build(configs[k], statics[k].dim)  # the same weights on every rank
+            models[k] = _build(configs[k], store, statics[k].dim)  # the same weights on every rank
         x_s = {
             k: None
             if statics[k].values is None
@@ -255,13 +255,13 @@ def _locked(rd: RunDir, env: JobEnv) -> Iterator[None]:
             lock.release()
 
 
-def _build(config: TrainConfig, n_static: int) -> torch.nn.Module:
-    from rvhpc.models import build_model
+def _build(config: TrainConfig, store, n_static: int) -> torch.nn.Module:
+    from rvhpc.training.factory import model_for
 
-    return build_model(
+    return model_for(
+        store,
         config.arch,
-        n_dynamic=5,
-        n_static=n_static,
+        n_static,
         hidden=config.hidden,
         dropout=config.dropout,
         initial_forget_bias=config.initial_forget_bias,

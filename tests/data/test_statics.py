@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from rvhpc.data.camels import DESCRIPTORS
-from rvhpc.data.statics import STATIC_BUILDERS, build_statics, gaussian_draw
+from rvhpc.data.statics import STATIC_KINDS as KIND_TABLE
+from rvhpc.data.statics import build_statics, gaussian_draw
 from rvhpc.data.store import open_store
 from rvhpc.errors import ConfigError
 from rvhpc.experiments import STATIC_KINDS
@@ -25,7 +26,7 @@ def _standardised(v):
 
 
 def test_registry_matches_experiment_kinds():
-    assert tuple(STATIC_BUILDERS) == STATIC_KINDS
+    assert tuple(KIND_TABLE) == STATIC_KINDS
 
 
 def test_physics(store):
