@@ -15,6 +15,7 @@ RootOpt = Annotated[
     list[Path] | None,
     typer.Option(
         "--root",
+        metavar="<path>",
         help="Dataset root folder; repeat for Caravan extensions (GRDC-Caravan, CAMELS-DE, ...).",
     ),
 ]
@@ -27,23 +28,23 @@ BasinListOpt = Annotated[
 ForcingOpt = Annotated[
     str | None,
     typer.Option(
-        "--forcing", help="CAMELS US forcing folder under basin_mean_forcing [maurer_extended]."
+        "--forcing", help="CAMELS US forcing folder under basin_mean_forcing (maurer_extended)."
     ),
 ]
 FormatOpt = Annotated[
     str | None,
     typer.Option(
-        "--format", help="Caravan time series: netcdf or csv [netcdf where that tree exists]."
+        "--format", help="Caravan time series: netcdf or csv (netcdf where that tree exists)."
     ),
 ]
 InputsOpt = Annotated[
     str | None,
-    typer.Option("--inputs", help="Dynamic inputs, comma-separated [the dataset's defaults]."),
+    typer.Option("--inputs", help="Dynamic inputs, comma-separated (the dataset's defaults)."),
 ]
 DescriptorsOpt = Annotated[
     str | None,
     typer.Option(
-        "--descriptors", help="Physics descriptors, comma-separated [the dataset's defaults]."
+        "--descriptors", help="Physics descriptors, comma-separated (the dataset's defaults)."
     ),
 ]
 TrainStartOpt = Annotated[str, typer.Option("--train-start", help="First training day.")]

@@ -114,15 +114,13 @@ def check_source(
     rows = [i for i, b in enumerate(report.basins) if b.basin in files]
     if sink is not None and any(f.level == "error" for f in findings):
         sink = None  # the store would not be kept: read on, to report everything
+    args = [source.read_args(report.basins[i].basin, files[report.basins[i].basin]) for i in rows]
     if sink is not None:
-        spans = ordered_map(source.span, [(files[report.basins[i].basin],) for i in rows], workers)
-        sink.begin(list(spans), table)
-    args = [
-        (source.reader, *source.read_args(report.basins[i].basin, files[report.basins[i].basin]))
-        for i in rows
-    ]
+        spans = ordered_map(_read, [(source.spanner, *a) for a in args], workers)
+        sink.begin([s if isinstance(s, tuple) else None for s in spans], table)
     missing: dict[str, list[str]] = {}
-    for i, result in zip(rows, ordered_map(_read, args, workers), strict=True):
+    reads = ordered_map(_read, [(source.reader, *a) for a in args], workers)
+    for i, result in zip(rows, reads, strict=True):
         check = report.basins[i]
         if isinstance(result, str):
             findings.append(Finding("error", "unreadable-file", result, [check.basin]))

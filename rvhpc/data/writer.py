@@ -109,7 +109,7 @@ class StoreWriter:
         known = [s for s in spans if s is not None]
         if axis is None and not known:
             raise DataError(f"{self.source.series_where()}: no basin file holds a readable date")
-        self.first, self.last = axis or (min(s[0] for s in known), max(s[1] for s in known))
+        self.first, self.last = axis or (min(min(s) for s in known), max(max(s) for s in known))
         self.days = self.last - self.first + 1
         check_free_space(self.path.parent, store_bytes(self.n, self.days, self.k))
         self.f = h5py.File(self.path, "w")

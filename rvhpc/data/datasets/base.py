@@ -110,9 +110,9 @@ class Dataset(ABC):
     #: module-level ``reader(*read_args) -> BasinRecord`` (run in reader processes)
     reader: ClassVar[Callable[..., BasinRecord]]
 
-    @abstractmethod
-    def span(self, files: list[Path]) -> tuple[int, int] | None:
-        """(first, last) day of a basin's input rows, read cheaply (None: unknown)."""
+    #: module-level ``spanner(*read_args) -> (first, last) day | None``: a basin's input rows'
+    #: first and last day, read cheaply (the store's date axis is sized from them)
+    spanner: ClassVar[Callable[..., tuple[int, int] | None]]
 
     @abstractmethod
     def attributes(self, report: CheckReport, findings: list[Finding]) -> pd.DataFrame | None:

@@ -55,6 +55,11 @@ def read_camels_basin(forcing_file: Path, flow_file: Path, inputs: tuple[str, ..
     )
 
 
+def camels_span(forcing_file: Path, flow_file: Path, inputs: tuple[str, ...]):
+    """The forcing file's first and last day (the inputs' rows)."""
+    return camels.forcing_span(forcing_file)
+
+
 class CamelsUS(Dataset):
     """CAMELS US: one root, forcing product ``forcing`` (``maurer_extended`` by default)."""
 
@@ -65,6 +70,7 @@ class CamelsUS(Dataset):
     default_inputs = camels.DYNAMIC_INPUTS
     default_descriptors = camels.DESCRIPTORS
     reader = staticmethod(read_camels_basin)
+    spanner = staticmethod(camels_span)
 
     def __init__(self, roots, basin_file, inputs=None, descriptors=None, forcing=None, **options):
         if options:
@@ -141,9 +147,6 @@ class CamelsUS(Dataset):
 
     def read_args(self, basin: str, files: list[Path]) -> tuple:
         return (files[0], files[1], self.inputs)
-
-    def span(self, files: list[Path]) -> tuple[int, int] | None:
-        return camels.forcing_span(files[0])
 
     def attribute_files(self) -> list[Path]:
         return [attrs_io.attribute_file(self.root, g) for g in attrs_io.ATTRIBUTE_GROUPS]

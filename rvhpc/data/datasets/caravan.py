@@ -47,6 +47,7 @@ class Caravan(Dataset):
     default_inputs = cf.DEFAULT_INPUTS
     default_descriptors = cf.DEFAULT_DESCRIPTORS
     reader = staticmethod(cf.read_series)
+    spanner = staticmethod(cf.series_span)
 
     def __init__(self, roots, basin_file, inputs=None, descriptors=None, format=None, **options):
         if options:
@@ -166,9 +167,6 @@ class Caravan(Dataset):
     def read_args(self, basin: str, files: list[Path]) -> tuple:
         root = next(r for r in self.roots if files[0].is_relative_to(r))
         return (files[0], self.formats[root], self.inputs)
-
-    def span(self, files: list[Path]) -> tuple[int, int] | None:
-        return cf.series_span(*self.read_args("", files)[:2])
 
     def missing_columns(self, missing: dict[str, list[str]], findings: list[Finding]) -> None:
         """One finding per column some basins' files lack (basins by sub-dataset)."""

@@ -141,7 +141,7 @@ def _is_date(text) -> bool:
         return False
 
 
-def series_span(path: Path, fmt: str) -> tuple[int, int] | None:
+def series_span(path: Path, fmt: str, inputs: tuple = ()) -> tuple[int, int] | None:
     """(first, last) day of a file's rows without reading its values (None: unknown)."""
     try:
         if fmt == "netcdf":

@@ -117,7 +117,7 @@ def synthesize_caravan(
         dates = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D")
     except (ValueError, TypeError) as exc:
         raise DataError(f"invalid --start/--end ({exc}); use YYYY-MM-DD") from None
-    if len(dates) < 3 * LATE_DAYS:
+    if len(dates) < 2 * LATE_DAYS + 365:
         raise DataError(f"--start {start} .. --end {end}: synthetic Caravan needs 3 years or more")
     rng, site, folders = _draw(seed, n_basins)
     n = n_basins + 1  # the last one is the all-NaN basin
