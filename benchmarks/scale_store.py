@@ -133,14 +133,23 @@ def build_part(work: Path, sizes, years, rounds, baseline: Path | None) -> dict:
                     py = str(baseline / ".venv" / "bin" / "python")
                     entry["baseline"].append(build_rounds(py, baseline, tree, dataset, old))
             if dataset == "camels_us" and baseline is not None and n == sizes[0]:
-                a, b = value_digests(work / f"{dataset}-{n}-new.h5"), value_digests(old)
+                new = work / f"{dataset}-{n}-new.h5"
+                a, b = value_digests(new), value_digests(old)
                 part["camels_us_same_values"] = dict(
                     same=a == b, datasets=sorted(a), basins=n, differing=sorted(
-                        k for k in a if a[k] != b.get(k))
+                        k for k in a if a[k] != b.get(k)),
+                    same_fingerprint=fingerprint_of(new) == fingerprint_of(old),
                 )  # fmt: skip
             part[str(n)] = entry
         results[dataset] = part
     return results
+
+
+def fingerprint_of(path: Path) -> str:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return str(f.attrs["fingerprint"])
 
 
 def _growth(part: dict, sizes, key: str) -> dict | None:

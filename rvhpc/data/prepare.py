@@ -24,6 +24,7 @@ from filelock import FileLock
 from rvhpc import progress
 from rvhpc.atomic import atomic_path
 from rvhpc.data.check import check_source, new_report
+from rvhpc.data.check import parse_period as parse_check_period
 from rvhpc.data.check_report import CheckReport
 from rvhpc.data.datasets.base import Dataset
 from rvhpc.data.storesum import checksums_ok
@@ -34,29 +35,34 @@ from rvhpc.periods import parse_period
 
 def fingerprint(source: Dataset, train_period: tuple, eval_period: tuple) -> str:
     """Hash of the reader's settings, the basins, the periods and the path, size and mtime of
-    every input file."""
+    every input file (the dataset may give the fields: :meth:`Dataset.fingerprint_fields`)."""
     report = new_report(source, train_period, eval_period)
     located = source.locate(report, [])
-    paths = [source.basin_file, *source.attribute_files()]
-    paths += [p for b in source.basins for p in located.get(b, [])]
-    stats = []
-    for path in paths:
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        stats.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
-    blob = json.dumps(
-        dict(
+
+    def stats(paths: list[Path]) -> list:
+        out = []
+        for path in paths:
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            out.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
+        return out
+
+    periods = [[str(d.date()) for d in p] for p in (report.train_period, report.eval_period)]
+    fields = source.fingerprint_fields(located, periods, stats)
+    if fields is None:
+        paths = [source.basin_file, *source.attribute_files()]
+        paths += [p for b in source.basins for p in located.get(b, [])]
+        fields = dict(
             format=FORMAT_VERSION,
             settings=source.settings(),
             basins=source.basins,
-            train=[str(d.date()) for d in report.train_period],
-            eval=[str(d.date()) for d in report.eval_period],
-            files=stats,
+            train=periods[0],
+            eval=periods[1],
+            files=stats(paths),
         )
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
 def stored_fingerprint(path: str | os.PathLike) -> str | None:
@@ -148,16 +154,19 @@ def prepare(
             stale.unlink(missing_ok=True)
         with atomic_path(out) as tmp:
             progress.log(f"building {out} from {source.describe()} ({len(source.basins)} basins)")
-            build(source, tmp, fp, train_period, eval_period, batch, workers)
+            build(source, tmp, fp, train_period, eval_period, batch, workers, name=out)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
     return out
 
 
-def build(source, tmp, fp, train_period, eval_period, batch=None, workers=None) -> CheckReport:
+def build(
+    source, tmp, fp, train_period, eval_period, batch=None, workers=None, name=None
+) -> CheckReport:
     """The check pass writing into ``tmp``; a second pass only when a file's rows reach past its
     first and last line (the date axis is sized from those)."""
-    writer = StoreWriter(tmp, source, fp, batch)
+    periods = (parse_check_period("train", train_period), parse_check_period("eval", eval_period))
+    writer = StoreWriter(tmp, source, fp, periods, batch, name=name)
     try:
         report = check_source(source, train_period, eval_period, writer, workers)
         for finding in report.warnings:
@@ -167,7 +176,8 @@ def build(source, tmp, fp, train_period, eval_period, batch=None, workers=None) 
         report.raise_for_errors(check_command(source, train_period, eval_period))
         if not writer.axis_ok:
             writer.close()
-            writer = StoreWriter(tmp, source, fp, batch, axis=tuple(writer.extent))
+            axis = tuple(writer.extent)
+            writer = StoreWriter(tmp, source, fp, periods, batch, axis=axis, name=name)
             report = check_source(source, train_period, eval_period, writer, workers)
         writer.finish(report)
     finally:

@@ -1,6 +1,6 @@
 """Writing a basin store while its basins are read: a fixed date axis sized up front, each basin's
-row written as it arrives (or in bounded batches of rows), then the scalers, descriptors,
-attributes and checksums.
+row written as it arrives (or in bounded batches of rows), then the scalers, per-basin numbers,
+provenance and checksums.
 
 Memory does not grow with the basin count beyond the index (ids, per-basin numbers, file hashes)
 and the descriptor/attribute table: the series go straight to the file, the scalers are computed
@@ -9,28 +9,31 @@ hashed as their rows are written. They are contiguous and unfiltered so that eve
 node can map the same pages (rvhpc/data/store.py).
 
 A full disk cannot half-break the store: the space the store needs is known before the first row
-(basins x days x (inputs + 1) x 4 bytes, plus the index) and checked against the free space; a
-write or close that fails anyway (another job filled the disk, a quota) raises one StoreError
-naming the file and the free space, and the caller removes the file (``atomic_path``).
+(basins x days x (inputs + 1) x 4 bytes, plus the index) and checked against the free space; the
+rows are plain file writes, and HDF5 writes only small things, in child processes
+(rvhpc/data/storefile.py). A write, an HDF5 step or the close that fails anyway (another job
+filled the disk, a quota, a file-size limit) raises one StoreError naming the file and the free
+space, and the caller removes the file (``atomic_path``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import socket
 import time
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pandas as pd
 
 from rvhpc import __version__
-from rvhpc.data import storesum
+from rvhpc.data import storefile, storesum
 from rvhpc.data.check_report import CheckReport
 from rvhpc.data.datasets.base import TARGET, BasinRecord, Dataset
-from rvhpc.data.storeattrs import descriptor_values, write_attributes
+from rvhpc.data.storeattrs import descriptor_values
 from rvhpc.data.trainstats import NoTrainingSamples, training_scalers
 from rvhpc.errors import DataError, StoreError
 
@@ -47,13 +50,14 @@ def store_bytes(n_basins: int, n_days: int, n_inputs: int) -> int:
     return n_basins * n_days * (n_inputs + 1) * 4 + n_basins * 4096 + (4 << 20)
 
 
-def check_free_space(folder: Path, need: int) -> None:
+def check_free_space(folder: Path, need: int, name: Path | None = None) -> None:
     """StoreError when the file system of ``folder`` has less than ``need`` + a margin free."""
     free = shutil.disk_usage(folder).free
     if free < need + MARGIN_BYTES:
         raise StoreError(
-            f"{folder}: the store needs about {need / 1e6:,.0f} MB and only {free / 1e6:,.0f} MB "
-            "are free there; free some space or give --out on another disk"
+            f"{name or folder}: the store needs about {need / 1e6:,.0f} MB and only "
+            f"{free / 1e6:,.0f} MB are free on {folder}; free some space or give --out on another "
+            "disk"
         )
 
 
@@ -72,8 +76,11 @@ class StoreWriter:
     ----------
     path : the file to create
     source : the dataset reader
-    fingerprint : the hash of the inputs (store.store_fingerprint)
+    fingerprint : the hash of the inputs (rvhpc.data.prepare.fingerprint)
+    periods : (train, eval) periods as (start, end) Timestamps
     batch : rows per write (None: about 32 MB of rows); the result does not depend on it
+    axis : (first, last) day of the date axis (None: sized from the basins' spans)
+    name : the store's final name, for messages (default ``path``)
     """
 
     def __init__(
@@ -81,46 +88,76 @@ class StoreWriter:
         path: Path,
         source: Dataset,
         fingerprint: str,
+        periods: tuple,
         batch: int | None = None,
         axis: tuple[int, int] | None = None,
+        name: Path | None = None,
     ) -> None:
-        self.path, self.source, self.fingerprint, self.batch = (
-            Path(path),
-            source,
-            fingerprint,
-            batch,
-        )
-        self.axis = axis
+        self.path, self.source, self.fingerprint = Path(path), source, fingerprint
+        self.name = Path(name or path)
+        self.periods, self.batch, self.axis = periods, batch, axis
         self.n, self.k = len(source.basins), len(source.inputs)
-        self.f: h5py.File | None = None
+        self.fd: int | None = None
         self.extent: list[int] | None = None  # actual first/last day of the rows read
         self.axis_ok = True
         self.info = np.full((self.n, len(source.info_names)), np.nan)
         self.hashes: dict[str, str] = {}
         self._rows: list[tuple[int, np.ndarray, np.ndarray]] = []
-        self._digests = None
+        self._digests: dict | None = None
         self._next = 0
 
     def begin(self, spans: list[tuple[int, int] | None], table: pd.DataFrame | None) -> None:
         """Size the date axis (from the basins' spans, or the writer's ``axis``), check the free
-        space, create the datasets; ``table`` is the attribute table (per-basin numbers)."""
-        axis = self.axis
+        space, create the file; ``table`` is the attribute table (per-basin numbers too)."""
         self.table = table
         known = [s for s in spans if s is not None]
-        if axis is None and not known:
+        if self.axis is None and not known:
             raise DataError(f"{self.source.series_where()}: no basin file holds a readable date")
-        self.first, self.last = axis or (min(min(s) for s in known), max(max(s) for s in known))
+        self.first, self.last = self.axis or (
+            min(min(s) for s in known),
+            max(max(s) for s in known),
+        )
         self.days = self.last - self.first + 1
-        check_free_space(self.path.parent, store_bytes(self.n, self.days, self.k))
-        self.f = h5py.File(self.path, "w")
-        self.x = self.f.create_dataset("forcing", (self.n, self.days, self.k), np.float32)
-        self.q = self.f.create_dataset("qobs", (self.n, self.days), np.float32)
-        self._digests = {
-            "forcing": storesum.digest_start(np.float32, self.x.shape),
-            "qobs": storesum.digest_start(np.float32, self.q.shape),
-        }
-        row = self.days * (self.k + 1) * 4
-        self.step = self.batch or max(1, BATCH_BYTES // row)
+        check_free_space(self.path.parent, store_bytes(self.n, self.days, self.k), self.name)
+        shapes = {"forcing": (self.n, self.days, self.k), "qobs": (self.n, self.days)}
+        self._guard(storefile.in_child, storefile.create, self.path, self._spec(shapes))
+        self.offsets = storefile.offsets(self.path)
+        self.fd = os.open(self.path, os.O_RDWR)
+        self._digests = {k: storesum.digest_start(np.float32, v) for k, v in shapes.items()}
+        self.step = self.batch or max(1, BATCH_BYTES // (self.days * (self.k + 1) * 4))
+
+    def _spec(self, shapes: dict) -> dict:
+        """What the file holds before the pass (storefile.create)."""
+        source, table = self.source, self.table
+        dates = pd.date_range(_EPOCH + pd.Timedelta(days=self.first), periods=self.days, freq="D")
+        names = list(source.descriptors)
+        return dict(
+            shapes=shapes,
+            basins=source.basins,
+            dates=(dates - _EPOCH).days.to_numpy(np.int32),
+            descriptors=descriptor_values(table, source.basins, names).to_numpy(np.float64),
+            descriptor_names=names,
+            attributes=table.loc[source.basins],
+            attrs=dict(
+                format_version=FORMAT_VERSION,
+                fingerprint=self.fingerprint,
+                dataset=source.name,
+                settings=json.dumps(source.settings()),
+                forcing=str(source.options.get("forcing") or source.options.get("format") or ""),
+                date_start=str(dates[0].date()),
+                n_days=self.days,
+                train_period=[str(d.date()) for d in self.periods[0]],
+                eval_period=[str(d.date()) for d in self.periods[1]],
+                dynamic_inputs=list(source.inputs),
+                target=TARGET,
+            ),
+        )
+
+    def _guard(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except OSError as exc:
+            raise _failed(self.name, exc) from None
 
     def write(self, i: int, record: BasinRecord) -> None:
         """Basin ``i``'s record, on the date axis (days outside it: :attr:`axis_ok` False)."""
@@ -148,24 +185,24 @@ class StoreWriter:
     def _flush(self) -> None:
         if not self._rows:
             return
-        i0, i1 = self._rows[0][0], self._rows[-1][0] + 1
+        i0 = self._rows[0][0]
         xs = np.stack([r[1] for r in self._rows])
         qs = np.stack([r[2] for r in self._rows])
         self._rows = []
         try:
-            self.x[i0:i1] = xs
-            self.q[i0:i1] = qs
+            storefile.pwrite_all(self.fd, xs, self.offsets["forcing"] + i0 * xs[0].nbytes)
+            storefile.pwrite_all(self.fd, qs, self.offsets["qobs"] + i0 * qs[0].nbytes)
         except OSError as exc:
-            raise _failed(self.path, exc) from None
+            raise _failed(self.name, exc) from None
         if self._digests is not None and i0 == self._next:
             self._digests["forcing"].update(memoryview(xs).cast("B"))
             self._digests["qobs"].update(memoryview(qs).cast("B"))
-            self._next = i1
+            self._next = i0 + len(xs)
         else:
             self._digests = None  # rows out of order: hashed again at the end
 
     def finish(self, report: CheckReport) -> None:
-        """Scalers, descriptors, attributes, provenance and checksums; close the file.
+        """Scalers, per-basin numbers, provenance and checksums; the file closed and checked.
 
         Raises
         ------
@@ -173,38 +210,44 @@ class StoreWriter:
         """
         self._flush()
         try:
-            self._finish(report)
-            self.f.close()
+            os.fsync(self.fd)
         except OSError as exc:
-            raise _failed(self.path, exc) from None
+            raise _failed(self.name, exc) from None
         finally:
             self.close()
-        try:
-            with h5py.File(self.path, "r") as f:
-                int(f.attrs["format_version"])
-        except (OSError, KeyError) as exc:
-            raise _failed(self.path, OSError(str(exc))) from None
+        known = {}
+        if self._digests is not None and self._next == self.n:
+            known = {k: h.hexdigest() for k, h in self._digests.items()}
+        spec = dict(
+            info={name: self.info[:, k] for k, name in enumerate(self.source.info_names)},
+            scalers=self._scalers(report),
+            provenance=self._provenance(),
+            digests=known,
+        )
+        self._guard(storefile.in_child, storefile.complete, self.path, spec)
+        self._guard(storefile.check_readable, self.path, self.n)
 
     def close(self) -> None:
-        """Close the file if open (on an error; the caller removes it)."""
-        if self.f is not None:
+        """Close the file if open (after an error; the caller removes it)."""
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
             try:
-                self.f.close()
-            except Exception:  # noqa: BLE001 (closing after a failure: the first error counts)
-                pass
-            self.f = None
+                os.close(fd)
+            except OSError as exc:
+                raise _failed(self.name, exc) from None
 
-    def _finish(self, report: CheckReport) -> None:
-        f, source = self.f, self.source
-        table = report.attributes
-        dates = pd.date_range(_EPOCH + pd.Timedelta(days=self.first), periods=self.days, freq="D")
-        lo = (report.train_period[0] - dates[0]).days
-        hi = (report.train_period[1] - dates[0]).days + 1
+    def _scalers(self, report: CheckReport) -> dict:
+        """The training scalers, read back batch by batch through a map of the written file."""
+        source, shape = self.source, (self.n, self.days)
+        lo = (report.train_period[0] - (_EPOCH + pd.Timedelta(days=self.first))).days
+        hi = lo + (report.train_period[1] - report.train_period[0]).days + 1
         if lo < 0 or hi > self.days:
             raise DataError(f"{source.series_where()}: the train period is outside the data")
+        x = np.memmap(self.path, np.float32, "r", self.offsets["forcing"], (*shape, self.k))
+        q = np.memmap(self.path, np.float32, "r", self.offsets["qobs"], shape)
         try:
-            scalers = training_scalers(
-                lambda b0, b1: (self.x[b0:b1, lo:hi], self.q[b0:b1, lo:hi]), self.n, hi - lo, self.k
+            return training_scalers(
+                lambda b0, b1: (x[b0:b1, lo:hi], q[b0:b1, lo:hi]), self.n, hi - lo, self.k
             )
         except NoTrainingSamples as exc:
             start, end = (d.date() for d in report.train_period)
@@ -213,43 +256,8 @@ class StoreWriter:
                 f"with complete inputs) in the train period {start}..{end}; remove it from "
                 f"{source.basin_file} or change the period"
             ) from None
-        descriptors = descriptor_values(table, source.basins, list(source.descriptors))
-        f.attrs.update(
-            format_version=FORMAT_VERSION,
-            fingerprint=self.fingerprint,
-            dataset=source.name,
-            settings=json.dumps(source.settings()),
-            forcing=str(source.options.get("forcing") or source.options.get("format") or ""),
-            date_start=str(dates[0].date()),
-            n_days=self.days,
-            train_period=[str(d.date()) for d in report.train_period],
-            eval_period=[str(d.date()) for d in report.eval_period],
-            provenance=json.dumps(self._provenance()),
-            dynamic_inputs=list(source.inputs),
-            target=TARGET,
-        )
-        text = h5py.string_dtype()
-        f.create_dataset("basins", data=np.array(source.basins, dtype=object), dtype=text)
-        days = (dates - _EPOCH).days.to_numpy(np.int32)
-        f.create_dataset("dates", data=days).attrs["units"] = "days since 1970-01-01"
-        f.create_dataset("descriptors", data=descriptors.to_numpy(np.float64))
-        names = np.array(source.descriptors, dtype=object)
-        f.create_dataset("descriptor_names", data=names, dtype=text)
-        for k, name in enumerate(source.info_names):
-            f.create_dataset(name, data=self.info[:, k])
-        for key, value in scalers.items():
-            f.create_dataset(f"scalers/{key}", data=value)
-        write_attributes(f.create_group("attributes"), table.loc[source.basins])
-        known = (
-            {}
-            if self._digests is None or self._next != self.n
-            else {k: h.hexdigest() for k, h in self._digests.items()}
-        )
-        storesum.write_checksums(f, known)
 
     def _provenance(self) -> dict:
-        import hashlib
-
         source = self.source
         files = {str(source.basin_file): None, **{str(p): None for p in source.attribute_files()}}
         files.update(self.hashes)
@@ -267,7 +275,7 @@ class StoreWriter:
             dataset=source.name,
             source_root=str(roots[0]),
             roots=[str(r) for r in roots],
-            **{k: v for k, v in source.options.items()},
+            **dict(source.options),
             basin_file=str(source.basin_file.resolve()),
             rvhpc_version=__version__,
             created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

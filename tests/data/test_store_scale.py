@@ -112,7 +112,7 @@ def test_free_space_is_checked_before_writing(tmp_path):
 
     free = shutil.disk_usage(tmp_path).free
     check_free_space(tmp_path, 1 << 20)
-    with pytest.raises(StoreError, match=r"needs about .* MB and only .* MB are free"):
+    with pytest.raises(StoreError, match=r"needs about .* MB and only .* MB are free on"):
         check_free_space(tmp_path, free + (1 << 30))
 
 
@@ -154,3 +154,26 @@ def test_rows_out_of_order_still_land_on_their_dates(handmade, tmp_path):
     ))  # fmt: skip
     assert len(store.dates) == 40 and str(store.dates[0].date()) == "2000-01-01"
     assert np.isfinite(store.forcing).all() and store.forcing[0, -1, 4] == 500 + 39
+
+
+def test_camels_us_fingerprint_is_the_one_of_before(tiny_store, tiny_camels):
+    """rvhpc 0.1.0's fingerprint of the same inputs (its formula, written out here), so a run
+    trained on a store of before resumes and rescores on the rebuilt one."""
+    import hashlib
+    import json
+
+    from rvhpc.data import camels
+
+    root = Path(tiny_camels.root)
+    groups = ("clim", "geol", "hydro", "name", "soil", "topo", "vege")
+    forcing = camels.index_files(root / "basin_mean_forcing" / "maurer_extended")
+    flow = camels.index_files(root / "usgs_streamflow")
+    files = [Path(tiny_camels.basin_file)]
+    files += [root / "camels_attributes_v2.0" / f"camels_{g}.txt" for g in groups]
+    files += [forcing[b] for b in tiny_camels.basins] + [flow[b] for b in tiny_camels.basins]
+    stats = [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    blob = json.dumps(dict(
+        format=1, forcing="maurer_extended", basins=tiny_camels.basins, train=list(TINY_TRAIN),
+        eval=list(TINY_EVAL), files=stats,
+    ))  # fmt: skip
+    assert open_store(tiny_store).fingerprint == hashlib.sha256(blob.encode()).hexdigest()

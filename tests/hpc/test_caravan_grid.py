@@ -98,6 +98,11 @@ def test_mixed_width_is_checked_against_the_grids_descriptors(tiny_caravan, tmp_
             "basins": str(tiny_caravan.basin_file)}  # fmt: skip
     ok = write(tmp_path, data, experiments=[{"arch": "ea", "static": "mixed", "dims": [22]}])
     assert len(load_grid(ok).cells) == 1  # 21 default descriptors + 1 random column
+    kfold = write(tmp_path, {**data, "train_periods": [{"last_years": 1}]},
+                  evaluation={"scheme": "kfold", "folds": 3})  # fmt: skip
+    cells = load_grid(kfold).cells  # k-fold and training periods work on Caravan ids too
+    held = [set(c.config["eval_basins"]) for c in cells]
+    assert len(cells) == 3 and set().union(*held) == set(tiny_caravan.basins)
     bad = write(tmp_path, data, experiments=[{"arch": "ea", "static": "mixed", "dims": [21]}])
     with pytest.raises(ConfigError, match="the 21 descriptors .* --dim must be >= 22"):
         load_grid(bad)

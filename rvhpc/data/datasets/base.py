@@ -151,6 +151,11 @@ class Dataset(ABC):
         """The :attr:`info_names` values of one basin (NaN when unknown)."""
         return [float(record.info.get(n, np.nan)) for n in self.info_names]
 
+    def fingerprint_fields(self, located: dict, periods: list, stats: Callable) -> dict | None:
+        """The fields the store's fingerprint hashes, when the dataset has its own (None: the
+        generic ones of rvhpc.data.prepare.fingerprint)."""
+        return None
+
     # ---- descriptions ----------------------------------------------------------------------
     @abstractmethod
     def series_where(self) -> str:

@@ -145,6 +145,24 @@ class CamelsUS(Dataset):
                 )
         return {b: files for b, files in found.items() if len(files) == 2}
 
+    def fingerprint_fields(self, located: dict, periods: list, stats) -> dict | None:
+        """With the default inputs and descriptors, the fields rvhpc 0.1.0 hashed for these
+        inputs (its format 1): the store holds the same values (tests/data/test_store_scale.py),
+        so runs trained on a format-1 store resume and rescore on the rebuilt one."""
+        if self.inputs != self.default_inputs or self.descriptors != self.default_descriptors:
+            return None
+        files = [self.basin_file, *self.attribute_files()]
+        files += [located[b][0] for b in self.basins if b in located]
+        files += [located[b][1] for b in self.basins if b in located]
+        return dict(
+            format=1,
+            forcing=self.options["forcing"],
+            basins=self.basins,
+            train=periods[0],
+            eval=periods[1],
+            files=stats(files),
+        )
+
     def read_args(self, basin: str, files: list[Path]) -> tuple:
         return (files[0], files[1], self.inputs)
 
