@@ -150,15 +150,19 @@ def reader_part(work: Path, n: int, years: int, counts, rounds: int) -> dict:
         train_period=tree["periods"][0], eval_period=tree["periods"][1],
     )  # fmt: skip
     out: dict = dict(basins=n, years=years, store_mb=round(store.stat().st_size / MB, 1))
-    out["bare_process"] = processes(store, "bare", 1)
+    # two at a time: pages of a library or of the store that one process alone maps count in its
+    # USS (nobody shares them), so a lone process would overstate its private memory
+    out["bare_process"] = processes(store, "bare", 2)
     for mode in ("mapped", "copy"):
         out[mode] = [processes(store, mode, k) for k in counts]
-    bare = out["bare_process"]["uss_mb"][0]
-    mapped = out["mapped"][-1]
+    bare = max(out["bare_process"]["uss_mb"])
+    shared = [u for r in out["mapped"] if r["processes"] > 1 for u in r["uss_mb"]]
     out["summary"] = dict(
-        extra_process_uss_mb=max(mapped["uss_mb"]),
+        extra_process_uss_mb=max(shared),
+        extra_process_uss_how="the largest USS of a reader among 2 or 4 (the store's pages, "
+        "and the libraries', are shared then)",
         extra_process_uss_target="<= 300",
-        extra_process_uss_met=max(mapped["uss_mb"]) <= 300,
+        extra_process_uss_met=max(shared) <= 300,
         uss_of_imports_only_mb=bare,
         store_pss_by_processes={
             str(r["processes"]): r["store_pss_total_mb"] for r in out["mapped"]

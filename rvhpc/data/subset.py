@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rvhpc.atomic import write_text
-from rvhpc.data.camels import read_basin_list
+from rvhpc.data.basinlist import read_basin_list
 from rvhpc.errors import DataError
 
 
