@@ -7,58 +7,50 @@ trained with several init seeds and the seeds are ensembled. Names follow the pa
 
 from __future__ import annotations
 
+from rvhpc.data.statics import STATIC_KINDS as KINDS
+from rvhpc.data.statics import check_kind
 from rvhpc.errors import ConfigError
 
-ARCHS = ("ea", "ct", "sr", "fm", "lstm")
-STATIC_KINDS = ("physics", "gaussian", "mixed", "one_hot", "none")
+#: static kind names, in the table's order (rvhpc.data.statics.STATIC_KINDS is the one table)
+STATIC_KINDS = tuple(KINDS)
 #: static kinds that need a dimension ``d``
-KINDS_WITH_DIM = ("gaussian", "mixed")
-
+KINDS_WITH_DIM = tuple(k for k, v in KINDS.items() if v.takes_dim)
 #: folder names of the original code's results layout (reference.md section 5)
-STATIC_DIRNAMES = {
-    "physics": "physics",
-    "gaussian": "num_of_sf",
-    "mixed": "mixed",
-    "one_hot": "one_hot",
-    "none": "no_static",
-}
+STATIC_DIRNAMES = {k: v.dirname for k, v in KINDS.items()}
 
 _ARCH_LETTER = {"ea": "E", "ct": "C", "fm": "F"}
-_KIND_LETTER = {"physics": "P", "gaussian": "G", "mixed": "M", "one_hot": "O"}
+
+
+def archs() -> tuple[str, ...]:
+    """The architectures of the model registry (rvhpc.models.registry.MODELS), in its order."""
+    from rvhpc.models.registry import MODELS
+
+    return tuple(MODELS)
 
 
 def supported_statics(arch: str) -> tuple[str, ...]:
-    """Static kinds an architecture can take: ``lstm`` only ``none``, the others any real vector."""
-    if arch not in ARCHS:
-        raise ConfigError(f"unknown architecture {arch!r}: choose one of {', '.join(ARCHS)}")
-    if arch == "lstm":
-        return ("none",)
-    return tuple(k for k in STATIC_KINDS if k != "none")
+    """Static kinds an architecture can take: a model without static input (``lstm``) only
+    ``none``, the others any real vector."""
+    from rvhpc.models.registry import model_class
+
+    if model_class(arch).uses_static:
+        return tuple(k for k in STATIC_KINDS if k != "none")
+    return ("none",)
 
 
-def check_cell(arch: str, static: str, dim: int | None) -> None:
-    """Raise ConfigError when an (arch, static, dim) combination cannot be trained."""
+def check_cell(arch: str, static: str, dim: int | None, n_descriptors: int | None = None) -> None:
+    """Raise ConfigError when an (arch, static, dim) combination cannot be trained
+    (``n_descriptors``: the data's, when known, bounds mixed vectors)."""
     if static not in STATIC_KINDS:
         raise ConfigError(
             f"unknown static kind {static!r}: choose one of {', '.join(STATIC_KINDS)}"
         )
+    if arch not in archs():
+        raise ConfigError(f"unknown architecture {arch!r}: choose one of {', '.join(archs())}")
     if static not in supported_statics(arch):
         hint = " (use arch 'lstm' for no static vector)" if static == "none" else ""
         raise ConfigError(f"architecture {arch!r} does not support static kind {static!r}{hint}")
-    if static in KINDS_WITH_DIM:
-        if dim is None:
-            raise ConfigError(
-                f"static kind {static!r} needs a dimension: pass --dim D (e.g. --dim 64)"
-            )
-        if dim < 1:
-            raise ConfigError(f"--dim must be positive, got {dim}")
-        if static == "mixed" and dim < 28:
-            raise ConfigError(
-                f"mixed vectors hold the 27 descriptors plus at least one Gaussian column: "
-                f"--dim must be >= 28, got {dim}"
-            )
-    elif dim is not None:
-        raise ConfigError(f"static kind {static!r} takes no dimension: drop --dim {dim}")
+    check_kind(static, dim, 0, n_descriptors)
 
 
 def experiment_name(arch: str, static: str, dim: int | None = None) -> str:
@@ -76,7 +68,7 @@ def experiment_name(arch: str, static: str, dim: int | None = None) -> str:
             )
         )
     letter = _ARCH_LETTER.get(arch, arch.upper())
-    name = letter + _KIND_LETTER[static]
+    name = letter + KINDS[static].letter
     return f"{name}-{dim}" if static in KINDS_WITH_DIM else name
 
 

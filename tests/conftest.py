@@ -75,3 +75,43 @@ def tiny_store(tiny_camels, tmp_path_factory):
         train_period=TINY_TRAIN,
         eval_period=TINY_EVAL,
     )
+
+
+# --- Caravan test data (rvhpc.data.datasets.caravan) -------------------------------------------
+
+CARAVAN_TRAIN = ("1997-01-01", "1998-12-31")
+CARAVAN_EVAL = ("1999-01-01", "1999-12-31")
+
+
+@pytest.fixture(scope="session")
+def tiny_caravan(tmp_path_factory):
+    """A synthetic Caravan root: 6 usable basins in 4 sub-datasets (+ the all-NaN basin of
+    basin_list_all.txt), daily 1995-01-01..2000-12-31, seed 3; treat it as read-only."""
+    from rvhpc import progress
+    from rvhpc.data.synth import synthesize_dataset
+
+    progress.set_quiet(True)
+    return synthesize_dataset(
+        "caravan",
+        tmp_path_factory.mktemp("tiny_caravan") / "Caravan",
+        n_basins=6,
+        start="1995-01-01",
+        end="2000-12-31",
+        seed=3,
+    )
+
+
+@pytest.fixture(scope="session")
+def caravan_store(tiny_caravan, tmp_path_factory):
+    """Path of the netCDF store of ``tiny_caravan`` (train 1997-1998, eval 1999); read-only."""
+    from rvhpc.data.store import prepare_store
+
+    out = tmp_path_factory.mktemp("caravan_store") / "store.h5"
+    return prepare_store(
+        tiny_caravan.root,
+        tiny_caravan.basin_file,
+        out,
+        dataset="caravan",
+        train_period=CARAVAN_TRAIN,
+        eval_period=CARAVAN_EVAL,
+    )

@@ -18,7 +18,8 @@ from rvhpc.progress import make_console
 from rvhpc.runfiles import EXIT_INTERRUPTED
 
 GridArg = Annotated[
-    str, typer.Argument(help="Grid YAML file, or a built-in grid name (smoke, paper).")
+    str,
+    typer.Argument(help="Grid YAML file, or a built-in grid name (smoke, caravan-smoke, paper)."),
 ]
 
 RerunStale = Annotated[

@@ -1,4 +1,4 @@
-"""``rvhpc data``: synthetic CAMELS US, basin stores, and a look inside them."""
+"""``rvhpc data``: synthetic datasets, basin stores, and a look inside them."""
 
 from __future__ import annotations
 
@@ -8,28 +8,37 @@ from typing import Annotated
 import typer
 
 from rvhpc.cli._common import command, fail, out_console
-
-# the options that `data prepare` and `data check` share
-CamelsRootOpt = Annotated[Path, typer.Option("--camels-root", help="CAMELS US root folder.")]
-BasinListOpt = Annotated[
-    Path, typer.Option("--basins", help="Basin list file (one 8-digit id per line).")
-]
-ForcingOpt = Annotated[
-    str, typer.Option("--forcing", help="Forcing folder under basin_mean_forcing.")
-]
-TrainStartOpt = Annotated[str, typer.Option("--train-start", help="First training day.")]
-TrainEndOpt = Annotated[str, typer.Option("--train-end", help="Last training day.")]
-EvalStartOpt = Annotated[str, typer.Option("--eval-start", help="First evaluation day.")]
-EvalEndOpt = Annotated[str, typer.Option("--eval-end", help="Last evaluation day.")]
+from rvhpc.cli.data_source import (
+    BasinListOpt,
+    CamelsRootOpt,
+    DatasetOpt,
+    DescriptorsOpt,
+    EvalEndOpt,
+    EvalStartOpt,
+    ForcingOpt,
+    FormatOpt,
+    InputsOpt,
+    RootOpt,
+    TrainEndOpt,
+    TrainStartOpt,
+    info_rows,
+    make_source,
+    print_report,
+)
 
 data_app = typer.Typer(
-    name="data", help="CAMELS US data: synthetic trees and HDF5 basin stores.", no_args_is_help=True
+    name="data",
+    help="Datasets (CAMELS US, Caravan): synthetic trees, checks and HDF5 basin stores.",
+    no_args_is_help=True,
 )
 
 
 @command(data_app, "synth")
 def synth(
-    out: Annotated[Path, typer.Argument(help="Folder to write the CAMELS US tree into.")],
+    out: Annotated[Path, typer.Argument(help="Folder to write the dataset tree into.")],
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="Layout to write: camels_us or caravan.")
+    ] = "camels_us",
     basins: Annotated[int, typer.Option("--basins", help="Number of basins.")] = 16,
     start: Annotated[str, typer.Option("--start", help="First day, YYYY-MM-DD.")] = "1980-01-01",
     end: Annotated[str, typer.Option("--end", help="Last day, YYYY-MM-DD.")] = "2008-12-31",
@@ -38,23 +47,25 @@ def synth(
         bool,
         typer.Option(
             "--overwrite",
-            help="Write into a folder holding CAMELS files (replaces only the files synth writes).",
+            help="Write into a folder holding dataset files (replaces only what synth writes).",
         ),
     ] = False,
 ) -> None:
-    """Write a synthetic CAMELS US tree (forcings, streamflow, attributes, basin list) with the
-    traits of the published files (NA values, quotes and commas in names, tab-separated forcing).
+    """Write a synthetic dataset tree with the traits of the published files: CAMELS US (NA
+    values, quotes and commas in names, tab-separated forcing) or Caravan (netCDF and CSV trees,
+    both naming generations, several sub-datasets incl. an upper-case GRDC id, NaN streamflow
+    stretches, late starts and early ends, a netCDF-3 file).
 
-    Refuses a folder that already holds CAMELS US files unless --overwrite is given.
+    Refuses a folder that already holds dataset files unless --overwrite is given.
 
-    Example: rvhpc data synth camels-synth --basins 16 --start 1980-01-01 --end 2008-12-31 --seed 0
-    """
-    from rvhpc.data.synth import synthesize
+    Example: rvhpc data synth caravan-synth --dataset caravan --basins 12 --start 1990-01-01 --end 2005-12-31
+    """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
+    from rvhpc.data.synth import synthesize_dataset
     from rvhpc.errors import naming
 
     with naming(out):  # a full disk: name the tree being written
-        result = synthesize(
-            out, n_basins=basins, start=start, end=end, seed=seed, overwrite=overwrite
+        result = synthesize_dataset(
+            dataset, out, n_basins=basins, start=start, end=end, seed=seed, overwrite=overwrite
         )
     out_console.print(
         f"wrote {len(result.basins)} basins ({result.dates[0].date()}..{result.dates[-1].date()}) "
@@ -65,10 +76,15 @@ def synth(
 
 @command(data_app, "prepare")
 def prepare(
-    camels_root: CamelsRootOpt,
     basins: BasinListOpt,
     out: Annotated[Path, typer.Option("--out", help="HDF5 store to write.")],
-    forcing: ForcingOpt = "maurer_extended",
+    dataset: DatasetOpt = "camels_us",
+    root: RootOpt = None,
+    camels_root: CamelsRootOpt = None,
+    forcing: ForcingOpt = None,
+    fmt: FormatOpt = None,
+    inputs: InputsOpt = None,
+    descriptors: DescriptorsOpt = None,
     train_start: TrainStartOpt = "1999-10-01",
     train_end: TrainEndOpt = "2008-09-30",
     eval_start: EvalStartOpt = "1989-10-01",
@@ -87,25 +103,20 @@ def prepare(
 ) -> None:
     """Build the basin store (reused when its inputs are unchanged; safe to run concurrently).
 
-    Runs the checks of `rvhpc data check` first and stops on errors; warnings are logged.
+    Makes the pass of `rvhpc data check`, writing each basin as it is read, and stops on errors
+    (no store is left behind); warnings are logged.
     With --val-start/--val-end the validation period is checked before anything is built.
 
-    Example: rvhpc data prepare --camels-root camels-synth --basins camels-synth/basin_list.txt --out store.h5
+    Example: rvhpc data prepare --dataset caravan --root Caravan --root GRDC_Caravan --basins basins.txt --out store.h5
     """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
-    from rvhpc.data.store import prepare_store
+    from rvhpc.data.prepare import prepare as build
     from rvhpc.periods import warn_overlap
 
     val = None
     if val_start is not None or val_end is not None:
         val = _val_period(val_start, val_end, (train_start, train_end), (eval_start, eval_end))
-    path = prepare_store(
-        camels_root,
-        basins,
-        out,
-        forcing=forcing,
-        train_period=(train_start, train_end),
-        eval_period=(eval_start, eval_end),
-    )
+    source = make_source(dataset, root, camels_root, basins, forcing, fmt, inputs, descriptors)
+    path = build(source, out, (train_start, train_end), (eval_start, eval_end))
     warn_overlap((train_start, train_end), (eval_start, eval_end), f"store {path}")
     if val is not None:
         from rvhpc.training.validation import check_stored_days
@@ -131,66 +142,42 @@ def _val_period(start, end, train, evaluation) -> tuple[str, str]:
 
 @command(data_app, "check")
 def check(
-    camels_root: CamelsRootOpt,
     basins: BasinListOpt,
-    forcing: ForcingOpt = "maurer_extended",
+    dataset: DatasetOpt = "camels_us",
+    root: RootOpt = None,
+    camels_root: CamelsRootOpt = None,
+    forcing: ForcingOpt = None,
+    fmt: FormatOpt = None,
+    inputs: InputsOpt = None,
+    descriptors: DescriptorsOpt = None,
     train_start: TrainStartOpt = "1999-10-01",
     train_end: TrainEndOpt = "2008-09-30",
     eval_start: EvalStartOpt = "1989-10-01",
     eval_end: EvalEndOpt = "1999-09-30",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Check a CAMELS US download before `data prepare` (which runs the same checks first).
+    """Check a download before `data prepare` (which makes the same checks).
 
-    Per listed basin: forcing and streamflow files, the 27 descriptors, observed discharge in the
-    training and evaluation periods, date coverage of the periods plus a 270-day input window,
-    forcing-header area against area_gages2 (over 10 % flagged); and the seven attribute files
-    with their columns. Exit status 1 when there are errors (prepare would stop), else 0.
+    Per listed basin: its files, the chosen descriptors, observed discharge in the training and
+    evaluation periods, complete inputs on the days of both periods plus a 270-day input window;
+    and the dataset's own rules (CAMELS US: the seven attribute files, the forcing-header area
+    against area_gages2; Caravan: roots, sub-datasets, naming generations, text and class
+    columns). Exit status 1 when there are errors (prepare would stop), else 0.
 
     Example: rvhpc data check --camels-root CAMELS_US --basins data/basins/531.txt
     """
     import json
 
-    from rvhpc.data.check import check_tree
+    from rvhpc.data.check import check_source
 
-    report = check_tree(
-        camels_root,
-        basins,
-        forcing=forcing,
-        train_period=(train_start, train_end),
-        eval_period=(eval_start, eval_end),
-    )
+    source = make_source(dataset, root, camels_root, basins, forcing, fmt, inputs, descriptors)
+    report = check_source(source, (train_start, train_end), (eval_start, eval_end))
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=1))
     else:
-        _print_report(report)
+        print_report(report)
     if report.errors:
         raise typer.Exit(1)
-
-
-def _print_report(report) -> None:
-    from rich.table import Table
-
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{100 * value:.1f} %"
-
-    table = Table(title=f"CAMELS US check of {report.root} ({report.forcing})")
-    for name in ("basin", "forcing days", "train Q missing", "eval Q missing", "area diff"):
-        table.add_column(name)
-    table.add_column("problems")
-    for b in report.basins:
-        days = "..".join(b.forcing_days) if b.forcing_days else "-"
-        area = "-" if b.area_diff is None else f"{100 * b.area_diff:+.1f} %"
-        problems = ", ".join(b.problems) or "ok"
-        table.add_row(b.basin, days, pct(b.train_missing_q), pct(b.eval_missing_q), area, problems)
-    out_console.print(table)
-    for finding in report.findings:
-        out_console.print(f"{finding.level}: {finding.message}")
-    out_console.print(
-        f"{len(report.basins)} basins checked: {len(report.errors)} error(s), "
-        f"{len(report.warnings)} warning(s)"
-        + ("; `rvhpc data prepare` would stop" if report.errors else "")
-    )
 
 
 @command(data_app, "info")
@@ -201,42 +188,11 @@ def info(store: Annotated[Path, typer.Argument(help="The HDF5 store.")]) -> None
     """
     from rich.table import Table
 
-    from rvhpc.data.camels import DYNAMIC_INPUTS
     from rvhpc.data.store import store_info
 
     s = store_info(store)
     table = Table(title=f"basin store {s['path']}", show_header=False)
-    prov = s["provenance"]
-    rows = [
-        ("format version", str(s["format_version"])),
-        ("forcing", s["forcing"]),
-        (
-            "basins",
-            f"{s['basins']} ({', '.join(s['first_basins'])}{', ...' if s['basins'] > 5 else ''})",
-        ),
-        ("days", f"{s['dates'][0]}..{s['dates'][1]} ({s['dates'][2]} days)"),
-        ("train period", "..".join(s["train_period"])),
-        ("eval period", "..".join(s["eval_period"])),
-        ("missing qobs", f"{100 * s['missing_qobs']:.2f} %"),
-        ("file size", f"{s['file_bytes'] / 1e6:.2f} MB"),
-        ("qobs mean/std (mm/day)", f"{s['y_mean']:.4g} / {s['y_std']:.4g}"),
-    ]
-    rows += [
-        (f"{name} mean/std", f"{m:.4g} / {sd:.4g}")
-        for name, m, sd in zip(DYNAMIC_INPUTS, s["x_mean"], s["x_std"], strict=False)
-    ]
-    rows += [
-        ("attributes", f"{len(s['attributes'])} columns"),
-        ("source", prov.get("source_root", "?")),
-        ("input files", f"{len(prov.get('files', {}))} (sizes and sha256 stored)"),
-        (
-            "built",
-            f"{prov.get('created', '?')} by rvhpc {prov.get('rvhpc_version', '?')} "
-            f"on {prov.get('host', '?')}",
-        ),
-        ("fingerprint", s["fingerprint"][:16]),
-    ]
-    for key, value in rows:
+    for key, value in info_rows(s):
         table.add_row(key, value)
     out_console.print(table)
 
@@ -244,12 +200,13 @@ def info(store: Annotated[Path, typer.Argument(help="The HDF5 store.")]) -> None
 @command(data_app, "show")
 def show(
     store: Annotated[Path, typer.Argument(help="The HDF5 store.")],
-    basin: Annotated[str, typer.Option("--basin", help="8-digit basin id.")],
+    basin: Annotated[str, typer.Option("--basin", help="Basin id (as in the basin list).")],
     csv: Annotated[
         Path | None, typer.Option("--csv", help="Write the daily series to this CSV file.")
     ] = None,
 ) -> None:
-    """Print (or write as CSV) one basin's stored daily series and its 27 descriptors.
+    """Print (or write as CSV) one basin's stored daily series (date, the inputs under the
+    dataset's own names, qobs(mm/day)) and its descriptors.
 
     Example: rvhpc data show store.h5 --basin 01013500 --csv 01013500.csv
     """

@@ -47,8 +47,11 @@ class Experiment:
     # scenario (rvhpc/scenarios.py): empty for a plain grid's cells
     basin_list: str = ""
     train_period: str = ""
-    evaluation: str = "temporal"  # or kfoldK-sS
-    fold: int | None = None  # k-fold: folds are grouped (and ensembled) apart, merged by name
+    evaluation: str = "temporal"  # or kfoldK-sS, or regions
+    fold: int | None = (
+        None  # k-fold/regions: folds are grouped (and ensembled) apart, merged by name
+    )
+    folds: int | None = None  # how many folds the scheme has
     train_basins: int | None = None
     train_years: float | None = None
     #: a sweep point or search trial (``hidden=64,dropout=0.4``, ``trial=3``); "" for none, and
@@ -136,7 +139,10 @@ class Discovery:
 
 
 def _order(exp: Experiment) -> tuple:
-    from rvhpc.experiments import ARCHS, STATIC_KINDS
+    from rvhpc.collect.report import ARCH_TITLES
+    from rvhpc.experiments import STATIC_KINDS
+
+    order = list(ARCH_TITLES)
 
     return (
         exp.basin_list,
@@ -144,7 +150,7 @@ def _order(exp: Experiment) -> tuple:
         exp.train_period,
         exp.evaluation != "temporal",
         exp.evaluation,
-        ARCHS.index(exp.arch) if exp.arch in ARCHS else 99,
+        order.index(exp.arch) if exp.arch in order else 99,
         STATIC_KINDS.index(exp.static) if exp.static in STATIC_KINDS else 99,
         exp.dim or 0,
         exp.attr_seed or 0,
@@ -187,7 +193,9 @@ def experiment_of(config: dict, paired: bool | None = None) -> tuple[Experiment,
         paired = bool(config.get("paired_draw"))
     paired = random_kind and paired
     scen = config.get("scenario") or {}
-    kfold = scen.get("evaluation") == "kfold"
+    scheme = scen.get("evaluation")
+    kfold, regions = scheme == "kfold", scheme == "regions"
+    evaluation = f"kfold{scen.get('folds')}-s{scen.get('fold_seed')}" if kfold else "temporal"
     point = config.get("point") or {}
     settings = point.get("values", {})
     # the point's name keeps the grid's axis order (config.json sorts its keys)
@@ -204,8 +212,9 @@ def experiment_of(config: dict, paired: bool | None = None) -> tuple[Experiment,
         paired,
         basin_list=str(scen.get("basin_list") or ""),
         train_period=str(scen.get("train_period") or ""),
-        evaluation=f"kfold{scen['folds']}-s{scen['fold_seed']}" if kfold else "temporal",
-        fold=int(scen["fold"]) if kfold else None,
+        evaluation="regions" if regions else evaluation,
+        fold=int(scen["fold"]) if kfold or regions else None,
+        folds=int(scen["folds"]) if kfold or regions else None,
         train_basins=scen.get("train_basins"),
         train_years=scen.get("train_years"),
         point=str(point.get("name") or ""),

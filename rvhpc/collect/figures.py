@@ -9,7 +9,6 @@ import pandas as pd
 
 from rvhpc.atomic import atomic_path
 from rvhpc.collect.report import ARCH_TITLES
-from rvhpc.experiments import ARCHS
 
 NSE_FLOOR = -1.0  # basins below are drawn at the floor so a few failures do not squash the plots
 
@@ -108,7 +107,8 @@ def nse_vs_training(summ: pd.DataFrame, x: str, path: Path) -> Path | None:
 def nse_box_by_arch(ens: pd.DataFrame, path: Path) -> Path:
     """Boxplots of per-basin ensemble NSE, all experiments of one architecture pooled."""
     plt = _plt()
-    archs = [a for a in ARCHS if a in set(ens["arch"])] + sorted(set(ens["arch"]) - set(ARCHS))
+    order = list(ARCH_TITLES)
+    archs = [a for a in order if a in set(ens["arch"])] + sorted(set(ens["arch"]) - set(order))
     data = [
         np.clip(ens.loc[ens["arch"] == a, "NSE"].dropna().to_numpy(), NSE_FLOOR, 1) for a in archs
     ]

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from rvhpc.experiments import ARCHS
-
+#: the architectures in the paper's order, with their titles (tables and figures follow it)
 ARCH_TITLES = {"ea": "EA-LSTM", "ct": "CT-LSTM", "sr": "SR-LSTMEA", "fm": "FM-LSTM", "lstm": "LSTM"}
 ID_COLUMNS = ["experiment", "arch", "static", "dim", "attr_seed", "member", "basin"]
 #: scenario of each row: basin list, training period, evaluation scheme (temporal / kfoldK-sS),
@@ -130,8 +129,17 @@ def scenario_title(block: pd.DataFrame) -> str:
     if first["train_period"]:
         parts.append(f"training period {first['train_period']} ({first['train_years']:g} years)")
     ev = str(first["evaluation"])
+    unseen = "; ".join(
+        f"{p}: {u}" for p, u in zip(block["paper_name"], block["unseen_static"], strict=True)
+    )
     if ev == "temporal":
         parts.append("temporal evaluation (the training basins in the eval period)")
+    elif ev == "regions":
+        parts.append(
+            "leave-one-region-out (ungauged regions: each fold trains on the other sub-datasets); "
+            f"each basin is predicted by the fold that held its region out; unseen basins get: "
+            f"{unseen}"
+        )
     else:
         folds, _, seed = ev[5:].partition("-s")
         parts.append(
@@ -205,7 +213,8 @@ def paper_table(summ: pd.DataFrame) -> pd.DataFrame:
     )
     table = table.reindex(columns=[c for *_, c in order])
     table = table.reindex(
-        [a for a in ARCHS if a in table.index] + [a for a in table.index if a not in ARCHS]
+        [a for a in ARCH_TITLES if a in table.index]
+        + [a for a in table.index if a not in ARCH_TITLES]
     )
     table.index = [ARCH_TITLES.get(a, a) for a in table.index]
     table.index.name = "architecture"

@@ -313,7 +313,8 @@ def _validation_metrics(
 
 
 def missing_folds(groups: dict[Experiment, list[Cell]]) -> list[str]:
-    """A line per k-fold experiment and seed that lacks a fold (whose basins are then missing).
+    """A line per k-fold or regions experiment and seed that lacks a fold (whose basins are then
+    missing).
 
     Parameters
     ----------
@@ -328,7 +329,7 @@ def missing_folds(groups: dict[Experiment, list[Cell]]) -> list[str]:
     for exp, cells in groups.items():
         if exp.fold is None:
             continue
-        folds[exp.name] = int(exp.evaluation[5:].split("-")[0])
+        folds[exp.name] = int(exp.folds)
         for cell in cells:
             seen.setdefault((exp.name, cell.seed), set()).add(exp.fold)
     return [

@@ -1,1 +1,2 @@
-"""CAMELS US data layer: reader, synthetic data, basin store, window sampler, static vectors."""
+"""The data layer: dataset readers (a registry), synthetic data, the basin store, window sampler,
+static vectors."""

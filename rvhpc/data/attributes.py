@@ -1,5 +1,5 @@
 """The seven CAMELS US attribute files (``camels_attributes_v2.0/camels_<group>.txt``): their
-published columns, a reader that keeps ``NA`` missing and text as written, and the 27 descriptors.
+published columns and a reader that keeps ``NA`` missing and text as written.
 
 Every problem a user can cause raises :class:`~rvhpc.errors.DataError` naming the file.
 """
@@ -10,7 +10,6 @@ import csv
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from rvhpc.data.camels import ATTRIBUTE_DIR, DESCRIPTORS
@@ -149,35 +148,9 @@ def read_attributes(root: str | os.PathLike, basins: list[str] | None = None) ->
 
 
 def descriptor_table(
-    attributes: pd.DataFrame, basins: list[str], root: str | os.PathLike = "."
+    attributes: pd.DataFrame, basins: list[str], names: tuple[str, ...] = DESCRIPTORS
 ) -> pd.DataFrame:
-    """The 27 descriptors of ``basins`` (rows in that order) as float64."""
-    folder = Path(root) / ATTRIBUTE_DIR
-    absent = [b for b in basins if b not in attributes.index]
-    if absent:
-        raise DataError(f"{folder}: basin {absent[0]} is missing from the attribute files")
-    missing_cols = [c for c in DESCRIPTORS if c not in attributes.columns]
-    if missing_cols:
-        raise DataError(
-            f"{folder}: attribute files lack the descriptor column(s) {', '.join(missing_cols)}"
-        )
-    table = (
-        attributes.loc[basins, list(DESCRIPTORS)]
-        .apply(pd.to_numeric, errors="coerce")
-        .astype(np.float64)
-    )
-    bad = table.isna().to_numpy()
-    if bad.any():
-        i, j = (int(k[0]) for k in np.nonzero(bad))
-        col = DESCRIPTORS[j]
-        group = column_group(col)
-        raise DataError(
-            f"{folder / f'camels_{group}.txt'}: descriptor {col!r} of basin {basins[i]} is "
-            f"missing or not a number"
-        )
-    return table
+    """The descriptors (default: the study's 27) of ``basins`` (rows in that order) as float64."""
+    from rvhpc.data.storeattrs import descriptor_values
 
-
-def column_group(column: str) -> str:
-    """The attribute group (file) that holds ``column``."""
-    return next(g for g, cols in ATTRIBUTE_COLUMNS.items() if column in cols)
+    return descriptor_values(attributes, basins, list(names))

@@ -1,107 +1,153 @@
-"""Pre-flight checks of a CAMELS US download (``rvhpc data check``; ``prepare`` runs them first).
+"""Pre-flight checks of a download, in one pass over its files (``rvhpc data check``; ``prepare``
+makes the same pass and writes each basin into the store as it is read).
 
-Per listed basin: forcing and streamflow files present and readable, the 27 descriptors complete,
-observed discharge in the training and evaluation periods, the forcing's date coverage of both
-periods plus the warm-up of a 270-day input window, the forcing-header area against
-``area_gages2``; and the seven attribute files present with their published columns.
+Per listed basin: its files present and readable, the chosen descriptors complete, observed
+discharge in the training and evaluation periods, complete inputs on every day of both periods
+(a record that starts late or ends early has missing days there, never shifted ones) and on the
+warm-up of a 270-day input window; plus the dataset's own rules (the attribute files and their
+columns, CAMELS US's header area against ``area_gages2``, Caravan's roots and sub-datasets).
 
-Errors stop ``prepare`` (a basin missing a descriptor, a basin without one observed training day,
-a period the forcing does not cover, missing or unreadable files); warnings do not. Findings of
-one rule are gathered into one line naming the basins and the fix.
+Errors stop ``prepare`` (no store is left behind); warnings do not. Findings of one rule are
+gathered into one line naming the basins and the fix. Each file is read once, and only per-basin
+summaries are kept: memory does not grow with the series.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from rvhpc.data import attributes as attrs_io
-from rvhpc.data import build, camels
-from rvhpc.data.camels import DESCRIPTORS
 from rvhpc.data.check_report import (
-    AREA_TOLERANCE,
     WINDOW_DAYS,
     BasinCheck,
     CheckReport,
     Finding,
+    basin_names,
 )
+from rvhpc.data.datasets.base import BasinRecord, Dataset
+from rvhpc.data.pool import ordered_map
 from rvhpc.errors import DataError
 
 _EPOCH = pd.Timestamp("1970-01-01")
 
 
-def _read(forcing_file: Path, streamflow_file: Path) -> build.BasinData | str:
-    """One basin's files, or the one-line reason they cannot be read."""
+def parse_period(name: str, period: tuple) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(start, end) Timestamps of a --train/--eval period; DataError when it is not one."""
     try:
-        return build.read_basin(forcing_file, streamflow_file)
+        start, end = (pd.Timestamp(p) for p in period)
+    except (ValueError, TypeError) as exc:
+        raise DataError(
+            f"{name} period {period!r} is not a pair of YYYY-MM-DD dates ({exc})"
+        ) from None
+    if start > end:
+        raise DataError(f"{name} period starts after it ends: {start.date()} > {end.date()}")
+    return start.normalize(), end.normalize()
+
+
+def new_report(source: Dataset, train_period: tuple, eval_period: tuple) -> CheckReport:
+    """An empty report of ``source`` (periods checked)."""
+    return CheckReport(
+        dataset=source.name,
+        source=source.describe(),
+        roots=[str(r) for r in source.roots],
+        options=dict(source.options),
+        basin_file=str(source.basin_file),
+        train_period=parse_period("train", train_period),
+        eval_period=parse_period("eval", eval_period),
+        basins=[BasinCheck(b) for b in source.basins],
+    )
+
+
+def _read(reader, *args) -> BasinRecord | tuple | str:
+    """One basin's record, or the one-line reason its files cannot be read."""
+    try:
+        return reader(*args)
     except DataError as exc:
         return str(exc)
 
 
-def _basins(basins: list[str], limit: int = 10) -> str:
-    more = f", ... ({len(basins)} basins)" if len(basins) > limit else ""
-    return ", ".join(basins[:limit]) + more
+def _period_days(period: tuple[pd.Timestamp, pd.Timestamp]) -> np.ndarray:
+    lo, hi = ((p - _EPOCH).days for p in period)
+    return np.arange(lo, hi + 1)
 
 
-def _attribute_files(root: Path, basins: list[str], findings: list[Finding]):
-    """Read the seven files; the joined table (None when one is unusable) and a per-file summary."""
-    summary: dict[str, dict] = {}
-    tables = []
-    for group in attrs_io.ATTRIBUTE_GROUPS:
-        path = attrs_io.attribute_file(root, group)
-        entry = summary[group] = dict(path=str(path), present=path.is_file(), missing_columns=[])
-        try:
-            table = attrs_io.read_attribute_file(path)
-        except DataError as exc:
-            findings.append(
-                Finding("error", "attribute-file", f"{exc}; download camels_attributes_v2.0 again")
-            )
-            continue
-        expected = attrs_io.ATTRIBUTE_COLUMNS[group]
-        absent = [c for c in expected if c not in table.columns]
-        entry["missing_columns"] = absent
-        lost = [c for c in absent if c in DESCRIPTORS]
-        if lost:
-            findings.append(
-                Finding(
-                    "error",
-                    "descriptor-column",
-                    f"{path}: lacks the descriptor column(s) {', '.join(lost)}; download "
-                    "camels_attributes_v2.0 again",
-                )
-            )
-        elif absent:
-            findings.append(
-                Finding(
-                    "warning",
-                    "attribute-column",
-                    f"{path}: lacks the published column(s) {', '.join(absent)}",
-                )
-            )
-        unlisted = [b for b in basins if b not in table.index]
-        if unlisted:
-            findings.append(
-                Finding(
-                    "error",
-                    "basin-not-in-attributes",
-                    f"{path}: no row for listed basin(s) {_basins(unlisted)}",
-                    unlisted,
-                )
-            )
-        tables.append(table)
-    if len(tables) < len(attrs_io.ATTRIBUTE_GROUPS):
-        return None, summary
-    joined = tables[0]
-    for table in tables[1:]:
-        joined = joined.join(table.drop(columns=[c for c in table if c in joined]), how="outer")
-    return joined, summary
+def _summarise(report: CheckReport, check: BasinCheck, record: BasinRecord) -> None:
+    first, last = (str((_EPOCH + pd.Timedelta(days=int(d))).date()) for d in record.days[[0, -1]])
+    check.forcing_days = (first, last)
+    complete = record.days[np.isfinite(record.x).all(axis=1)]
+    observed = record.q_days[np.isfinite(record.q)]
+    for name, period in (("train", report.train_period), ("eval", report.eval_period)):
+        days = _period_days(period)
+        setattr(check, f"{name}_missing_q", float(1 - np.isin(days, observed).mean()))
+        check.gaps[name] = int((~np.isin(days, complete)).sum())
+        warm = np.arange(days[0] - (WINDOW_DAYS - 1), days[0])
+        check.warm_short[name] = bool((~np.isin(warm, complete)).any())
 
 
-def _descriptors(report: CheckReport, table: pd.DataFrame, findings: list[Finding]) -> None:
-    present = [c for c in DESCRIPTORS if c in table.columns]
+def check_source(
+    source: Dataset,
+    train_period: tuple,
+    eval_period: tuple,
+    sink=None,
+    workers: int | None = None,
+) -> CheckReport:
+    """Read every file the store of ``source``'s basins needs and check it (module docstring).
+
+    Parameters
+    ----------
+    source : the dataset reader
+    train_period, eval_period : (first day, last day)
+    sink : a :class:`~rvhpc.data.writer.StoreWriter` to write each basin into, or None (check)
+    workers : reader processes (None: one per CPU for many basins)
+
+    Raises
+    ------
+    DataError : only for a bad period; everything else is a finding.
+    """
+    report = new_report(source, train_period, eval_period)
+    findings: list[Finding] = []
+    table = source.attributes(report, findings)
+    report.attributes = table
+    if table is not None:
+        _descriptor_values(source, report, table, findings)
+    files = source.locate(report, findings)
+    rows = [i for i, b in enumerate(report.basins) if b.basin in files]
+    if sink is not None and any(f.level == "error" for f in findings):
+        sink = None  # the store would not be kept: read on, to report everything
+    args = [source.read_args(report.basins[i].basin, files[report.basins[i].basin]) for i in rows]
+    if sink is not None:
+        spans = ordered_map(_read, [(source.spanner, *a) for a in args], workers)
+        sink.begin([s if isinstance(s, tuple) else None for s in spans], table)
+    missing: dict[str, list[str]] = {}
+    reads = ordered_map(_read, [(source.reader, *a) for a in args], workers)
+    for i, result in zip(rows, reads, strict=True):
+        check = report.basins[i]
+        if isinstance(result, str):
+            findings.append(Finding("error", "unreadable-file", result, [check.basin]))
+            check.problems.append("unreadable file")
+        elif isinstance(result, tuple):
+            for column in result[2]:
+                missing.setdefault(column, []).append(check.basin)
+            check.problems.append("column missing")
+        else:
+            _summarise(report, check, result)
+            source.check_basin(check, result, table)
+            if sink is not None:
+                sink.write(i, result)
+    if missing:
+        source.missing_columns(missing, findings)
+    _coverage(source, report, findings)
+    _discharge(report, findings)
+    source.extra_findings(report, findings)
+    for b in report.basins:
+        if b.missing_descriptors:
+            b.problems.insert(0, "descriptor missing")
+    report.findings = sorted(findings, key=lambda f: f.level != "error")
+    return report
+
+
+def _descriptor_values(source: Dataset, report, table: pd.DataFrame, findings) -> None:
+    present = [c for c in source.descriptors if c in table.columns]
     for b in report.basins:
         if b.basin not in table.index:
             continue
@@ -115,57 +161,39 @@ def _descriptors(report: CheckReport, table: pd.DataFrame, findings: list[Findin
                 "error",
                 "descriptor-missing",
                 f"{len(bad)} listed basin(s) miss descriptor values in "
-                f"{report.root / camels.ATTRIBUTE_DIR}: {what}; a physics or mixed run would "
+                f"{source.attributes_where()}: {what}; a physics or mixed run would "
                 f"train on NaN: remove these basins from the list {report.basin_file}",
                 [b.basin for b in bad],
             )
         )
 
 
-def _period_days(period: tuple[pd.Timestamp, pd.Timestamp], before: int = 0) -> np.ndarray:
-    lo, hi = ((p - _EPOCH).days for p in period)
-    return np.arange(lo - before, hi + 1)
-
-
-def _series(report: CheckReport, basin: BasinCheck, data: build.BasinData, area_km2) -> None:
-    first, last = (str((_EPOCH + pd.Timedelta(days=int(d))).date()) for d in data.x_days[[0, -1]])
-    basin.forcing_days = (first, last)
-    observed = data.q_days[np.isfinite(data.q)]
-    for name, period in (("train", report.train_period), ("eval", report.eval_period)):
-        days = _period_days(period)
-        setattr(basin, f"{name}_missing_q", float(1 - np.isin(days, observed).mean()))
-    if area_km2 is not None and np.isfinite(area_km2) and area_km2 > 0:
-        basin.area_diff = float(data.head[0] / 1e6 / area_km2 - 1)
-
-
-def _coverage(report: CheckReport, findings: list[Finding]) -> None:
-    """Period days missing from a forcing file are errors; missing warm-up days warnings."""
+def _coverage(source: Dataset, report: CheckReport, findings: list[Finding]) -> None:
+    """Period days without complete inputs are errors; missing warm-up days warnings."""
+    word = source.series_label.split()[0]
     for name, period in (("train", report.train_period), ("eval", report.eval_period)):
         span = f"{period[0].date()}..{period[1].date()}"
-        cut, short = [], []
-        for b, data in zip(report.basins, report.data, strict=True):
-            if not isinstance(data, build.BasinData):
-                continue
-            gap = int((~np.isin(_period_days(period), data.x_days)).sum())
-            start = (period[0] - _EPOCH).days
-            warm = np.arange(start - (WINDOW_DAYS - 1), start)
-            if gap:
-                cut.append(f"{b.basin} ({gap} day(s) missing, forcing {'..'.join(b.forcing_days)})")
-                b.problems.append(f"{name} period not covered")
-            elif (~np.isin(warm, data.x_days)).any():
-                short.append(b.basin)
+        cut = [b for b in report.basins if b.gaps.get(name)]
+        short = [b.basin for b in report.basins if not b.gaps.get(name) and b.warm_short.get(name)]
+        for b in cut:
+            b.problems.append(f"{name} period not covered")
+        for b in report.basins:
+            if b.basin in short:
                 b.problems.append(f"{name} warm-up short")
         if cut:
+            what = "; ".join(
+                f"{b.basin} ({b.gaps[name]} day(s) missing, {word} {'..'.join(b.forcing_days)})"
+                for b in cut[:10]
+            )
             findings.append(
                 Finding(
                     "error",
                     f"{name}-period-not-covered",
-                    f"{report.root / camels.FORCING_DIR / report.forcing}: the forcing files of "
-                    f"{len(cut)} basin(s) do not cover the {name} period {span}: "
-                    f"{'; '.join(cut[:10])}; a file cut short? download it again, or change "
-                    f"--{name}-start/--{name}-end or remove these basins from the list "
-                    f"{report.basin_file}",
-                    [c.split()[0] for c in cut],
+                    f"{source.series_where()}: the {source.series_label} of {len(cut)} basin(s) "
+                    f"do not cover the {name} period {span}: {what}; a file cut short? download "
+                    f"it again, or change --{name}-start/--{name}-end or remove these basins "
+                    f"from the list {report.basin_file}",
+                    [b.basin for b in cut],
                 )
             )
         if short:
@@ -173,7 +201,7 @@ def _coverage(report: CheckReport, findings: list[Finding]) -> None:
                 Finding(
                     "warning",
                     f"{name}-warmup-not-covered",
-                    f"the forcing of basin(s) {_basins(short)} starts less than "
+                    f"the {word} of basin(s) {basin_names(short)} starts less than "
                     f"{WINDOW_DAYS - 1} days before the {name} period {span}: the first days "
                     f"have no full {WINDOW_DAYS}-day input window",
                     short,
@@ -199,116 +227,8 @@ def _discharge(report: CheckReport, findings: list[Finding]) -> None:
             Finding(
                 level,
                 f"no-{name}-discharge",
-                f"basin(s) {_basins(empty)} have no observed discharge in the {name} period "
+                f"basin(s) {basin_names(empty)} have no observed discharge in the {name} period "
                 f"{period[0].date()}..{period[1].date()}: {fix}",
                 empty,
             )
         )
-
-
-def _areas(report: CheckReport, findings: list[Finding]) -> None:
-    off = [
-        b for b in report.basins if b.area_diff is not None and abs(b.area_diff) > AREA_TOLERANCE
-    ]
-    for b in off:
-        b.problems.append("area differs")
-    if off:
-        what = ", ".join(f"{b.basin} ({100 * b.area_diff:+.0f} %)" for b in off[:10])
-        findings.append(
-            Finding(
-                "warning",
-                "area-mismatch",
-                f"the forcing-header area differs from area_gages2 by more than "
-                f"{100 * AREA_TOLERANCE:.0f} % for {len(off)} basin(s): {what}; discharge is "
-                "converted to mm/day with the forcing-header area",
-                [b.basin for b in off],
-            )
-        )
-
-
-def _files(report: CheckReport, findings: list[Finding]) -> tuple[list, list]:
-    """Index the forcing and streamflow folders; findings for basins without a file."""
-    forcing_dir = report.root / camels.FORCING_DIR / report.forcing
-    flow_dir = report.root / camels.STREAMFLOW_DIR
-    for kind, folder in (("forcing", forcing_dir), ("streamflow", flow_dir)):
-        index = camels.index_files(folder)
-        absent = []
-        for b in report.basins:
-            path = index.get(b.basin)
-            setattr(b, f"{kind}_file", None if path is None else str(path))
-            if path is None:
-                absent.append(b.basin)
-                b.problems.append(f"no {kind} file")
-        if absent:
-            findings.append(
-                Finding(
-                    "error",
-                    f"{kind}-file-missing",
-                    f"{folder}: no {kind} file for basin(s) {_basins(absent)}: add the files or "
-                    f"remove these basins from the list {report.basin_file}",
-                    absent,
-                )
-            )
-    ok = [b for b in report.basins if b.forcing_file and b.streamflow_file]
-    return ok, [(Path(b.forcing_file), Path(b.streamflow_file)) for b in ok]
-
-
-def check_tree(
-    camels_root: str | os.PathLike,
-    basin_file: str | os.PathLike,
-    forcing: str = "maurer_extended",
-    train_period: tuple = ("1999-10-01", "2008-09-30"),
-    eval_period: tuple = ("1989-10-01", "1999-09-30"),
-    workers: int | None = None,
-) -> CheckReport:
-    """Read every file the store of these basins needs and check it (module docstring).
-
-    Raises
-    ------
-    DataError : only for what leaves nothing to check per basin (no root folder, an unknown
-        forcing, an unreadable basin list, a bad period); everything else is a finding.
-    """
-    root = camels.check_root(camels_root, forcing)
-    basins = camels.read_basin_list(basin_file)
-    report = CheckReport(
-        root=root,
-        basin_file=Path(basin_file),
-        forcing=forcing,
-        train_period=build.parse_period("train", train_period),
-        eval_period=build.parse_period("eval", eval_period),
-        basins=[BasinCheck(b) for b in basins],
-        attribute_files={},
-        findings=[],
-    )
-    findings: list[Finding] = []
-    table, report.attribute_files = _attribute_files(root, basins, findings)
-    report.attributes = table
-    if table is not None:
-        _descriptors(report, table, findings)
-    ok, files = _files(report, findings)
-    read = (
-        build.read_files(
-            [b.basin for b in ok], *zip(*files, strict=True), workers=workers, reader=_read
-        )
-        if ok
-        else []
-    )
-    data_of = dict(zip((b.basin for b in ok), read, strict=True))
-    report.data = [data_of.get(b.basin) for b in report.basins]
-    for b, data in zip(report.basins, report.data, strict=True):
-        if isinstance(data, str):
-            findings.append(Finding("error", "unreadable-file", data, [b.basin]))
-            b.problems.append("unreadable file")
-        elif data is not None:
-            area = None
-            if table is not None and b.basin in table.index and "area_gages2" in table:
-                area = pd.to_numeric(table.loc[b.basin, "area_gages2"], errors="coerce")
-            _series(report, b, data, area)
-    _coverage(report, findings)
-    _discharge(report, findings)
-    _areas(report, findings)
-    for b in report.basins:
-        if b.missing_descriptors:
-            b.problems.insert(0, "descriptor missing")
-    report.findings = sorted(findings, key=lambda f: f.level != "error")
-    return report

@@ -34,11 +34,13 @@ class DeviceBatches:
         store = sampler.store
         self.device = device
         self.seq_length = sampler.seq_length
-        self._n_days = sampler._n_days
-        self._flat = sampler._flat_t.to(device)
+        forcing, qobs = store.series()  # the view's basins, in order (one copy when a subset)
+        self._n_days = forcing.shape[1]
+        flat = np.ascontiguousarray(forcing, dtype=np.float32).reshape(-1, forcing.shape[2])
+        self._flat = torch.from_numpy(flat).to(device)
         self._mean, self._inv_std = sampler._mean_t.to(device), sampler._inv_std_t.to(device)
-        qobs = np.ascontiguousarray(store.qobs, dtype=np.float32).reshape(-1)
-        self._qobs = torch.from_numpy(qobs).to(device)
+        self._qobs = torch.from_numpy(np.ascontiguousarray(qobs, dtype=np.float32).reshape(-1))
+        self._qobs = self._qobs.to(device)
         self._q_std = torch.from_numpy(sampler._q_std).to(device)
         self._y_mean = torch.tensor(np.float32(store.y_mean), device=device)
         self._y_std = torch.tensor(np.float32(store.y_std), device=device)
@@ -55,8 +57,8 @@ class DeviceBatches:
     def batch(
         self, rows: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(x_d [B, T, 5], y [B, 1] standardised, q_std [B, 1], basin_idx [B]) on the device for
-        ``rows`` (device indices into the samples), as :meth:`WindowSampler.batch`."""
+        """(x_d [B, T, inputs], y [B, 1] standardised, q_std [B, 1], basin_idx [B]) on the device
+        for ``rows`` (device indices into the samples), as :meth:`WindowSampler.batch`."""
         picked = self._samples.index_select(0, rows)
         basin_idx, day_idx = picked[:, 0], picked[:, 1]
         target = basin_idx * self._n_days + day_idx

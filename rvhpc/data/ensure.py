@@ -1,5 +1,6 @@
-"""The data a grid needs, made to exist: synthetic CAMELS generated when asked, then the store
-prepared (idempotent, locked). Array tasks call it with the plan the manifest stores.
+"""The data a grid needs: its plan (what the store is built from, as JSON the manifest keeps so
+that array tasks can prepare it) and the plan made to exist (synthetic data generated when asked,
+then the store prepared: idempotent, locked).
 
 A store that finished runs were trained on is never rebuilt under them. A grid edited after its
 cells ran (a basin list grown or shrunk, other periods, another forcing) asks for a store built
@@ -29,14 +30,69 @@ from rvhpc.runfiles import BASIN_LIST, CHECKPOINT_DIR, CONFIG_JSON, STATE_DIR, r
 SYNTHETIC_SPEC = "rvhpc_synthetic.json"
 
 
+def make_plan(
+    grid: str,
+    store: Path,
+    dataset: str = "camels_us",
+    roots: list[Path] | None = None,
+    basins: Path | None = None,
+    *,
+    root_key: str = "root",
+    synthetic: dict | None = None,
+    union: list[str] | None = None,
+    train_period: tuple | None = None,
+    eval_period: tuple | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """The data plan of a grid's ``data:`` section as JSON values.
+
+    Parameters
+    ----------
+    grid : the grid's name (messages)
+    store : the store to use, or to prepare
+    dataset, roots, basins : the dataset and its files (None: an existing store)
+    root_key : how the grid file spells the root (``root`` or ``camels_root``), for messages
+    synthetic : basins, start, end, seed of synthetic data generated beside the store
+    union : the basins of several named lists (one store serves them all)
+    train_period, eval_period : the store's periods
+    options : ``forcing``, ``format``, ``inputs``, ``descriptors`` (None: the defaults), and
+        ``runs_dir``, where ensure_data looks for finished runs that depend on an existing store
+        before it would rebuild it
+    """
+    plan: dict[str, Any] = dict(
+        grid=grid, store=str(store), dataset=dataset, root_key=root_key,
+        train_period=train_period, eval_period=eval_period,
+        **{k: v for k, v in options.items() if v is not None},
+    )  # fmt: skip
+    if synthetic is not None:
+        root = store.parent / f"{store.stem}_{'camels' if dataset == 'camels_us' else dataset}"
+        plan.update(synthetic=dict(synthetic), roots=[str(root)])
+        plan["basins"] = str(root / BASIN_LIST)
+    elif roots:
+        plan.update(roots=[str(r) for r in roots], basins=str(basins))
+    if union is not None and "roots" in plan:
+        # one store serves every list: it is prepared from their union
+        plan["basins"] = str(store.parent / f"{store.stem}_union.txt")
+        plan["union"] = list(union)
+    return plan
+
+
+def _roots(plan: dict[str, Any]) -> list[Path] | None:
+    if "roots" in plan:
+        return [Path(r) for r in plan["roots"]]
+    if "camels_root" in plan:  # a manifest written before datasets had names
+        return [Path(plan["camels_root"])]
+    return None
+
+
 def ensure_data(plan: dict[str, Any]) -> Path:
-    """Make the store exist: generate synthetic CAMELS when asked, then prepare (idempotent,
+    """Make the plan's store exist: generate synthetic data when asked, then prepare (idempotent,
     locked), never rebuilding a store that finished runs under ``plan["runs_dir"]`` depend on.
 
     Parameters
     ----------
     plan : dict
-        :func:`rvhpc.grid.manifest.data_plan` (as the manifest stores it).
+        :func:`make_plan` (as the manifest stores it).
 
     Returns
     -------
@@ -46,39 +102,38 @@ def ensure_data(plan: dict[str, Any]) -> Path:
     Raises
     ------
     DataError
-        Missing CAMELS files or store, or a store that finished runs depend on and that the plan
+        Missing dataset files or store, or a store that finished runs depend on and that the plan
         would rebuild (StoreError).
     """
     from filelock import FileLock
 
-    store = Path(plan["store"])
-    if "camels_root" not in plan:
+    store, roots = Path(plan["store"]), _roots(plan)
+    key = plan.get("root_key", "camels_root" if "camels_root" in plan else "root")
+    if roots is None:
         if not store.is_file():
             raise DataError(
                 f"grid {plan['grid']}: data.store {store} does not exist; run `rvhpc data prepare` "
-                "or give camels_root + basins in the grid file"
+                f"or give {key} + basins in the grid file"
             )
         return store
-    root, basins = Path(plan["camels_root"]), Path(plan["basins"])
+    basins = Path(plan["basins"])
     store.parent.mkdir(parents=True, exist_ok=True)
+    dataset = plan.get("dataset", "camels_us")
     if plan.get("synthetic"):
-        with FileLock(str(root) + ".lock"):
-            if not (root / BASIN_LIST).is_file():
-                _synthesize(root, plan["synthetic"])
-            _check_synthetic(plan, root)
-    elif "union" not in plan:
-        for key, path in (("camels_root", root), ("basins", basins)):
+        with FileLock(str(roots[0]) + ".lock"):
+            if not (roots[0] / BASIN_LIST).is_file():
+                _synthesize(dataset, roots[0], plan["synthetic"])
+            _check_synthetic(plan, roots[0])
+    else:
+        what = "CAMELS US download" if dataset == "camels_us" else f"{dataset} download"
+        for path in [*roots, *([] if "union" in plan else [basins])]:
             if not path.exists():
+                field = key if path in roots else "basins"
                 raise DataError(
-                    f"grid {plan['grid']}: data.{key} {path} does not exist: edit data.{key} in "
-                    "(a copy of) the grid file to point at your CAMELS US download "
+                    f"grid {plan['grid']}: data.{field} {path} does not exist: edit data.{field} "
+                    f"in (a copy of) the grid file to point at your {what} "
                     "(see data/basins/README.md)"
                 )
-    if "union" in plan and not plan.get("synthetic") and not root.exists():
-        raise DataError(
-            f"grid {plan['grid']}: data.camels_root {root} does not exist: edit it in (a copy "
-            "of) the grid file to point at your CAMELS US download"
-        )
     if store.is_file():  # before the union file is rewritten: its new time alone would rebuild
         changed = plan_changes(plan, store)
         if changed:
@@ -89,15 +144,17 @@ def ensure_data(plan: dict[str, Any]) -> Path:
             write_text(basins, text)
     from rvhpc.data.store import prepare_store
 
+    options = {k: plan.get(k) for k in ("forcing", "format", "inputs", "descriptors")}
     return Path(
         prepare_store(
-            root,
+            roots,
             basins,
             store,
-            forcing=plan["forcing"],
+            dataset=dataset,
             train_period=tuple(plan["train_period"]),
             eval_period=tuple(plan["eval_period"]),
             before_rebuild=lambda out: keep_finished_runs(plan, out, "its input files changed"),
+            **{k: v for k, v in options.items() if v is not None},
         )
     )
 
@@ -111,7 +168,7 @@ def plan_changes(plan: dict[str, Any], store: Path) -> str:
     Parameters
     ----------
     plan : dict
-        :func:`rvhpc.grid.manifest.data_plan`.
+        :func:`make_plan`.
     store : Path
         The existing store.
 
@@ -132,7 +189,7 @@ def plan_changes(plan: dict[str, Any], store: Path) -> str:
     if "union" in plan:
         new_basins = list(plan["union"])
     else:
-        from rvhpc.data.camels import read_basin_list
+        from rvhpc.data.basinlist import read_basin_list
 
         try:
             new_basins = read_basin_list(plan["basins"])
@@ -147,7 +204,7 @@ def plan_changes(plan: dict[str, Any], store: Path) -> str:
         was, now = _days(old[key]), _days(plan[key])
         if was != now:
             changes.append(f"{key} {'..'.join(was)} -> {'..'.join(now)}")
-    if old["forcing"] and old["forcing"] != plan["forcing"]:
+    if old["forcing"] and plan.get("forcing") and old["forcing"] != plan["forcing"]:
         changes.append(f"forcing {old['forcing']} -> {plan['forcing']}")
     return ", ".join(changes)
 
@@ -174,7 +231,7 @@ def keep_finished_runs(plan: dict[str, Any], store: Path, changed: str) -> None:
     Parameters
     ----------
     plan : dict
-        :func:`rvhpc.grid.manifest.data_plan` (its ``runs_dir``; an older manifest without it
+        :func:`make_plan` (its ``runs_dir``; an older manifest without it
         is not checked).
     store : Path
     changed : str
@@ -191,7 +248,8 @@ def keep_finished_runs(plan: dict[str, Any], store: Path, changed: str) -> None:
     runs_dir = plan.get("runs_dir")
     if fingerprint is None or runs_dir is None:
         return
-    found = dependent_runs(Path(runs_dir), fingerprint, skip=Path(plan.get("camels_root", store)))
+    roots = _roots(plan) or [store]
+    found = dependent_runs(Path(runs_dir), fingerprint, skip=roots[0])
     if not found:
         progress.log(f"{store}: rebuilding it ({changed}); no finished run depends on it")
         return
@@ -234,13 +292,14 @@ def dependent_runs(runs_dir: Path, fingerprint: str, skip: Path | None = None) -
     return found
 
 
-def _synthesize(root: Path, synthetic: dict[str, Any]) -> None:
-    from rvhpc.data.synth import synthesize
+def _synthesize(dataset: str, root: Path, synthetic: dict[str, Any]) -> None:
+    from rvhpc.data.synth import synthesize_dataset
 
-    progress.log(f"generating synthetic CAMELS US ({synthetic['basins']} basins) in {root}")
+    progress.log(f"generating synthetic {dataset} ({synthetic['basins']} basins) in {root}")
     # the basin list inside appears only once the whole tree is there; a full disk names it
     with naming(root), atomic_dir(root) as tmp:
-        synthesize(
+        synthesize_dataset(
+            dataset,
             tmp,
             n_basins=synthetic["basins"],
             start=synthetic["start"],

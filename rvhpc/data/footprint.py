@@ -11,6 +11,7 @@ widest architecture: 4 gates x hidden x (dynamic + static + hidden + 1)).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from rvhpc.errors import ConfigError
 
@@ -22,8 +23,8 @@ _BYTES_PER_NAME = 48
 _COPIES_OF_WEIGHTS = 4
 
 
-def static_width(static: str, dim: int | None, n_basins: int) -> int:
-    """Columns of the static vectors of a kind.
+def static_width(static: str, dim: int | None, n_basins: int, n_descriptors: int) -> int:
+    """Columns of the static vectors of a kind (rvhpc.data.statics.STATIC_KINDS).
 
     Parameters
     ----------
@@ -33,29 +34,26 @@ def static_width(static: str, dim: int | None, n_basins: int) -> int:
         d of gaussian and mixed vectors.
     n_basins : int
         Basins of the store (the width of one-hot vectors).
+    n_descriptors : int
+        The dataset's catchment descriptors (27 for CAMELS US).
 
     Returns
     -------
     int
-        physics 27, one_hot ``n_basins``, gaussian/mixed ``dim``, none 0.
     """
-    if static in ("gaussian", "mixed"):
-        return int(dim or 0)
-    if static == "one_hot":
-        return n_basins
-    if static == "physics":
-        return 27
-    return 0
+    from rvhpc.data.statics import STATIC_KINDS
+
+    return STATIC_KINDS[static].width(dim, n_basins, n_descriptors)
 
 
 def estimate_bytes(
-    static: str, dim: int | None, n_basins: int, hidden: int, n_dynamic: int = 5
+    static: str, dim: int | None, n_basins: int, hidden: int, n_dynamic: int, n_descriptors: int
 ) -> dict[str, int]:
     """Upper bounds, in bytes, of the static vectors and of the model with its optimizer state.
 
     Parameters
     ----------
-    static, dim, n_basins : the static vectors (:func:`static_width`)
+    static, dim, n_basins, n_descriptors : the static vectors (:func:`static_width`)
     hidden, n_dynamic : the model's sizes
 
     Returns
@@ -63,7 +61,7 @@ def estimate_bytes(
     dict
         ``statics``, ``model`` and ``total`` bytes.
     """
-    width = static_width(static, dim, n_basins)
+    width = static_width(static, dim, n_basins, n_descriptors)
     statics = n_basins * width * _BYTES_PER_STATIC_VALUE + width * _BYTES_PER_NAME
     weights = 4 * hidden * (n_dynamic + width + hidden + 1) + hidden + 1
     model = weights * 4 * _COPIES_OF_WEIGHTS
@@ -94,27 +92,34 @@ def available_bytes() -> int | None:
 def check_memory(
     static: str,
     dim: int | None,
-    n_basins: int,
+    store: Any,
     hidden: int,
     available: int | None = None,
 ) -> None:
     """ConfigError when the run cannot fit into this machine's available memory.
+
+    Parameters
+    ----------
+    static, dim, hidden : the cell's settings
+    store : the training store (its basins, inputs and descriptors size the vectors and model)
+    available : bytes available (None: this machine's MemAvailable)
 
     Raises
     ------
     ConfigError
         One line with the estimate, its parts and what to change.
     """
-    need = estimate_bytes(static, dim, n_basins, hidden)
+    n_basins, n_desc = len(store.basins), store.descriptors.shape[1]
+    need = estimate_bytes(static, dim, n_basins, hidden, store.n_inputs, n_desc)
     available = available_bytes() if available is None else available
     if available is None or need["total"] <= available:
         return
     gb = 1024**3
     option = "--dim" if static in ("gaussian", "mixed") else "--hidden"
     raise ConfigError(
-        f"static {static} dim {static_width(static, dim, n_basins)}, hidden {hidden}: training "
-        f"would need about {need['total'] / gb:,.1f} GB of memory (static vectors for {n_basins} "
-        f"basins {need['statics'] / gb:,.1f} GB, model and optimizer "
+        f"static {static} dim {static_width(static, dim, n_basins, n_desc)}, hidden {hidden}: "
+        f"training would need about {need['total'] / gb:,.1f} GB of memory (static vectors for "
+        f"{n_basins} basins {need['statics'] / gb:,.1f} GB, model and optimizer "
         f"{need['model'] / gb:,.1f} GB), "
         f"more than the {available / gb:,.1f} GB available here; choose a smaller {option}"
     )

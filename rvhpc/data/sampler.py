@@ -1,8 +1,9 @@
 """Training and evaluation windows drawn by index straight from the store arrays.
 
 The sampler keeps no copy of the series: it gathers a batch of raw float32 windows from
-``store.forcing`` with one fancy-indexing call and standardises only that batch, so training
-holds the loaded store slice and nothing else (reference.md section 3 for the sample rules).
+``store.forcing`` (memory-mapped, shared by every process on the node) with one index call and
+standardises only that batch, so training holds nothing but the batch (reference.md section 3 for
+the sample rules). A store view of some basins (``store.rows``) is read through its row map.
 """
 
 from __future__ import annotations
@@ -12,6 +13,22 @@ import torch
 
 from rvhpc.data.store import BasinStore
 from rvhpc.errors import DataError
+
+#: basins whose missing-input counts are computed at once in :meth:`WindowSampler.train_samples`
+_BASINS_PER_PASS = 64
+
+
+def flat_rows(forcing: np.ndarray) -> tuple[np.ndarray, int]:
+    """A [rows, inputs] view of ``forcing`` [basins, days, inputs] (a slice of days of a bigger
+    array included) and the row stride of one basin: day d of basin row b is view row
+    ``b * stride + d``. No copy unless the inputs of a day are not contiguous."""
+    n, days, k = forcing.shape
+    item = forcing.dtype.itemsize
+    if n == 0 or forcing.strides[2] != item or forcing.strides[1] != k * item:
+        forcing = np.ascontiguousarray(forcing)
+    stride = forcing.strides[0] // (k * item) if n > 1 else days
+    view = np.lib.stride_tricks.as_strided(forcing, ((n - 1) * stride + days, k), (k * item, item))
+    return view, int(stride)
 
 
 class WindowSampler:
@@ -28,9 +45,9 @@ class WindowSampler:
             raise DataError(f"seq_length must be positive, got {seq_length}")
         self.store = store
         self.seq_length = int(seq_length)
-        n_basins, n_days, n_inputs = store.forcing.shape
-        self._flat = store.forcing.reshape(n_basins * n_days, n_inputs)  # a view, no copy
-        self._n_days = n_days
+        self._flat, self._stride = flat_rows(store.forcing)  # a view, no copy
+        self._rows = store.row_index()
+        self._n_days = store.forcing.shape[1]
         self._offsets = np.arange(-self.seq_length + 1, 1, dtype=np.int64)
         self._mean = store.x_mean.astype(np.float32)
         self._inv_std = (1.0 / store.x_std).astype(np.float32)
@@ -47,22 +64,30 @@ class WindowSampler:
         return np.flatnonzero(mask).astype(np.int64)
 
     def train_samples(self) -> np.ndarray:
-        """The training samples: training-period days with an observed target, complete inputs over
-        the window, and a window that starts inside the loaded days.
+        """int32 [n, 2] (basin index, target day index): training-period days with observed
+        target, complete inputs over the window, and a window that starts inside the loaded days.
 
-        Returns
-        -------
-        np.ndarray
-            int64 [n, 2] (basin index, target day index).
-        """
+        int32: the index is the one array a training process holds that grows with the data (2,000
+        basins x 13 years are 9.3 million samples: 74 MB, 148 MB as int64;
+        benchmarks/scale_store.py); :meth:`batch` takes it as it is."""
         days = self._period_days(self.store.train_period)
         days = days[days >= self.seq_length - 1]
         if len(days) == 0:
-            return np.empty((0, 2), dtype=np.int64)
-        # windows with a missing input are dropped
-        ok = np.isfinite(self.store.qobs[:, days]) & self.complete_windows(days)
-        basin_idx, k = np.nonzero(ok)
-        return np.stack([basin_idx, days[k]], axis=1).astype(np.int64)
+            return np.empty((0, 2), dtype=np.int32)
+        out = []
+        for b0 in range(0, len(self._rows), _BASINS_PER_PASS):
+            rows = self._rows[b0 : b0 + _BASINS_PER_PASS]
+            # windows with a missing input are dropped, found with a running count of bad days
+            bad = ~np.isfinite(self.store.forcing[rows]).all(axis=2)
+            cum = np.concatenate(
+                [np.zeros((bad.shape[0], 1), np.int32), np.cumsum(bad, axis=1, dtype=np.int32)],
+                axis=1,
+            )
+            bad_in_window = cum[:, days + 1] - cum[:, days + 1 - self.seq_length]
+            ok = np.isfinite(self.store.qobs[rows][:, days]) & (bad_in_window == 0)
+            basin_idx, k = np.nonzero(ok)
+            out.append(np.stack([basin_idx + b0, days[k]], axis=1).astype(np.int32))
+        return np.concatenate(out)
 
     def complete_windows(self, days: np.ndarray) -> np.ndarray:
         """bool [n_basins, len(days)]: the window ending on each day has every input.
@@ -81,11 +106,16 @@ class WindowSampler:
         np.ndarray
         """
         days = np.asarray(days, dtype=np.int64)
-        bad = ~np.isfinite(self.store.forcing).all(axis=2)
-        cum = np.concatenate(
-            [np.zeros((bad.shape[0], 1), np.int64), np.cumsum(bad, axis=1)], axis=1
-        )
-        return (cum[:, days + 1] - cum[:, days + 1 - self.seq_length]) == 0
+        out = []
+        for b0 in range(0, len(self._rows), _BASINS_PER_PASS):
+            rows = self._rows[b0 : b0 + _BASINS_PER_PASS]
+            bad = ~np.isfinite(self.store.forcing[rows]).all(axis=2)
+            cum = np.concatenate(
+                [np.zeros((bad.shape[0], 1), np.int32), np.cumsum(bad, axis=1, dtype=np.int32)],
+                axis=1,
+            )
+            out.append((cum[:, days + 1] - cum[:, days + 1 - self.seq_length]) == 0)
+        return np.concatenate(out) if out else np.zeros((0, len(days)), bool)
 
     def eval_days(self) -> np.ndarray:
         """The day indices of the evaluation period (every day gets a prediction).
@@ -126,13 +156,14 @@ class WindowSampler:
         Returns
         -------
         torch.Tensor
-            float32 [B, seq_length, 5].
+            float32 [B, seq_length, inputs].
         """
         basin_idx, day_idx = np.broadcast_arrays(
             np.atleast_1d(np.asarray(basin_idx, dtype=np.int64)),
             np.atleast_1d(np.asarray(day_idx, dtype=np.int64)),
         )
-        rows = (basin_idx * self._n_days + day_idx)[:, None] + self._offsets[None, :]
+        target = self._rows[basin_idx] * self._stride + day_idx
+        rows = target[:, None] + self._offsets[None, :]
         # torch's index_select gathers rows faster than numpy fancy indexing
         x = self._flat_t.index_select(0, torch.from_numpy(rows.reshape(-1)))
         return x.sub_(self._mean_t).mul_(self._inv_std_t).view(len(rows), self.seq_length, -1)
@@ -150,13 +181,14 @@ class WindowSampler:
         Returns
         -------
         (torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor)
-            x_d [B, T, 5], y [B, 1] standardised, q_std [B, 1], basin_idx [B].
+            x_d [B, T, inputs], y [B, 1] standardised, q_std [B, 1], basin_idx [B].
         """
         rows = np.asarray(rows, dtype=np.int64)
         basin_idx, day_idx = rows[:, 0], rows[:, 1]
         x = self.windows(basin_idx, day_idx)
         y = (
-            self.store.qobs[basin_idx, day_idx].astype(np.float32) - np.float32(self.store.y_mean)
+            self.store.qobs[self._rows[basin_idx], day_idx].astype(np.float32)
+            - np.float32(self.store.y_mean)
         ) / np.float32(self.store.y_std)
         return (
             x,

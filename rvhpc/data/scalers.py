@@ -44,7 +44,7 @@ def original_output_stats(store: BasinStore) -> tuple[float, float]:
     """The original's output (mean, std): pandas over every training-period day of every basin,
     missing days as -999 cfs in mm/day. ``store`` must hold the training period."""
     days = _train_slice(store)
-    q = np.asarray(store.qobs[:, days], dtype=np.float64)
+    q = np.asarray(store.series()[1][:, days], dtype=np.float64)
     q = np.where(np.isnan(q), missing_mm_per_day(store.area_m2)[:, None], q)
     series = pd.Series(q.reshape(-1))  # basin after basin, as the original's pd.concat
     return float(series.mean()), float(series.std())
@@ -52,9 +52,9 @@ def original_output_stats(store: BasinStore) -> tuple[float, float]:
 
 def original_input_stats(store: BasinStore) -> tuple[np.ndarray, np.ndarray]:
     """The original's input (means, stds): pandas over every training-period day of every basin
-    (NaN skipped, ddof=1), in DYNAMIC_INPUTS order. ``store`` must hold the training period."""
+    (NaN skipped, ddof=1), in the store's input order. ``store`` must hold the training period."""
     days = _train_slice(store)
-    x = np.asarray(store.forcing[:, days, :], dtype=np.float64).reshape(-1, store.forcing.shape[2])
+    x = np.asarray(store.series()[0][:, days, :], dtype=np.float64).reshape(-1, store.n_inputs)
     frame = pd.DataFrame(x)
     return frame.mean().to_numpy(np.float64), frame.std().to_numpy(np.float64)
 

@@ -2,14 +2,15 @@
 predicts (the held-out basins of a PUB fold), and static vectors for basins the model never saw.
 
 One store serves every basin list of a grid (their union). A cell that names its basins trains on
-those rows only, and its scalers are recomputed over *its* training samples with the store's own
-rule (training-period days with observed discharge and complete inputs; std ddof=0), as the
-original code computes them per basin list. Held-out basins are scaled with the training basins'
-scalers, never their own.
+those rows only (a view through ``store.rows``: the memory-mapped arrays are shared, not copied),
+and its scalers are recomputed over *its* training samples with the store's own rule
+(rvhpc/data/trainstats.py), as the original code computes them per basin list. Held-out basins are
+scaled with the training basins' scalers, never their own.
 
 Static vectors of held-out basins (the model has no learned vector for them):
 
-- physics: the 27 descriptors standardised with the training basins' column mean and std (ddof=1);
+- physics: the descriptors standardised with the training basins' statistics
+  (:func:`rvhpc.data.statics.column_stats`, the one standardisation);
 - mixed: the same for the descriptor columns, a fresh draw for the random columns;
 - gaussian: a fresh standard normal draw (the scale the training vectors were standardised to),
   seeded by (attr_seed, basin id), so a basin gets the same vector in every fold;
@@ -26,8 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rvhpc.data.camels import DESCRIPTORS
+from rvhpc.data.statics import column_stats, standardise
 from rvhpc.data.store import BasinStore
+from rvhpc.data.trainstats import NoTrainingSamples, training_scalers
 from rvhpc.errors import DataError
 
 #: first entropy word of the fresh draws, so they never coincide with a training draw
@@ -51,8 +53,7 @@ def select_basins(store: BasinStore, basins: list[str], what: str) -> BasinStore
     return replace(
         store,
         basins=list(basins),
-        forcing=store.forcing[idx],
-        qobs=store.qobs[idx],
+        rows=store.row_index()[idx],
         descriptors=store.descriptors[idx],
         area_m2=store.area_m2[idx],
         q_std=store.q_std[idx],
@@ -61,27 +62,26 @@ def select_basins(store: BasinStore, basins: list[str], what: str) -> BasinStore
 
 def with_scalers(store: BasinStore) -> BasinStore:
     """The store with x/y scalers and per-basin q_std recomputed over its own training samples
-    (the rule of ``rvhpc.data.build``; bit-identical to the stored scalers for the whole store)."""
+    (rvhpc.data.trainstats, the rule of the store build: bit-identical to the stored scalers for
+    the whole store), read batch by batch."""
     dates = store.dates
     days = np.flatnonzero((dates >= store.train_period[0]) & (dates <= store.train_period[1]))
-    xt = store.forcing[:, days].astype(np.float64)
-    qt = store.qobs[:, days].astype(np.float64)
-    ok = np.isfinite(qt) & np.isfinite(xt).all(axis=2)
-    empty = np.flatnonzero(ok.sum(1) == 0)
-    if len(empty):
+    lo, hi = (int(days[0]), int(days[-1]) + 1) if len(days) else (0, 0)
+    rows = store.row_index()
+
+    def batches(b0: int, b1: int) -> tuple[np.ndarray, np.ndarray]:
+        picked = rows[b0:b1]
+        return store.forcing[picked, lo:hi], store.qobs[picked, lo:hi]
+
+    try:
+        scalers = training_scalers(batches, len(rows), hi - lo, store.n_inputs)
+    except NoTrainingSamples as exc:
         raise DataError(
-            f"{store.path}: basin {store.basins[int(empty[0])]} has no observed discharge in the "
+            f"{store.path}: basin {store.basins[exc.index]} has no observed discharge in the "
             f"training period {store.train_period[0].date()}..{store.train_period[1].date()}; "
             "drop it from the basin list or choose a longer training period"
-        )
-    return replace(
-        store,
-        x_mean=xt[ok].mean(0),
-        x_std=xt[ok].std(0),
-        y_mean=float(qt[ok].mean()),
-        y_std=float(qt[ok].std()),
-        q_std=np.array([qt[i, ok[i]].std() for i in range(len(qt))]),
-    )
+        ) from None
+    return replace(store, **scalers)
 
 
 def training_view(store: BasinStore, config: Any) -> BasinStore:
@@ -111,6 +111,7 @@ def without_series(store: BasinStore) -> BasinStore:
         forcing=np.empty((n, 0, store.forcing.shape[2]), store.forcing.dtype),
         qobs=np.empty((n, 0), store.qobs.dtype),
         dates=store.dates[:0],
+        rows=None,
     )
 
 
@@ -130,14 +131,6 @@ def eval_view(store: BasinStore, config: Any, train: BasinStore) -> BasinStore:
     return replace(
         store, x_mean=train.x_mean, x_std=train.x_std, y_mean=train.y_mean, y_std=train.y_std
     )
-
-
-def column_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column mean and std (ddof=1; zero/undefined -> 1) as ``statics.standardise`` uses them."""
-    values = np.asarray(values, dtype=np.float64)
-    mean = values.mean(axis=0)
-    std = values.std(axis=0, ddof=1) if len(values) > 1 else np.ones(values.shape[1])
-    return mean, np.where(np.isfinite(std) & (std > 0), std, 1.0)
 
 
 def fresh_draw(basins: list[str], width: int, attr_seed: int) -> np.ndarray:
@@ -162,7 +155,7 @@ def heldout_statics(
     train : the training view (its descriptors give the standardisation statistics)
     heldout : the held-out basins' view
     """
-    n_desc = len(DESCRIPTORS)
+    n_desc = train.descriptors.shape[1]
     if kind == "none":
         return None
     if kind == "one_hot":
@@ -170,8 +163,7 @@ def heldout_statics(
     elif kind == "gaussian":
         values = fresh_draw(heldout.basins, int(dim), attr_seed)
     elif kind in ("physics", "mixed"):
-        mean, std = column_stats(train.descriptors)
-        values = (np.asarray(heldout.descriptors, np.float64) - mean) / std
+        values = standardise(heldout.descriptors, column_stats(train.descriptors))
         if kind == "mixed":
             values = np.concatenate(
                 [values, fresh_draw(heldout.basins, int(dim) - n_desc, attr_seed)], axis=1

@@ -1,17 +1,18 @@
 """The HDF5 basin store: one file per data set holding every basin's full daily series on one
-date axis, attributes, descriptors, training scalers and provenance.
+date axis, the dataset's named inputs and descriptors, attributes, training scalers and provenance
+(format: docs/architecture.md; built by rvhpc/data/prepare.py and writer.py).
 
-:func:`prepare_store` is safe to run from many processes at once (a file lock; one builds, the
-others wait and reuse), never shows a half-written file under the final name (temp file +
-``rvhpc.atomic.atomic_path``), and rebuilds when the fingerprint of its inputs changed.
-:func:`open_store` loads into memory only the days a run needs and closes the file.
+:func:`open_store` maps the series instead of copying them: ``forcing`` and ``qobs`` are
+contiguous, unfiltered datasets, so every process on a node that opens the store (DDP ranks,
+packed members, array tasks) reads the same page-cache pages: the data are in memory once per node
+(measured in benchmarks/scale_store.py). The mapping is copy-on-write, so a process that changes
+its arrays changes only its own copy, never the file.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,16 +20,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pandas as pd
-from filelock import FileLock
 
-from rvhpc import progress
-from rvhpc.atomic import atomic_path
-from rvhpc.data.build import FORMAT_VERSION, build_store, resolve_inputs
-from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
-from rvhpc.data.check import check_tree
-from rvhpc.data.storesum import checksums_ok, verify_checksums, write_checksums
+from rvhpc.data import storeattrs
+from rvhpc.data.datasets.base import TARGET
+from rvhpc.data.prepare import prepare, stored_fingerprint
+from rvhpc.data.storesum import mapped, verify_checksums
+from rvhpc.data.writer import FORMAT_VERSION
 from rvhpc.errors import DataError, StoreError
-from rvhpc.periods import parse_period
 
 __all__ = [
     "FORMAT_VERSION",
@@ -36,15 +34,19 @@ __all__ = [
     "open_store",
     "prepare_store",
     "store_fingerprint",
-    "DYNAMIC_INPUTS",
-    "DESCRIPTORS",
 ]
 _EPOCH = pd.Timestamp("1970-01-01")
+store_fingerprint = stored_fingerprint
 
 
 @dataclass
 class BasinStore:
-    """A store (or a day slice of it) loaded into memory; see docs/architecture.md."""
+    """A store (or a day slice of it) opened for use; see docs/architecture.md.
+
+    ``forcing`` [rows, days, inputs] and ``qobs`` [rows, days] hold the store's rows (memory-mapped
+    when opened from a file); ``rows[i]`` is the row of ``basins[i]`` (None: row i), so a view of
+    some basins (rvhpc.data.select) shares the arrays instead of copying them.
+    """
 
     path: Path
     basins: list[str]
@@ -62,6 +64,10 @@ class BasinStore:
     q_std: np.ndarray
     provenance: dict = field(repr=False)
     fingerprint: str = ""
+    inputs: list[str] = field(default_factory=list)
+    descriptor_names: list[str] = field(default_factory=list)
+    dataset: str = "camels_us"
+    rows: np.ndarray | None = field(default=None, repr=False)
 
     def day_index(self, date) -> int:
         """Index of ``date`` on this store's (possibly sliced) date axis."""
@@ -74,120 +80,73 @@ class BasinStore:
         return int(day)
 
     @property
+    def n_inputs(self) -> int:
+        """Dynamic inputs per day (the models' input width)."""
+        return int(self.forcing.shape[2])
+
+    def row_index(self) -> np.ndarray:
+        """int64 [n_basins]: the array row of each basin."""
+        if self.rows is None:
+            return np.arange(len(self.basins), dtype=np.int64)
+        return np.asarray(self.rows, dtype=np.int64)
+
+    def series(self, sel: slice | np.ndarray = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """(forcing, qobs) of the basins ``sel`` (of this view), in basin order: a copy when the
+        view selects rows, else the arrays themselves."""
+        if self.rows is None:
+            return self.forcing[sel], self.qobs[sel]
+        rows = self.row_index()[sel]
+        return self.forcing[rows], self.qobs[rows]
+
+    @property
     def nbytes(self) -> int:
-        """Bytes held by the arrays of this store."""
+        """Bytes of the arrays this store refers to."""
         return sum(
             a.nbytes for a in (self.forcing, self.qobs, self.descriptors, self.area_m2, self.q_std)
         )
 
 
-def store_fingerprint(path: str | os.PathLike) -> str | None:
-    """The fingerprint of an existing, readable store of this format, else None."""
-    try:
-        with h5py.File(path, "r") as f:
-            if int(f.attrs.get("format_version", -1)) != FORMAT_VERSION:
-                return None
-            return str(f.attrs["fingerprint"])
-    except (OSError, KeyError):
-        return None
-
-
 def prepare_store(
-    camels_root: str | os.PathLike,
+    root: str | os.PathLike | list,
     basin_file: str | os.PathLike,
     out: str | os.PathLike,
-    forcing: str = "maurer_extended",
+    forcing: str | None = None,
     train_period: tuple[str, str] = ("1999-10-01", "2008-09-30"),
     eval_period: tuple[str, str] = ("1989-10-01", "1999-09-30"),
+    dataset: str = "camels_us",
     before_rebuild: Callable[[Path], None] | None = None,
+    **options,
 ) -> Path:
-    """Build the store ``out`` from a CAMELS US tree, or reuse it when its inputs are unchanged.
-
-    Before a build, the checks of ``rvhpc data check`` run on what is read (the files are read
-    once): errors stop the build with a DataError, warnings are logged.
+    """:func:`rvhpc.data.prepare.prepare` of ``open_dataset(dataset, root, basin_file, ...)``.
 
     Parameters
     ----------
-    camels_root : folder holding basin_mean_forcing/, usgs_streamflow/, camels_attributes_v2.0/
-    basin_file : text file with one 8-digit basin id per line
+    root : the dataset root (a list for several: Caravan and its extensions)
+    basin_file : the basin list
     out : the HDF5 file to write
-    forcing : forcing product folder (camels.FORCINGS)
+    forcing : CAMELS US forcing product (default maurer_extended)
     train_period, eval_period : (first day, last day), inclusive
+    dataset : a name of rvhpc.data.datasets.DATASETS
     before_rebuild : called with ``out`` before a readable store built from other inputs is
         replaced; it may raise to keep the store (``rvhpc.data.ensure`` refuses to rebuild a store
         that finished runs were trained on)
-
-    Returns
-    -------
-    The path of the (new or reused) store.
+    options : ``format``, ``inputs``, ``descriptors``, ``batch``, ``workers``
     """
-    out = Path(out)
-    if out.is_dir():
-        raise StoreError(
-            f"--out {out} is a folder; give the store's file name, e.g. {out}/store.h5"
-        )
-    for name, period in (("train", train_period), ("eval", eval_period)):
-        try:
-            parse_period(period)
-        except ValueError as exc:
-            raise DataError(f"{name} period {list(period)!r}: {exc}") from None
-    args = (camels_root, basin_file, forcing, train_period, eval_period)
-    try:
-        inputs = resolve_inputs(*args)
-    except DataError:  # a missing file: the checks name every one of them
-        check_tree(*args).raise_for_errors(_check_command(*args))
-        raise
-    fingerprint = inputs.fingerprint()
-    if _reusable(out, fingerprint):
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    lock = Path(str(out) + ".lock")
-    try:  # FileLock would wait forever for a lock file it cannot create (/proc, a read-only dir)
-        os.close(os.open(lock, os.O_WRONLY | os.O_CREAT, 0o666))
-    except OSError as exc:
-        raise StoreError(
-            f"--out {out}: cannot create the lock file {lock} ({exc.strerror}); "
-            "write the store into a folder you can write to"
-        ) from None
-    with FileLock(str(lock)):
-        # another process may have built it while we waited for the lock
-        if _reusable(out, fingerprint):
-            progress.log(f"reusing {out} (built by another process)")
-            return out
-        if out.exists() and store_fingerprint(out) == fingerprint:
-            progress.log(f"{out}: its contents do not match their checksums: rebuilding it")
-        if before_rebuild is not None and store_fingerprint(out) not in (None, fingerprint):
-            before_rebuild(out)
-        report = check_tree(*args)
-        for finding in report.warnings:
-            progress.log(f"warning: {finding.message}")
-        for finding in report.errors:
-            progress.log(f"error: {finding.message}")
-        report.raise_for_errors(_check_command(*args))
-        with atomic_path(out) as tmp:
-            progress.log(f"building {out} from {inputs.root} ({len(inputs.basins)} basins)")
-            build_store(inputs, tmp, fingerprint, report.data, report.attributes)
-            write_checksums(tmp)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-    return out
+    from rvhpc.data.datasets import open_dataset
 
-
-def _reusable(out: Path, fingerprint: str) -> bool:
-    """The store exists, was built from these inputs, and its contents match their checksums."""
-    return out.exists() and store_fingerprint(out) == fingerprint and checksums_ok(out)
-
-
-def _check_command(root, basin_file, forcing, train_period, eval_period) -> str:
-    """The ``rvhpc data check`` command line that reports on these inputs."""
-    return shlex.join(
-        [
-            "rvhpc", "data", "check", "--camels-root", str(root), "--basins", str(basin_file),
-            "--forcing", forcing, "--train-start", str(train_period[0]),
-            "--train-end", str(train_period[1]), "--eval-start", str(eval_period[0]),
-            "--eval-end", str(eval_period[1]),
-        ]
-    )  # fmt: skip
+    batch, workers = options.pop("batch", None), options.pop("workers", None)
+    if forcing is not None:
+        options["forcing"] = forcing
+    source = open_dataset(dataset, root, basin_file, **options)
+    return prepare(
+        source,
+        out,
+        train_period,
+        eval_period,
+        batch=batch,
+        workers=workers,
+        before_rebuild=before_rebuild,
+    )
 
 
 def _open(path: Path) -> h5py.File:
@@ -217,46 +176,59 @@ def _dates(f: h5py.File) -> pd.DatetimeIndex:
     return _EPOCH + pd.to_timedelta(f["dates"][:].astype(np.int64), unit="D")
 
 
+def _text(ds: h5py.Dataset) -> list[str]:
+    return [b.decode() if isinstance(b, bytes) else str(b) for b in ds[:]]
+
+
+def _series(f: h5py.File, path: Path, name: str) -> np.ndarray:
+    """A big dataset as a copy-on-write memory map (in memory for an empty store)."""
+    view = mapped(f[name], path, mode="c")
+    return f[name][()] if view is None else view
+
+
+def _slice(f, path, period, warmup) -> tuple[int, int, tuple, tuple, pd.DatetimeIndex]:
+    all_dates = _dates(f)
+    train = tuple(pd.Timestamp(d) for d in f.attrs["train_period"])
+    evaluation = tuple(pd.Timestamp(d) for d in f.attrs["eval_period"])
+    lo, hi = 0, len(all_dates)
+    if period is not None:
+        if isinstance(period, str):
+            if period not in ("train", "eval"):
+                raise StoreError(f"unknown store period {period!r}: use 'train', 'eval' or None")
+            start, end = train if period == "train" else evaluation
+        else:
+            start, end = (pd.Timestamp(p) for p in period)
+        if start < all_dates[0] or end > all_dates[-1] or start > end:
+            raise DataError(
+                f"{path}: period {start.date()}..{end.date()} is outside the stored days "
+                f"{all_dates[0].date()}..{all_dates[-1].date()}"
+            )
+        lo = max(0, (start - all_dates[0]).days - int(warmup))
+        hi = (end - all_dates[0]).days + 1
+    return lo, hi, train, evaluation, all_dates
+
+
 def open_store(
     path: str | os.PathLike, period: str | tuple | None = None, warmup: int = 0
 ) -> BasinStore:
-    """Load a store into memory and close the file.
+    """Open a store (its series memory-mapped, see the module docstring) and close the file.
 
     Parameters
     ----------
     path : the store file
     period : None for all days, ``"train"`` / ``"eval"`` (or a (start, end) pair) for only the days
         [start - warmup, end] (clipped at the first day of the data)
-    warmup : days before the period start to load as well (seq_length - 1 for windows)
+    warmup : days before the period start to include as well (seq_length - 1 for windows)
     """
     path = Path(path)
     with _open(path) as f:
-        all_dates = _dates(f)
-        train = tuple(pd.Timestamp(d) for d in f.attrs["train_period"])
-        evaluation = tuple(pd.Timestamp(d) for d in f.attrs["eval_period"])
-        lo, hi = 0, len(all_dates)
-        if period is not None:
-            if isinstance(period, str):
-                if period not in ("train", "eval"):
-                    raise StoreError(
-                        f"unknown store period {period!r}: use 'train', 'eval' or None"
-                    )
-                start, end = train if period == "train" else evaluation
-            else:
-                start, end = (pd.Timestamp(p) for p in period)
-            if start < all_dates[0] or end > all_dates[-1] or start > end:
-                raise DataError(
-                    f"{path}: period {start.date()}..{end.date()} is outside the stored days "
-                    f"{all_dates[0].date()}..{all_dates[-1].date()}"
-                )
-            lo = max(0, (start - all_dates[0]).days - int(warmup))
-            hi = (end - all_dates[0]).days + 1
+        lo, hi, train, evaluation, all_dates = _slice(f, path, period, warmup)
         return BasinStore(
             path=path,
-            basins=[b.decode() for b in f["basins"][:]],
+            basins=_text(f["basins"]),
             dates=all_dates[lo:hi],
-            forcing=f["forcing"][:, lo:hi, :],
-            qobs=f["qobs"][:, lo:hi],
+            forcing=_series(f, path, "forcing")[:, lo:hi, :],
+            qobs=_series(f, path, "qobs")[:, lo:hi],
             descriptors=f["descriptors"][:],
             area_m2=f["area_m2"][:],
             train_period=train,
@@ -268,6 +240,9 @@ def open_store(
             q_std=f["scalers/q_std"][:],
             provenance=json.loads(f.attrs["provenance"]),
             fingerprint=str(f.attrs["fingerprint"]),
+            inputs=[str(n) for n in f.attrs["dynamic_inputs"]],
+            descriptor_names=_text(f["descriptor_names"]),
+            dataset=str(f.attrs["dataset"]),
         )
 
 
@@ -276,17 +251,22 @@ def store_info(path: str | os.PathLike) -> dict:
     path = Path(path)
     with _open(path) as f:
         dates = _dates(f)
-        q = f["qobs"]
+        q = _series(f, path, "qobs")
+        missing = sum(int(np.isnan(q[i : i + 256]).sum()) for i in range(0, len(q), 256))
+        basins = _text(f["basins"])
         return dict(
             path=str(path),
             format_version=int(f.attrs["format_version"]),
+            dataset=str(f.attrs["dataset"]),
             forcing=str(f.attrs["forcing"]),
-            basins=len(f["basins"]),
-            first_basins=[b.decode() for b in f["basins"][:5]],
+            inputs=[str(n) for n in f.attrs["dynamic_inputs"]],
+            descriptors=_text(f["descriptor_names"]),
+            basins=len(basins),
+            first_basins=basins[:5],
             dates=(str(dates[0].date()), str(dates[-1].date()), len(dates)),
             train_period=tuple(f.attrs["train_period"]),
             eval_period=tuple(f.attrs["eval_period"]),
-            missing_qobs=float(np.isnan(q[:]).mean()),
+            missing_qobs=missing / max(1, q.size),
             file_bytes=path.stat().st_size,
             x_mean=f["scalers/x_mean"][:].tolist(),
             x_std=f["scalers/x_std"][:].tolist(),
@@ -303,28 +283,15 @@ def store_attributes(path: str | os.PathLike) -> pd.DataFrame:
     values come back missing (NaN), text as written."""
     path = Path(path)
     with _open(path) as f:
-        basins = [b.decode() for b in f["basins"][:]]
-        group = f["attributes"]
-        columns = {}
-        for name in group.attrs.get("columns", sorted(group.keys())):
-            ds = group[name]
-            if h5py.check_string_dtype(ds.dtype) is None:
-                columns[name] = ds[:].astype(np.float64)
-                continue
-            text = ds.asstr()[:]
-            missing = ds.attrs.get("missing", np.zeros(len(text), np.uint8)).astype(bool)
-            columns[name] = pd.Series(
-                [None if m else t for t, m in zip(text.tolist(), missing, strict=True)],
-                dtype=object,
-            ).to_numpy()
-    return pd.DataFrame(columns, index=pd.Index(basins, name="gauge_id"))
+        return storeattrs.read_attributes(f, _text(f["basins"]))
 
 
 def basin_series(path: str | os.PathLike, basin: str) -> tuple[pd.DataFrame, pd.Series]:
-    """One basin's stored daily series (date index, inputs, qobs in mm/day) and its descriptors."""
+    """One basin's stored daily series (date index, the inputs under the dataset's own names,
+    ``qobs(mm/day)``) and its descriptors."""
     path = Path(path)
     with _open(path) as f:
-        basins = [b.decode() for b in f["basins"][:]]
+        basins = _text(f["basins"])
         if basin not in basins:
             raise StoreError(
                 f"{path}: basin {basin!r} is not in the store ({len(basins)} basins, "
@@ -334,8 +301,9 @@ def basin_series(path: str | os.PathLike, basin: str) -> tuple[pd.DataFrame, pd.
         frame = pd.DataFrame(
             f["forcing"][i],
             index=pd.DatetimeIndex(_dates(f), name="date"),
-            columns=list(DYNAMIC_INPUTS),
+            columns=[str(n) for n in f.attrs["dynamic_inputs"]],
         )
-        frame["qobs(mm/day)"] = f["qobs"][i]
-        descriptors = pd.Series(f["descriptors"][i], index=list(DESCRIPTORS), name=basin)
+        frame[TARGET] = f["qobs"][i]
+        names = _text(f["descriptor_names"])
+        descriptors = pd.Series(f["descriptors"][i], index=names, name=basin)
     return frame, descriptors

@@ -23,16 +23,38 @@ ATTR = "sha256"
 _BLOCK_BYTES = 32 << 20
 
 
-def dataset_digest(ds: h5py.Dataset) -> str:
-    """sha256 of a dataset's dtype, shape and values (variable-length strings one by one)."""
-    h = hashlib.sha256(f"{ds.dtype.str}|{ds.shape}|".encode())
+def digest_start(dtype: np.dtype, shape: tuple) -> hashlib._Hash:
+    """The sha256 of a dataset's dtype and shape, to be fed its values in row order."""
+    return hashlib.sha256(f"{np.dtype(dtype).str}|{tuple(shape)}|".encode())
+
+
+def mapped(ds: h5py.Dataset, path: Path, mode: str = "r") -> np.ndarray | None:
+    """A memory map (numpy ``mode``: r, or c for copy-on-write) of a contiguous, unfiltered
+    dataset of the file ``path`` (None for any other layout): its pages are the page cache's,
+    shared by every process that maps them."""
+    if ds.chunks is not None or ds.compression is not None or ds.dtype.kind not in "fiu":
+        return None
+    offset = ds.id.get_offset()
+    if offset is None or ds.size == 0:
+        return None
+    return np.memmap(path, dtype=ds.dtype, mode=mode, offset=offset, shape=ds.shape)
+
+
+def dataset_digest(ds: h5py.Dataset, path: Path | None = None) -> str:
+    """sha256 of a dataset's dtype, shape and values (variable-length strings one by one); with
+    ``path`` (a file open read-only) a contiguous dataset is hashed through a memory map."""
+    h = digest_start(ds.dtype, ds.shape)
     if ds.shape == () or ds.size == 0:
         _update(h, np.asarray(ds[()]))
         return h.hexdigest()
+    view = mapped(ds, path) if path is not None else None
     row_bytes = max(1, ds.size // ds.shape[0] * ds.dtype.itemsize)
     step = max(1, _BLOCK_BYTES // row_bytes)
     for start in range(0, ds.shape[0], step):
-        _update(h, np.asarray(ds[start : start + step]))
+        if view is not None:
+            h.update(memoryview(np.ascontiguousarray(view[start : start + step])).cast("B"))
+        else:
+            _update(h, np.asarray(ds[start : start + step]))
     return h.hexdigest()
 
 
@@ -54,11 +76,12 @@ def _datasets(f: h5py.File) -> list[tuple[str, h5py.Dataset]]:
     return found
 
 
-def write_checksums(path: Path) -> None:
-    """Store every dataset's checksum in its ``sha256`` attribute (right after the build)."""
-    with h5py.File(path, "r+") as f:
-        for _, ds in _datasets(f):
-            ds.attrs[ATTR] = dataset_digest(ds)
+def write_checksums(f: h5py.File, known: dict[str, str] | None = None) -> None:
+    """Store every dataset's checksum in its ``sha256`` attribute (right after the build);
+    ``known`` holds digests computed while the big datasets were written."""
+    known = known or {}
+    for name, ds in _datasets(f):
+        ds.attrs[ATTR] = known.get(name) or dataset_digest(ds)
 
 
 def verify_checksums(f: h5py.File, path: Path) -> None:
@@ -73,7 +96,7 @@ def verify_checksums(f: h5py.File, path: Path) -> None:
                 f"{path}: dataset {name} carries no content checksum (a store of an older rvhpc, "
                 "or not one of rvhpc); rerun `rvhpc data prepare` to rebuild it"
             )
-        if dataset_digest(ds) != str(expected):
+        if dataset_digest(ds, path) != str(expected):
             raise StoreError(
                 f"{path}: dataset {name} does not match its checksum (the store was altered or "
                 "damaged after it was built); rerun `rvhpc data prepare` to rebuild it"

@@ -14,7 +14,7 @@ import numpy as np
 
 from rvhpc.atomic import write_text
 from rvhpc.config_io import check_seed
-from rvhpc.data.camels import read_basin_list
+from rvhpc.data.basinlist import read_basin_list
 from rvhpc.errors import DataError
 
 

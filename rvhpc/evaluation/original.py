@@ -98,7 +98,7 @@ def evaluate_reference_run(
                 "the original standardised over the run's basin list: prepare a store from it"
             )
         statics = np.array(run.table.loc[basins].to_numpy(np.float32))  # writable
-    model = load_reference_file(run.weights, run.arch)
+    model = load_reference_file(run.weights, run.arch, n_dynamic=len(scalers["input"]["mean"]))
     n_static = getattr(model, "n_static", 0)
     width = 0 if statics is None else statics.shape[1]
     if n_static != width:
@@ -181,11 +181,11 @@ def evaluate_reference(
         )
     if seq_length < 1:
         raise ConfigError(f"--seq-length must be >= 1, got {seq_length}")
-    model = load_reference_file(weights, arch)
+    whole = open_store(store_path)
+    model = load_reference_file(weights, arch, n_dynamic=whole.n_inputs)
     scalers = original_scalers(store_path, None, f"--reference-weights {weights}")
     scalers.pop("basins")
-    whole = open_store(store_path)
-    check_memory(static, dim, len(whole.basins), hidden=0)  # the vectors; the model exists
+    check_memory(static, dim, whole, hidden=0)  # the vectors; the model exists
     statics = build_statics(static, whole, dim=dim, attr_seed=attr_seed or 0)
     n_static = getattr(model, "n_static", statics.dim)
     if n_static != statics.dim:

@@ -75,7 +75,7 @@ def results_frames(
     output."""
     days = np.asarray(sampler.eval_days(), dtype=np.int64)
     qsim = np.maximum(pred_std.astype(np.float64) * float(store.y_std) + float(store.y_mean), 0.0)
-    qobs = np.asarray(store.qobs, dtype=np.float64)[:, days]
+    qobs = np.asarray(store.qobs[np.ix_(store.row_index(), days)], dtype=np.float64)
     n_basins, n_days = qsim.shape
     dates = pd.DatetimeIndex(store.dates[days]).astype("datetime64[ns]")
     predictions = pd.DataFrame(

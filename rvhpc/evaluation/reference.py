@@ -9,7 +9,8 @@ DataParallel-wrapped model). Rebuilt here exactly as the original did:
   descriptors come in the order the file system listed ``camels_*.txt``, which rvhpc cannot know
   otherwise), less ``gauge_lat``/``gauge_lon`` and the original's ``INVALID_ATTR`` columns
   (``load_attributes``), standardised with pandas mean/std (ddof=1, a zero std becomes 1:
-  ``CamelsH5._load_attributes``), except a one-hot table (every row sums to 1), used as is;
+  ``CamelsH5._load_attributes``; rvhpc.data.statics.column_stats, the one standardisation), except
+  a one-hot table (every row sums to 1), used as is;
 - input and output scalers: the original's ``calculate_mean_and_std`` over the store's training
   period (:mod:`rvhpc.data.scalers`); the original kept them in its code folder
   (``data/SCALER.p``), not in the run, so they are recomputed, and the store must hold the run's
@@ -225,15 +226,17 @@ def static_input(path: Path, table: pd.DataFrame) -> tuple[pd.DataFrame, list[st
         )
     if int((df.sum(axis=1) == 1).sum()) == len(df):
         return df, ["one-hot table (every row sums to 1): used as is, as the original did"]
-    std = df.std()
-    zero = [str(c) for c in std.index[std == 0.0]]
+    from rvhpc.data.statics import column_stats, standardise
+
+    stats = column_stats(df.to_numpy(np.float64))
+    zero = [str(c) for c, s in zip(df.columns, df.std(), strict=True) if s == 0.0]
     if zero:
         notes.append(
             f"zero std in {', '.join(zero)}: taken as 1, as the original's training did (its own "
             "evaluation divided by zero there)"
         )
-    std[std == 0.0] = 1
-    return (df - df.mean()) / std, notes
+    values = standardise(df.to_numpy(np.float64), stats)
+    return pd.DataFrame(values, index=df.index, columns=df.columns), notes
 
 
 def read_reference_run(path: Path, epoch: int | None = None) -> ReferenceRun:
@@ -282,7 +285,9 @@ def _check_kind(run: ReferenceRun) -> None:
         )
     if run.static not in ("gaussian", "mixed"):
         return
-    n_random = run.dim - (27 if run.static == "mixed" else 0)
+    from rvhpc.data.camels import DESCRIPTORS  # the original's mixed vectors: CAMELS US's 27
+
+    n_random = run.dim - (len(DESCRIPTORS) if run.static == "mixed" else 0)
     seed = run.attr_seed
     if not (type(seed) is int and 0 <= seed < SEED_LIMIT and n_random >= 1):
         run.notes.append(

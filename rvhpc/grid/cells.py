@@ -315,7 +315,7 @@ def _config(spec, exp, scenario, store, point, dim, attr_seed, seed, where):
     from rvhpc.training.config import TrainConfig
 
     try:
-        experiments.check_cell(exp.arch, exp.static, dim)
+        experiments.check_cell(exp.arch, exp.static, dim, spec.data.n_descriptors)
     except ConfigError as exc:
         raise ConfigError(f"grid {spec.name}: {where}: {exc}") from None
     values = {

@@ -128,8 +128,10 @@ def _days(period: Any) -> int:
     return (pd.Timestamp(period[1]) - pd.Timestamp(period[0])).days + 1
 
 
-def _width(cell: Cell, basins: int | None) -> int:
-    return static_width(cell.static, cell.dim, basins or 0) if cell.arch != "lstm" else 0
+def _width(grid: Grid, cell: Cell, basins: int | None) -> int:
+    if cell.arch == "lstm":
+        return 0
+    return static_width(cell.static, cell.dim, basins or 0, grid.spec.data.n_descriptors)
 
 
 def _shape(grid: Grid) -> dict[str, int]:
@@ -158,7 +160,7 @@ def probe_jobs(grid: Grid) -> list[Any]:
     jobs: dict[tuple[str, int], Job] = {}
     for group in pack_groups(grid.cells):
         lead = group[0]
-        key = (lead.arch, _width(lead, work[lead.index][0]))
+        key = (lead.arch, _width(grid, lead, work[lead.index][0]))
         job = jobs.setdefault(key, Job(key[0], key[1], 1, 0.0))
         job.members = max(job.members, len(group))
         job.share += sum(work[c.index][2] or 0 for c in group) / total
@@ -200,7 +202,7 @@ def project(grid: Grid, rates: list[Rate]) -> dict[str, Any]:
     for group in groups:
         lead = group[0]
         basins, _, sample_epochs = work[lead.index]
-        width = _width(lead, basins)
+        width = _width(grid, lead, basins)
         for c in group:
             rate, _ = rate_for(rates, c.arch, 1, width)
             unpacked += work[c.index][2] / rate.samples_per_s_per_member
@@ -291,6 +293,6 @@ def _bench(grid: Grid, shape: dict[str, int]) -> float:
     from rvhpc.training.bench import measure
 
     first = grid.cells[0]
-    width = _width(first, cell_work(grid)[0][0])
+    width = _width(grid, first, cell_work(grid)[0][0])
     result = measure(arch=first.arch, n_static=width, steps=5, warmup=1, **shape)
     return result["samples_per_s"]

@@ -14,7 +14,6 @@ from rvhpc.atomic import write_json
 from rvhpc.errors import ConfigError, RunDirError
 from rvhpc.grid.cells import Cell, Grid
 from rvhpc.grid.scenarios import ListReader, union_ids
-from rvhpc.runfiles import BASIN_LIST
 
 MANIFEST_FORMAT = 1
 
@@ -118,38 +117,25 @@ def read_manifest(path: Path) -> tuple[dict[str, Any], list[Cell]]:
 
 def data_plan(grid: Grid) -> dict[str, Any]:
     """What :func:`rvhpc.data.ensure.ensure_data` needs, as JSON (stored in the manifest so array
-    tasks can prepare).
+    tasks can prepare); the plan itself is made in rvhpc.data.ensure."""
+    from rvhpc.data.ensure import make_plan
 
-    ``runs_dir`` lets ensure_data find the finished runs that depend on an existing store before
-    it would rebuild it.
-
-    Parameters
-    ----------
-    grid : Grid
-
-    Returns
-    -------
-    dict
-        grid, runs_dir, store, forcing, periods; camels_root and basins when the store is prepared
-        from CAMELS files (synthetic ones too), and the union of the lists when there are several.
-    """
     d = grid.spec.data
-    plan: dict[str, Any] = {
-        "grid": grid.name,
-        "runs_dir": str(grid.runs_dir),
-        "store": str(grid.store),
-        "forcing": d.forcing,
-        "train_period": d.train_period,
-        "eval_period": d.eval_period,
-    }
-    if d.synthetic is not None:
-        plan["synthetic"] = d.synthetic.model_dump()
-        plan["camels_root"] = str(grid.store.parent / f"{grid.store.stem}_camels")
-        plan["basins"] = str(Path(plan["camels_root"]) / BASIN_LIST)
-    elif d.camels_root is not None:
-        plan["camels_root"], plan["basins"] = str(d.camels_root), str(d.basins)
-    if isinstance(d.basins, dict) and "camels_root" in plan:
-        # one store serves every list: it is prepared from their union
-        plan["basins"] = str(grid.store.parent / f"{grid.store.stem}_union.txt")
-        plan["union"] = union_ids(grid.spec, ListReader(grid.spec))
-    return plan
+    lists = isinstance(d.basins, dict)
+    return make_plan(
+        grid.name,
+        grid.store,
+        d.dataset,
+        d.roots,
+        None if lists else d.basins,
+        root_key=d.root_key,
+        synthetic=None if d.synthetic is None else d.synthetic.model_dump(),
+        union=union_ids(grid.spec, ListReader(grid.spec)) if lists else None,
+        train_period=d.train_period,
+        eval_period=d.eval_period,
+        forcing=d.forcing,
+        format=d.format,
+        inputs=d.inputs,
+        descriptors=d.descriptors,
+        runs_dir=str(grid.runs_dir),
+    )

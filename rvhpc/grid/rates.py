@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rvhpc.config_io import Float, Int, validate
 from rvhpc.errors import ConfigError, excerpt
-from rvhpc.experiments import ARCHS
+from rvhpc.experiments import archs
 
 #: the largest rates file read (a full bench_packed.py sweep is about 40 KB)
 MAX_RATES_BYTES = 4 << 20
@@ -45,8 +45,8 @@ class Rate(BaseModel):
     @field_validator("arch")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value not in ARCHS:
-            raise ValueError(f"not one of {', '.join(ARCHS)}")
+        if value not in archs():
+            raise ValueError(f"not one of {', '.join(archs())}")
         return value
 
 

@@ -1,4 +1,5 @@
-"""Scenarios of a grid: basin lists, training periods and k-fold evaluation over basins (PUB).
+"""Scenarios of a grid: basin lists, training periods, and evaluation over held-out basins: k-fold
+(PUB) and leave-one-region-out.
 
 A scenario is one (basin list, training period, evaluation fold) an experiment runs under; the
 grid expands every experiment over its scenarios like over any other axis. A plain grid (one basin
@@ -11,6 +12,12 @@ Run directories follow the original layout ``runs/<list>/...``; a training perio
 K-fold: the list's basins are shuffled with ``numpy.random.default_rng(seed)`` and cut into K
 folds of near-equal size (``numpy.array_split``); fold k trains on the other folds' basins and
 predicts its own, so every basin is predicted once, by the one model that never saw it.
+
+Regions ("ungauged continents"): a region is a sub-dataset, the gauge-id prefix of a Caravan id in
+lower case (``camels_01022500`` -> ``camels``, ``GRDC_1159100`` -> ``grdc``); there is one fold
+per region, in name order, which trains on every other region and predicts its own basins
+(run-dir segments ``regions/<region>``). Every basin is predicted once, by the fold that held its
+region out.
 """
 
 from __future__ import annotations
@@ -49,9 +56,12 @@ class Scenario:
     fold: int | None = None
     heldout: tuple[str, ...] | None = None
     plain: bool = False  # the plain scenario of a plain grid: no extra config fields at all
+    region: str | None = None  # the held-out region of a regions fold
 
     @property
     def scheme(self) -> str:
+        if self.region is not None:
+            return "regions"
         return "temporal" if self.folds is None else "kfold"
 
     def train_basins(self) -> list[str] | None:
@@ -65,7 +75,9 @@ class Scenario:
         parts = [self.basin_list]
         if self.period_label:
             parts.append(self.period_label)
-        if self.folds is not None:
+        if self.region is not None:
+            parts += ["regions", self.region]
+        elif self.folds is not None:
             parts += [f"kfold{self.folds}-s{self.fold_seed}", f"fold{self.fold}"]
         return "/".join(parts)
 
@@ -89,6 +101,8 @@ class Scenario:
             "fold": self.fold,
             "train_basins": None if train is None else len(train),
         }
+        if self.region is not None:
+            labels["region"] = self.region
         return {
             "basins": train,
             "eval_basins": list(self.heldout) if self.heldout is not None else None,
@@ -114,15 +128,16 @@ class ListReader:
         return self._ids[name]
 
     def _read(self, name: str) -> list[str]:
-        from rvhpc.data.camels import read_basin_list
+        from rvhpc.data.datasets import dataset_class
 
         lists, data = self.lists(), self.spec.data
+        read_basin_list = dataset_class(data.dataset).read_basin_list
         if lists is not None:
             return read_basin_list(lists[name])
         if isinstance(data.basins, Path):
             return read_basin_list(data.basins)
         if data.synthetic is not None:
-            return synthetic_ids(data.synthetic.basins, data.synthetic.seed)
+            return synthetic_ids(data.synthetic.basins, data.synthetic.seed, data.dataset)
         store = data.store
         if store is not None and store.is_file():
             return store_basins(store)
@@ -140,8 +155,13 @@ def store_basins(path: Path) -> list[str]:
         return [b.decode() for b in f["basins"][:]]
 
 
-def synthetic_ids(n: int, seed: int) -> list[str]:
-    """The basin ids ``rvhpc data synth --basins n --seed seed`` writes (its first draws)."""
+def synthetic_ids(n: int, seed: int, dataset: str = "camels_us") -> list[str]:
+    """The basin ids ``rvhpc data synth --dataset D --basins n --seed seed`` lists (its first
+    draws)."""
+    if dataset == "caravan":
+        from rvhpc.data.synth.caravan import caravan_ids
+
+        return caravan_ids(n, seed)
     from rvhpc.data.synth import attrs as synth_attrs
 
     return sorted(str(b) for b in synth_attrs.sites(np.random.default_rng(seed), n)["id"])
@@ -224,6 +244,25 @@ def folds_of(ids: tuple[str, ...], folds: int, seed: int) -> list[tuple[str, ...
     return [tuple(ids[i] for i in sorted(part)) for part in np.array_split(perm, folds)]
 
 
+def regions_of(spec: GridSpec, ids: tuple[str, ...], label: str, where: str):
+    """(region, its basins in list order) of every region of a list, regions in name order."""
+    from rvhpc.data.datasets import dataset_class
+
+    dataset = dataset_class(spec.data.dataset)
+    out: dict[str, list[str]] = {}
+    try:
+        for b in ids:
+            out.setdefault(dataset.region(b), []).append(b)
+    except RvhpcError as exc:
+        raise ConfigError(f"{where}: scheme regions: {exc}") from None
+    if len(out) < 2:
+        raise ConfigError(
+            f"{where}: scheme regions needs basins of at least 2 regions (gauge-id prefixes); "
+            f"basin list {label!r} holds only {', '.join(out) or 'none'}"
+        )
+    return [(r, tuple(out[r])) for r in sorted(out)]
+
+
 def _list_names(spec: GridSpec, exp: ExperimentSpec, reader: ListReader, where: str) -> list:
     lists = reader.lists()
     if lists is None:
@@ -263,11 +302,16 @@ def expand_scenarios(spec: GridSpec, exp: ExperimentSpec, reader: ListReader, wh
     for name in names:
         label = name or basin_list_name(spec.data)
         try:
-            ids = reader.ids(name) if name is not None or evaluation.scheme == "kfold" else None
+            held_out = evaluation.scheme != "temporal"
+            ids = reader.ids(name) if name is not None or held_out else None
         except RvhpcError as exc:
             raise ConfigError(f"{where}: {exc}") from None
         held: list = [None]
-        if evaluation.scheme == "kfold":
+        regions: list = [None]
+        if evaluation.scheme == "regions":
+            assert ids is not None
+            regions, held = zip(*regions_of(spec, ids, label, where), strict=True)
+        elif evaluation.scheme == "kfold":
             assert ids is not None and evaluation.folds is not None
             if len(ids) < 2:
                 raise ConfigError(
@@ -280,18 +324,20 @@ def expand_scenarios(spec: GridSpec, exp: ExperimentSpec, reader: ListReader, wh
                     f"use at most {len(ids)} folds"
                 )
             held = folds_of(ids, evaluation.folds, evaluation.seed)
+            regions = [None] * len(held)
         for period, plabel in resolved:
-            for k, heldout in enumerate(held):
+            for k, (heldout, region) in enumerate(zip(held, regions, strict=True)):
                 out.append(
                     Scenario(
                         basin_list=label,
                         basins=ids,
                         period=period,
                         period_label=plabel,
-                        folds=evaluation.folds if heldout is not None else None,
-                        fold_seed=evaluation.seed if heldout is not None else None,
+                        folds=len(held) if heldout is not None else None,
+                        fold_seed=evaluation.seed if heldout is not None and not region else None,
                         fold=k if heldout is not None else None,
                         heldout=heldout,
+                        region=region,
                     )
                 )
     return out

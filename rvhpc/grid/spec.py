@@ -86,7 +86,8 @@ def check_train_keys(value: dict[str, Any]) -> dict[str, Any]:
 
 
 class SyntheticSpec(Strict):
-    """A synthetic CAMELS US tree that rvhpc generates when it is missing."""
+    """A synthetic tree of the grid's dataset (CAMELS US or Caravan) that rvhpc generates when it
+    is missing."""
 
     basins: Int = Field(ge=1, le=MAX_BASINS)
     start: str
@@ -120,10 +121,11 @@ def _dates_as_text(value: Any) -> Any:
 
 
 class EvaluationSpec(Strict):
-    """How a cell is evaluated: ``temporal`` (its own basins in the eval period) or ``kfold`` over
-    basins (PUB: each fold predicts the basins the other folds trained on)."""
+    """How a cell is evaluated: ``temporal`` (its own basins in the eval period), ``kfold`` over
+    basins (PUB: each fold predicts the basins the other folds trained on) or ``regions``
+    (leave-one-region-out: each fold holds out one sub-dataset, the gauge-id prefix)."""
 
-    scheme: Literal["temporal", "kfold"] = "temporal"
+    scheme: Literal["temporal", "kfold", "regions"] = "temporal"
     folds: Int | None = Field(None, ge=2, le=MAX_FOLDS)
     seed: Seed = 0
 
@@ -131,19 +133,24 @@ class EvaluationSpec(Strict):
     def _folds(self) -> EvaluationSpec:
         if self.scheme == "kfold" and self.folds is None:
             raise ValueError("scheme kfold needs folds: K (at least 2)")
-        if self.scheme == "temporal" and self.folds is not None:
-            raise ValueError("folds apply only to scheme kfold")
+        if self.scheme != "kfold" and self.folds is not None:
+            raise ValueError("folds apply only to scheme kfold (regions makes one fold per region)")
         return self
 
 
 class DataSpec(Strict):
-    """Where the basin store comes from: an existing store, a CAMELS root + basin list, or
-    synthetic data."""
+    """Where the basin store comes from: an existing store, a dataset's root(s) + basin list, or
+    synthetic data. ``camels_root`` is CAMELS US's spelling of ``root``."""
 
     store: Path | None = None  # the store to use, or where to prepare it
+    dataset: str = "camels_us"
+    root: Path | list[Path] | None = None  # a root, or several (Caravan and its extensions)
     camels_root: Path | None = None
     basins: Path | dict[str, Path] | None = None  # basin list file, or {name: file} lists
-    forcing: str = "maurer_extended"
+    forcing: str | None = None  # CAMELS US forcing product (default maurer_extended)
+    format: Literal["netcdf", "csv"] | None = None  # Caravan time series (default: netcdf if any)
+    inputs: list[str] | None = None  # dynamic inputs (default: the dataset's)
+    descriptors: list[str] | None = None  # physics descriptors (default: the dataset's)
     train_period: tuple[str, str] | None = None
     eval_period: tuple[str, str] | None = None
     synthetic: SyntheticSpec | None = None
@@ -168,6 +175,34 @@ class DataSpec(Strict):
             parse_period(value)
         return value
 
+    @field_validator("dataset")
+    @classmethod
+    def _dataset(cls, value: str) -> str:
+        from rvhpc.data.datasets import DATASETS
+
+        if value not in DATASETS:
+            raise ValueError(f"unknown dataset {value!r}; known: {', '.join(DATASETS)}")
+        return value
+
+    @property
+    def roots(self) -> list[Path] | None:
+        """The root folder(s), whichever way they were spelled."""
+        root = self.camels_root if self.camels_root is not None else self.root
+        if root is None:
+            return None
+        return list(root) if isinstance(root, list) else [root]
+
+    @property
+    def root_key(self) -> str:
+        return "camels_root" if self.camels_root is not None else "root"
+
+    @property
+    def n_descriptors(self) -> int:
+        """Descriptors of the store (the chosen ones, or the dataset's defaults)."""
+        from rvhpc.data.datasets import dataset_class
+
+        return len(self.descriptors or dataset_class(self.dataset).default_descriptors)
+
     @model_validator(mode="after")
     def _validation_apart(self) -> DataSpec:
         if self.validation_period is not None:
@@ -180,23 +215,28 @@ class DataSpec(Strict):
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
         lists = isinstance(self.basins, dict)
+        key = self.root_key
+        if self.camels_root is not None and self.root is not None:
+            raise ValueError("give the root once: root or camels_root (CAMELS US), not both")
+        if self.camels_root is not None and self.dataset != "camels_us":
+            raise ValueError(f"camels_root is CAMELS US's; for dataset {self.dataset} use root")
+        if self.forcing is not None and self.dataset != "camels_us":
+            raise ValueError(f"forcing is an option of CAMELS US, not of dataset {self.dataset}")
+        if self.format is not None and self.dataset != "caravan":
+            raise ValueError(f"format is an option of Caravan, not of dataset {self.dataset}")
         if lists and not self.basins:
             raise ValueError("basins: name at least one list ({name: file})")
         if self.synthetic is not None and (
-            self.camels_root is not None or (self.basins is not None and not lists)
+            self.roots is not None or (self.basins is not None and not lists)
         ):
-            raise ValueError("give either synthetic or camels_root + basins, not both")
-        if lists and (self.camels_root is None and self.synthetic is None and self.store is None):
-            raise ValueError(
-                "basin lists select from a store: give camels_root, synthetic or store"
-            )
-        if not lists and (self.camels_root is None) != (self.basins is None):
-            raise ValueError(
-                "camels_root and basins go together (the CAMELS folder and a basin list file)"
-            )
-        if self.synthetic is None and self.camels_root is None and self.store is None:
-            raise ValueError("name a store, or camels_root + basins, or synthetic")
-        if (self.synthetic is not None or self.camels_root is not None) and (
+            raise ValueError(f"give either synthetic or {key} + basins, not both")
+        if lists and (self.roots is None and self.synthetic is None and self.store is None):
+            raise ValueError(f"basin lists select from a store: give {key}, synthetic or store")
+        if not lists and (self.roots is None) != (self.basins is None):
+            raise ValueError(f"{key} and basins go together (the dataset folder and a basin list)")
+        if self.synthetic is None and self.roots is None and self.store is None:
+            raise ValueError(f"name a store, or {key} + basins, or synthetic")
+        if (self.synthetic is not None or self.roots is not None) and (
             self.train_period is None or self.eval_period is None
         ):
             raise ValueError(
@@ -356,6 +396,11 @@ def load_spec(name_or_path: str | Path) -> tuple[GridSpec, Path]:
         update={
             "store": _absolute(base, spec.data.store),
             "camels_root": _absolute(base, spec.data.camels_root),
+            "root": (
+                [_absolute(base, r) for r in spec.data.root]
+                if isinstance(spec.data.root, list)
+                else _absolute(base, spec.data.root)
+            ),
             "basins": (
                 {k: _absolute(base, v) for k, v in spec.data.basins.items()}
                 if isinstance(spec.data.basins, dict)

@@ -62,10 +62,10 @@ def max_array_size(profile: SiteProfile) -> int:
 def binds_for(grid: Grid) -> list[Path]:
     """Folders an array task must see inside a container: runs dir, store folder, grid folder."""
     paths = [grid.runs_dir, grid.store.parent, grid.path.parent]
-    root = grid.spec.data.camels_root
-    if root is not None:
+    roots = grid.spec.data.roots
+    if roots is not None:
         lists = grid.spec.data.basins
-        paths += [root] + [
+        paths += roots + [
             p.parent for p in (lists.values() if isinstance(lists, dict) else [lists])
         ]
     unique: list[Path] = []

@@ -20,6 +20,11 @@ from rvhpc.safeload import NotData, load_data
 PREFIX = "module."
 
 
+#: dynamic inputs of the original code's models (its five CAMELS US Maurer forcings); the
+#: default width of a reference state dict (only CT-LSTM's weights need it to split inputs)
+ORIGINAL_INPUTS = 5
+
+
 def _strip(state_dict: Mapping, arch: str) -> dict[str, torch.Tensor]:
     if not isinstance(state_dict, Mapping):
         raise ConfigError(
@@ -36,7 +41,7 @@ def _strip(state_dict: Mapping, arch: str) -> dict[str, torch.Tensor]:
 
 
 def from_reference(
-    state_dict: Mapping, arch: str, n_dynamic: int = 5, dropout: float = 0.4
+    state_dict: Mapping, arch: str, n_dynamic: int = ORIGINAL_INPUTS, dropout: float = 0.4
 ) -> nn.Module:
     """Build a model from a state dict saved by the original code.
 
@@ -113,7 +118,7 @@ def to_reference(model: nn.Module, prefix: str = "") -> dict[str, torch.Tensor]:
     return {prefix + key: value for key, value in inner.to_reference().items()}
 
 
-def load_reference_file(path: str | Path, arch: str, n_dynamic: int = 5) -> nn.Module:
+def load_reference_file(path: str | Path, arch: str, n_dynamic: int = ORIGINAL_INPUTS) -> nn.Module:
     """:func:`from_reference` on a file written by ``torch.save(model.state_dict(), path)``."""
     path = Path(path)
     if not path.is_file():

@@ -40,12 +40,13 @@ def synthetic_store(
     -------
     BasinStore
     """
+    from rvhpc.data.camels import DESCRIPTORS, DYNAMIC_INPUTS
     from rvhpc.data.store import BasinStore
 
     rng = np.random.default_rng(seed)
     n_days = train_days + seq_length - 1
     dates = pd.date_range("2000-01-01", periods=n_days, freq="D")
-    forcing = rng.gamma(2.0, 2.0, size=(n_basins, n_days, 5)).astype(np.float32)
+    forcing = rng.gamma(2.0, 2.0, size=(n_basins, n_days, len(DYNAMIC_INPUTS))).astype(np.float32)
     qobs = rng.gamma(1.5, 1.0, size=(n_basins, n_days)).astype(np.float32)
     period = (dates[seq_length - 1], dates[-1])
     return BasinStore(
@@ -54,7 +55,7 @@ def synthetic_store(
         dates=dates,
         forcing=forcing,
         qobs=qobs,
-        descriptors=rng.normal(size=(n_basins, 27)),
+        descriptors=rng.normal(size=(n_basins, len(DESCRIPTORS))),
         area_m2=np.full(n_basins, 1e8),
         train_period=period,
         eval_period=period,
@@ -65,6 +66,8 @@ def synthetic_store(
         q_std=qobs.std(axis=1).astype(np.float64),
         provenance={"synthetic": True},
         fingerprint="synthetic",
+        inputs=list(DYNAMIC_INPUTS),
+        descriptor_names=list(DESCRIPTORS),
     )
 
 
@@ -116,7 +119,7 @@ class BenchPack:
     ) -> None:
         from rvhpc.data.footprint import check_step_memory
         from rvhpc.data.sampler import WindowSampler
-        from rvhpc.models import build_model
+        from rvhpc.training.factory import model_for
 
         self.n_static = 0 if arch == "lstm" else n_static
         self.members, self.batch_size, self.device = members, batch_size, device
@@ -130,7 +133,7 @@ class BenchPack:
         models = []
         for k in range(members):
             torch.manual_seed(seed + k)
-            models.append(build_model(arch, n_dynamic=5, n_static=self.n_static, hidden=hidden))
+            models.append(model_for(data, arch, self.n_static, hidden=hidden))
         self.pack = PackedModel(models).to(device)
         gen = torch.Generator().manual_seed(seed)
         statics = None
@@ -195,10 +198,10 @@ def measure(
         An unknown arch, a value below 1, or a shape that does not fit into memory.
     """
     from rvhpc.data.store import open_store
-    from rvhpc.experiments import ARCHS
+    from rvhpc.experiments import archs
 
-    if arch not in ARCHS:
-        raise ConfigError(f"unknown --arch {arch!r}: choose one of {', '.join(ARCHS)}")
+    if arch not in archs():
+        raise ConfigError(f"unknown --arch {arch!r}: choose one of {', '.join(archs())}")
     for name, value in (
         ("--hidden", hidden),
         ("--batch-size", batch_size),

@@ -46,7 +46,7 @@ def evaluate_run(
     """
     from rvhpc.data.scalers import output_stats, use_output_stats
     from rvhpc.data.store import open_store
-    from rvhpc.models import build_model
+    from rvhpc.training.factory import model_for
 
     rd = RunDir(run_dir)
     record = rd.read_config()
@@ -72,10 +72,10 @@ def evaluate_run(
     if list(store.basins) != basins and config.eval_basins is None:
         raise RunDirError(f"{rd.path}/{STATICS_NPZ} lists other basins than {config.store}")
     torch.manual_seed(config.seed)
-    model = build_model(
+    model = model_for(
+        store,
         config.arch,
-        n_dynamic=5,
-        n_static=0 if statics is None else statics.shape[1],
+        0 if statics is None else statics.shape[1],
         hidden=config.hidden,
         dropout=config.dropout,
         initial_forget_bias=config.initial_forget_bias,

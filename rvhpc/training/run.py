@@ -124,7 +124,7 @@ def train_pack(
         if not forced[k]:
             rds[k].check_own()
     store = open_store(config.store, period="train", warmup=config.seq_length - 1)
-    check_memory(config.static, config.dim, len(store.basins), config.hidden)  # before allocating
+    check_memory(config.static, config.dim, store, config.hidden)  # before allocating
     fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
     for k in todo:
         if not forced[k]:
@@ -176,7 +176,7 @@ def train_pack(
         models = {}
         for k in todo:
             torch.manual_seed(configs[k].seed)
-            models[k] = _build(configs[k], statics[k].dim)  # the same weights on every rank
+            models[k] = _build(configs[k], store, statics[k].dim)  # the same weights on every rank
         x_s = {
             k: None
             if statics[k].values is None
@@ -287,13 +287,13 @@ def _locked(rd: RunDir, env: JobEnv) -> Iterator[None]:
             lock.release()
 
 
-def _build(config: TrainConfig, n_static: int) -> torch.nn.Module:
-    from rvhpc.models import build_model
+def _build(config: TrainConfig, store, n_static: int) -> torch.nn.Module:
+    from rvhpc.training.factory import model_for
 
-    return build_model(
+    return model_for(
+        store,
         config.arch,
-        n_dynamic=5,
-        n_static=n_static,
+        n_static,
         hidden=config.hidden,
         dropout=config.dropout,
         initial_forget_bias=config.initial_forget_bias,

@@ -42,14 +42,16 @@ def test_training_view_selects_basins_and_period(tiny_store) -> None:
     basins = store.basins[1:3]
     view = training_view(store, _config(basins=basins, train_period=("2001-10-01", "2002-09-30")))
     assert view.basins == basins
-    np.testing.assert_array_equal(view.qobs, store.qobs[1:3])
+    np.testing.assert_array_equal(view.series()[1], store.qobs[1:3])
+    assert np.shares_memory(view.qobs, store.qobs)  # a view of the mapped store, not a copy
     days = WindowSampler(view, seq_length=30).train_samples()[:, 1]
     assert view.dates[days].min() >= np.datetime64("2001-10-01")
     # its scalers are those of its own basins and days, not the store's
     part = select_basins(store, basins, "training")
     lo = np.searchsorted(store.dates, np.datetime64("2001-10-01"))
-    q = part.qobs[:, lo:].astype(np.float64)
-    x_ok = np.isfinite(part.forcing[:, lo:]).all(axis=2)
+    forcing, qobs = part.series()
+    q = qobs[:, lo:].astype(np.float64)
+    x_ok = np.isfinite(forcing[:, lo:]).all(axis=2)
     assert view.y_mean == pytest.approx(q[np.isfinite(q) & x_ok].mean(), rel=1e-12)
     assert view.y_mean != store.y_mean
     with pytest.raises(DataError, match="not inside the store's training period"):

@@ -183,14 +183,22 @@ def test_concurrent_prepare_builds_once(tiny_camels, tmp_path):
 
 
 def test_half_written_file_never_under_final_name(handmade, tmp_path, monkeypatch):
-    import rvhpc.data.store as store_mod
+    """An interruption inside the real build (after a basin was written into the temporary file)
+    leaves nothing under the final name, and the next prepare builds the store."""
+    from rvhpc.data import prepare as prepare_mod
 
-    def crash(inputs, tmp, fingerprint, *read):
-        tmp.write_bytes(b"partial")
-        raise KeyboardInterrupt
+    real = prepare_mod.StoreWriter.write
 
-    monkeypatch.setattr(store_mod, "build_store", crash)
+    def interrupted(self, i, record):
+        real(self, i, record)
+        if i == 1:
+            assert self.path.stat().st_size > 0  # a half-written temporary file exists now
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(prepare_mod.StoreWriter, "write", interrupted)
     out = tmp_path / "s.h5"
     with pytest.raises(KeyboardInterrupt):
         _prepare(handmade, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["camels", "s.h5.lock"]
+    monkeypatch.setattr(prepare_mod.StoreWriter, "write", real)
+    assert open_store(_prepare(handmade, out)).basins == ["01000001", "12000002"]

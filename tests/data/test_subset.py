@@ -52,3 +52,11 @@ def test_cli_subset_writes_lists(tmp_path: Path) -> None:
     bad = rvhpc("data", "subset", source, "--n", "8", "--n", "9", "--out", tmp_path / "x.txt")
     assert bad.returncode == 2 and "need --nested" in bad.stderr
     assert bad.stderr.strip().count("\n") == 0
+
+
+def test_subsets_of_caravan_ids(tiny_caravan, tmp_path: Path) -> None:
+    """Lists of any dataset's ids (Caravan's, GRDC's upper case) are cut the same way."""
+    out = tmp_path / "half.txt"
+    write_subsets(tiny_caravan.basin_file, [3], 0, out)
+    ids = out.read_text().split()
+    assert len(ids) == 3 and set(ids) < set(tiny_caravan.basins)

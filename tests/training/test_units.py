@@ -45,7 +45,7 @@ def test_config_defaults_are_the_papers(tmp_path):
     [
         ({"arch": "gru"}, "gru"),
         ({"static": "gaussian"}, "--dim"),
-        ({"static": "mixed", "dim": 27}, ">= 28"),
+        ({"static": "mixed", "dim": 0}, "must be positive"),
         ({"lr": -1}, "lr"),
         ({"nonsense": 1}, "nonsense"),
     ],
@@ -54,6 +54,20 @@ def test_config_errors_are_one_line(values, words):
     with pytest.raises(ConfigError) as err:
         TrainConfig.create(store="s.h5", **values)
     assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_mixed_needs_room_for_a_draw_beyond_the_datas_descriptors():
+    """The width of mixed vectors is checked against the descriptors of the data: CAMELS US's 27
+    where a grid names its data, the store's when a run opens it (tests/training/test_bad_input.py
+    runs `rvhpc train --static mixed --dim 20` on a CAMELS store: refused before anything is
+    written); a config alone does not know them."""
+    from rvhpc.experiments import check_cell
+
+    with pytest.raises(ConfigError, match=">= 28") as err:
+        check_cell("ea", "mixed", 27, n_descriptors=27)
+    assert "27 descriptors" in str(err.value)
+    check_cell("ea", "mixed", 22, n_descriptors=21)  # Caravan's 21 default descriptors
+    assert TrainConfig.create(store="s.h5", static="mixed", dim=22).dim == 22
 
 
 def test_dist_env_from_torchrun_and_slurm():
