@@ -7,8 +7,8 @@ first, so a list naming a basin the store lacks fails at once, in one line.
 
 What the basins are checked against: a grid that names an existing ``data.store`` (and prepares
 nothing) against that store's basins; a grid that prepares its store from synthetic data against
-the ids the synthetic tree holds; a grid that prepares it from a CAMELS download is prepared from
-the union of its lists, and preparing checks the download holds every one of them.
+the ids the synthetic tree holds; a grid that prepares it from a download (CAMELS US, Caravan) is
+prepared from the union of its lists, and preparing checks the download holds every one of them.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ def available_basins(grid: Grid) -> tuple[set[str], str] | None:
     """
     data = grid.spec.data
     if data.synthetic is not None:
-        ids = synthetic_ids(data.synthetic.basins, data.synthetic.seed)
+        ids = synthetic_ids(data.synthetic.basins, data.synthetic.seed, data.dataset)
         return set(ids), f"the {len(ids)} synthetic basins (data.synthetic)"
-    if data.camels_root is None and grid.store.is_file():
+    if data.roots is None and grid.store.is_file():
         import h5py
 
         try:

@@ -33,6 +33,7 @@ from rvhpc.data.synth.camels import SynthResult
 from rvhpc.data.synth.hydrology import bucket, gaps, parameters
 from rvhpc.data.synth.weather import weather as make_weather
 from rvhpc.errors import DataError
+from rvhpc.runfiles import BASIN_LIST
 
 #: (folder, naming generation, country) of the sub-datasets, in basin order
 SUBDATASETS = (
@@ -41,7 +42,7 @@ SUBDATASETS = (
     ("lamah", "v1.4", "Austria"),
     ("grdc", "v1.5", "Germany"),
 )
-BASIN_FILE, ALL_BASINS_FILE = "basin_list.txt", "basin_list_all.txt"
+BASIN_FILE, ALL_BASINS_FILE = BASIN_LIST, "basin_list_all.txt"
 MARKERS = (BASIN_FILE, ALL_BASINS_FILE, "attributes", "timeseries")
 LATE_DAYS = 366
 
