@@ -17,6 +17,7 @@ import yaml
 from rvhpc import progress
 from rvhpc.atomic import write_text
 from rvhpc.errors import RvhpcError
+from rvhpc.numerics import check_mode
 
 #: the demo's experiments: (arch, static, dims)
 DEMO_EXPERIMENTS: tuple[tuple[str, str, tuple[int, ...] | None], ...] = (
@@ -54,7 +55,7 @@ class DemoResult:
     failed_cells: list[int]
 
 
-def demo_grid(out: Path, basins: int = 16, seed: int = 0) -> dict:
+def demo_grid(out: Path, basins: int = 16, seed: int = 0, numerics: str = "portable") -> dict:
     """The demo grid as the mapping of a grid YAML file (paths relative to ``out``)."""
     experiments = []
     for arch, static, dims in DEMO_EXPERIMENTS:
@@ -76,24 +77,31 @@ def demo_grid(out: Path, basins: int = 16, seed: int = 0) -> dict:
             "eval_period": ["1995-10-01", "2002-09-30"],
         },
         "runs_dir": "runs",
-        "train": dict(DEMO_TRAIN),
+        "train": {**DEMO_TRAIN, "numerics": numerics},
         "experiments": experiments,
     }
 
 
-def write_demo_grid(out: Path, basins: int = 16, seed: int = 0) -> Path:
+def write_demo_grid(out: Path, basins: int = 16, seed: int = 0, numerics: str = "portable") -> Path:
     """Write ``out/demo.yaml`` (kept when it already exists, so a rerun resumes the same study)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / "demo.yaml"
     text = "# written by `rvhpc demo`; rerun `rvhpc demo` (or `rvhpc run` on this file) to resume\n"
-    text += yaml.safe_dump(demo_grid(out, basins, seed), sort_keys=False)
+    text += yaml.safe_dump(demo_grid(out, basins, seed, numerics), sort_keys=False)
     if not path.exists() or path.read_text() != text:
         write_text(path, text)
     return path
 
 
-def run_demo(out: Path, jobs: int = 2, workers: int | None = None, basins: int = 16) -> DemoResult:
-    """Generate, prepare, train every cell (``jobs`` at a time) and collect into ``out/results``."""
+def run_demo(
+    out: Path,
+    jobs: int = 2,
+    workers: int | None = None,
+    basins: int = 16,
+    numerics: str = "portable",
+) -> DemoResult:
+    """Generate, prepare, train every cell (``jobs`` at a time, in ``numerics``: see
+    rvhpc.numerics) and collect into ``out/results``."""
     from rvhpc.collect import collect
     from rvhpc.grid.cells import load_grid
     from rvhpc.hpc.dask_cluster import dask_client
@@ -101,7 +109,7 @@ def run_demo(out: Path, jobs: int = 2, workers: int | None = None, basins: int =
 
     start = time.monotonic()
     out = Path(out).resolve()
-    grid_file = write_demo_grid(out, basins=basins)
+    grid_file = write_demo_grid(out, basins=basins, numerics=check_mode(numerics))
     grid = load_grid(grid_file)
     progress.log(f"demo: {len(grid.cells)} cells in {grid.runs_dir}, {jobs} at a time")
     local = run_local(grid, jobs=jobs)

@@ -24,6 +24,9 @@ PREDICTIONS = "predictions.parquet"
 METRICS_CSV = "metrics.csv"
 DONE = "DONE"
 CHECKPOINT_DIR = "checkpoints"
+#: what produced the run, one record per session (start or resume): versions, CPU, kernel path,
+#: threads, numerics mode, denormals, device (rvhpc.kernels.record)
+PROVENANCE_JSON = "provenance.json"
 
 #: checkpoints in CHECKPOINT_DIR: one per complete epoch, and one of an epoch stopped midway
 EPOCH_CHECKPOINT = re.compile(r"^epoch_(\d{3,})\.pt$")
@@ -33,7 +36,15 @@ PARTIAL_CHECKPOINT = "partial.pt"
 RUN_LOCK = "train.lock"
 
 #: the files a training run owns (``--force`` removes these and nothing else)
-RUN_FILES = (CONFIG_JSON, STATICS_NPZ, LOSSES_CSV, PREDICTIONS, METRICS_CSV, DONE)
+RUN_FILES = (
+    CONFIG_JSON,
+    STATICS_NPZ,
+    LOSSES_CSV,
+    PREDICTIONS,
+    METRICS_CSV,
+    DONE,
+    PROVENANCE_JSON,
+)
 
 # log files of a grid (in ``Grid.log_dir``): Slurm fills %A (array job), %a (task), %j (job)
 
@@ -77,6 +88,17 @@ def git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def read_provenance(run_dir: Path) -> list[dict[str, Any]] | None:
+    """The sessions of a run's provenance.json (each with ``from_epoch`` and ``ranks``: every
+    rank's record), or None where the file is missing or unreadable (runs of an older rvhpc)."""
+    try:
+        data = json.loads((Path(run_dir) / PROVENANCE_JSON).read_text())
+        sessions = data["sessions"]
+        return sessions if isinstance(sessions, list) else None
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def own_checkpoint(name: str) -> bool:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from rvhpc.cli._cell_options import Numerics
 from rvhpc.cli._common import command, out_console
 
 
@@ -24,6 +25,7 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[
             int | None, typer.Option(help="Dask workers for collect (default: one per CPU).")
         ] = None,
+        numerics: Numerics = "portable",
     ) -> None:
         """Run the whole study end to end on synthetic data: generate, prepare, train, collect.
 
@@ -36,7 +38,7 @@ def register(app: typer.Typer) -> None:
         from rvhpc.collect.report import to_markdown
         from rvhpc.demo import run_demo
 
-        result = run_demo(out, jobs=jobs, workers=workers)
+        result = run_demo(out, jobs=jobs, workers=workers, numerics=numerics)
         cols = [
             "experiment",
             "seeds",

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from rvhpc.cli._cell_options import NumericsOverride
 from rvhpc.cli._common import GridArg, command, fail, out_console
 from rvhpc.runfiles import EXIT_REQUEUE
 
@@ -23,6 +24,7 @@ def run(
             "attr_seed), trained as one batched model.",
         ),
     ] = None,
+    numerics: NumericsOverride = None,
 ) -> None:
     """Run every cell of a grid that is not done on this machine, N at a time.
 
@@ -32,7 +34,7 @@ def run(
     from rvhpc.hpc.local import run_local
 
     g = load_grid(grid)
-    result = run_local(g, jobs=jobs, pack=pack)
+    result = run_local(g, jobs=jobs, pack=pack, numerics=numerics)
     ran = len(result.codes)
     out_console.print(
         f"grid {g.name}: {ran} cells run, {len(result.already_done)} already done, "
@@ -72,6 +74,7 @@ def cell(
         str | None,
         typer.Option(help="seeds: train the cell's pack group (cells differing only in seed)."),
     ] = None,
+    numerics: NumericsOverride = None,
 ) -> None:
     """Train one cell of a manifest: exactly what one array task runs (exit 75 = checkpointed, requeue).
 
@@ -79,7 +82,7 @@ def cell(
     """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
     from rvhpc.hpc.array_task import run_cell
 
-    code = run_cell(manifest, index=index, offset=offset, force=force, pack=pack)
+    code = run_cell(manifest, index=index, offset=offset, force=force, pack=pack, numerics=numerics)
     raise typer.Exit(code)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rvhpc.cli._cell_options import Arch, AttrSeed, Device, Dim, Static
+from rvhpc.cli._cell_options import Arch, AttrSeed, Device, Dim, Numerics, Static
 from rvhpc.cli._common import command, fail, out_console
 from rvhpc.runfiles import EXIT_INTERRUPTED, EXIT_REQUEUE
 
@@ -78,6 +78,7 @@ def train(
         ),
     ] = _D["output_stats"],
     device: Device = _D["device"],
+    numerics: Numerics = _D["numerics"],
     log_every: Annotated[
         int,
         typer.Option("--log-every", help="Batches between log lines when not on a terminal."),
@@ -132,6 +133,9 @@ def train(
 
     Example: rvhpc train --store data/store.h5 --arch ea --static gaussian --dim 64 --attr-seed 7 --seed 1 --out runs/EG-64/seed1
     """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
+    from rvhpc import numerics as kernel_path
+
+    kernel_path.enter(numerics)  # first: before torch, MKL and numpy load
     from rvhpc.training.run import train_pack
 
     members = _members(seed, attr_seed, seeds, attr_seeds)
@@ -155,6 +159,7 @@ def train(
         initial_forget_bias=forget_bias,
         output_stats=output_stats,
         device=device,
+        numerics=numerics,
         log_every=log_every,
         threads=threads,
         precision=precision,

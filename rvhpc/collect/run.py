@@ -13,6 +13,7 @@ from rvhpc.atomic import atomic_path, write_text
 from rvhpc.collect import figures, report
 from rvhpc.collect.compute import cell_key, cell_metrics, ensemble_metrics
 from rvhpc.collect.discover import Cell, Experiment, discover
+from rvhpc.collect.provenance import mixed_warnings
 from rvhpc.errors import CollectError, RvhpcError
 
 DEFAULT_BASELINE = "EP"
@@ -29,6 +30,8 @@ class CollectReport:
     ensembles_computed: int = 0
     unfinished: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: experiments whose cells ran on different kernel paths (rvhpc.collect.provenance)
+    warnings: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     summary: pd.DataFrame | None = None
 
@@ -192,6 +195,9 @@ def collect(
         )
     groups = found.experiments()
     rep.problems += missing_folds(groups)
+    rep.warnings = mixed_warnings(groups)
+    for warning in rep.warnings:
+        progress.log(f"warning: {warning}")
     names = list(dict.fromkeys(exp.name for exp in groups))
     base = _check_baseline(baseline, names)
     progress.log(f"collecting {len(found.cells)} cell(s) of {len(groups)} experiment(s) into {out}")
@@ -271,10 +277,11 @@ def write_outputs(
         if stem != "comparison":
             write_text(out / f"{stem}.md", report.blocks_markdown(summ, stem == "paper_table"))
             files.append(out / f"{stem}.md")
-    if rep.problems:
-        write_text(out / "problems.txt", "\n".join(rep.problems) + "\n")
-        files.append(out / "problems.txt")
-    elif (out / "problems.txt").exists():
-        (out / "problems.txt").unlink()
+    for name, lines in (("problems.txt", rep.problems), ("warnings.txt", rep.warnings)):
+        if lines:
+            write_text(out / name, "\n".join(lines) + "\n")
+            files.append(out / name)
+        elif (out / name).exists():
+            (out / name).unlink()  # a stale list would not match these results
     files += figures.write_figures(metrics, summ, out)
     return files

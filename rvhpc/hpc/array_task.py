@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rvhpc import numerics as kernel_path
 from rvhpc import progress
 from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError, RvhpcError
@@ -70,10 +71,15 @@ def run_cell(
     offset: int = 0,
     force: bool = False,
     pack: str | None = None,
+    numerics: str | None = None,
 ) -> int:
     """Train the manifest's cell ``index`` (with ``pack="seeds"``: the members of its pack group
     that are not done, as one batched model); returns the exit status (0 done, 75 checkpointed:
-    EXIT_REQUEUE checkpointed: requeue)."""
+    EXIT_REQUEUE checkpointed: requeue).
+
+    ``numerics`` overrides the cell's own mode (its grid's ``train: {numerics: ...}``). The
+    process enters the mode before it writes anything: where numpy is loaded already with other
+    settings, the ``rvhpc cell`` command starts itself again (rvhpc.numerics.enter)."""
     from rvhpc.grid.packing import check_pack_mode, pack_of
     from rvhpc.training.config import TrainConfig
     from rvhpc.training.run import train_pack
@@ -88,6 +94,8 @@ def run_cell(
     members = [cells[i]]
     if check_pack_mode(pack) is not None:
         members = [c for c in pack_of(cells, i) if force or not c.is_done()] or [cells[i]]
+    mode = numerics or members[0].config.get("numerics", kernel_path.DEFAULT_MODE)
+    kernel_path.ensure(mode)
     logs = [attempts_file(manifest, c) if env.is_main else None for c in members]
     for cell, log in zip(members, logs, strict=True):
         if log is not None:
@@ -109,7 +117,7 @@ def run_cell(
         if not Path(plan["data"]["store"]).is_file():
             ensure_data(plan["data"])
         outcomes = train_pack(
-            [TrainConfig.create(**c.config) for c in members],
+            [TrainConfig.create(**{**c.config, "numerics": mode}) for c in members],
             [c.run_dir for c in members],
             force=force,
         )

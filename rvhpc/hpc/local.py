@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rvhpc import numerics as kernel_path
 from rvhpc import progress
 from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError
@@ -56,10 +57,19 @@ class LocalResult:
 
 
 def run_local(
-    grid: Grid, jobs: int = 1, python: str | None = None, pack: str | None = None
+    grid: Grid,
+    jobs: int = 1,
+    python: str | None = None,
+    pack: str | None = None,
+    numerics: str | None = None,
 ) -> LocalResult:
     """Prepare the data once, then run the cells that are not done, ``jobs`` at a time; with
-    ``pack="seeds"`` one process per pack group (its lead cell's index) that is not done."""
+    ``pack="seeds"`` one process per pack group (its lead cell's index) that is not done.
+
+    Each cell's process starts with its numerics mode's environment (``numerics`` overrides the
+    cells' own), so it loads torch, MKL and numpy on that path from the start."""
+    if numerics is not None:
+        kernel_path.check_mode(numerics)
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     start = time.monotonic()
@@ -81,7 +91,7 @@ def run_local(
     running: dict[int, tuple[subprocess.Popen, Any]] = {}
     with _forwarding(running) as stop:
         try:
-            _loop(grid, manifest, todo, running, result, jobs, python, env, stop, pack)
+            _loop(grid, manifest, todo, running, result, jobs, python, env, stop, pack, numerics)
         finally:
             result.stopped = sorted(running)
             _stop_all(running, stop, result)
@@ -158,6 +168,7 @@ def _loop(
     env: dict,
     stop: _Stop,
     pack: str | None = None,
+    numerics: str | None = None,
 ) -> None:
     with progress.task(f"grid {grid.name}", total=len(todo), every=1) as bar:
         while (todo or running) and not stop.signum:
@@ -174,9 +185,15 @@ def _loop(
                     "--index",
                     str(cell.index),
                     *(["--pack", pack] if pack else []),
+                    *(["--numerics", numerics] if numerics else []),
                 ]
+                mode = numerics or cell.config.get("numerics", kernel_path.DEFAULT_MODE)
                 proc = subprocess.Popen(
-                    argv, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                    argv,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    env=kernel_path.child_environment(mode, env),
+                    start_new_session=True,
                 )
                 running[cell.index] = (proc, handle)
                 result.logs[cell.index] = log_path

@@ -71,6 +71,7 @@ def measure(
     n_static: int = 27,
     seed: int = 0,
     members: int = 1,
+    numerics: str | None = None,
 ) -> dict[str, Any]:
     """Training samples per second of a pack of ``members`` (aggregate and per member), data
     loading included; members = 1 is a single run.
@@ -80,13 +81,21 @@ def measure(
     dict
         arch, hidden, batch_size, seq_length, steps, device, threads, store, members, n_static,
         samples_per_s (all members), samples_per_s_per_member, seconds_per_step,
-        data_seconds_per_step, data_fraction.
+        data_seconds_per_step, data_fraction, numerics, kernels (rvhpc.kernels.record).
+
+    ``numerics``: the mode to measure in (rvhpc.numerics.ensure); None measures the process as
+    it is (benchmarks that set the kernel path themselves).
     """
+    from rvhpc import kernels
+    from rvhpc import numerics as kernel_path
     from rvhpc.data.sampler import WindowSampler
     from rvhpc.data.store import open_store
     from rvhpc.errors import ConfigError
     from rvhpc.experiments import ARCHS
     from rvhpc.models import build_model
+
+    if numerics is not None:
+        kernel_path.ensure(numerics)
 
     if arch not in ARCHS:
         raise ConfigError(f"unknown --arch {arch!r}: choose one of {', '.join(ARCHS)}")
@@ -178,4 +187,6 @@ def measure(
         "data_seconds_per_step": data_s,
         "data_fraction": min(1.0, data_s / step_s),
         "torch": torch.__version__,
+        "numerics": numerics or kernel_path.entered(),
+        "kernels": kernels.record(dev, numerics or kernel_path.entered()),
     }

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from rvhpc import __version__
-from rvhpc.atomic import atomic_path, write_text
+from rvhpc.atomic import atomic_path, write_json, write_text
 from rvhpc.errors import RunDirError
 from rvhpc.runfiles import (
     CHECKPOINT_DIR,
@@ -23,10 +23,12 @@ from rvhpc.runfiles import (
     LOSSES_CSV,
     METRICS_CSV,
     PREDICTIONS,
+    PROVENANCE_JSON,
     RUN_FILES,
     STATICS_NPZ,
     git_commit,
     own_checkpoint,
+    read_provenance,
     run_is_done,
 )
 
@@ -44,6 +46,14 @@ class RunDir:
     metrics_csv = property(lambda self: self.path / METRICS_CSV)
     done = property(lambda self: self.path / DONE)
     checkpoints = property(lambda self: self.path / CHECKPOINT_DIR)
+    provenance_json = property(lambda self: self.path / PROVENANCE_JSON)
+
+    def append_provenance(self, ranks: list[dict[str, Any]], from_epoch: int) -> None:
+        """Add a session to provenance.json: every rank's record of what computes this run from
+        epoch ``from_epoch`` on (0: from the start; the number of epochs: evaluation only)."""
+        sessions = read_provenance(self.path) or []
+        sessions.append({"from_epoch": from_epoch, "ranks": ranks})
+        write_json(self.provenance_json, {"sessions": sessions})
 
     def is_done(self, verify: bool = False) -> bool:
         return run_is_done(self.path, verify=verify)
