@@ -30,8 +30,9 @@ def register(app: typer.Typer) -> None:
         """Run the whole study end to end on synthetic data: generate, prepare, train, collect.
 
         Synthetic CAMELS US (16 basins, 15 years), a grid of EA- and CT-LSTMs with physical, random
-        and no static vectors (2 seeds each) trained locally, collected with Dask into the summary,
-        the paper table and figures. A rerun resumes: finished cells are kept.
+        and no static vectors (2 seeds each) trained locally in portable numerics (the same bits
+        on every x86-64 CPU with AVX2), collected with Dask into the summary, the paper table and
+        figures. A rerun resumes: finished cells are kept.
 
         Example: rvhpc demo --out demo-out --jobs 2
         """
@@ -50,8 +51,8 @@ def register(app: typer.Typer) -> None:
             to_markdown(result.summary[cols]), markup=False, highlight=False, soft_wrap=True
         )
         out_console.print(
-            f"\ndemo finished in {result.seconds:.0f} s; results, tables and figures in "
-            f"{result.results_dir}",
+            f"\ndemo finished in {result.seconds:.0f} s ({numerics} numerics); results, tables "
+            f"and figures in {result.results_dir}",
             markup=False,
             highlight=False,
             soft_wrap=True,
