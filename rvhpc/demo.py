@@ -6,8 +6,8 @@ paper table and figures. It shows what the study is about: a global LSTM told wh
 looking at (by descriptors or by random vectors) beats one that is not.
 
 The design separates the models by more than kernel-path noise (docs/numerics.md): the same
-seeds on four kernel paths moved single experiments' ensemble median NSE by up to 0.05, and the
-smallest margin of a model with static vectors over the plain LSTM was 0.068 or more on every
+seeds on four kernel paths moved single experiments' ensemble median NSE by up to 0.057, and the
+smallest margin of a model with static vectors over the plain LSTM was 0.063 or more on every
 path. A Gaussian d=8 experiment (EG-8) was dropped for that reason: its margin was 0.016 on one
 path. The demo runs in portable numerics (the same bits on every x86-64 CPU with AVX2).
 """
