@@ -33,18 +33,27 @@ SEQ = 270
 
 
 def build_window_file(
-    root: Path, basins: list[str], out: Path, train: tuple, x_mean, x_std, y_mean, y_std
+    root: Path,
+    basins: list[str],
+    out: Path,
+    train: tuple,
+    x_mean,
+    x_std,
+    y_mean,
+    y_std,
+    seq: int = SEQ,
 ) -> int:
-    """The original code's per-run training file; returns the number of samples."""
+    """The original code's per-run training file of ``seq``-day windows; returns the number of
+    samples."""
     f_index = camels.index_files(root / camels.FORCING_DIR / "maurer_extended")
     q_index = camels.index_files(root / camels.STREAMFLOW_DIR)
-    start = pd.Timestamp(train[0]) - pd.Timedelta(days=SEQ - 1)
+    start = pd.Timestamp(train[0]) - pd.Timedelta(days=seq - 1)
     n_total = 0
     with h5py.File(out, "w") as f:
         x_ds = f.create_dataset(
             "input_data",
-            shape=(0, SEQ, 5),
-            maxshape=(None, SEQ, 5),
+            shape=(0, seq, 5),
+            maxshape=(None, seq, 5),
             chunks=True,
             dtype=np.float32,
             compression="gzip",
@@ -81,14 +90,14 @@ def build_window_file(
             y = q.reindex(days).to_numpy(np.float64)
             x = (x - x_mean) / x_std
             # reshape_data of the original code: one copy per window, then drop missing targets
-            n = len(days) - SEQ + 1
-            xw = np.zeros((n, SEQ, 5), dtype=np.float32)
+            n = len(days) - seq + 1
+            xw = np.zeros((n, seq, 5), dtype=np.float32)
             for i in range(n):
-                xw[i] = x[i : i + SEQ]
-            yw = y[SEQ - 1 :]
+                xw[i] = x[i : i + seq]
+            yw = y[seq - 1 :]
             keep = np.isfinite(yw)
             xw, yw = xw[keep], ((yw[keep] - y_mean) / y_std).astype(np.float32)[:, None]
-            q_std = np.nanstd(y[SEQ - 1 :])
+            q_std = np.nanstd(y[seq - 1 :])
             m = len(yw)
             for ds, data in (
                 (x_ds, xw),

@@ -86,18 +86,20 @@ def baseline_throughput(
     warmup: int,
     workers: int,
     device: torch.device,
+    hidden: int = HIDDEN,
+    batch: int = BATCH,
 ) -> dict:
     torch.manual_seed(0)
     n_static = attributes.shape[1]
     # the original CT dataset concatenated the attributes to every step per sample;
     # baseline_model('ct') does that concatenation itself, per batch, so the dataset hands x_d and
     # x_s separately for all archs
-    model = baseline_model(arch, 5, n_static, hidden=HIDDEN).to(device)
+    model = baseline_model(arch, 5, n_static, hidden=hidden).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     data = CamelsH5NoCache(window_file, attributes)
     loader = DataLoader(
         data,
-        batch_size=BATCH,
+        batch_size=batch,
         shuffle=True,
         num_workers=workers,
         drop_last=True,
@@ -122,7 +124,7 @@ def baseline_throughput(
             data_times.append(t1 - t0)
     step_s = float(np.mean(times))
     return {
-        "samples_per_s": BATCH / step_s,
+        "samples_per_s": batch / step_s,
         "seconds_per_step": step_s,
         "data_seconds_per_step": float(np.mean(data_times)),
     }

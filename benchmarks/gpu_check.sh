@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# GPU checks of issue 3, for a machine with CUDA (run from the repository root):
+# GPU checks of issues 3, 12 and 23, for a machine with CUDA (run from the repository root):
 #   1. DDP with NCCL: `rvhpc train` under torchrun on 2 GPUs (1 when only one is present) on a
 #      small synthetic store; exactly one complete result must appear.
 #   2. CUDA throughput of EA-LSTM and CT-LSTM vs the per-step baseline (benchmarks/bench_training.py,
 #      targets >= 5x for EA, >= 10x for CT).
-# Results go to ${OUT:-gpu-check-out}/ (bench_training_cuda.json, ddp.log, bench.log).
+#   3. The packed K sweep in fp32 and tf32.
+#   4. --numerics portable (deterministic algorithms): two runs on this GPU, the same bits.
+# Results go to ${OUT:-gpu-check-out}/ (bench_training_cuda.json, ddp.log, bench.log,
+# packed.log, numerics.log).
 #   PYTHON=.venv/bin/python bash benchmarks/gpu_check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,3 +59,18 @@ PYEOF
 "$PY" -m benchmarks.bench_packed --precision tf32 --device cuda --hidden 256 --batch-size 256 \
   --seq-length 270 --steps 10 --warmup 2 --out "$OUT/packed_cuda_tf32.json" 2>&1 | tee -a "$OUT/packed.log"
 "$PY" -m rvhpc grid show paper --rates "$OUT/packed_cuda_fp32.json" | tail -n 2 | tee -a "$OUT/packed.log"
+
+# 4. Numerics (issue 23): --numerics portable on a GPU turns deterministic algorithms on; two runs
+#    of one cell on this GPU must give the same bits (across GPU models nothing is promised).
+for k in 1 2; do
+  rm -rf "$OUT/portable-$k"
+  "$PY" -m rvhpc train --store "$OUT/store.h5" --out "$OUT/portable-$k" --epochs 2 --hidden 64 \
+    --seq-length 270 --batch-size 256 --device cuda --numerics portable 2>&1 | tail -n 1 | tee -a "$OUT/numerics.log"
+done
+"$PY" - "$OUT/portable-1" "$OUT/portable-2" <<'PYEOF' 2>&1 | tee -a "$OUT/numerics.log"
+import sys, pandas as pd
+a, b = (pd.read_parquet(f"{run}/predictions.parquet") for run in sys.argv[1:])
+same = a.equals(b)
+print(f"portable on this GPU: {'the same bits' if same else 'DIFFERENT bits'} in two runs")
+sys.exit(0 if same else 1)
+PYEOF

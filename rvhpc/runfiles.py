@@ -43,6 +43,9 @@ STUDY_JOURNAL = "optuna.journal"
 BASIN_LIST = "basin_list.txt"
 #: what ``rvhpc evaluate`` used (weights, statics, store), next to its predictions
 EVALUATION_JSON = "evaluation.json"
+#: what produced the run, one record per session (start or resume): versions, CPU, kernel path,
+#: threads, numerics mode, denormals, device (rvhpc.kernels.record)
+PROVENANCE_JSON = "provenance.json"
 
 #: checkpoints in CHECKPOINT_DIR: one per complete epoch, and one of an epoch stopped midway
 EPOCH_CHECKPOINT = re.compile(r"^epoch_(\d{3,})\.pt$")
@@ -63,6 +66,7 @@ RUN_FILES = (
     EARLY_STOPPING_JSON,
     DONE,
     DIVERGED,
+    PROVENANCE_JSON,
 )
 
 #: rvhpc's own bookkeeping inside a grid's runs directory, and what it holds
@@ -220,6 +224,17 @@ def git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def read_provenance(run_dir: Path) -> list[dict[str, Any]] | None:
+    """The sessions of a run's provenance.json (each with ``from_epoch`` and ``ranks``: every
+    rank's record), or None where the file is missing or unreadable (runs of an older rvhpc)."""
+    try:
+        data = json.loads((Path(run_dir) / PROVENANCE_JSON).read_text())
+        sessions = data["sessions"]
+        return sessions if isinstance(sessions, list) else None
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def own_checkpoint(name: str) -> bool:

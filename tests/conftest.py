@@ -11,6 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from rvhpc import numerics
+
+# In-process training (library calls) runs in the default numerics mode, whose settings must be in
+# place before torch, MKL and numpy load: as the rvhpc command's entry point does, first thing.
+numerics.enter(numerics.DEFAULT_MODE)
+
 REPO = Path(__file__).resolve().parents[1]
 
 

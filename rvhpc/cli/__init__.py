@@ -4,6 +4,7 @@ commands parse options, call one library function and print the result."""
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -84,4 +85,8 @@ _register_all()
 
 
 def main() -> None:
+    """The console entry point (``rvhpc`` and ``python -m rvhpc``)."""
+    from rvhpc import numerics
+
+    numerics.cli_argv = sys.argv[1:]  # a training command may start itself again (numerics.enter)
     app()

@@ -1,5 +1,6 @@
 """Options made from :class:`rvhpc.training.config.TrainConfig`: every ``rvhpc train`` option
-that sets a training field, and the ones ``evaluate`` and ``bench`` share with it.
+that sets a training field, and the ones ``evaluate``, ``bench``, ``run``, ``cell`` and ``demo``
+share with it.
 
 The one place a TrainConfig field becomes a Typer option: its help text, option name, type and
 default come from the field (:meth:`TrainConfig.cli_fields`), so a new field made with
@@ -50,7 +51,16 @@ def given_values(ctx: typer.Context, values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-#: the options ``evaluate`` and ``bench`` share with ``train``
+#: the options ``evaluate``, ``bench`` and ``demo`` share with ``train``
 Arch = config_option("arch")
 Dim = config_option("dim")
 Device = config_option("device")
+Numerics = config_option("numerics")
+NumericsOverride = Annotated[
+    str | None,
+    typer.Option(
+        "--numerics",
+        help="portable or fast: overrides the grid's train: {numerics: ...} (default: the grid's, "
+        "else portable). See docs/numerics.md.",
+    ),
+]

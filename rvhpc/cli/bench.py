@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from rvhpc.cli._cell_options import Arch, Device
+from rvhpc.cli._cell_options import Arch, Device, Numerics
 from rvhpc.cli._common import command, out_console
+from rvhpc.numerics import DEFAULT_MODE
 
 
 def bench(
@@ -36,6 +37,7 @@ def bench(
             "--n-static", help="Width of the static vector (27; 531 ~ one-hot on 531 basins)."
         ),
     ] = 27,
+    numerics: Numerics = DEFAULT_MODE,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
 ) -> None:
     """Measure training throughput (samples/s, data loading included) on this machine.
@@ -45,6 +47,9 @@ def bench(
 
     Example: rvhpc bench --arch ct --members 5 --n-static 531 --steps 10 --json
     """
+    from rvhpc import numerics as kernel_path
+
+    kernel_path.enter(numerics)  # first: before torch, MKL and numpy load
     from rvhpc.training.bench import measure
     from rvhpc.training.runtime import tune_cpu_allocator
 
@@ -62,13 +67,15 @@ def bench(
         threads=threads,
         members=members,
         n_static=n_static,
+        numerics=numerics,
     )
     if as_json:  # one line, never wrapped
         typer.echo(json.dumps(result, sort_keys=True))
     else:
         out_console.print(
             f"{result['arch']} K={members} hidden {hidden} batch {batch_size} seq "
-            f"{seq_length} on {result['device']}: {result['samples_per_s']:.1f} samples/s "
+            f"{seq_length} on {result['device']} ({numerics}, {result['kernels']['capability']}, "
+            f"{result['kernels']['matmul']}): {result['samples_per_s']:.1f} samples/s "
             f"({result['samples_per_s_per_member']:.1f} per member, "
             f"{result['seconds_per_step']:.3f} s/step, data {result['data_fraction']:.0%})",
             markup=False,

@@ -114,7 +114,8 @@ def register(app: typer.Typer) -> None:
         )
         out_console.print(
             f"{rep.cells} cell(s): {len(rep.computed)} computed, {len(rep.cached)} from cache, "
-            f"{len(rep.unfinished)} unfinished skipped, {len(rep.problems)} problem(s); "
+            f"{len(rep.unfinished)} unfinished skipped, {len(rep.problems)} problem(s), "
+            f"{len(rep.warnings)} warning(s); "
             f"wrote {len(rep.files)} files to {out}",
             markup=False,
             highlight=False,

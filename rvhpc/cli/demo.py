@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from rvhpc.cli._cell_options import Numerics
 from rvhpc.cli._common import command, out_console
 
 
@@ -24,19 +25,21 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[
             int | None, typer.Option(help="Dask workers for collect (default: one per CPU).")
         ] = None,
+        numerics: Numerics = "portable",
     ) -> None:
         """Run the whole study end to end on synthetic data: generate, prepare, train, collect.
 
         Synthetic CAMELS US (16 basins, 15 years), a grid of EA- and CT-LSTMs with physical, random
-        and no static vectors (2 seeds each) trained locally, collected with Dask into the summary,
-        the paper table and figures. A rerun resumes: finished cells are kept.
+        and no static vectors (2 seeds each) trained locally in portable numerics (the same bits
+        on every x86-64 CPU with AVX2), collected with Dask into the summary, the paper table and
+        figures. A rerun resumes: finished cells are kept.
 
         Example: rvhpc demo --out demo-out --jobs 2
         """
         from rvhpc.collect.report import to_markdown
         from rvhpc.demo import run_demo
 
-        result = run_demo(out, jobs=jobs, workers=workers)
+        result = run_demo(out, jobs=jobs, workers=workers, numerics=numerics)
         cols = [
             "experiment",
             "seeds",
@@ -48,8 +51,8 @@ def register(app: typer.Typer) -> None:
             to_markdown(result.summary[cols]), markup=False, highlight=False, soft_wrap=True
         )
         out_console.print(
-            f"\ndemo finished in {result.seconds:.0f} s; results, tables and figures in "
-            f"{result.results_dir}",
+            f"\ndemo finished in {result.seconds:.0f} s ({numerics} numerics); results, tables "
+            f"and figures in {result.results_dir}",
             markup=False,
             highlight=False,
             soft_wrap=True,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from rvhpc.cli._cell_options import NumericsOverride
 from rvhpc.cli._common import GridArg, RerunStale, command, fail, out_console
 from rvhpc.runfiles import EXIT_DIVERGED, EXIT_REQUEUE
 
@@ -24,6 +25,7 @@ def run(
         ),
     ] = None,
     rerun_stale: RerunStale = False,
+    numerics: NumericsOverride = None,
 ) -> None:
     """Run every cell of a grid that is not done on this machine, N at a time.
 
@@ -39,7 +41,7 @@ def run(
     from rvhpc.hpc.local import run_local
 
     g = load_grid(grid)
-    result = run_local(g, jobs=jobs, pack=pack, rerun_stale=rerun_stale)
+    result = run_local(g, jobs=jobs, pack=pack, rerun_stale=rerun_stale, numerics=numerics)
     ran = len(result.codes)
     out_console.print(
         f"grid {g.name}: {ran} cells run, {len(result.already_done)} already done, "
@@ -90,6 +92,7 @@ def cell(
         typer.Option(help="seeds: train the cell's pack group (cells differing only in seed)."),
     ] = None,
     rerun_stale: RerunStale = False,
+    numerics: NumericsOverride = None,
 ) -> None:
     """Train one cell of a manifest: exactly what one array task runs (exit 75 = checkpointed, requeue; 3 = diverged).
 
@@ -98,7 +101,13 @@ def cell(
     from rvhpc.hpc.array_task import run_cell
 
     code = run_cell(
-        manifest, index=index, offset=offset, force=force, pack=pack, rerun_stale=rerun_stale
+        manifest,
+        index=index,
+        offset=offset,
+        force=force,
+        pack=pack,
+        rerun_stale=rerun_stale,
+        numerics=numerics,
     )
     raise typer.Exit(code)
 

@@ -85,6 +85,9 @@ def train(
 
     Example: rvhpc train --store data/store.h5 --arch ea --static gaussian --dim 64 --attr-seed 7 --seed 1 --out runs/EG-64/seed1
     """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
+    from rvhpc import numerics as kernel_path
+
+    kernel_path.enter(options["numerics"])  # first: before torch, MKL and numpy load
     from rvhpc.training.run import train_pack
     from rvhpc.training.seedruns import seed_runs
 

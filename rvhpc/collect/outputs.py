@@ -17,6 +17,8 @@ DEFAULT_BASELINE = "EP"
 #: in the results folder: a line per skipped cell or experiment, and per cell with NaN results
 PROBLEMS_TXT = "problems.txt"
 NAN_TXT = "nan.txt"
+#: a line per experiment whose cells ran on different kernel paths (rvhpc.collect.provenance)
+WARNINGS_TXT = "warnings.txt"
 
 
 @dataclass
@@ -30,6 +32,8 @@ class CollectReport:
     ensembles_computed: int = 0
     unfinished: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: experiments whose cells ran on different kernel paths (rvhpc.collect.provenance)
+    warnings: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     summary: pd.DataFrame | None = None
     #: a line per cell with NaN predictions (diverged, or NaN for some basins), every basin named
@@ -133,7 +137,11 @@ def write_outputs(
             shown = paper_summ if stem == "paper_table" else summ
             write_text(out / f"{stem}.md", report.blocks_markdown(shown, stem == "paper_table"))
             files.append(out / f"{stem}.md")
-    for name, lines in ((PROBLEMS_TXT, rep.problems), (NAN_TXT, rep.nan)):
+    for name, lines in (
+        (PROBLEMS_TXT, rep.problems),
+        (NAN_TXT, rep.nan),
+        (WARNINGS_TXT, rep.warnings),
+    ):
         if lines:
             write_text(out / name, "\n".join(lines) + "\n")
             files.append(out / name)

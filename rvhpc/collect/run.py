@@ -18,6 +18,7 @@ from rvhpc.collect.outputs import (
     check_baseline,
     write_outputs,
 )
+from rvhpc.collect.provenance import mixed_warnings
 from rvhpc.errors import CollectError, RvhpcError
 
 
@@ -250,6 +251,9 @@ def collect(
     groups = found.experiments()
     selection.check_validation(groups)  # sweep points without validation: never choose on test
     rep.problems += missing_folds(groups)
+    rep.warnings = mixed_warnings(groups)
+    for warning in rep.warnings:
+        progress.log(f"warning: {warning}")
     names = list(dict.fromkeys(exp.name for exp in groups))
     base, per_scenario = check_baseline(baseline, names)
     progress.log(f"collecting {len(found.cells)} cell(s) of {len(groups)} experiment(s) into {out}")

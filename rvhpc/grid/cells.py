@@ -147,15 +147,22 @@ class Grid:
         manifest, so pending tasks never see another grid. The configs count, not only the ids: a
         grid edited in what the id leaves out (the store's path, an experiment's name, the data it
         prepares) gets a manifest of its own, never the old one that array tasks would follow to the
-        old store.
+        old store. Runtime settings (RUNTIME_FIELDS: numerics, device, threads, log_every) are left
+        out: they change how a cell runs, not what it computes, and the manifest of that name is
+        rewritten with them.
 
         Returns
         -------
         str
             12 hex.
         """
+        from rvhpc.training.config import RUNTIME_FIELDS
+
+        configs = [
+            {k: v for k, v in c.config.items() if k not in RUNTIME_FIELDS} for c in self.cells
+        ]
         text = json.dumps(
-            [[c.id, str(c.run_dir), c.config] for c in self.cells]
+            [[c.id, str(c.run_dir), config] for c, config in zip(self.cells, configs, strict=True)]
             + [self.spec.data.model_dump(mode="json")],
             sort_keys=True,
             default=str,

@@ -47,6 +47,10 @@ def check_writable(
 def write_manifest(grid: Grid) -> Path:
     """The cells in array order with their full configs; an existing identical manifest is kept.
 
+    Its name follows the cells' ids, folders and configs, runtime settings left out: a grid whose
+    runtime settings changed (``train: {numerics: fast}``, device, threads) keeps the name, and the
+    file is replaced (atomically) so that its cells run with the settings the grid says now.
+
     Parameters
     ----------
     grid : Grid
@@ -71,9 +75,16 @@ def write_manifest(grid: Grid) -> Path:
         "data": data_plan(grid),
         "cells": [c.to_json() for c in grid.cells],
     }
-    if not path.exists():
+    if not path.exists() or _read_json(path) != json.loads(json.dumps(data, default=str)):
         write_json(path, data, indent=1)
     return path
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def read_manifest(path: Path) -> tuple[dict[str, Any], list[Cell]]:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rvhpc import numerics as kernel_path
 from rvhpc import progress
 from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError, RunDirError, RvhpcError
@@ -120,6 +121,7 @@ def run_cell(
     force: bool = False,
     pack: str | None = None,
     rerun_stale: bool = False,
+    numerics: str | None = None,
 ) -> int:
     """Train the manifest's cell ``index`` (with ``pack="seeds"``: the members of its pack group
     that have work to do, as one batched model; a search trial's cells always together, with
@@ -139,6 +141,10 @@ def run_cell(
     rerun_stale : bool
         Replace the results of a stale cell (its folder holds another config) instead of
         refusing it.
+    numerics : str, optional
+        Overrides the cell's own mode (its grid's ``train: {numerics: ...}``). The process
+        enters the mode before it writes anything: where numpy is loaded already with other
+        settings, the ``rvhpc cell`` command starts itself again (rvhpc.numerics.enter).
 
     Returns
     -------
@@ -179,6 +185,8 @@ def run_cell(
         members = [cells[i]]
     if cells[i].search is not None:
         members = group  # a trial reports on all its seeds (train_pack skips those DONE)
+    mode = numerics or members[0].config.get("numerics", kernel_path.DEFAULT_MODE)
+    kernel_path.ensure(mode)
     logs = [attempts_file(manifest, c) if env.is_main else None for c in members]
     for cell, log in zip(members, logs, strict=True):
         if log is not None:
@@ -205,7 +213,7 @@ def run_cell(
             outcomes = run_trial(members, env, force=force)
         else:
             outcomes = train_pack(
-                [TrainConfig.create(**c.config) for c in members],
+                [TrainConfig.create(**{**c.config, "numerics": mode}) for c in members],
                 [c.run_dir for c in members],
                 force=[force or states[c.index].state == "stale" for c in members],
             )

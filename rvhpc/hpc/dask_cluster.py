@@ -1,6 +1,8 @@
 """The Dask cluster behind ``rvhpc collect``: local processes, Slurm worker jobs, or an address.
 
 ``local`` starts a LocalCluster of single-threaded worker processes sized to the machine;
+every worker computes with numpy and OpenBLAS on their portable path (rvhpc.numerics.METRICS_ENV)
+and IEEE denormals;
 ``slurm`` starts a dask-jobqueue SLURMCluster from the site profile's ``dask`` section (workers
 retire ``lifetime_min`` into their wall time, staggered, and adaptive scaling replaces them);
 anything else is taken as the address of a running scheduler. :func:`run_with_dask` is the one
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +24,7 @@ from rvhpc import progress
 from rvhpc.errors import ConfigError, SchedulerError
 from rvhpc.hpc.profile import SiteProfile, load_profile
 from rvhpc.hpc.quoting import module_loads, quoted, sbatch_option
+from rvhpc.numerics import METRICS_ENV
 
 SCHEDULERS = ("local", "slurm")
 LOOPBACK = "127.0.0.1"
@@ -61,6 +65,8 @@ def slurm_cluster_kwargs(
     # every profile value goes through rvhpc.hpc.quoting, as in the array jobs' scripts
     prologue = module_loads(profile.modules) + list(profile.setup)
     prologue.append(f"export OMP_NUM_THREADS={max(1, dask.cores // max(1, dask.processes))}")
+    # metrics on numpy's and OpenBLAS's portable path, whatever the node (rvhpc.numerics)
+    prologue += [f"export {k}={shlex.quote(v)}" for k, v in sorted(METRICS_ENV.items())]
     extra = [sbatch_option("qos", profile.qos)] if profile.qos else []
     if log_dir is not None:  # dask-jobqueue would write the folder unquoted into -o/-e
         for key, ext in (("output", "out"), ("error", "err")):
@@ -113,13 +119,18 @@ def dask_client(
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     if scheduler == "local":
-        cluster = LocalCluster(
-            n_workers=workers or default_workers(),
-            threads_per_worker=1,
-            processes=True,
-            host=LOOPBACK,
-            dashboard_address=f"{LOOPBACK}:0",  # the dashboard binds where the scheduler does
-        )
+        import dask
+
+        # set before each worker process starts, so numpy and OpenBLAS load on that path
+        spawn_env = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **METRICS_ENV}
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": spawn_env}):
+            cluster = LocalCluster(
+                n_workers=workers or default_workers(),
+                threads_per_worker=1,
+                processes=True,
+                host=LOOPBACK,
+                dashboard_address=f"{LOOPBACK}:0",  # the dashboard binds where the scheduler does
+            )
     elif scheduler == "slurm":
         from dask_jobqueue import SLURMCluster
 

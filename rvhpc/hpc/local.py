@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rvhpc import numerics as kernel_path
 from rvhpc import progress
 from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError
@@ -76,6 +77,7 @@ def run_local(
     python: str | None = None,
     pack: str | None = None,
     rerun_stale: bool = False,
+    numerics: str | None = None,
 ) -> LocalResult:
     """Prepare the data once, then run the cells with work to do, ``jobs`` at a time.
 
@@ -95,6 +97,9 @@ def run_local(
         search trial's cells are always one process (a local worker of the study).
     rerun_stale : bool
         Retrain stale cells, replacing their results.
+    numerics : str, optional
+        Overrides the cells' own mode: each cell's process starts with its mode's environment,
+        so it loads torch, MKL and numpy on that path from the start.
 
     Returns
     -------
@@ -105,6 +110,8 @@ def run_local(
     RvhpcError
         Bad options, basins missing from the store, data that cannot be prepared.
     """
+    if numerics is not None:
+        kernel_path.check_mode(numerics)
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
     start = time.monotonic()
@@ -136,12 +143,15 @@ def run_local(
     env.pop("SLURM_ARRAY_TASK_ID", None)
     running: dict[int, tuple[subprocess.Popen, Any]] = {}
     labels = {c.index: _label(grid, members[c.index]) for c in todo}
-    extra = ["--rerun-stale"] if rerun_stale else []
+    extra = (["--rerun-stale"] if rerun_stale else []) + (
+        ["--numerics", numerics] if numerics else []
+    )
     with _forwarding(running) as stop:
         try:
             _loop(
-                grid, manifest, todo, running, result, jobs, python, env, stop, pack, labels, extra
-            )
+                grid, manifest, todo, running, result, jobs, python, env, stop, pack, labels, extra,
+                numerics,
+            )  # fmt: skip
         finally:
             result.stopped = sorted(running)
             _stop_all(running, stop, result)
@@ -237,6 +247,7 @@ def _loop(
     pack: str | None,
     labels: dict[int, str],
     extra: list[str],
+    numerics: str | None = None,
 ) -> None:
     """Start cells while fewer than ``jobs`` run; a line per finished cell with an ETA (the
     time per finished cell so far, times the cells left: the concurrency is in that rate)."""
@@ -258,8 +269,13 @@ def _loop(
                     *(["--pack", pack] if pack else []),
                     *extra,
                 ]
+                mode = numerics or cell.config.get("numerics", kernel_path.DEFAULT_MODE)
                 proc = subprocess.Popen(
-                    argv, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                    argv,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    env=kernel_path.child_environment(mode, env),
+                    start_new_session=True,
                 )
                 running[cell.index] = (proc, handle)
                 result.logs[cell.index] = log_path

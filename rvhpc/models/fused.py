@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import torch
 
+from rvhpc.kernels import onednn_rnn
 from rvhpc.models.members import aligned, member
 
 #: widest CT static vector that still runs faster through the fused kernel (measured crossover)
@@ -35,9 +36,10 @@ MAX_FUSED_STATICS = 64
 
 
 def use_fused(x_d: torch.Tensor, step_statics: int = 0) -> bool:
-    """Whether the fused kernel serves this batch: on the CPU, with at most
-    :data:`MAX_FUSED_STATICS` static columns concatenated to every step."""
-    return x_d.device.type == "cpu" and step_statics <= MAX_FUSED_STATICS
+    """Whether the fused kernel serves this batch: on the CPU where it runs oneDNN's RNN
+    (:func:`rvhpc.kernels.onednn_rnn`: not in portable numerics, where oneDNN is off), with at
+    most :data:`MAX_FUSED_STATICS` static columns concatenated to every step."""
+    return x_d.device.type == "cpu" and step_statics <= MAX_FUSED_STATICS and onednn_rnn()
 
 
 def fused_last_hidden(

@@ -13,37 +13,39 @@ from __future__ import annotations
 
 import torch
 
+from rvhpc.kernels import onednn_matmul
 
-def _find_onednn():
-    """oneDNN's linear where the CPU has AVX-512, else None (MKL's sgemm).
 
-    Measured at [256, 256] x [256, 768], one thread: on an AMD CPU with AVX-512, oneDNN 240 vs
-    MKL 110 GFLOP/s (MKL does not use AVX-512 there); on an AVX2-only AMD CPU, oneDNN 1448 vs
-    MKL 1230 us, and at the demo's [256, 32] x [32, 96] 69 vs 26 us (MKL's in-place addmm).
-    """
+def _onednn_linear():
+    """oneDNN's linear op, or None where this torch has none."""
     try:
         if not torch.backends.mkldnn.is_available():
-            return None
-        if not torch.backends.cpu.get_cpu_capability().upper().startswith("AVX512"):
             return None
         return torch.ops.mkldnn._linear_pointwise
     except (AttributeError, RuntimeError):
         return None
 
 
-_ONEDNN = _find_onednn()
+_ONEDNN = _onednn_linear()
 
 #: the allocator's alignment: a member's slice is handed over at it, as in a run of its own
 ALIGN = 64
 
 
 def uses_onednn(t: torch.Tensor) -> bool:
-    """Whether matmuls on ``t`` go through oneDNN's linear (see :func:`_find_onednn`)."""
-    return _ONEDNN is not None and t.device.type == "cpu" and t.dtype == torch.float32
+    """Whether matmuls on ``t`` go through oneDNN's linear: float32 on the CPU where
+    :func:`rvhpc.kernels.onednn_matmul` (oneDNN on, torch at AVX-512; never in portable
+    numerics); otherwise MKL's sgemm."""
+    return (
+        _ONEDNN is not None
+        and t.device.type == "cpu"
+        and t.dtype == torch.float32
+        and onednn_matmul()
+    )
 
 
 def mm_t(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a @ b.T for 2-D a, b (oneDNN's linear on AVX-512 CPUs, see :func:`_find_onednn`)."""
+    """a @ b.T for 2-D a, b (oneDNN's linear where :func:`uses_onednn`)."""
     if uses_onednn(a):
         return _ONEDNN(a, b, None, "none", [], "")
     return torch.mm(a, b.t())

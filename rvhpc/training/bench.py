@@ -173,6 +173,7 @@ def measure(
     n_static: int = 27,
     seed: int = 0,
     members: int = 1,
+    numerics: str | None = None,
 ) -> dict[str, Any]:
     """Training samples per second of a pack of ``members`` (aggregate and per member), data
     loading included; members = 1 is a single run.
@@ -190,16 +191,23 @@ def measure(
     dict
         arch, hidden, batch_size, seq_length, steps, device, threads, store, members, n_static,
         samples_per_s (all members), samples_per_s_per_member, seconds_per_step,
-        data_seconds_per_step, data_fraction.
+        data_seconds_per_step, data_fraction, numerics, kernels (rvhpc.kernels.record).
 
     Raises
     ------
     ConfigError
         An unknown arch, a value below 1, or a shape that does not fit into memory.
+
+    ``numerics``: the mode to measure in (rvhpc.numerics.ensure); None measures the process as
+    it is (benchmarks that set the kernel path themselves).
     """
+    from rvhpc import kernels
+    from rvhpc import numerics as kernel_path
     from rvhpc.data.store import open_store
     from rvhpc.experiments import archs
 
+    if numerics is not None:
+        kernel_path.ensure(numerics)
     if arch not in archs():
         raise ConfigError(f"unknown --arch {arch!r}: choose one of {', '.join(archs())}")
     for name, value in (
@@ -253,4 +261,6 @@ def measure(
         "data_seconds_per_step": data_s,
         "data_fraction": min(1.0, data_s / step_s),
         "torch": torch.__version__,
+        "numerics": numerics or kernel_path.entered(),
+        "kernels": kernels.record(dev, numerics or kernel_path.entered()),
     }

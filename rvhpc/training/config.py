@@ -29,9 +29,12 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from rvhpc.config_io import Float, Int, Seed, Strict, location
 from rvhpc.errors import ConfigError, excerpt
 from rvhpc.experiments import KINDS_WITH_DIM, check_cell, experiment_name
+from rvhpc.numerics import DEFAULT_MODE
 
-#: fields that change how a run executes but not what it computes; a resumed run may change them
-RUNTIME_FIELDS = ("device", "log_every", "threads")
+#: fields that change how a run executes, not what it is (its cell id); a resumed run may change
+#: them. ``numerics`` and ``threads`` do change the last bits of a CPU run: each run directory's
+#: provenance.json records them, and collect warns when the seeds of an experiment differ in them.
+RUNTIME_FIELDS = ("device", "log_every", "threads", "numerics")
 PRECISIONS = ("fp32", "tf32", "bf16")
 #: fields of basin-list, training-period and PUB scenarios (left out of the identity when None)
 SCENARIO_FIELDS = ("basins", "eval_basins", "train_period")
@@ -180,6 +183,11 @@ class TrainConfig(Strict):
         None,
         ge=1,
         le=MAX_THREADS,
+    )
+    numerics: Literal["portable", "fast"] = option(
+        "portable: the same bits for the same seed and threads on every x86-64 CPU with AVX2 (one "
+        "fixed kernel path); fast: this machine's fastest kernels. See docs/numerics.md.",
+        DEFAULT_MODE,
     )
     #: fp32 (strict: no TF32 in matmuls or cuDNN), tf32 (TF32 tensor cores for float32 matmuls on
     #: Ampere+ GPUs: 10-bit mantissa products, fp32 accumulation) or bf16 (refused for now)

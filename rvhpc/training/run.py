@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rvhpc import progress
+from rvhpc import kernels, numerics, progress
 from rvhpc.atomic import write_json
 from rvhpc.data.footprint import check_memory
 from rvhpc.errors import ConfigError, DataError, RunDirError
@@ -105,6 +105,7 @@ def train_pack(
 
     check_pack(configs, run_dirs)
     config = configs[0]
+    numerics.ensure(config.numerics)  # before torch computes anything (its thread pool)
     rds = [RunDir(d) for d in run_dirs]
     forced = [force] * len(configs) if isinstance(force, bool) else [bool(f) for f in force]
     if len(forced) != len(configs):
@@ -167,7 +168,7 @@ def train_pack(
         tune_cpu_allocator()
     threads = thread_count(config.threads)
     with (
-        deterministic(device, threads, config.precision),
+        deterministic(device, threads, config.precision, config.numerics),
         ProcessGroup(env, device) as group,
         ExitStack() as locks,
     ):
@@ -193,6 +194,11 @@ def train_pack(
                 _prepare_dir(configs[k], rds[k], statics[k], fingerprint, forced[k])
         barrier()
         resumes = {k: ckpt_io.latest(rds[k].checkpoints) for k in todo}
+        # what produced this session, every rank's (a DDP job may span unlike nodes)
+        produced = all_gather_objects(kernels.record(device, config.numerics))
+        if env.is_main:
+            for k in todo:
+                rds[k].append_provenance(produced, from_epoch=_position(resumes[k])[0])
         bare = without_series(store)  # what the evaluation needs of the training view
         with StopFlag() as stop:
             for members in _groups(todo, resumes):

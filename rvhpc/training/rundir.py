@@ -24,11 +24,13 @@ from rvhpc.runfiles import (
     LOSSES_CSV,
     METRICS_CSV,
     PREDICTIONS,
+    PROVENANCE_JSON,
     RUN_FILES,
     STATICS_NPZ,
     diverged_record,
     git_commit,
     own_checkpoint,
+    read_provenance,
     run_is_done,
 )
 from rvhpc.training.config import describe_differences
@@ -47,6 +49,14 @@ class RunDir:
     metrics_csv = property(lambda self: self.path / METRICS_CSV)
     done = property(lambda self: self.path / DONE)
     checkpoints = property(lambda self: self.path / CHECKPOINT_DIR)
+    provenance_json = property(lambda self: self.path / PROVENANCE_JSON)
+
+    def append_provenance(self, ranks: list[dict[str, Any]], from_epoch: int) -> None:
+        """Add a session to provenance.json: every rank's record of what computes this run from
+        epoch ``from_epoch`` on (0: from the start; the number of epochs: evaluation only)."""
+        sessions = read_provenance(self.path) or []
+        sessions.append({"from_epoch": from_epoch, "ranks": ranks})
+        write_json(self.provenance_json, {"sessions": sessions})
 
     def is_done(self, verify: bool = False) -> bool:
         """:func:`rvhpc.runfiles.run_is_done` of this folder.

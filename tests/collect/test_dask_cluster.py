@@ -47,6 +47,7 @@ def test_slurm_kwargs_from_profile(tmp_path):
         f"--error={tmp_path}/logs/rvhpc-dask-%J.err",
     ]
     assert kw["job_script_prologue"][:2] == ["module load python/3.11", "source /opt/env.sh"]
+    assert "export OPENBLAS_CORETYPE=Haswell" in kw["job_script_prologue"]
     assert kw["worker_extra_args"] == [
         "--lifetime",
         "100m",
@@ -111,6 +112,22 @@ def _jobs(name: str) -> list[str]:
     return out.stdout.split("\n") if out.stdout.strip() else []
 
 
+def test_local_workers_compute_on_the_portable_numpy_path(monkeypatch):
+    """collect's workers: numpy at AVX2, OpenBLAS's Haswell kernels, IEEE denormals (metrics of
+    the same predictions are the same bits on every machine; rvhpc.numerics), whatever the
+    environment of the process that starts them."""
+    from rvhpc.kernels import worker_numerics
+    from rvhpc.numerics import METRICS_ENV
+
+    for key in METRICS_ENV:
+        monkeypatch.delenv(key, raising=False)
+    with dask_client("local", workers=1) as client:
+        seen = client.run(worker_numerics)
+    assert list(seen.values()) == [
+        {"numpy_dispatch": "avx2", "openblas_coretype": "Haswell", "denormals": "ieee"}
+    ], seen
+
+
 def test_collect_on_slurm_cluster(tmp_path, slurm_cluster):
     qobs = observed(3)
     runs = tmp_path / "runs"
@@ -126,7 +143,11 @@ def test_collect_on_slurm_cluster(tmp_path, slurm_cluster):
             assert _jobs(name), "no worker job in squeue"
             rep = collect(runs, tmp_path / "res", client)
             worker_env = client.run(lambda: __import__("os").environ.get("SLURM_JOB_ID"))
+            from rvhpc.kernels import worker_numerics
+
+            numerics_seen = client.run(worker_numerics)
         assert all(v for v in worker_env.values()), worker_env
+        assert all(v["numpy_dispatch"] == "avx2" for v in numerics_seen.values()), numerics_seen
         assert len(rep.computed) == 4 and rep.problems == []
         m = pd.read_parquet(tmp_path / "res" / "metrics.parquet")
         assert set(m["experiment"]) == {"EP", "EO"} and (m["member"] == "ensemble").sum() == 2 * 3

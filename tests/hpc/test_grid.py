@@ -64,6 +64,27 @@ def test_samples_per_epoch_from_the_grid_file(tmp_path: Path) -> None:
         load_grid(write_grid(tmp_path / "d", samples_per_epoch=0))
 
 
+def test_numerics_is_a_runtime_setting_of_the_grid(tmp_path: Path) -> None:
+    """train: {numerics: ...} reaches every cell and its manifest entry, but not the cell ids:
+    the paper grid's ids and run directories stay what they were (numerics is recorded in each
+    run's provenance.json instead)."""
+    plain = load_grid(write_grid(tmp_path / "plain"))
+    fast = load_grid(write_grid(tmp_path / "fast", numerics="fast"))
+    assert [c.id for c in fast.cells] == [c.id for c in plain.cells]
+    assert {c.config["numerics"] for c in plain.cells} == {"portable"}  # the default
+    assert {c.config["numerics"] for c in fast.cells} == {"fast"}
+    _, cells = read_manifest(write_manifest(fast))
+    assert {c.config["numerics"] for c in cells} == {"fast"}
+    # the same cells, now portable: the manifest (same name) follows the grid
+    again = load_grid(write_grid(tmp_path / "fast", numerics="portable"))
+    assert write_manifest(again) == write_manifest(fast)
+    _, cells = read_manifest(write_manifest(again))
+    assert {c.config["numerics"] for c in cells} == {"portable"}
+    path = write_grid(tmp_path / "bad", numerics="exact")
+    with pytest.raises(ConfigError, match=r"numerics: Input should be 'portable' or 'fast'"):
+        load_grid(path)
+
+
 def test_paper_grid_shows_without_data(tmp_path: Path) -> None:
     proc = rvhpc("grid", "show", "paper", "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

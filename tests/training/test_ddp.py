@@ -30,6 +30,10 @@ def assert_one_complete_result(run: Path, epochs: int = 2) -> None:
     assert list(metrics.columns) == ["basin", *METRIC_NAMES] and len(metrics) == 4
     assert json.loads((run / "config.json").read_text())["batch_size"] == 32
     assert not [p for p in run.rglob("*") if p.name.endswith(".tmp")]
+    # every rank's kernel path is recorded, each in the default (portable) numerics it entered
+    (session,) = json.loads((run / "provenance.json").read_text())["sessions"]
+    assert [r["numerics"] for r in session["ranks"]] == ["portable", "portable"]
+    assert {r["capability"] for r in session["ranks"]} == {"AVX2"}
 
 
 def test_torchrun_two_ranks_gloo(tiny_store, tmp_path):

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rvhpc.numerics import PORTABLE_ENV
+
 #: the tiny settings every training test uses (a few seconds per run on one core)
 TINY = [
     "--hidden",
@@ -28,12 +30,15 @@ TINY = [
 
 
 def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a user's shell: no job variables, and not the numerics settings the
+    test process put itself in (tests/conftest.py): each command sets its own."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(
-            ("SLURM_", "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_", "TORCHELASTIC")
+            ("SLURM_", "RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_", "TORCHELASTIC", "RVHPC_NUM")
         )
+        and k not in PORTABLE_ENV
     }
     env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "200"})
     env.update(extra)

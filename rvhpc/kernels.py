@@ -1,0 +1,216 @@
+"""What this process computes with: the CPU, torch's kernel level, MKL's reproducibility mode,
+oneDNN, numpy's dispatch, OpenBLAS, the denormal handling and the device. :func:`record` is the
+provenance a run directory keeps (``provenance.json``); :mod:`rvhpc.numerics` checks a mode
+against the same probes.
+
+torch is imported inside the functions: ``collect`` reads provenance records without it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import re
+import socket
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+#: MKL's CNR branch numbers (mkl_cbwr_get), and its STRICT bit
+_CBWR_BRANCHES = {0: "OFF", 1: "OFF", 2: "AUTO", 3: "COMPATIBLE", 4: "SSE2", 6: "SSSE3"}
+_CBWR_BRANCHES |= {7: "SSE4_1", 8: "SSE4_2", 9: "AVX", 10: "AVX2", 12: "AVX512", 14: "AVX512_E1"}
+_CBWR_STRICT = 0x10000
+
+
+@cache
+def cpu_flags() -> dict[str, Any]:
+    """The CPU's model name, vendor, family/model and the flags that pick kernel paths."""
+    info: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key and key not in info:
+                info[key] = value.strip()
+            if key == "flags":
+                break
+    except OSError:
+        pass
+    flags = set(info.get("flags", "").split())
+    return {
+        "model": info.get("model name") or platform.processor() or platform.machine(),
+        "vendor": info.get("vendor_id", ""),
+        "family_model": f"{info.get('cpu family', '?')}/{info.get('model', '?')}",
+        "avx2": "avx2" in flags,
+        "fma": "fma" in flags,
+        "avx512f": "avx512f" in flags,
+        "amx": any(f.startswith("amx") for f in flags),
+    }
+
+
+@cache
+def _libtorch() -> ctypes.CDLL | None:
+    import torch
+
+    path = Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"
+    try:
+        return ctypes.CDLL(str(path))
+    except OSError:
+        return None
+
+
+def mkl_cbwr() -> str:
+    """MKL's conditional numerical reproducibility mode (``COMPATIBLE,STRICT``, ``OFF``...), or
+    ``unknown`` where torch has no MKL whose mode can be read."""
+    import torch
+
+    lib = _libtorch()
+    if lib is None or not torch.backends.mkl.is_available():
+        return "unknown"
+    try:
+        value = int(lib.mkl_serv_cbwr_get(-1))  # MKL_CBWR_ALL; the documented mkl_cbwr_get's
+    except AttributeError:
+        return "unknown"
+    name = _CBWR_BRANCHES.get(value & 0xFFFF, str(value & 0xFFFF))
+    return f"{name},STRICT" if value & _CBWR_STRICT else name
+
+
+def mkl_version() -> str:
+    lib = _libtorch()
+    if lib is None:
+        return "unknown"
+    try:
+        buf = ctypes.create_string_buffer(256)
+        lib.MKL_Get_Version_String(buf, 256)
+        text = buf.value.decode(errors="replace")
+        return text.replace("Intel(R) oneAPI Math Kernel Library ", "")
+    except AttributeError:
+        return "unknown"
+
+
+def onednn_version() -> str:
+    import torch
+
+    for line in torch.__config__.show().splitlines():
+        if "MKL-DNN" in line or "oneDNN" in line:
+            found = re.search(r"v\d+(\.\d+)+", line)
+            return found.group(0) if found else line.strip(" -")
+    return "none"
+
+
+def numpy_above_avx2() -> list[str]:
+    """numpy's enabled dispatch targets above AVX2 (AVX-512 and later)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    return [
+        t for t in __cpu_dispatch__ if __cpu_features__.get(t) and ("AVX512" in t or t == "X86_V4")
+    ]
+
+
+def worker_numerics() -> dict[str, str]:
+    """What a process without torch computes metrics with (collect's Dask workers): numpy's
+    dispatch level, OpenBLAS's kernels and how numpy's float64 arithmetic treats a denormal."""
+    import numpy as np
+
+    tiny = np.array([1e-310]) * np.float64(1.0)
+    return {
+        "numpy_dispatch": "avx512" if numpy_above_avx2() else "avx2",
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "auto"),
+        "denormals": "ieee" if tiny[0] != 0 else "flushed",
+    }
+
+
+def denormals() -> str:
+    """``flushed`` or ``ieee``: how torch's threads (every one of them) treat a denormal, or
+    ``mixed`` when they disagree (``torch.set_flush_denormal`` sets only the calling thread, and
+    a thread pool started before it keeps the old mode: measured here, half of a 2-thread op was
+    flushed)."""
+    import torch
+
+    n = max(1, torch.get_num_threads()) * 65536  # above torch's grain: every thread takes part
+    out = torch.full((n,), 1e-39, dtype=torch.float32).mul_(1.0)
+    zeros = int((out == 0).sum())
+    return "flushed" if zeros == n else ("ieee" if zeros == 0 else "mixed")
+
+
+@cache
+def capability() -> str:
+    """torch's CPU kernel level (fixed once torch has chosen it)."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def onednn_rnn() -> bool:
+    """Whether torch's fused LSTM (``aten::lstm``) runs oneDNN's RNN: wherever oneDNN is on.
+
+    Without oneDNN the fused kernel falls back to torch's own LSTM, slower here than rvhpc's
+    hand-written recurrence (demo shape, one thread, portable: 2,767-2,981 vs 3,379-3,597 samples/s
+    for LSTM), so rvhpc.models.fused takes it only with oneDNN.
+    """
+    import torch
+
+    return torch.backends.mkldnn.is_available() and torch._C._get_mkldnn_enabled()
+
+
+def onednn_matmul() -> bool:
+    """Whether rvhpc's step matmuls go through oneDNN's linear: oneDNN on, and torch at an AVX-512
+    level.
+
+    Measured at [256, 256] x [256, 768], one thread: on an AMD CPU with AVX-512, oneDNN 240 vs
+    MKL 110 GFLOP/s (MKL does not use AVX-512 there); on an AVX2-only AMD CPU, oneDNN 1448 vs
+    MKL 1230 us, and at the demo's [256, 32] x [32, 96] 69 vs 26 us (MKL's in-place addmm).
+    """
+    return onednn_rnn() and capability().upper().startswith("AVX512")
+
+
+def lstm_kernel() -> str:
+    return "onednn-rnn" if onednn_rnn() else "recurrence"
+
+
+def matmul_path() -> str:
+    return "onednn" if onednn_matmul() else "mkl"
+
+
+def record(device: Any, mode: str | None) -> dict[str, Any]:
+    """Everything that decides the bits of a run in this process: versions, CPU, kernel path,
+    threads, numerics mode, denormals, device (on a GPU its name and CUDA version)."""
+    import numpy as np
+    import torch
+
+    cpu = cpu_flags()
+    out: dict[str, Any] = {
+        "numerics": mode,
+        "denormals": denormals(),
+        "torch": torch.__version__,
+        "mkl": mkl_version(),
+        "onednn": onednn_version(),
+        "numpy": np.__version__,
+        "cpu": cpu["model"],
+        "cpu_vendor": cpu["vendor"],
+        "cpu_family_model": cpu["family_model"],
+        "cpu_avx512": cpu["avx512f"],
+        "cpu_amx": cpu["amx"],
+        "capability": capability(),
+        "mkl_cbwr": mkl_cbwr(),
+        "onednn_enabled": bool(torch.backends.mkldnn.enabled),
+        "matmul": matmul_path(),
+        "lstm_kernel": lstm_kernel(),
+        "numpy_dispatch": "avx2" if not numpy_above_avx2() else "avx512",
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "auto"),
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+        "host": socket.gethostname(),
+    }
+    if getattr(device, "type", str(device)) == "cuda":
+        out |= {
+            "device_name": torch.cuda.get_device_name(device),
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(),
+            "deterministic": torch.are_deterministic_algorithms_enabled(),
+            "tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+        }
+    return out
