@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from rvhpc.atomic import write_json
+from rvhpc.atomic import temp_of, write_json
 
 CONFIG_JSON = "config.json"
 STATICS_NPZ = "statics.npz"
@@ -249,8 +249,7 @@ def own_checkpoint(name: str) -> bool:
     -------
     bool
     """
-    tmp = re.fullmatch(r"\.(.+)\.[^.]+\.tmp", name)  # rvhpc.atomic: .{name}.{random}.tmp
-    base = tmp.group(1) if tmp else name
+    base = temp_of(name) or name  # an atomic write's temporary counts as its file
     return base == PARTIAL_CHECKPOINT or EPOCH_CHECKPOINT.match(base) is not None
 
 

@@ -105,7 +105,7 @@ def ensure_data(plan: dict[str, Any]) -> Path:
         Missing dataset files or store, or a store that finished runs depend on and that the plan
         would rebuild (StoreError).
     """
-    from filelock import FileLock
+    from rvhpc.locks import file_lock
 
     store, roots = Path(plan["store"]), _roots(plan)
     key = plan.get("root_key", "camels_root" if "camels_root" in plan else "root")
@@ -120,7 +120,8 @@ def ensure_data(plan: dict[str, Any]) -> Path:
     store.parent.mkdir(parents=True, exist_ok=True)
     dataset = plan.get("dataset", "camels_us")
     if plan.get("synthetic"):
-        with FileLock(str(roots[0]) + ".lock"):
+        where = f"grid {plan['grid']}: data.synthetic"
+        with file_lock(roots[0], where, "put the store in a folder you can write to", DataError):
             if not (roots[0] / BASIN_LIST).is_file():
                 _synthesize(dataset, roots[0], plan["synthetic"])
             _check_synthetic(plan, roots[0])

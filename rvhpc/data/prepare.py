@@ -20,10 +20,8 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 
-from filelock import FileLock
-
 from rvhpc import progress
-from rvhpc.atomic import atomic_path
+from rvhpc.atomic import atomic_path, stale_temps
 from rvhpc.data.check import check_source, new_report
 from rvhpc.data.check import parse_period as parse_check_period
 from rvhpc.data.check_report import CheckReport
@@ -31,6 +29,7 @@ from rvhpc.data.datasets.base import Dataset
 from rvhpc.data.storesum import checksums_ok
 from rvhpc.data.writer import FORMAT_VERSION, StoreWriter
 from rvhpc.errors import DataError, StoreError
+from rvhpc.locks import file_lock
 from rvhpc.periods import parse_period
 
 
@@ -139,15 +138,9 @@ def prepare(
     if _reusable(out, fp):
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    lock = Path(str(out) + ".lock")
-    try:  # FileLock would wait forever for a lock file it cannot create (/proc, a read-only dir)
-        os.close(os.open(lock, os.O_WRONLY | os.O_CREAT, 0o666))
-    except OSError as exc:
-        raise StoreError(
-            f"--out {out}: cannot create the lock file {lock} ({exc.strerror}); "
-            "write the store into a folder you can write to"
-        ) from None
-    with FileLock(str(lock)):
+    with file_lock(
+        out, f"--out {out}", "write the store into a folder you can write to", StoreError
+    ):
         # another process may have built it while we waited for the lock
         if _reusable(out, fp):
             progress.log(f"reusing {out} (built by another process)")
@@ -156,7 +149,7 @@ def prepare(
             progress.log(f"{out}: its contents do not match their checksums: rebuilding it")
         if before_rebuild is not None and stored_fingerprint(out) not in (None, fp):
             before_rebuild(out)
-        for stale in out.parent.glob(f".{out.name}.*.tmp"):  # of a killed build (we hold the lock)
+        for stale in stale_temps(out):  # of a killed build (we hold the lock)
             stale.unlink(missing_ok=True)
         with atomic_path(out) as tmp:
             progress.log(f"building {out} from {source.describe()} ({len(source.basins)} basins)")

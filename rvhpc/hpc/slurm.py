@@ -219,10 +219,10 @@ def read_submissions(grid: Grid) -> list[dict[str, Any]]:
 
 def record(grid: Grid, entry: dict[str, Any]) -> None:
     """Append one submitted array to submissions.json (atomic rewrite, under a lock)."""
-    from filelock import FileLock
+    from rvhpc.locks import file_lock
 
     path = submissions_path(grid)
-    with FileLock(str(path) + ".lock"):
+    with file_lock(path, f"grid {grid.name}", "make the runs folder writable", SchedulerError):
         arrays = read_submissions(grid)
         arrays.append({"grid": grid.name, **entry})
         write_json(path, {"arrays": arrays}, indent=1)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rvhpc import progress
+from rvhpc.atomic import temp_path
 from rvhpc.errors import RunDirError
 from rvhpc.jobenv import JobEnv
 from rvhpc.runfiles import RUN_LOCK
@@ -140,7 +141,7 @@ class RunLock:
         target.write_text(json.dumps(asdict(self.me)) + "\n")
 
     def _link(self) -> bool:
-        tmp = self.path.with_name(f".{RUN_LOCK}.{self.me.token}.tmp")
+        tmp = temp_path(self.path, self.me.token)
         self._write(tmp)
         try:
             os.link(tmp, self.path)
@@ -151,7 +152,7 @@ class RunLock:
             tmp.unlink(missing_ok=True)
 
     def _take_over(self, holder: Holder) -> bool:
-        aside = self.path.with_name(f".{RUN_LOCK}.{self.me.token}.stale")
+        aside = temp_path(self.path, self.me.token).with_suffix(".stale")
         try:
             os.rename(self.path, aside)
         except FileNotFoundError:
@@ -172,7 +173,7 @@ class RunLock:
                 progress.log(f"{self.path}: this process lost its lock (taken over)")
                 return
             self.me.renewed = time.time()
-            tmp = self.path.with_name(f".{RUN_LOCK}.{self.me.token}.tmp")
+            tmp = temp_path(self.path, self.me.token)
             self._write(tmp)
             os.replace(tmp, self.path)
 
