@@ -24,7 +24,7 @@ from rvhpc import progress
 from rvhpc.atomic import write_text
 from rvhpc.errors import RvhpcError
 from rvhpc.numerics import check_mode
-from rvhpc.runfiles import read_provenance
+from rvhpc.runrecords import read_provenance
 
 #: the demo's experiments: (arch, static, dims)
 DEMO_EXPERIMENTS: tuple[tuple[str, str, tuple[int, ...] | None], ...] = (

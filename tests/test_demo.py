@@ -62,7 +62,8 @@ def test_demo_refuses_to_resume_cells_of_other_numerics(tmp_path) -> None:
     none) is refused: resuming would mix kernel paths into the table."""
     from rvhpc.demo import check_kept_cells, write_demo_grid
     from rvhpc.errors import RvhpcError
-    from rvhpc.runfiles import PREDICTIONS, PROVENANCE_JSON, write_done
+    from rvhpc.runfiles import PREDICTIONS, PROVENANCE_JSON
+    from rvhpc.runrecords import write_done
 
     grid = load_grid(write_demo_grid(tmp_path))
     check_kept_cells(grid, "portable")  # nothing finished yet

@@ -4,7 +4,7 @@ share with it.
 
 The one place a TrainConfig field becomes a Typer option: its help text, option name, type and
 default come from the field (:meth:`TrainConfig.cli_fields`), so a new field made with
-``rvhpc.training.config.option(...)`` appears in ``rvhpc train --help`` with nothing written here.
+``rvhpc.training.options.option(...)`` appears in ``rvhpc train --help`` with nothing written here.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from rvhpc.training.config import CliField, TrainConfig
+from rvhpc.training.config import TrainConfig
+from rvhpc.training.options import CliField
 
 _FIELDS: dict[str, CliField] = {f.field: f for f in TrainConfig.cli_fields()}
 

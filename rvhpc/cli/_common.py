@@ -14,8 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from rvhpc.errors import RvhpcError, os_error_line
+from rvhpc.exitcodes import EXIT_INTERRUPTED
 from rvhpc.progress import make_console
-from rvhpc.runfiles import EXIT_INTERRUPTED
 
 GridArg = Annotated[
     str,

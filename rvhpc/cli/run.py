@@ -10,7 +10,7 @@ import typer
 
 from rvhpc.cli._cell_options import NumericsOverride
 from rvhpc.cli._common import GridArg, RerunStale, command, fail, out_console
-from rvhpc.runfiles import EXIT_DIVERGED, EXIT_REQUEUE
+from rvhpc.exitcodes import EXIT_DIVERGED, EXIT_REQUEUE
 
 
 def run(

@@ -11,7 +11,7 @@ import typer
 from rvhpc.cli._cell_options import config_parameters, given_values
 from rvhpc.cli._common import command, fail, out_console
 from rvhpc.errors import excerpt
-from rvhpc.runfiles import EXIT_INTERRUPTED, outcome_exit_code, pack_exit_code
+from rvhpc.exitcodes import EXIT_INTERRUPTED, outcome_exit_code, pack_exit_code
 
 Out = Annotated[
     Path, typer.Option("--out", help="Run directory (created; resumed when it holds checkpoints).")

@@ -24,10 +24,8 @@ from rvhpc.runfiles import (
     STATICS_NPZ,
     STUDY_JOURNAL,
     VAL_PREDICTIONS,
-    diverged_record,
-    diverged_text,
-    run_is_done,
 )
+from rvhpc.runrecords import diverged_record, diverged_text, run_is_done
 
 
 @dataclass(frozen=True)

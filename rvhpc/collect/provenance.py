@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from rvhpc.collect.discover import Cell, Experiment
 from rvhpc.numerics import describe, kernel_key
-from rvhpc.runfiles import PROVENANCE_JSON, read_provenance
+from rvhpc.runfiles import PROVENANCE_JSON
+from rvhpc.runrecords import read_provenance
 
 #: a cell without provenance.json (trained by an rvhpc before it was recorded)
 UNRECORDED = ("unrecorded",)

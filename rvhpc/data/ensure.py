@@ -24,7 +24,8 @@ from typing import Any
 from rvhpc import progress
 from rvhpc.atomic import atomic_dir, write_text
 from rvhpc.errors import DataError, StoreError, naming
-from rvhpc.runfiles import BASIN_LIST, CHECKPOINT_DIR, CONFIG_JSON, STATE_DIR, run_is_done
+from rvhpc.runfiles import BASIN_LIST, CHECKPOINT_DIR, CONFIG_JSON, STATE_DIR
+from rvhpc.runrecords import run_is_done
 
 #: in a synthetic tree a grid generated: the ``data.synthetic`` it was generated from
 SYNTHETIC_SPEC = "rvhpc_synthetic.json"

@@ -19,7 +19,8 @@ from rvhpc.atomic import write_json
 from rvhpc.data.footprint import check_memory
 from rvhpc.errors import ConfigError
 from rvhpc.evaluation.predict import score_model
-from rvhpc.evaluation.reference import ATTRIBUTES_DB, read_reference_run
+from rvhpc.evaluation.reference import read_reference_run
+from rvhpc.evaluation.reference_files import ATTRIBUTES_DB
 from rvhpc.experiments import check_cell
 from rvhpc.jobenv import JobEnv, resolve_device
 from rvhpc.runfiles import EVALUATION_JSON

@@ -156,7 +156,7 @@ class Grid:
         str
             12 hex.
         """
-        from rvhpc.training.config import RUNTIME_FIELDS
+        from rvhpc.training.identity import RUNTIME_FIELDS
 
         configs = [
             {k: v for k, v in c.config.items() if k not in RUNTIME_FIELDS} for c in self.cells

@@ -19,7 +19,7 @@ from rvhpc.config_io import Int, Seed, Strict, read_yaml, validate
 from rvhpc.errors import ConfigError
 from rvhpc.periods import check_apart, parse_period, warn_overlap
 from rvhpc.resources import builtin_grid, builtin_grid_names
-from rvhpc.training.config import MAX_DIM
+from rvhpc.training.limits import MAX_DIM
 
 #: bounds of the grid file's own numbers (docs/limits.md): far beyond any real study, close
 #: enough that a typo (a few zeros too many) is refused before anything is allocated

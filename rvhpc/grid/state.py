@@ -14,7 +14,7 @@ States, in the order they are decided:
   only with ``--rerun-stale`` (which replaces the folder's results).
 - ``diverged``: the run's loss or predictions became non-finite (``DIVERGED``); not rerun by
   default, since the same settings diverge again.
-- ``done``: DONE vouches for the predictions (:func:`rvhpc.runfiles.run_is_done`).
+- ``done``: DONE vouches for the predictions (:func:`rvhpc.runrecords.run_is_done`).
 - ``started``: this cell's config.json, not finished (checkpoints, a crash, a running job).
 - ``missing``: nothing of a run.
 """
@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rvhpc.runfiles import CONFIG_JSON, diverged_record, diverged_text, run_is_done
+from rvhpc.runfiles import CONFIG_JSON
+from rvhpc.runrecords import diverged_record, diverged_text, run_is_done
 
 # cells.py imports this module (Cell.state): cells and grids are taken by their attributes here
 Cell = Grid = Any
@@ -93,7 +94,8 @@ def staleness(config: dict[str, Any], recorded: dict[str, Any], fingerprint: str
     str
         ``hidden 4 -> 8`` or ``store rebuilt from other inputs since``; "" when not stale.
     """
-    from rvhpc.training.config import TrainConfig, describe_differences
+    from rvhpc.training.config import TrainConfig
+    from rvhpc.training.identity import describe_differences
 
     diffs = TrainConfig.create(**config).differences(recorded)
     if diffs:

@@ -19,16 +19,12 @@ from rvhpc import numerics as kernel_path
 from rvhpc import progress
 from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError, RunDirError, RvhpcError
+from rvhpc.exitcodes import outcome_exit_code, pack_exit_code
 from rvhpc.grid.cells import Cell
 from rvhpc.grid.manifest import read_manifest
 from rvhpc.grid.state import RunState
 from rvhpc.jobenv import JobEnv
-from rvhpc.runfiles import (
-    ATTEMPTS_DIR,
-    attempts_log_name,
-    outcome_exit_code,
-    pack_exit_code,
-)
+from rvhpc.runfiles import ATTEMPTS_DIR, attempts_log_name
 
 #: states of a cell that an array task trains (stale ones only with --rerun-stale)
 TO_TRAIN = ("missing", "started")
@@ -149,7 +145,7 @@ def run_cell(
     Returns
     -------
     int
-        The exit status, :func:`rvhpc.runfiles.outcome_exit_code` of the members' outcomes.
+        The exit status, :func:`rvhpc.exitcodes.outcome_exit_code` of the members' outcomes.
 
     Raises
     ------

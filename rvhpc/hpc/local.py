@@ -25,13 +25,14 @@ from rvhpc import numerics as kernel_path
 from rvhpc import progress
 from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError
+from rvhpc.exitcodes import EXIT_DIVERGED, EXIT_REQUEUE
 from rvhpc.grid.basins import check_basins
 from rvhpc.grid.cells import Grid
 from rvhpc.grid.manifest import data_plan, write_manifest
 from rvhpc.grid.packing import check_pack_mode, task_groups
 from rvhpc.grid.state import grid_states
 from rvhpc.hpc.array_task import TO_TRAIN
-from rvhpc.runfiles import EXIT_DIVERGED, EXIT_REQUEUE, local_log_name
+from rvhpc.runfiles import local_log_name
 
 
 @dataclass

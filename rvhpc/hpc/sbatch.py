@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rvhpc.errors import ConfigError
+from rvhpc.exitcodes import EXIT_REQUEUE
 from rvhpc.hpc.profile import SiteProfile
 from rvhpc.hpc.quoting import command_line, module_loads, one_line, sbatch_option
 from rvhpc.jobenv import master_port_shell
 from rvhpc.resources import sbatch_template
-from rvhpc.runfiles import EXIT_REQUEUE
 
 TEMPLATE = sbatch_template()
 SLOTS = ("shebang", "header", "prologue", "command", "epilogue")

@@ -1,26 +1,23 @@
 """The training configuration of one grid cell (reference.md section 1 settings as defaults).
 
 :class:`TrainConfig` is also the one source of ``rvhpc train``'s options: a field made with
-:func:`option` (a help text, optionally an option name) becomes ``--field-name`` there, with the
-field's type and default (``rvhpc/cli/_config_options.py`` turns :meth:`TrainConfig.cli_fields`
-into Typer options). Adding a training setting the user can pass on the command line is one line
-here, e.g.::
+:func:`rvhpc.training.options.option` (a help text, optionally an option name) becomes
+``--field-name`` there, with the field's type and default (``rvhpc/cli/_cell_options.py`` turns
+:meth:`TrainConfig.cli_fields` into Typer options). Adding a training setting the user can pass
+on the command line is one line here, e.g.::
 
     validation_period: Int | None = option("Epochs between validations.", None, ge=1, le=MAX_EPOCHS)
 
 and it is then a key of the grid's ``train:`` block, an option of ``rvhpc train`` and part of the
 run's identity; the docs/cli pages are regenerated with ``python -m rvhpc.cli.helpdocs docs/cli``.
 
-Every number is bounded (docs/limits.md): the limits lie far beyond any real study but refuse a
-typo of a few zeros before anything is allocated (``hidden: 1e9`` once tried to allocate
-gigabytes under ``grid show --estimate``, ``epochs: 1e15`` projected 82 billion device-hours).
+Every number is bounded (:mod:`rvhpc.training.limits`, docs/limits.md). Which fields make the
+run's identity is :mod:`rvhpc.training.identity`; the checks that span fields are
+:mod:`rvhpc.training.config_checks`.
 """
 
 from __future__ import annotations
 
-import types
-import typing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,79 +25,28 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from rvhpc.config_io import Float, Int, Seed, Strict, location
 from rvhpc.errors import ConfigError, excerpt
-from rvhpc.experiments import KINDS_WITH_DIM, check_cell, experiment_name
+from rvhpc.experiments import check_cell, experiment_name
 from rvhpc.numerics import DEFAULT_MODE
-
-#: fields that change how a run executes, not what it is (its cell id); a resumed run may change
-#: them. ``numerics`` and ``threads`` do change the last bits of a CPU run: each run directory's
-#: provenance.json records them, and collect warns when the seeds of an experiment differ in them.
-RUNTIME_FIELDS = ("device", "log_every", "threads", "numerics")
-PRECISIONS = ("fp32", "tf32", "bf16")
-#: fields of basin-list, training-period and PUB scenarios (left out of the identity when None)
-SCENARIO_FIELDS = ("basins", "eval_basins", "train_period")
-#: fields left out of the identity when None, so that the ids of cells that do not use them stay
-#: what they were before the fields existed
-OPTIONAL_FIELDS = (*SCENARIO_FIELDS, "samples_per_epoch", "val_period", "early_stopping")
-
-#: identity fields left out of :meth:`TrainConfig.identity` while they hold these values, so the
-#: ids and run directories of runs made before the field existed stay valid; a recorded config
-#: that lacks one of them had this value
-IDENTITY_DEFAULTS: dict[str, Any] = {
-    "precision": "fp32",
-    "output_stats": "observed",
-    **{key: None for key in OPTIONAL_FIELDS},
-}
-#: labels that name or group a run but do not change what it computes (never in the identity;
-#: a sweep point's or trial's values are, as train settings)
-LABEL_FIELDS = ("scenario", "paired_draw", "name", "point")
-
-#: bounds of the numeric settings (docs/limits.md); the paper's values are 20, 256, 256 and 270
-MAX_EPOCHS = 10_000
-MAX_HIDDEN = 4_096
-MAX_BATCH = 65_536
-MAX_SEQ_DAYS = 3_660  # ten years of daily inputs
-MAX_LR = 10.0
-MAX_CLIP = 1e6
-MAX_FORGET_BIAS = 100.0
-MAX_LOG_EVERY = 1_000_000
-MAX_THREADS = 4_096
-#: the largest static dimension d; the memory check (data/footprint.py) refuses far less on any
-#: real machine, with the gigabytes it would take
-MAX_DIM = 100_000_000
-
-
-def option(help: str, default: Any = ..., *, name: str | None = None, **bounds: Any) -> Any:
-    """A TrainConfig field that is also an option of ``rvhpc train``.
-
-    Parameters
-    ----------
-    help : str
-        The option's help text ("" for none).
-    default : Any
-        The field's default (``...``: required).
-    name : str, optional
-        The option name when it is not ``--`` plus the field name with dashes
-        (``initial_forget_bias`` is ``--forget-bias``).
-    **bounds
-        pydantic constraints (``ge``, ``le``, ...).
-
-    Returns
-    -------
-    pydantic FieldInfo
-    """
-    return Field(default, description=help, json_schema_extra={"cli": name or ""}, **bounds)
-
-
-@dataclass(frozen=True)
-class CliField:
-    """One ``rvhpc train`` option made from a TrainConfig field (no Typer here: see the CLI)."""
-
-    field: str
-    option: str
-    help: str
-    type: type
-    optional: bool
-    default: Any  # ``...`` when required
+from rvhpc.training.config_checks import (
+    check_paired_draw,
+    check_precision,
+    check_scenario,
+    check_validation,
+)
+from rvhpc.training.identity import identity_differences, identity_of
+from rvhpc.training.limits import (
+    MAX_BATCH,
+    MAX_CLIP,
+    MAX_DIM,
+    MAX_EPOCHS,
+    MAX_FORGET_BIAS,
+    MAX_HIDDEN,
+    MAX_LOG_EVERY,
+    MAX_LR,
+    MAX_SEQ_DAYS,
+    MAX_THREADS,
+)
+from rvhpc.training.options import CliField, cli_fields, option
 
 
 class EarlyStopping(Strict):
@@ -213,23 +159,8 @@ class TrainConfig(Strict):
     @model_validator(mode="after")
     def _check_cell(self) -> TrainConfig:
         check_cell(self.arch, self.static, self.dim)
-        if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"--precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}"
-            )
-        if self.precision == "bf16":
-            raise ConfigError(
-                "--precision bf16 is not implemented yet (bf16 GEMM operands need a scientific "
-                "validation first): use fp32 or tf32"
-            )
-        if self.paired_draw and self.attr_seed != self.seed:
-            raise ConfigError(
-                f"paired_draw: attr_seed ({self.attr_seed}) must equal the init seed ({self.seed})"
-            )
-        if self.paired_draw and self.static not in KINDS_WITH_DIM:
-            raise ConfigError(
-                f"paired_draw applies only to gaussian and mixed vectors, not {self.static!r}"
-            )
+        check_precision(self.precision)
+        check_paired_draw(self.paired_draw, self.seed, self.attr_seed, self.static)
         check_scenario(self.basins, self.eval_basins, self.train_period)
         check_validation(self.val_period, self.train_period, self.early_stopping)
         return self
@@ -261,24 +192,14 @@ class TrainConfig(Strict):
 
     @classmethod
     def cli_fields(cls) -> list[CliField]:
-        """The fields made with :func:`option`, in field order, as ``rvhpc train`` options.
+        """The fields made with :func:`option`, in field order, as ``rvhpc train`` options
+        (:func:`rvhpc.training.options.cli_fields`).
 
         Returns
         -------
         list[CliField]
-            Option name, help, plain type (``int`` for ``Int``, ``str`` for a Literal), whether
-            it may be None, and the default (``...`` when required).
         """
-        out = []
-        for name, info in cls.model_fields.items():
-            extra = info.json_schema_extra
-            if not isinstance(extra, dict) or "cli" not in extra:
-                continue
-            base, optional = _plain_type(info.annotation)
-            default = ... if info.is_required() else info.default
-            opt = str(extra["cli"]) or "--" + name.replace("_", "-")
-            out.append(CliField(name, opt, info.description or "", base, optional, default))
-        return out
+        return cli_fields(cls)
 
     @property
     def experiment(self) -> str:
@@ -301,36 +222,26 @@ class TrainConfig(Strict):
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the result (the cell id's input; a run dir holding another
-        config is refused).
+        config is refused): :func:`rvhpc.training.identity.identity_of`.
 
-        The store's path is left out: its contents are compared by fingerprint instead, so a run
-        resumes after the store moved (another mount point inside a container, say). So are the
-        labels (LABEL_FIELDS): ``paired_draw`` ((attr_seed k, seed k) is one run however it is
-        labelled), ``scenario``, a sweep point's ``point`` and the experiment's ``name``, which is
-        why naming an experiment (or renaming it) keeps its cell ids and run directories.
+        The store's path is left out (its contents are compared by fingerprint), and so are the
+        labels: ``paired_draw`` ((attr_seed k, seed k) is one run however it is labelled),
+        ``scenario``, a sweep point's ``point`` and the experiment's ``name``, which is why
+        naming an experiment (or renaming it) keeps its cell ids and run directories.
 
         Returns
         -------
         dict
             JSON values; :func:`rvhpc.grid.cells.cell_id` hashes them.
         """
-        data = self.model_dump(mode="json")
-        for key in (*RUNTIME_FIELDS, "store", *LABEL_FIELDS):
-            data.pop(key)
-        # absent at their defaults: the ids and run dirs of earlier (and plain) cells stay valid
-        for key, default in IDENTITY_DEFAULTS.items():
-            if data[key] == default:
-                data.pop(key)
-        return data
+        return identity_of(self.model_dump(mode="json"))
 
     def differences(self, recorded: dict[str, Any]) -> list[tuple[str, Any, Any]]:
         """(field, recorded value, this config's value) of every identity field that differs.
 
-        THE comparison of "does this run directory hold this run": ``rvhpc train`` refuses a run
-        dir on it (:meth:`rvhpc.training.rundir.RunDir.check_same`), and the grid commands call a
-        cell *stale* on it. Fields left out of the identity at their defaults are compared at
-        those defaults, so a run recorded with ``output_stats: original`` differs from one that
-        asks for the default.
+        THE comparison of "does this run directory hold this run"
+        (:func:`rvhpc.training.identity.identity_differences`): ``rvhpc train`` refuses a run dir
+        on it, and the grid commands call a cell *stale* on it.
 
         Parameters
         ----------
@@ -342,160 +253,7 @@ class TrainConfig(Strict):
         list of (str, Any, Any)
             Sorted by field name; empty when the run is this config's.
         """
-        identity = self.identity()
-        keys = sorted(set(identity) | set(IDENTITY_DEFAULTS))
-        out = []
-        for key in keys:
-            new = identity.get(key, IDENTITY_DEFAULTS.get(key))
-            old = recorded.get(key, IDENTITY_DEFAULTS.get(key))
-            if old != new:
-                out.append((key, old, new))
-        return out
-
-
-def describe_differences(diffs: list[tuple[str, Any, Any]], limit: int = 3) -> str:
-    """``hidden 4 -> 8, basins 9 -> 7 basins``: differences of :meth:`TrainConfig.differences` in
-    a short line (basin lists by their size and what changed, never the ids in full).
-
-    Parameters
-    ----------
-    diffs : list of (field, old, new)
-    limit : int
-        Fields shown; more are counted (``(+2 more)``).
-
-    Returns
-    -------
-    str
-    """
-    shown = [f"{key} {_value_change(key, old, new)}" for key, old, new in diffs[:limit]]
-    more = f" (+{len(diffs) - limit} more)" if len(diffs) > limit else ""
-    return ", ".join(shown) + more
-
-
-def _value_change(key: str, old: Any, new: Any) -> str:
-    if key == "train_period":
-        return f"{_period(old)} -> {_period(new)}"
-    if key not in ("basins", "eval_basins") or not (isinstance(old, list) or isinstance(new, list)):
-        return f"{_short(old)} -> {_short(new)}"
-    olds, news = set(old or ()), set(new or ())
-    detail = [f"+{len(news - olds)}"] if news - olds else []
-    detail += [f"-{len(olds - news)}"] if olds - news else []
-    extra = f" ({' '.join(detail)})" if old is not None and new is not None and detail else ""
-    return f"{_count(old)} -> {_count(new)} basins{extra}"
-
-
-def _period(value: Any) -> str:
-    if isinstance(value, list | tuple) and len(value) == 2:
-        return f"{value[0]}..{value[1]}"
-    return "(the store's)" if value is None else _short(value)
-
-
-def _count(ids: list | None) -> str:
-    return "all" if ids is None else str(len(ids))
-
-
-def _short(value: Any) -> str:
-    text = "(unset)" if value is None else str(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def check_pack(configs: list[TrainConfig], run_dirs: list[Path]) -> None:
-    """Members share everything but seed and attr_seed, and write to distinct folders.
-
-    Parameters
-    ----------
-    configs : list[TrainConfig]
-    run_dirs : list[Path]
-
-    Raises
-    ------
-    ConfigError
-        Members that differ in more, share a folder, or repeat a (seed, attr_seed) pair.
-    """
-    if not configs or len(configs) != len(run_dirs):
-        raise ConfigError("a pack needs one run directory per member")
-    shared = [
-        {k: v for k, v in c.model_dump(mode="json").items() if k not in ("seed", "attr_seed")}
-        for c in configs
-    ]
-    if any(s != shared[0] for s in shared):
-        raise ConfigError("the members of a pack may differ only in seed and attr_seed")
-    resolved = [Path(d).resolve() for d in run_dirs]
-    if len(set(resolved)) != len(resolved):
-        raise ConfigError("the members of a pack need distinct run directories")
-    pairs = [(c.seed, c.attr_seed) for c in configs]
-    if len(set(pairs)) != len(pairs):
-        raise ConfigError("the members of a pack must differ in seed or attr_seed")
-
-
-def check_scenario(
-    basins: list[str] | None, eval_basins: list[str] | None, period: tuple[str, str] | None
-) -> None:
-    """ConfigError for an empty or repeating basin list, held-out basins that are also trained
-    on, or a training period that is not two ordered dates.
-
-    Parameters
-    ----------
-    basins, eval_basins : list of str, optional
-        Training and held-out basins.
-    period : (str, str), optional
-        The training period.
-
-    Raises
-    ------
-    ConfigError
-    """
-    import pandas as pd
-
-    for name, ids in (("basins", basins), ("eval_basins", eval_basins)):
-        if ids is not None and (not ids or len(set(ids)) != len(ids)):
-            raise ConfigError(f"training option {name}: needs distinct basin ids, at least one")
-    if basins is not None and eval_basins is not None and set(basins) & set(eval_basins):
-        raise ConfigError(
-            "training option eval_basins: held-out basins must not be among the training basins"
-        )
-    if period is not None:
-        try:
-            start, end = (pd.Timestamp(d) for d in period)
-        except ValueError:
-            raise ConfigError(f"training option train_period: not two dates: {period!r}") from None
-        if start > end:
-            raise ConfigError(f"training option train_period: {period[0]} is after {period[1]}")
-
-
-def _plain_type(annotation: Any) -> tuple[type, bool]:
-    """(plain type, may be None) of a field annotation: ``Int | None`` -> (int, True), a Literal
-    of strings -> (str, False)."""
-    optional = False
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        optional, annotation = True, args[0]
-    if typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    if typing.get_origin(annotation) is Literal:
-        annotation = type(typing.get_args(annotation)[0])
-    return annotation, optional
-
-
-def check_validation(
-    val: tuple[str, str] | None, train: tuple[str, str] | None, stopping: Any
-) -> None:
-    """ConfigError for a validation period that is not two ordered dates or shares days with a
-    scenario's training period, and for early stopping without a validation period."""
-    from rvhpc.periods import check_apart, parse_period
-
-    if stopping is not None and val is None:
-        raise ConfigError(
-            "training option early_stopping: needs a validation period (data.validation_period "
-            "in the grid, or --val-start/--val-end)"
-        )
-    if val is None:
-        return
-    try:
-        parse_period(val)
-        check_apart(val, {"training": train})
-    except ValueError as exc:
-        raise ConfigError(f"training option val_period: {exc}") from None
+        return identity_differences(self.identity(), recorded)
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -19,7 +19,8 @@ from rvhpc import progress
 from rvhpc.atomic import write_json
 from rvhpc.data.statics import UNSEEN_STATIC
 from rvhpc.evaluation.predict import results_frames, write_results
-from rvhpc.runfiles import EARLY_STOPPING_JSON, diverged_text, write_done
+from rvhpc.runfiles import EARLY_STOPPING_JSON
+from rvhpc.runrecords import diverged_text, write_done
 from rvhpc.training.distributed import all_gather_objects, any_rank, barrier, predict_store
 from rvhpc.training.validation import best_model, write_validation
 
@@ -31,7 +32,7 @@ class TrainOutcome:
     status is ``done`` (trained and evaluated now), ``skipped`` (the run dir already held DONE),
     ``diverged`` (a non-finite loss or prediction; ``DIVERGED`` written, no ``DONE``; ``detail``
     says where) or ``preempted`` (a signal arrived; a checkpoint was saved; rerun to resume).
-    :func:`rvhpc.runfiles.outcome_exit_code` maps a status to the process's exit status.
+    :func:`rvhpc.exitcodes.outcome_exit_code` maps a status to the process's exit status.
     """
 
     status: str

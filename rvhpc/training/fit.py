@@ -20,7 +20,8 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from rvhpc import progress
-from rvhpc.runfiles import EXIT_REQUEUE, diverged_text
+from rvhpc.exitcodes import EXIT_REQUEUE
+from rvhpc.runrecords import diverged_text
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.distributed import all_gather_objects, barrier
 from rvhpc.training.finish import TrainOutcome, evaluate_members

@@ -17,6 +17,7 @@ from rvhpc.runfiles import CONFIG_JSON, EVALUATION_JSON, STATICS_NPZ
 from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.config import TrainConfig
 from rvhpc.training.rundir import RunDir
+from rvhpc.training.runstatics import read_statics
 
 
 def _scenario_inputs(
@@ -55,7 +56,7 @@ def evaluate_run(
     fields = {k: v for k, v in record.items() if k in TrainConfig.model_fields}
     config = TrainConfig.create(**{**fields, "device": device})
     ckpt = ckpt_io.load_epoch(rd.checkpoints, epoch)
-    basins, values = rd.read_statics()
+    basins, values = read_statics(rd.statics_npz)
     store = open_store(config.store, period="eval", warmup=config.seq_length - 1)
     if config.output_stats != "observed":  # computed over the training period, as in training
         use_output_stats(

@@ -2,9 +2,10 @@
 as one batched model, each into its own run directory; :func:`train_cell` is a pack of one, the
 library function behind ``rvhpc train`` and the array tasks' ``rvhpc cell``.
 
-Order of work: validate everything (config, store, statics) before anything is written; refuse a
-run dir that holds another config; resume from the newest checkpoint; train epoch by epoch (a
-checkpoint after each); evaluate; write ``DONE`` last. Only rank 0 writes.
+Order of work: validate everything (config, store, statics) before anything is written, and
+refuse a run dir that holds another config (:mod:`rvhpc.training.preflight`); resume from the
+newest checkpoint; train epoch by epoch (a checkpoint after each); evaluate; write ``DONE`` last.
+Only rank 0 writes.
 """
 
 from __future__ import annotations
@@ -18,13 +19,11 @@ import torch
 
 from rvhpc import kernels, numerics, progress
 from rvhpc.atomic import write_json
-from rvhpc.data.footprint import check_memory
-from rvhpc.errors import ConfigError, DataError, RunDirError
+from rvhpc.errors import RunDirError
 from rvhpc.jobenv import JobEnv, resolve_device, thread_count
-from rvhpc.runfiles import diverged_text
+from rvhpc.runrecords import diverged_text
 from rvhpc.training import checkpoint as ckpt_io
-from rvhpc.training import validation
-from rvhpc.training.config import TrainConfig, check_pack
+from rvhpc.training.config import TrainConfig
 from rvhpc.training.distributed import (
     ProcessGroup,
     all_gather_objects,
@@ -33,9 +32,10 @@ from rvhpc.training.distributed import (
 from rvhpc.training.finish import TrainOutcome
 from rvhpc.training.fit import train_group
 from rvhpc.training.loop import StopFlag, check_batch_size
-from rvhpc.training.order import epoch_size_line
+from rvhpc.training.preflight import PackInputs, check_pack, force_flags, load_inputs
 from rvhpc.training.rundir import RunDir, config_record
 from rvhpc.training.runlock import RunLock
+from rvhpc.training.runstatics import check_statics, write_statics
 from rvhpc.training.runtime import deterministic, tune_cpu_allocator
 
 
@@ -97,19 +97,11 @@ def train_pack(
         Members that differ in more than seed/attr_seed, bad options, a missing or incompatible
         store, or a run dir holding another run; raised before anything is written.
     """
-    from rvhpc.data.sampler import WindowSampler
-    from rvhpc.data.scalers import output_stats, use_output_stats
-    from rvhpc.data.select import select_basins, training_view, without_series
-    from rvhpc.data.statics import build_statics
-    from rvhpc.data.store import open_store
-
     check_pack(configs, run_dirs)
     config = configs[0]
     numerics.ensure(config.numerics)  # before torch computes anything (its thread pool)
     rds = [RunDir(d) for d in run_dirs]
-    forced = [force] * len(configs) if isinstance(force, bool) else [bool(f) for f in force]
-    if len(forced) != len(configs):
-        raise ConfigError("a pack needs one force flag per member")
+    forced = force_flags(force, len(configs))
     env = JobEnv.from_environ()
     check_batch_size(config.batch_size, env)
     device = resolve_device(config.device, env)
@@ -120,49 +112,7 @@ def train_pack(
     todo = [k for k, o in enumerate(outcomes) if o is None]
     if not todo:
         return outcomes  # type: ignore[return-value]
-    for k in todo:
-        RunLock(rds[k].path).check_free()  # another trainer in this folder: say who, first
-        if not forced[k]:
-            rds[k].check_own()
-    store = open_store(config.store, period="train", warmup=config.seq_length - 1)
-    check_memory(config.static, config.dim, store, config.hidden)  # before allocating
-    fingerprint = store.fingerprint  # hash of the store's inputs, written by prepare_store
-    for k in todo:
-        if not forced[k]:
-            rds[k].check_same(configs[k], fingerprint)
-    if config.eval_basins is not None:  # held-out basins: found missing now, not after training
-        select_basins(store, list(config.eval_basins), "held-out (eval_basins)")
-    validation.check_period(config, store)  # outside the store's training and eval periods
-    store = training_view(store, config)  # a scenario's basins and period, with their scalers
-    use_output_stats(store, output_stats(store, config.output_stats))
-    by_attr: dict[int, object] = {}
-    for k in todo:
-        a = configs[k].attr_seed
-        if a not in by_attr:
-            by_attr[a] = build_statics(config.static, store, dim=config.dim, attr_seed=a)
-    statics = {k: by_attr[configs[k].attr_seed] for k in todo}
-    sampler = WindowSampler(store, seq_length=config.seq_length)
-    samples = sampler.train_samples()
-    if len(samples) < env.world:
-        raise DataError(
-            f"{config.store}: no training samples with observed discharge in the training period"
-        )
-    if config.samples_per_epoch is not None:
-        if config.samples_per_epoch < env.world:
-            raise ConfigError(
-                f"samples_per_epoch {config.samples_per_epoch} is below the {env.world} ranks: "
-                "each rank needs at least one sample per step"
-            )
-        if env.is_main:
-            progress.log(epoch_size_line(config.samples_per_epoch, len(samples)))
-    # the evaluation needs its warm-up inside the data: find out now, not after training
-    WindowSampler(
-        open_store(config.store, period="eval", warmup=config.seq_length - 1),
-        seq_length=config.seq_length,
-    ).eval_days()
-    if config.val_period is not None:  # and so does the validation period's
-        WindowSampler(validation.val_view(config, store), config.seq_length).eval_days()
-
+    inputs = load_inputs(configs, rds, todo, forced, env)
     if device.type == "cpu":
         # process-wide; a training process is exactly the entry point it is meant for
         tune_cpu_allocator()
@@ -174,16 +124,7 @@ def train_pack(
     ):
         for k in todo:
             locks.enter_context(_locked(rds[k], env))
-        models = {}
-        for k in todo:
-            torch.manual_seed(configs[k].seed)
-            models[k] = _build(configs[k], store, statics[k].dim)  # the same weights on every rank
-        x_s = {
-            k: None
-            if statics[k].values is None
-            else torch.from_numpy(np.asarray(statics[k].values, np.float32)).to(device)
-            for k in todo
-        }
+        models, x_s = _models(configs, todo, inputs, device)
         if env.is_main:
             if env.distributed:
                 progress.log(
@@ -191,40 +132,72 @@ def train_pack(
                     f"{config.batch_size // env.world} samples per rank and step"
                 )
             for k in todo:
-                _prepare_dir(configs[k], rds[k], statics[k], fingerprint, forced[k])
+                _prepare_dir(configs[k], rds[k], inputs.statics[k], inputs.fingerprint, forced[k])
         barrier()
         resumes = {k: ckpt_io.latest(rds[k].checkpoints) for k in todo}
-        # what produced this session, every rank's (a DDP job may span unlike nodes)
-        produced = all_gather_objects(kernels.record(device, config.numerics))
-        if env.is_main:
-            for k in todo:
-                rds[k].append_provenance(produced, from_epoch=_position(resumes[k])[0])
-        bare = without_series(store)  # what the evaluation needs of the training view
-        with StopFlag() as stop:
-            for members in _groups(todo, resumes):
-                done = train_group(
-                    [configs[k] for k in members],
-                    [rds[k] for k in members],
-                    [models[k] for k in members],
-                    [x_s[k] for k in members],
-                    [resumes[k] for k in members],
-                    (bare, [statics[k] for k in members]),
-                    sampler,
-                    samples,
-                    stop,
-                    env,
-                    device,
-                )
-                for k, outcome in zip(members, done, strict=True):
-                    outcomes[k] = outcome
-                if any(o.status == "preempted" for o in done):
-                    break
-            for k in todo:  # members of groups not reached
-                if outcomes[k] is None:
-                    outcomes[k] = TrainOutcome(
-                        "preempted", rds[k].path, signal=stop.signum, rank=env.rank
-                    )
+        _record_provenance(rds, resumes, env, kernels.record(device, config.numerics))
+        _train_groups(configs, rds, models, x_s, resumes, inputs, env, device, outcomes)
     return outcomes  # type: ignore[return-value]
+
+
+def _models(
+    configs: list[TrainConfig], todo: list[int], inputs: PackInputs, device: torch.device
+) -> tuple[dict[int, torch.nn.Module], dict[int, torch.Tensor | None]]:
+    """Each member's model, built with its seed (the same weights on every rank), and its static
+    vectors on the device."""
+    models = {}
+    for k in todo:
+        torch.manual_seed(configs[k].seed)
+        models[k] = _build(configs[k], inputs.store, inputs.statics[k].dim)
+    x_s = {
+        k: None
+        if inputs.statics[k].values is None
+        else torch.from_numpy(np.asarray(inputs.statics[k].values, np.float32)).to(device)
+        for k in todo
+    }
+    return models, x_s
+
+
+def _record_provenance(rds: list[RunDir], resumes: dict, env: JobEnv, record: dict) -> None:
+    """What produced this session, every rank's (a DDP job may span unlike nodes), in each
+    member's provenance.json from the epoch it resumes at."""
+    produced = all_gather_objects(record)
+    if env.is_main:
+        for k, resume in resumes.items():
+            rds[k].append_provenance(produced, from_epoch=_position(resume)[0])
+
+
+def _train_groups(configs, rds, models, x_s, resumes, inputs, env, device, outcomes) -> None:
+    """Train the groups of members that resume at one position, in order, into ``outcomes``
+    (indexed by member); after a preempted group, the members of the groups not reached are
+    preempted too. ``models``, ``x_s`` and ``resumes`` are keyed by the members with work to do."""
+    from rvhpc.data.select import without_series
+
+    bare = without_series(inputs.store)  # what the evaluation needs of the training view
+    with StopFlag() as stop:
+        for members in _groups(resumes):
+            done = train_group(
+                [configs[k] for k in members],
+                [rds[k] for k in members],
+                [models[k] for k in members],
+                [x_s[k] for k in members],
+                [resumes[k] for k in members],
+                (bare, [inputs.statics[k] for k in members]),
+                inputs.sampler,
+                inputs.samples,
+                stop,
+                env,
+                device,
+            )
+            for k, outcome in zip(members, done, strict=True):
+                outcomes[k] = outcome
+            if any(o.status == "preempted" for o in done):
+                break
+        for k in resumes:  # members of groups not reached
+            if outcomes[k] is None:
+                outcomes[k] = TrainOutcome(
+                    "preempted", rds[k].path, signal=stop.signum, rank=env.rank
+                )
 
 
 def _finished(config: TrainConfig, rd: RunDir, rank: int) -> TrainOutcome | None:
@@ -253,9 +226,9 @@ def _prepare_dir(config, rd: RunDir, statics, fingerprint: str, force: bool) -> 
     if rd.read_config() is None or force:
         write_json(rd.config_json, record)
     if not rd.statics_npz.exists():
-        rd.write_statics(statics)
+        write_statics(rd.statics_npz, statics)
     else:  # a garbled or foreign statics.npz is refused, never kept
-        rd.check_statics(statics)
+        check_statics(rd.statics_npz, statics)
 
 
 def _position(resume: ckpt_io.Checkpoint | None) -> tuple[int, int]:
@@ -264,11 +237,11 @@ def _position(resume: ckpt_io.Checkpoint | None) -> tuple[int, int]:
     return (resume.epoch, resume.batches_done)
 
 
-def _groups(todo: list[int], resumes: dict) -> list[list[int]]:
+def _groups(resumes: dict) -> list[list[int]]:
     """Members that resume at the same position train together (all of them, normally)."""
     groups: dict[tuple[int, int], list[int]] = {}
-    for k in todo:
-        groups.setdefault(_position(resumes[k]), []).append(k)
+    for k, resume in resumes.items():
+        groups.setdefault(_position(resume), []).append(k)
     return [groups[p] for p in sorted(groups)]
 
 

@@ -2,19 +2,17 @@
 
 Completion is a fact on disk: ``DONE`` is written last, after ``predictions.parquet`` and
 ``metrics.csv``. Every file is written to a temporary name in the same folder and renamed.
+``statics.npz`` is written and compared by :mod:`rvhpc.training.runstatics`.
 """
 
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from rvhpc import __version__
-from rvhpc.atomic import atomic_path, write_json, write_text
+from rvhpc.atomic import write_json, write_text
 from rvhpc.errors import RunDirError
 from rvhpc.runfiles import (
     CHECKPOINT_DIR,
@@ -27,13 +25,10 @@ from rvhpc.runfiles import (
     PROVENANCE_JSON,
     RUN_FILES,
     STATICS_NPZ,
-    diverged_record,
-    git_commit,
     own_checkpoint,
-    read_provenance,
-    run_is_done,
 )
-from rvhpc.training.config import describe_differences
+from rvhpc.runrecords import diverged_record, git_commit, read_provenance, run_is_done
+from rvhpc.training.identity import describe_differences
 
 
 class RunDir:
@@ -59,7 +54,7 @@ class RunDir:
         write_json(self.provenance_json, {"sessions": sessions})
 
     def is_done(self, verify: bool = False) -> bool:
-        """:func:`rvhpc.runfiles.run_is_done` of this folder.
+        """:func:`rvhpc.runrecords.run_is_done` of this folder.
 
         Parameters
         ----------
@@ -178,78 +173,6 @@ class RunDir:
             raise RunDirError(
                 f"{self.path} holds {', '.join(found[:3])} but no {CONFIG_JSON}: rvhpc train did "
                 "not write them; move them away, pass another --out, or --force to delete them"
-            )
-
-    def write_statics(self, statics: Any) -> None:
-        """Write statics.npz: the basins, the static vectors (an empty [n, 0] array for none), their
-        column names and kind (atomic).
-
-        Parameters
-        ----------
-        statics : rvhpc.data.statics.Statics
-        """
-        values = (
-            statics.values
-            if statics.values is not None
-            else np.zeros((len(statics.basins), 0), np.float32)
-        )
-        with atomic_path(self.statics_npz) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez(
-                    fh,
-                    basins=np.asarray(statics.basins, dtype=str),
-                    values=values,
-                    names=np.asarray(statics.names, dtype=str),
-                    kind=np.asarray(statics.kind),
-                )
-
-    def read_statics(self) -> tuple[list[str], np.ndarray]:
-        """The basins and vectors of statics.npz.
-
-        Returns
-        -------
-        (list of str, np.ndarray)
-
-        Raises
-        ------
-        RunDirError
-            Missing or unreadable.
-        """
-        if not self.statics_npz.exists():
-            raise RunDirError(
-                f"{self.statics_npz} is missing: this is not a (complete) rvhpc run directory"
-            )
-        try:
-            with np.load(self.statics_npz) as npz:
-                return [str(b) for b in npz["basins"]], np.asarray(npz["values"], dtype=np.float32)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise RunDirError(
-                f"{self.statics_npz}: unreadable ({type(exc).__name__}); delete it and rerun "
-                "rvhpc train (it is rebuilt from the config), or start over with --force"
-            ) from None
-
-    def check_statics(self, statics: Any) -> None:
-        """Refuse a statics.npz that is unreadable or holds other vectors than this run's.
-
-        Parameters
-        ----------
-        statics : rvhpc.data.statics.Statics
-            The vectors this run's config gives.
-
-        Raises
-        ------
-        RunDirError
-        """
-        basins, values = self.read_statics()
-        expected = (
-            statics.values
-            if statics.values is not None
-            else np.zeros((len(statics.basins), 0), np.float32)
-        )
-        if basins != list(statics.basins) or not np.array_equal(values, expected):
-            raise RunDirError(
-                f"{self.statics_npz} holds other static vectors than this run's config gives; "
-                "delete it and rerun rvhpc train (it is rebuilt), or start over with --force"
             )
 
     def append_loss(self, epoch: int, train_loss: float, lr: float, seconds: float) -> None:

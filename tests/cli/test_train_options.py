@@ -1,5 +1,5 @@
 """``rvhpc train``'s options come from TrainConfig (issue 20): every field made with
-``rvhpc.training.config.option`` is an option with the field's help and default, and the layout
+``rvhpc.training.options.option`` is an option with the field's help and default, and the layout
 of ``--seeds`` run folders is decided by the library (rvhpc/training/seedruns.py)."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from rvhpc.collect import collect
-from rvhpc.runfiles import write_done
+from rvhpc.runrecords import write_done
 from tests.collect.conftest import DATES, basin_ids, cell, noisy, observed
 
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from rvhpc.cli import app
 from rvhpc.collect import collect
 from rvhpc.errors import CollectError
-from rvhpc.runfiles import write_done
+from rvhpc.runrecords import write_done
 from tests.collect.conftest import basin_ids, cell, noisy, observed
 
 

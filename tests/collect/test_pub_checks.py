@@ -16,7 +16,7 @@ import pytest
 
 from rvhpc.collect import collect
 from rvhpc.errors import CollectError
-from rvhpc.runfiles import write_done
+from rvhpc.runrecords import write_done
 from tests.collect.conftest import DATES, basin_ids, noisy, observed
 from tests.support.fake_runs import write_cell
 

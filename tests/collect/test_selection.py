@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from rvhpc.cli import app
 from rvhpc.experiments import run_subdir
-from rvhpc.runfiles import CONFIG_JSON, VAL_PREDICTIONS, run_is_done, write_done
+from rvhpc.runfiles import CONFIG_JSON, VAL_PREDICTIONS
+from rvhpc.runrecords import run_is_done, write_done
 from tests.collect.conftest import DATES, basin_ids, observed
 from tests.support.fake_runs import simulate, write_cell
 

@@ -12,7 +12,7 @@ import pytest
 from rvhpc.collect import compute, io
 from rvhpc.collect.discover import scan_runs_dir
 from rvhpc.errors import CollectError
-from rvhpc.runfiles import write_done
+from rvhpc.runrecords import write_done
 from tests.collect.conftest import cell, noisy, observed
 
 

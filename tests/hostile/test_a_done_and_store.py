@@ -1,7 +1,7 @@
 """Defect 8: a store altered after it was built (header intact) was used silently, and a DONE
 without predictions counted as done everywhere but collect. Stores now carry per-dataset
 checksums checked by prepare and every reader; DONE records the predictions' size and sha256, and
-``rvhpc.runfiles.run_is_done`` is the one test of "done" (train, grid, status, collect)."""
+``rvhpc.runrecords.run_is_done`` is the one test of "done" (train, grid, status, collect)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from rvhpc.collect.discover import scan_runs_dir
 from rvhpc.data.store import open_store, prepare_store
 from rvhpc.errors import StoreError
-from rvhpc.runfiles import run_is_done
+from rvhpc.runrecords import run_is_done
 from tests.conftest import TINY_EVAL, TINY_TRAIN
 from tests.hostile.a_help import copy_run, one_line, train_once
 from tests.training.trainhelp import rvhpc, train_args
@@ -98,7 +98,7 @@ def test_grid_status_does_not_count_a_bare_done(tmp_path):
     from rvhpc.grid.cells import load_grid
     from rvhpc.grid.manifest import write_manifest
     from rvhpc.hpc.status import grid_status
-    from rvhpc.runfiles import write_done
+    from rvhpc.runrecords import write_done
     from tests.hpc._gridtools import write_grid
 
     grid = load_grid(write_grid(tmp_path))

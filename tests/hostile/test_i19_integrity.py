@@ -14,7 +14,8 @@ import yaml
 
 from rvhpc.grid.cells import load_grid
 from rvhpc.grid.manifest import write_manifest
-from rvhpc.runfiles import CONFIG_JSON, DIVERGED, write_done
+from rvhpc.runfiles import CONFIG_JSON, DIVERGED
+from rvhpc.runrecords import write_done
 from tests.collect.conftest import DATES, basin_ids, noisy, observed
 from tests.hostile._b_support import one_line, rvhpc
 from tests.hpc._gridtools import write_grid

@@ -14,9 +14,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from rvhpc.exitcodes import EXIT_DIVERGED
 from rvhpc.grid.scenarios import synthetic_ids
 from rvhpc.resources import profiles_dir
-from rvhpc.runfiles import DIVERGED, DONE, EXIT_DIVERGED
+from rvhpc.runfiles import DIVERGED, DONE
 from tests.hpc._gridtools import rvhpc, write_grid
 
 LOCAL = profiles_dir() / "local.yaml"

@@ -18,7 +18,8 @@ from scipy.signal import lfilter
 from rvhpc.atomic import atomic_path, write_text
 from rvhpc.evaluation.metrics import METRIC_NAMES, all_metrics
 from rvhpc.experiments import experiment_name, run_subdir
-from rvhpc.runfiles import CONFIG_JSON, METRICS_CSV, PREDICTIONS, run_is_done, write_done
+from rvhpc.runfiles import CONFIG_JSON, METRICS_CSV, PREDICTIONS
+from rvhpc.runrecords import run_is_done, write_done
 
 
 def hydrographs(

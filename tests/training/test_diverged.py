@@ -10,7 +10,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from rvhpc.runfiles import CHECKPOINT_DIR, DIVERGED, DONE, EXIT_DIVERGED, PREDICTIONS
+from rvhpc.exitcodes import EXIT_DIVERGED
+from rvhpc.runfiles import CHECKPOINT_DIR, DIVERGED, DONE, PREDICTIONS
 from tests.training.trainhelp import rvhpc, train_args
 
 

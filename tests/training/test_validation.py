@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rvhpc.runfiles import run_is_done
+from rvhpc.runrecords import run_is_done
 from tests.training.trainhelp import assert_same_predictions, cli_env, rvhpc, train_args
 
 #: outside the tiny store's training (2000-10..2002-09) and evaluation (1999-01..2000-09) periods
