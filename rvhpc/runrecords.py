@@ -41,7 +41,16 @@ def git_commit() -> str | None:
 
 def read_provenance(run_dir: Path) -> list[dict[str, Any]] | None:
     """The sessions of a run's provenance.json (each with ``from_epoch`` and ``ranks``: every
-    rank's record), or None where the file is missing or unreadable (runs of an older rvhpc)."""
+    rank's record), or None where the file is missing or unreadable (runs of an older rvhpc).
+
+    Parameters
+    ----------
+    run_dir : Path
+
+    Returns
+    -------
+    list of dict, or None
+    """
     try:
         data = json.loads((Path(run_dir) / PROVENANCE_JSON).read_text())
         sessions = data["sessions"]
