@@ -188,7 +188,7 @@ def info(store: Annotated[Path, typer.Argument(help="The HDF5 store.")]) -> None
     """
     from rich.table import Table
 
-    from rvhpc.data.store import store_info
+    from rvhpc.data.storeinfo import store_info
 
     s = store_info(store)
     table = Table(title=f"basin store {s['path']}", show_header=False)
@@ -211,7 +211,7 @@ def show(
     Example: rvhpc data show store.h5 --basin 01013500 --csv 01013500.csv
     """
     from rvhpc.atomic import write_text
-    from rvhpc.data.store import basin_series
+    from rvhpc.data.storeinfo import basin_series
 
     frame, descriptors = basin_series(store, basin)
     text = frame.to_csv(index_label="date", date_format="%Y-%m-%d", na_rep="", float_format="%.6g")

@@ -2,8 +2,8 @@
 config says (a PUB fold its held-out basins: rows added for one of its own training basins must
 never be scored as held-out results), and that one name means one experiment.
 
-Cells and experiments are taken by their attributes (``rvhpc.collect.discover`` defines them and
-imports this module).
+Cells and experiments are taken by their attributes (``rvhpc.collect.discover`` and
+``rvhpc.collect.experiment`` define them; discover imports this module).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import pandas as pd
 from rvhpc import progress
 from rvhpc.atomic import atomic_path, write_text
 from rvhpc.collect import figures, report
+from rvhpc.collect.comparison import comparison, scenario_comparison
 from rvhpc.errors import CollectError
 
 DEFAULT_BASELINE = "EP"
@@ -121,10 +122,10 @@ def write_outputs(
     ens_names = set(metrics.loc[metrics["member"] == "ensemble", "experiment"])
     scenario_bases = [f"{per_scenario}@{s}" for s in report.scenarios(summ) if s]
     if baseline is not None and baseline in ens_names:
-        tables["comparison"] = (report.comparison(metrics, baseline), False)
+        tables["comparison"] = (comparison(metrics, baseline), False)
     elif (baseline is None or given is None) and any(b in ens_names for b in scenario_bases):
         # with scenarios: each experiment against the baseline of its own scenario, never across
-        tables["comparison"] = (report.scenario_comparison(metrics, scenario_bases), False)
+        tables["comparison"] = (scenario_comparison(metrics, scenario_bases), False)
     elif given is not None:
         progress.log(f"baseline {given} has no ensemble; comparison.csv not written")
         if (out / "comparison.csv").exists():

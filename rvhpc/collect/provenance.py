@@ -7,7 +7,8 @@ noise into the seed spread. Collect still ensembles them, and warns, naming the 
 
 from __future__ import annotations
 
-from rvhpc.collect.discover import Cell, Experiment
+from rvhpc.collect.discover import Cell
+from rvhpc.collect.experiment import Experiment
 from rvhpc.numerics import describe, kernel_key
 from rvhpc.runfiles import PROVENANCE_JSON
 from rvhpc.runrecords import read_provenance

@@ -1,13 +1,10 @@
-"""Tables from the per-basin metrics: summary, the paper's table, paired comparison vs a
-baseline."""
+"""Tables from the per-basin metrics: the summary, the paper's table (one block per scenario),
+and their markdown (the paired comparison vs a baseline is in comparison.py)."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
-from scipy.stats import wilcoxon
 
 #: the architectures in the paper's order, with their titles (tables and figures follow it)
 ARCH_TITLES = {"ea": "EA-LSTM", "ct": "CT-LSTM", "sr": "SR-LSTMEA", "fm": "FM-LSTM", "lstm": "LSTM"}
@@ -41,7 +38,8 @@ def scenario_values(exp, n_rows: int) -> dict:
     }
 
 
-def _ensemble(metrics: pd.DataFrame) -> pd.DataFrame:
+def ensemble_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the seed ensembles (``member == "ensemble"``)."""
     return metrics[metrics["member"] == "ensemble"]
 
 
@@ -73,7 +71,7 @@ def summary(
         first = sub.iloc[0]
         seeds = sub[sub["member"] != "ensemble"]
         per_seed = seeds.groupby("member")["NSE"].median()
-        ens = _ensemble(sub)["NSE"]
+        ens = ensemble_rows(sub)["NSE"]
         rows.append(
             {
                 "experiment": name,
@@ -226,62 +224,6 @@ _STATIC_ORDER = ("physics", "gaussian", "one_hot", "mixed", "none")
 
 def _static_rank(kind: str) -> int:
     return _STATIC_ORDER.index(kind) if kind in _STATIC_ORDER else 9
-
-
-COMPARISON_COLUMNS = [
-    "experiment", "baseline", "basins", "median_nse", "baseline_median_nse", "median_diff",
-    "mean_diff", "better_fraction", "wilcoxon_stat", "p_value",
-]  # fmt: skip
-
-
-def comparison(metrics: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """Ensemble NSE of every experiment vs ``baseline``, paired per basin: median difference and
-    the two-sided Wilcoxon signed-rank p-value."""
-    ens = _ensemble(metrics).pivot_table(
-        index="basin", columns="experiment", values="NSE", aggfunc="first"
-    )
-    base = ens[baseline]
-    rows = []
-    for name in [n for n in dict.fromkeys(metrics["experiment"]) if n in ens.columns]:
-        if name == baseline:
-            continue
-        pair = pd.concat([ens[name], base], axis=1, keys=["x", "b"]).dropna()
-        diff = (pair["x"] - pair["b"]).to_numpy()
-        stat = p = np.nan
-        if len(diff) and np.any(diff != 0):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    res = wilcoxon(diff)
-                    stat, p = float(res.statistic), float(res.pvalue)
-                except ValueError:
-                    pass
-        rows.append(
-            {
-                "experiment": name,
-                "baseline": baseline,
-                "basins": len(diff),
-                "median_nse": pair["x"].median(),
-                "baseline_median_nse": pair["b"].median(),
-                "median_diff": np.median(diff) if len(diff) else np.nan,
-                "mean_diff": diff.mean() if len(diff) else np.nan,
-                "better_fraction": float(np.mean(diff > 0)) if len(diff) else np.nan,
-                "wilcoxon_stat": stat,
-                "p_value": p,
-            }
-        )
-    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
-
-
-def scenario_comparison(metrics: pd.DataFrame, baselines: list[str]) -> pd.DataFrame:
-    """:func:`comparison` within each scenario against its baseline (``EP@<scenario>``)."""
-    scen = metrics["experiment"].str.partition("@")[2]
-    parts = [
-        comparison(metrics[scen == base.partition("@")[2]], base)
-        for base in baselines
-        if base in set(metrics.loc[metrics["member"] == "ensemble", "experiment"])
-    ]
-    return pd.concat(parts, ignore_index=True)
 
 
 def _fmt(value) -> str:

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rvhpc.collect.discover import Cell, Experiment
+from rvhpc.collect.discover import Cell
+from rvhpc.collect.experiment import Experiment
 from rvhpc.errors import CollectError
 from rvhpc.runfiles import VAL_PREDICTIONS
 
@@ -55,7 +56,7 @@ def check_validation(groups: dict[Experiment, list[Cell]]) -> None:
 
 def validation_groups(groups: dict[Experiment, list[Cell]]) -> dict[Experiment, list[Cell]]:
     """The cells of every experiment whose cells all hold validation predictions, pointed at
-    those files (for :func:`rvhpc.collect.run.compute_all`)."""
+    those files (for :func:`rvhpc.collect.dispatch.compute_all`)."""
     return {
         exp: [replace(c, file=VAL_PREDICTIONS) for c in cells]
         for exp, cells in groups.items()

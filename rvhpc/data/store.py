@@ -1,6 +1,7 @@
 """The HDF5 basin store: one file per data set holding every basin's full daily series on one
 date axis, the dataset's named inputs and descriptors, attributes, training scalers and provenance
-(format: docs/architecture.md; built by rvhpc/data/prepare.py and writer.py).
+(format: docs/architecture.md; built by rvhpc/data/prepare.py and writer.py; read through
+rvhpc/data/storeread.py; summaries without opening it in rvhpc/data/storeinfo.py).
 
 :func:`open_store` maps the series instead of copying them: ``forcing`` and ``qobs`` are
 contiguous, unfiltered datasets, so every process on a node that opens the store (DDP ranks,
@@ -21,10 +22,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from rvhpc.data import storeattrs
-from rvhpc.data.datasets.base import TARGET
 from rvhpc.data.prepare import prepare, stored_fingerprint
-from rvhpc.data.storesum import mapped, verify_checksums
+from rvhpc.data.storeread import open_checked, stored_dates, stored_series, stored_text
 from rvhpc.data.writer import FORMAT_VERSION
 from rvhpc.errors import DataError, StoreError
 
@@ -35,7 +34,6 @@ __all__ = [
     "prepare_store",
     "store_fingerprint",
 ]
-_EPOCH = pd.Timestamp("1970-01-01")
 store_fingerprint = stored_fingerprint
 
 
@@ -149,45 +147,12 @@ def prepare_store(
     )
 
 
-def _open(path: Path) -> h5py.File:
-    if not path.is_file():
-        raise StoreError(f"{path}: store not found; build it with `rvhpc data prepare`")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise StoreError(
-            f"{path}: not a readable HDF5 store ({exc}); rebuild it with `rvhpc data prepare`"
-        ) from None
-    version = f.attrs.get("format_version")
-    if version is None or int(version) != FORMAT_VERSION:
-        f.close()
-        raise StoreError(
-            f"{path}: store format {version} is not {FORMAT_VERSION}; rerun `rvhpc data prepare`"
-        )
-    try:
-        verify_checksums(f, path)
-    except BaseException:
-        f.close()
-        raise
-    return f
-
-
-def _dates(f: h5py.File) -> pd.DatetimeIndex:
-    return _EPOCH + pd.to_timedelta(f["dates"][:].astype(np.int64), unit="D")
-
-
-def _text(ds: h5py.Dataset) -> list[str]:
-    return [b.decode() if isinstance(b, bytes) else str(b) for b in ds[:]]
-
-
-def _series(f: h5py.File, path: Path, name: str) -> np.ndarray:
-    """A big dataset as a copy-on-write memory map (in memory for an empty store)."""
-    view = mapped(f[name], path, mode="c")
-    return f[name][()] if view is None else view
-
-
-def _slice(f, path, period, warmup) -> tuple[int, int, tuple, tuple, pd.DatetimeIndex]:
-    all_dates = _dates(f)
+def _slice(
+    f: h5py.File, path: Path, period, warmup: int
+) -> tuple[int, int, tuple, tuple, pd.DatetimeIndex]:
+    """The day rows [lo, hi) of ``period`` (with ``warmup`` days before it), the two stored
+    periods and the whole day axis."""
+    all_dates = stored_dates(f)
     train = tuple(pd.Timestamp(d) for d in f.attrs["train_period"])
     evaluation = tuple(pd.Timestamp(d) for d in f.attrs["eval_period"])
     lo, hi = 0, len(all_dates)
@@ -219,16 +184,28 @@ def open_store(
     period : None for all days, ``"train"`` / ``"eval"`` (or a (start, end) pair) for only the days
         [start - warmup, end] (clipped at the first day of the data)
     warmup : days before the period start to include as well (seq_length - 1 for windows)
+
+    Returns
+    -------
+    BasinStore
+
+    Raises
+    ------
+    StoreError
+        The store is missing, unreadable, of another format or altered
+        (:func:`rvhpc.data.storeread.open_checked`), or ``period`` is not a known name.
+    DataError
+        ``period`` lies outside the stored days.
     """
     path = Path(path)
-    with _open(path) as f:
+    with open_checked(path) as f:
         lo, hi, train, evaluation, all_dates = _slice(f, path, period, warmup)
         return BasinStore(
             path=path,
-            basins=_text(f["basins"]),
+            basins=stored_text(f["basins"]),
             dates=all_dates[lo:hi],
-            forcing=_series(f, path, "forcing")[:, lo:hi, :],
-            qobs=_series(f, path, "qobs")[:, lo:hi],
+            forcing=stored_series(f, path, "forcing")[:, lo:hi, :],
+            qobs=stored_series(f, path, "qobs")[:, lo:hi],
             descriptors=f["descriptors"][:],
             area_m2=f["area_m2"][:],
             train_period=train,
@@ -241,69 +218,6 @@ def open_store(
             provenance=json.loads(f.attrs["provenance"]),
             fingerprint=str(f.attrs["fingerprint"]),
             inputs=[str(n) for n in f.attrs["dynamic_inputs"]],
-            descriptor_names=_text(f["descriptor_names"]),
+            descriptor_names=stored_text(f["descriptor_names"]),
             dataset=str(f.attrs["dataset"]),
         )
-
-
-def store_info(path: str | os.PathLike) -> dict:
-    """A summary of a store (what ``rvhpc data info`` shows), without loading the series."""
-    path = Path(path)
-    with _open(path) as f:
-        dates = _dates(f)
-        q = _series(f, path, "qobs")
-        missing = sum(int(np.isnan(q[i : i + 256]).sum()) for i in range(0, len(q), 256))
-        basins = _text(f["basins"])
-        return dict(
-            path=str(path),
-            format_version=int(f.attrs["format_version"]),
-            dataset=str(f.attrs["dataset"]),
-            forcing=str(f.attrs["forcing"]),
-            inputs=[str(n) for n in f.attrs["dynamic_inputs"]],
-            descriptors=_text(f["descriptor_names"]),
-            basins=len(basins),
-            first_basins=basins[:5],
-            dates=(str(dates[0].date()), str(dates[-1].date()), len(dates)),
-            train_period=tuple(f.attrs["train_period"]),
-            eval_period=tuple(f.attrs["eval_period"]),
-            missing_qobs=missing / max(1, q.size),
-            file_bytes=path.stat().st_size,
-            x_mean=f["scalers/x_mean"][:].tolist(),
-            x_std=f["scalers/x_std"][:].tolist(),
-            y_mean=float(f["scalers/y_mean"][()]),
-            y_std=float(f["scalers/y_std"][()]),
-            fingerprint=str(f.attrs["fingerprint"]),
-            provenance=json.loads(f.attrs["provenance"]),
-            attributes=list(f["attributes"].keys()),
-        )
-
-
-def store_attributes(path: str | os.PathLike) -> pd.DataFrame:
-    """Every stored attribute column of every basin (index ``gauge_id``, store order); missing
-    values come back missing (NaN), text as written."""
-    path = Path(path)
-    with _open(path) as f:
-        return storeattrs.read_attributes(f, _text(f["basins"]))
-
-
-def basin_series(path: str | os.PathLike, basin: str) -> tuple[pd.DataFrame, pd.Series]:
-    """One basin's stored daily series (date index, the inputs under the dataset's own names,
-    ``qobs(mm/day)``) and its descriptors."""
-    path = Path(path)
-    with _open(path) as f:
-        basins = _text(f["basins"])
-        if basin not in basins:
-            raise StoreError(
-                f"{path}: basin {basin!r} is not in the store ({len(basins)} basins, "
-                f"e.g. {', '.join(basins[:3])})"
-            )
-        i = basins.index(basin)
-        frame = pd.DataFrame(
-            f["forcing"][i],
-            index=pd.DatetimeIndex(_dates(f), name="date"),
-            columns=[str(n) for n in f.attrs["dynamic_inputs"]],
-        )
-        frame[TARGET] = f["qobs"][i]
-        names = _text(f["descriptor_names"])
-        descriptors = pd.Series(f["descriptors"][i], index=names, name=basin)
-    return frame, descriptors

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from rvhpc.cli import app
 from rvhpc.data.datasets.caravan_files import DEFAULT_DESCRIPTORS, DEFAULT_INPUTS, RENAMED
-from rvhpc.data.store import open_store, store_attributes
+from rvhpc.data.store import open_store
+from rvhpc.data.storeinfo import store_attributes
 from tests.conftest import CARAVAN_EVAL, CARAVAN_TRAIN
 
 PERIODS = [

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from rvhpc.data.attributes import read_attributes
-from rvhpc.data.store import open_store, prepare_store, store_attributes
+from rvhpc.data.store import open_store, prepare_store
+from rvhpc.data.storeinfo import store_attributes
 from tests.data import realshaped as rs
 
 

@@ -32,6 +32,7 @@ from rvhpc import progress
 from rvhpc.config_io import check_seed
 from rvhpc.data.camels import ATTRIBUTE_DIR, CFS_TO_M3S, FORCING_DIR, STREAMFLOW_DIR
 from rvhpc.data.synth import attrs as synth_attrs
+from rvhpc.data.synth import camels_attrfiles, signatures
 from rvhpc.data.synth.hydrology import bucket, gaps, parameters
 from rvhpc.data.synth.weather import weather as make_weather
 from rvhpc.errors import DataError
@@ -167,9 +168,9 @@ def _synthesize(root: Path, n_basins: int, start: str, end: str, seed: int) -> S
     q_obs = q_true * np.exp(rng.normal(0, 0.08, q_true.shape))
     missing = gaps(rng, n_basins, len(dates))
     estimated = rng.random(q_true.shape) < 0.03
-    attrs = synth_attrs.add_hydro(attrs, weather, flows, q_true, dates)
+    attrs = signatures.add_hydro(attrs, weather, flows, q_true, dates)
     # a generator of its own: the published files' missing values change no other number
-    attrs = synth_attrs.add_missing(attrs, np.random.default_rng([seed, 671]))
+    attrs = camels_attrfiles.add_missing(attrs, np.random.default_rng([seed, 671]))
     area_m2 = np.round(
         attrs["area_gages2"].to_numpy() * 1e6 * rng.uniform(0.98, 1.02, n_basins)
     ).astype(np.int64)
@@ -207,7 +208,7 @@ def _synthesize(root: Path, n_basins: int, start: str, end: str, seed: int) -> S
                 root / STREAMFLOW_DIR / huc / f"{basin}_streamflow_qc.txt", basin, ymd, q_cfs, flags
             )
             bar.advance()
-    synth_attrs.write_attribute_files(root / ATTRIBUTE_DIR, attrs)
+    camels_attrfiles.write_attribute_files(root / ATTRIBUTE_DIR, attrs)
     basin_file = root / BASIN_FILE
     basin_file.write_text("".join(f"{b}\n" for b in basins), encoding="utf-8")
     return SynthResult(root, basins, basin_file, dates)
