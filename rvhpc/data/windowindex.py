@@ -8,19 +8,24 @@ of the int32 [n, 2] pairs this index replaced, and every position names the same
 before (runs keep their bits: tests/training/test_windowindex.py).
 
 Why a bitmap: the pairs took 8 bytes per window in every training process; at Caravan's full
-size (22,000 basins x 70 years, about 5.6 * 10^8 windows) that is 4.5 GB per process, four
-copies on a node of four ranks. The bitmap takes 1 bit per (basin, day) plus an int64 count of
-the set bits before every block of 512 bits: 1.125 bits, 0.14 bytes, per (basin, day), so 0.16
-bytes per window at 90 % observed days (the pairs: 8), and 79 MB at full size. Per-basin prefix
-counts with a uint16 day per window would take 2 bytes per window (1.1 GB at full size), for a
-gather that is no faster where it matters: next to a training step, both are noise.
+size (22,000 basins x 70 years, up to 5.6 * 10^8 windows) that is up to 4.5 GB per process,
+four copies on a node of four ranks. The bitmap takes 1 bit per (basin, day) plus an int64
+count of the set bits before every block of 512 bits: 1.125 bits (0.14 bytes) per (basin, day)
+whatever the gaps, so 0.16 bytes per window where 90 % of the days are windows, and 79 MB at
+full size.
+Per-basin prefix counts with a uint16 day per window would gather faster (a binary search and a
+lookup) but take 2 bytes per window (1 GB at full size); the bitmap's gather costs about 0.1 ms
+per batch, which a training step does not notice (below).
 
-Measured (benchmarks/bench_window_index.py, 2,000 basins x 40 years of synthetic Caravan, 13
-training years, 9.5 million windows): the index held 1.3 MB against 76 MB for the pairs; a
-training process that opens the store, builds the index and draws batches had a USS of
-    MB against MB; gathering the pairs of a 256-window batch took  µs against  µs for
-the pairs, and a paper-shape training step (rvhpc.training.bench, ea, hidden 256, batch 256,
-270 days) ran at  x the speed of one on the pairs (rounds alternating, same process).
+Measured (benchmarks/bench_window_index.py, results/window_index.json; 2 shared cores): a
+synthetic Caravan store of 2,000 basins x 40 years, 13 training years, 9.28 million windows.
+- Held: 1.37 MB (0.148 bytes per window) against 74.2 MB for the int32 pairs.
+- A training process (opens the store, builds the windows, draws 100 batches; the second of
+  two side by side): USS 197 MiB against 267-275 MiB, peak RSS 868 MiB against 1,016 MiB.
+- 256 positions to rows: 135 µs against 17 µs (a host batch with its windows: 0.71 against
+  0.54 ms); a paper-shape training step (rvhpc.training.bench.measure: ea, hidden 256, batch
+  256, 270 days, one thread; 1.18 s) on the index over one on the pairs, 10 rounds
+  alternating: median 0.989 (0.965-1.009), fastest rounds 1.002.
 
 Gathering: the block holding position ``p`` is a binary search in the block counts; the byte
 inside the block is found from per-byte popcounts (a 256-entry table), the bit inside the byte
