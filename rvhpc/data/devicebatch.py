@@ -3,9 +3,11 @@ host to gather, standardise and upload a batch.
 
 :class:`DeviceBatches` holds the raw forcing, the targets and the scalers of the loaded training
 slice as device tensors (the paper's 531 basins over 9 years and a 270-day warm-up are about
-40 MB) and the training samples as one index tensor. An epoch's plan goes up in one copy per
-member (:meth:`DeviceBatches.upload_plan`); a batch is then an ``index_select`` and two in-place
-ops on the device, the same operations in the same order as
+40 MB) and the training windows' index (rvhpc/data/windowindex.py, a bitmap of about 0.14 bytes
+per basin and day: 0.25 MB for the paper, where (basin, day) pairs took 16 bytes per window on
+the device, 28 MB; a batch finds its windows in it on the device). An epoch's plan goes up in one
+copy per member (:meth:`DeviceBatches.upload_plan`); a batch is then a select in the index, an
+``index_select`` and two in-place ops on the device, the same operations in the same order as
 :meth:`rvhpc.data.sampler.WindowSampler.batch`, so on the CPU both give the same bits
 (tests/training/test_devicebatch.py).
 """
@@ -16,6 +18,7 @@ import numpy as np
 import torch
 
 from rvhpc.data.sampler import WindowSampler
+from rvhpc.data.windowindex import WindowIndex
 
 
 class DeviceBatches:
@@ -25,12 +28,12 @@ class DeviceBatches:
     ----------
     sampler : WindowSampler
         The host sampler whose store slice and scalers are copied.
-    samples : np.ndarray
-        [n, 2] training samples (basin index, target day index).
+    samples : WindowIndex
+        The training windows (``sampler.train_samples()``).
     device : torch.device
     """
 
-    def __init__(self, sampler: WindowSampler, samples: np.ndarray, device: torch.device) -> None:
+    def __init__(self, sampler: WindowSampler, samples: WindowIndex, device: torch.device) -> None:
         store = sampler.store
         self.device = device
         self.seq_length = sampler.seq_length
@@ -45,7 +48,7 @@ class DeviceBatches:
         self._y_mean = torch.tensor(np.float32(store.y_mean), device=device)
         self._y_std = torch.tensor(np.float32(store.y_std), device=device)
         self._offsets = torch.from_numpy(sampler._offsets).to(device)
-        self._samples = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.int64)).to(device)
+        self._samples = samples.on_device(device)
 
     def upload_plan(self, plan: list[np.ndarray]) -> list[torch.Tensor]:
         """An epoch's batches of sample indices as device tensors, in one host-to-device copy."""
@@ -59,7 +62,7 @@ class DeviceBatches:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x_d [B, T, inputs], y [B, 1] standardised, q_std [B, 1], basin_idx [B]) on the device
         for ``rows`` (device indices into the samples), as :meth:`WindowSampler.batch`."""
-        picked = self._samples.index_select(0, rows)
+        picked = self._samples.take(rows)
         basin_idx, day_idx = picked[:, 0], picked[:, 1]
         target = basin_idx * self._n_days + day_idx
         window = (target[:, None] + self._offsets[None, :]).reshape(-1)

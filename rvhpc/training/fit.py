@@ -47,8 +47,8 @@ def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, s
         The training view of the store without its series, and the members' static vectors: a
         scenario cell predicts its own basins (or its held-out basins) with the training scalers.
     sampler : WindowSampler
-    samples : np.ndarray
-        The training samples.
+    samples : WindowIndex
+        The training windows (``sampler.train_samples()``).
     stop : StopFlag
     env : JobEnv
     device : torch.device

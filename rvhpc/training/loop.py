@@ -101,8 +101,9 @@ class EpochRunner:
     optimizer : torch.optim.Optimizer
     sampler : WindowSampler
         Training windows; ``batch(rows)`` gives x_d, y, q_std, basin_idx.
-    samples : np.ndarray
-        [n, 2] training samples (basin_idx, day_idx) of ``sampler.train_samples()``.
+    samples : WindowIndex
+        The training windows, ``sampler.train_samples()`` (rvhpc/data/windowindex.py):
+        ``samples[positions]`` gives their (basin_idx, day_idx) rows.
     statics : torch.Tensor | None
         [K, n_basins, d] static vectors of each member on the device (None for the plain LSTM).
     seeds : list[int]
@@ -119,7 +120,7 @@ class EpochRunner:
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
         sampler: Any,
-        samples: np.ndarray,
+        samples: Any,
         statics: torch.Tensor | None,
         *,
         batch_size: int,

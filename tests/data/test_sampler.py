@@ -21,8 +21,10 @@ def train_store(tiny_store):
 
 def test_train_samples_follow_the_rules(train_store):
     sampler = WindowSampler(train_store, T)
-    rows = sampler.train_samples()
-    assert rows.dtype == np.int32 and rows.shape[1] == 2  # int32: half the memory of int64
+    index = sampler.train_samples()
+    rows = index.pairs()
+    assert rows.dtype == np.int64 and rows.shape[1] == 2  # a bitmap's windows, read in full
+    assert index.nbytes < 8 * len(rows)  # below the int32 pairs (training/test_windowindex.py)
     dates = train_store.dates[rows[:, 1]]
     assert dates.min() == pd.Timestamp("2000-10-01") and dates.max() <= pd.Timestamp("2002-09-30")
     assert np.isfinite(train_store.qobs[rows[:, 0], rows[:, 1]]).all()
@@ -60,7 +62,7 @@ def test_batch_is_the_standardised_window(train_store):
 def test_windows_skip_missing_inputs(tiny_store):
     store = open_store(tiny_store, "train", warmup=T - 1)
     store.forcing[1, 100, 2] = np.nan
-    rows = WindowSampler(store, T).train_samples()
+    rows = WindowSampler(store, T).train_samples().pairs()
     basin1 = rows[rows[:, 0] == 1, 1]
     assert not np.any((basin1 >= 100) & (basin1 < 100 + T))
     assert np.any(basin1 == 100 + T)

@@ -44,7 +44,7 @@ def test_training_view_selects_basins_and_period(tiny_store) -> None:
     assert view.basins == basins
     np.testing.assert_array_equal(view.series()[1], store.qobs[1:3])
     assert np.shares_memory(view.qobs, store.qobs)  # a view of the mapped store, not a copy
-    days = WindowSampler(view, seq_length=30).train_samples()[:, 1]
+    days = WindowSampler(view, seq_length=30).train_samples().pairs()[:, 1]
     assert view.dates[days].min() >= np.datetime64("2001-10-01")
     # its scalers are those of its own basins and days, not the store's
     part = select_basins(store, basins, "training")
