@@ -11,9 +11,10 @@ into one in-memory xarray and computes the scalers, and draws the first batch of
 
 The tree is the Caravan layout (docs: /work/shared/notes/caravan-format.md, section 1):
 ``attributes/<prefix>/attributes_{caravan,hydroatlas,other}_<prefix>.csv`` and
-``timeseries/netcdf/<prefix>/<gauge_id>.nc`` with a ``date`` coordinate. Until
-``rvhpc data synth --dataset caravan`` writes such trees, ``--write-tree`` writes a small one
-(run it with the neuralhydrology venv's python: it needs netCDF4).
+``timeseries/netcdf/<prefix>/<gauge_id>.nc`` with a ``date`` coordinate.
+``benchmarks/bench_scale.py`` runs it on trees of ``rvhpc data synth --dataset caravan``
+(benchmarks/scale_first_batch.py, against rvhpc on the same files); ``--write-tree`` writes a
+small stand-alone one (run it with the neuralhydrology venv's python: it needs netCDF4).
 
 Examples
 --------

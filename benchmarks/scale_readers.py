@@ -128,6 +128,8 @@ def throughput(store_path: Path, rounds: int, batches: int = 40) -> dict:
     paired = sorted(m / p for m, p in zip(times["memory"], times["mapped"], strict=True))
     ratio = rate["mapped"] / rate["memory"]
     return dict(
+        train_samples=len(rows),
+        train_samples_bytes=int(rows.nbytes),
         windows_per_s={k: round(v) for k, v in rate.items()},
         ratio=round(ratio, 3),
         ratio_how="fastest round of each; median of the per-round ratios: "

@@ -65,12 +65,18 @@ def _full(base: Path, basin: str, years: int) -> bool:
     return lines[1].startswith(START) and lines[-1].startswith(_end(years))
 
 
-def caravan_tree(work: Path, n: int, years: int) -> dict:
-    """A Caravan root of ``n`` basins x ``years`` (both trees) and its basin list."""
+def caravan_tree(work: Path, n: int, years: int, lowercase_only: bool = False) -> dict:
+    """A Caravan root of ``n`` basins x ``years`` (both trees) and its basin list.
+
+    ``lowercase_only`` leaves out the GRDC basins: neuralhydrology 1.13.0 looks for
+    ``GRDC_x.nc`` under ``timeseries/netcdf/GRDC/`` (the id's prefix as it is), while
+    GRDC-Caravan's folder is ``grdc/``, so it cannot read them."""
     base = _base(work, "caravan", years)
-    root = work / f"caravan-{n}-{years}y"
+    root = work / (f"caravan-{n}-{years}y" + ("-lc" if lowercase_only else ""))
     shutil.rmtree(root, ignore_errors=True)
     sources = [b for b in (base / "basin_list.txt").read_text().split() if _full(base, b, years)]
+    if lowercase_only:
+        sources = [b for b in sources if b.partition("_")[0].islower()]
     ids, csv_files, rows = [], [], {}
     for k in range(n):
         src = sources[k % len(sources)]
@@ -94,7 +100,7 @@ def caravan_tree(work: Path, n: int, years: int) -> dict:
     listed = root / "basin_list.txt"
     listed.write_text("".join(f"{b}\n" for b in sorted(ids)))
     return dict(root=root, basins=listed, csv_files=csv_files, periods=periods_for(years),
-                arrays_bytes=n * _days(years) * (5 + 1) * 4)  # fmt: skip
+                span=(START, _end(years)), arrays_bytes=n * _days(years) * (5 + 1) * 4)  # fmt: skip
 
 
 def camels_tree(work: Path, n: int, years: int) -> dict:
