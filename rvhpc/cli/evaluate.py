@@ -68,6 +68,9 @@ def evaluate(
 
     Example: rvhpc evaluate --reference-run orig/531/ea/physics/seed111 --store s.h5 --out ev
     """
+    from rvhpc import numerics as kernel_path
+
+    kernel_path.enter(_run_numerics(run_dir))  # first: the run's kernel path, its bits
     from rvhpc.evaluation import original
     from rvhpc.training import rescore
 
@@ -144,3 +147,18 @@ def _print_reference(record: dict, out: Path) -> None:
 def register(app: typer.Typer) -> None:
     """Add ``evaluate`` to ``app``."""
     command(app, "evaluate")(evaluate)
+
+
+def _run_numerics(run_dir: Path | None) -> str:
+    """The numerics mode a run trained in (its config.json), so that re-scoring it gives the
+    bits training gave; the default mode for the original code's runs and a missing record."""
+    import json
+
+    from rvhpc.numerics import DEFAULT_MODE
+    from rvhpc.runfiles import CONFIG_JSON
+
+    try:
+        mode = json.loads((Path(run_dir) / CONFIG_JSON).read_text()).get("numerics")
+    except (TypeError, OSError, ValueError, AttributeError):
+        return DEFAULT_MODE
+    return mode if mode in ("portable", "fast") else DEFAULT_MODE

@@ -21,7 +21,8 @@ from typing import Any
 
 from rvhpc import progress
 from rvhpc.errors import DataError, StoreError
-from rvhpc.runfiles import CHECKPOINT_DIR, CONFIG_JSON, STATE_DIR, run_is_done
+from rvhpc.runfiles import CHECKPOINT_DIR, CONFIG_JSON, STATE_DIR
+from rvhpc.runrecords import run_is_done
 
 
 def plan_changes(plan: dict[str, Any], store: Path) -> str:

@@ -13,7 +13,10 @@ MAX_EPOCHS = 10_000
 MAX_HIDDEN = 4_096
 MAX_BATCH = 65_536
 MAX_SEQ_DAYS = 3_660  # ten years of daily inputs
-MAX_LR = 10.0
+#: a learning rate allocates nothing: too large a one only diverges, which training detects and
+#: records (DIVERGED, never DONE). The bound keeps 1e30, issue 19's example of a run that must be
+#: reported as diverged, and refuses what cannot be meant (1e31 and up, inf)
+MAX_LR = 1e30
 MAX_CLIP = 1e6
 MAX_FORGET_BIAS = 100.0
 MAX_LOG_EVERY = 1_000_000

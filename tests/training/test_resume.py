@@ -131,7 +131,7 @@ def test_samples_per_epoch_resumes_mid_epoch_bit_identical(
         # the run dir holds a run of 2,000 windows per epoch: resuming it with every window is
         # refused, not mixed
         other = rvhpc(*train_args(tiny_store, out, epochs=EPOCHS))
-        assert other.returncode == 2 and "samples_per_epoch: 2000 -> None" in other.stderr
+        assert other.returncode == 2 and "samples_per_epoch 2000 -> (unset)" in other.stderr
     else:
         assert code == 75, stderr
         state = torch.load(out / "checkpoints" / "partial.pt", weights_only=True)

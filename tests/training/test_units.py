@@ -45,7 +45,7 @@ def test_config_defaults_are_the_papers(tmp_path):
     [
         ({"arch": "gru"}, "gru"),
         ({"static": "gaussian"}, "--dim"),
-        ({"static": "mixed", "dim": 0}, "must be positive"),
+        ({"static": "mixed", "dim": 0}, "dim: Input should be greater than or equal to 1"),
         ({"lr": -1}, "lr"),
         ({"nonsense": 1}, "nonsense"),
     ],
