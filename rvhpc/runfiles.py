@@ -64,84 +64,32 @@ STATE_DIR = ".rvhpc"
 MANIFESTS_DIR = "manifests"
 ATTEMPTS_DIR = "attempts"
 
-# log files of a grid (in ``Grid.log_dir``): Slurm fills %A (array job), %a (task), %j (job)
+# log files of a grid (in ``Grid.log_dir``): Slurm fills %A (array job), %a (task), %j (job);
+# each name is made here and nowhere else
 
 
 def array_log_name(grid: str) -> str:
-    """The ``--output`` pattern of an array task; Slurm makes it ``<grid>_<array job>_<task>.log``.
-
-    Parameters
-    ----------
-    grid : str
-        The grid's name.
-
-    Returns
-    -------
-    str
-    """
+    """``--output`` of an array task: Slurm makes it ``<grid>_<array job>_<task>.log``."""
     return f"{grid}_%A_%a.log"
 
 
 def task_log_name(grid: str, job: str) -> str:
-    """The log of one array task (what :func:`array_log_name` becomes).
-
-    Parameters
-    ----------
-    grid : str
-        The grid's name.
-    job : str
-        ``<array job>_<task>``.
-
-    Returns
-    -------
-    str
-    """
+    """The log of one array task ``job`` (``<array job>_<task>``): :func:`array_log_name` filled."""
     return f"{grid}_{job}.log"
 
 
 def collect_log_name(grid: str) -> str:
-    """The ``--output`` pattern of the collect job.
-
-    Parameters
-    ----------
-    grid : str
-        The grid's name.
-
-    Returns
-    -------
-    str
-    """
+    """``--output`` of a grid's collect job."""
     return f"{grid}_collect_%j.log"
 
 
 def local_log_name(grid: str, index: int) -> str:
-    """The log of cell ``index`` run on this machine by ``rvhpc run``.
-
-    Parameters
-    ----------
-    grid : str
-        The grid's name.
-    index : int
-        The cell's index.
-
-    Returns
-    -------
-    str
-    """
+    """The log of cell ``index`` run on this machine by ``rvhpc run``."""
     return f"{grid}_local_{index}.log"
 
 
 def attempts_log_name(cell_id: str) -> str:
-    """The attempt log of one cell in ``STATE_DIR/ATTEMPTS_DIR`` (JSON lines).
-
-    Parameters
-    ----------
-    cell_id : str
-
-    Returns
-    -------
-    str
-    """
+    """The attempt log (JSON lines) of one cell in ``STATE_DIR/ATTEMPTS_DIR``."""
     return f"{cell_id}.jsonl"
 
 

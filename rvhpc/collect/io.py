@@ -184,12 +184,8 @@ def iter_basins(path: Path, label: str, with_dates: bool = False) -> Iterator[Ba
 
     Parameters
     ----------
-    path : Path
-        The cell's predictions.parquet.
-    label : str
-        The cell, for messages.
-    with_dates : bool
-        Also read the dates, sort each basin's rows by date and refuse a repeated date.
+    path, label, with_dates
+        As :func:`read_predictions`.
 
     Yields
     ------

@@ -137,10 +137,8 @@ def train_period(path: Path, cfg: dict[str, Any]) -> tuple[pd.Timestamp, pd.Time
 
     Parameters
     ----------
-    path : Path
-        The run directory (for the error line).
-    cfg : dict
-        :func:`read_cfg`'s.
+    path, cfg
+        As :func:`arch_and_static`.
 
     Returns
     -------
@@ -200,12 +198,7 @@ def find_weights(path: Path, epoch: int | None) -> tuple[Path, int]:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """The ``basin_attributes`` table of a run's attributes.db.
-
-    Parameters
-    ----------
-    path : Path
-        The run directory.
+    """The ``basin_attributes`` table of the attributes.db in run directory ``path``.
 
     Returns
     -------

@@ -36,7 +36,6 @@ def grid_basins(grid: Grid) -> int | None:
     Parameters
     ----------
     grid : Grid
-        A loaded grid.
 
     Returns
     -------
@@ -63,7 +62,6 @@ def cell_work(grid: Grid) -> list[tuple[int | None, int | None, int | None]]:
     Parameters
     ----------
     grid : Grid
-        A loaded grid.
 
     Returns
     -------
@@ -91,7 +89,6 @@ def estimate(grid: Grid) -> dict[str, Any]:
     Parameters
     ----------
     grid : Grid
-        A loaded grid.
 
     Returns
     -------
@@ -145,7 +142,6 @@ def probe_jobs(grid: Grid) -> list[Any]:
     Parameters
     ----------
     grid : Grid
-        A loaded grid.
 
     Returns
     -------
@@ -173,7 +169,6 @@ def project(grid: Grid, rates: list[Rate]) -> dict[str, Any]:
     Parameters
     ----------
     grid : Grid
-        A loaded grid.
     rates : list[Rate]
         Measurements (read from a file or probed here).
 
@@ -233,7 +228,6 @@ def work_estimate(
     Parameters
     ----------
     grid : Grid
-        A loaded grid.
     samples_per_second : float, optional
         A throughput the user measured: adds ``hours`` (all cells, one device, unpacked).
     bench : bool

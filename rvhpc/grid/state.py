@@ -50,15 +50,7 @@ class RunState:
 
 
 def recorded_config(run_dir: Path) -> dict[str, Any] | None:
-    """A run directory's config.json; None when there is none.
-
-    Parameters
-    ----------
-    run_dir : Path
-
-    Returns
-    -------
-    dict or None
+    """A run directory's config.json (a dict); None when there is none.
 
     Raises
     ------

@@ -12,47 +12,23 @@ from rvhpc.hpc.commands import CommandError, run_command
 _TASK = re.compile(r"^(\d+)_(\d+)$")
 
 
+def _task_rows(text: str, fields: int) -> list[list[str]]:
+    """The ``|``-separated rows of array tasks (``123_4``) with at least ``fields`` fields."""
+    rows = [line.strip().split("|") for line in text.splitlines()]
+    return [r for r in rows if len(r) >= fields and _TASK.match(r[0])]
+
+
 def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
-    """``squeue -h -r -o %i|%T|%r`` -> {"123_4": (state, reason)} (array tasks only).
-
-    Parameters
-    ----------
-    text : str
-
-    Returns
-    -------
-    dict
-    """
-    out = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) >= 3 and _TASK.match(parts[0]):
-            out[parts[0]] = (parts[1], parts[2])
-    return out
+    """``squeue -h -r -o %i|%T|%r`` -> {"123_4": (state, reason)} (array tasks only)."""
+    return {r[0]: (r[1], r[2]) for r in _task_rows(text, 3)}
 
 
 def parse_sacct(text: str) -> dict[str, tuple[str, str, str]]:
     """``sacct -P -n -X --format=JobID,State,ExitCode,Elapsed`` -> {"123_4": (state, exit,
-    elapsed)}; pending ranges like ``123_[5-9%2]`` and job steps are skipped.
-
-    Parameters
-    ----------
-    text : str
-
-    Returns
-    -------
-    dict
+    elapsed)}; pending ranges like ``123_[5-9%2]`` and job steps are skipped, and a state such
+    as ``CANCELLED by 0`` is ``CANCELLED``.
     """
-    out = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) >= 4 and _TASK.match(parts[0]):
-            out[parts[0]] = (
-                parts[1].split()[0],
-                parts[2],
-                parts[3],
-            )  # "CANCELLED by 0" -> CANCELLED
-    return out
+    return {r[0]: (r[1].split()[0], r[2], r[3]) for r in _task_rows(text, 4)}
 
 
 def parse_jobcomp(text: str) -> dict[str, tuple[str, str, str]]:

@@ -127,16 +127,7 @@ def tail(path: Path, lines: int = 5) -> list[str]:
 
 
 def latest_tasks(grid: Grid) -> dict[int, tuple[str, Path]]:
-    """Cell index -> ("<array job>_<task>", its log) of the latest submission that included it.
-
-    Parameters
-    ----------
-    grid : Grid
-
-    Returns
-    -------
-    dict
-    """
+    """Cell index -> ("<array job>_<task>", its log) of the latest submission that included it."""
     out = {}
     for entry in slurm.read_submissions(grid):
         packs = entry.get("packs", {})  # a packed task trains every member of its group

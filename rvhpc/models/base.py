@@ -10,6 +10,17 @@ from torch import nn
 
 from rvhpc.errors import ConfigError
 
+#: the original code's state-dict keys of the models with a static gate (EA-LSTM, FM-LSTM)
+STATIC_GATE_KEYS = (
+    "lstm.weight_ih",
+    "lstm.weight_hh",
+    "lstm.weight_sh",
+    "lstm.bias",
+    "lstm.bias_s",
+    "fc.weight",
+    "fc.bias",
+)
+
 
 def orthogonal(rows: int, cols: int) -> torch.Tensor:
     """An orthogonal [rows, cols] matrix drawn like the reference code (``nn.init.orthogonal_``)."""

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from rvhpc.models.base import (
+    STATIC_GATE_KEYS,
     BaseModel,
     forget_bias,
     identity_per_gate,
@@ -35,15 +36,7 @@ class EALSTM(BaseModel):
     """
 
     arch = "ea"
-    reference_keys = (
-        "lstm.weight_ih",
-        "lstm.weight_hh",
-        "lstm.weight_sh",
-        "lstm.bias",
-        "lstm.bias_s",
-        "fc.weight",
-        "fc.bias",
-    )
+    reference_keys = STATIC_GATE_KEYS
 
     def __init__(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rvhpc.models.base import orthogonal
+from rvhpc.models.base import STATIC_GATE_KEYS, orthogonal
 from rvhpc.models.lstm import LSTM
 from rvhpc.models.members import blinear, pointwise
 
@@ -23,15 +23,7 @@ class FMLSTM(LSTM):
     arch = "fm"
     uses_static = True
     ref_gates = "ifog"
-    reference_keys = (
-        "lstm.weight_ih",
-        "lstm.weight_hh",
-        "lstm.weight_sh",
-        "lstm.bias",
-        "lstm.bias_s",
-        "fc.weight",
-        "fc.bias",
-    )
+    reference_keys = STATIC_GATE_KEYS
 
     def _init_extra(self) -> None:
         self.weight_sh = nn.Parameter(orthogonal(self.n_static, self.hidden))

@@ -8,22 +8,23 @@ from typing import Any
 from torch import nn
 
 
-def model_for(
-    store: Any,
-    arch: str,
-    n_static: int,
-    hidden: int = 256,
-    dropout: float = 0.4,
-    initial_forget_bias: float = 5.0,
-) -> nn.Module:
-    """A freshly initialised ``arch`` for ``store``'s inputs (rvhpc.models.build_model).
+def model_for(store: Any, arch: str, n_static: int, **settings: Any) -> nn.Module:
+    """A freshly initialised ``arch`` for ``store``'s inputs.
 
     Parameters
     ----------
-    store : a BasinStore (its ``n_inputs`` dynamic inputs per day)
-    arch : a model registry name
-    n_static : width of the static vectors (0 for ``lstm``)
-    hidden, dropout, initial_forget_bias : the model's settings
+    store : BasinStore
+        Its ``n_inputs`` dynamic inputs per day are the model's input width.
+    arch : str
+        A model registry name.
+    n_static : int
+        Width of the static vectors (0 for ``lstm``).
+    **settings
+        ``hidden``, ``dropout``, ``initial_forget_bias`` (:func:`rvhpc.models.build_model`).
+
+    Returns
+    -------
+    torch.nn.Module
 
     Raises
     ------
@@ -32,11 +33,4 @@ def model_for(
     """
     from rvhpc.models import build_model
 
-    return build_model(
-        arch,
-        n_dynamic=store.n_inputs,
-        n_static=n_static,
-        hidden=hidden,
-        dropout=dropout,
-        initial_forget_bias=initial_forget_bias,
-    )
+    return build_model(arch, n_dynamic=store.n_inputs, n_static=n_static, **settings)
