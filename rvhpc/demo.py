@@ -133,7 +133,7 @@ def run_demo(
     """Generate, prepare, train every cell (``jobs`` at a time, in ``numerics``: see
     rvhpc.numerics) and collect into ``out/results``."""
     from rvhpc.collect import collect
-    from rvhpc.grid.cells import load_grid
+    from rvhpc.grid.expand import load_grid
     from rvhpc.hpc.dask_cluster import run_with_dask
     from rvhpc.hpc.local import run_local
 

@@ -11,7 +11,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from rvhpc.grid.cells import load_grid
+from rvhpc.grid.expand import load_grid
 from tests.cli.test_readme import REPO, quick_start_commands
 
 #: the smallest margin the claim needs: half the smallest one measured over four kernel paths

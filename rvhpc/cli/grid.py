@@ -63,8 +63,8 @@ def show(
     from rich.table import Table
 
     from rvhpc.grid.basins import check_basins
-    from rvhpc.grid.cells import load_grid
     from rvhpc.grid.estimate import work_estimate
+    from rvhpc.grid.expand import load_grid
     from rvhpc.grid.state import grid_states
 
     g = load_grid(grid)

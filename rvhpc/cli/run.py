@@ -37,7 +37,7 @@ def run(
 
     Example: rvhpc run smoke --jobs 2
     """
-    from rvhpc.grid.cells import load_grid
+    from rvhpc.grid.expand import load_grid
     from rvhpc.hpc.local import run_local
 
     g = load_grid(grid)

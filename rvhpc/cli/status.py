@@ -24,7 +24,7 @@ def status(
     """  # noqa: E501 (the docstring is the --help text: rewrapping would change it)
     from rich.table import Table
 
-    from rvhpc.grid.cells import load_grid
+    from rvhpc.grid.expand import load_grid
     from rvhpc.hpc.status import grid_status
 
     st = grid_status(load_grid(grid))

@@ -135,7 +135,7 @@ def scan_runs_dir(root: Path) -> Discovery:
 
 
 def from_grid(grid: str | Path) -> Discovery:
-    """The cells of a grid file or built-in grid name, via :func:`rvhpc.grid.cells.load_grid`.
+    """The cells of a grid file or built-in grid name, via :func:`rvhpc.grid.expand.load_grid`.
 
     A cell whose folder holds another run than the grid asks for (stale: a train key, a basin
     list or a period edited since it ran, or a store rebuilt since) is a problem naming what
@@ -149,7 +149,7 @@ def from_grid(grid: str | Path) -> Discovery:
     -------
     Discovery
     """
-    from rvhpc.grid.cells import load_grid
+    from rvhpc.grid.expand import load_grid
     from rvhpc.grid.state import grid_states
 
     loaded = load_grid(grid)

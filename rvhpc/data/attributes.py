@@ -116,10 +116,19 @@ def read_attribute_file(path: str | os.PathLike) -> pd.DataFrame:
             encoding_errors="replace",
         )
     except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(
-            f"{path}: malformed attribute file ({str(exc).splitlines()[0][:120]})"
-        ) from None
-    df.columns = [c.strip() for c in df.columns]
+        raise malformed(path, exc) from None
+    return by_gauge_id(df, [c.strip() for c in df.columns], path)
+
+
+def malformed(path: Path, exc: Exception) -> DataError:
+    """The one line of an attribute file pandas cannot parse."""
+    return DataError(f"{path}: malformed attribute file ({str(exc).splitlines()[0][:120]})")
+
+
+def by_gauge_id(df: pd.DataFrame, columns: list[str], path: Path) -> pd.DataFrame:
+    """An attribute table with ``columns`` as its names, indexed by its stripped ``gauge_id``
+    (refused when that column is missing or an id appears twice)."""
+    df.columns = columns
     if "gauge_id" not in df.columns:
         raise DataError(f"{path}: no 'gauge_id' column in the first line")
     df["gauge_id"] = df["gauge_id"].str.strip()

@@ -153,24 +153,24 @@ def step_bytes(
     return members * (activations + weights)
 
 
-def check_step_memory(
-    arch: str,
-    members: int,
-    n_static: int,
-    hidden: int,
-    batch_size: int,
-    seq_length: int,
-    n_basins: int,
-    device: object,
-) -> None:
+def check_step_memory(arch: str, members: int, n_static: int, n_basins: int, device, **shape):
     """ConfigError when a training step of this shape (``rvhpc bench``, the estimate's probe)
     cannot fit into the device's free memory (the host's available memory on the CPU).
+
+    Parameters
+    ----------
+    arch, members, n_static, n_basins
+        The pack and its static vectors (``n_basins`` of them per member).
+    device : torch.device
+    **shape
+        ``hidden``, ``batch_size`` and ``seq_length``.
 
     Raises
     ------
     ConfigError
         One line with the gigabytes needed and available, and what to change.
     """
+    hidden, batch_size, seq_length = shape["hidden"], shape["batch_size"], shape["seq_length"]
     need = step_bytes(members, n_static, hidden, batch_size, seq_length)
     need += members * n_basins * n_static * 4  # the static vectors on the device
     available = _device_free(device)

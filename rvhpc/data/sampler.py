@@ -89,16 +89,20 @@ class WindowSampler:
         if len(days) == 0:
             yield np.zeros((len(self._rows), 0), dtype=bool)
             return
+        for rows, complete in self._complete_passes(days):  # a window with a gap is dropped
+            yield np.isfinite(self.store.qobs[rows][:, days]) & complete
+
+    def _complete_passes(self, days: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(store rows, bool [rows, len(days)]) per pass of ``_BASINS_PER_PASS`` basins: the
+        window ending on the day has every input (a running count of days with a missing one)."""
         for b0 in range(0, len(self._rows), _BASINS_PER_PASS):
             rows = self._rows[b0 : b0 + _BASINS_PER_PASS]
-            # windows with a missing input are dropped, found with a running count of bad days
             bad = ~np.isfinite(self.store.forcing[rows]).all(axis=2)
             cum = np.concatenate(
                 [np.zeros((bad.shape[0], 1), np.int32), np.cumsum(bad, axis=1, dtype=np.int32)],
                 axis=1,
             )
-            bad_in_window = cum[:, days + 1] - cum[:, days + 1 - self.seq_length]
-            yield np.isfinite(self.store.qobs[rows][:, days]) & (bad_in_window == 0)
+            yield rows, (cum[:, days + 1] - cum[:, days + 1 - self.seq_length]) == 0
 
     def complete_windows(self, days: np.ndarray) -> np.ndarray:
         """bool [n_basins, len(days)]: the window ending on each day has every input.
@@ -117,15 +121,7 @@ class WindowSampler:
         np.ndarray
         """
         days = np.asarray(days, dtype=np.int64)
-        out = []
-        for b0 in range(0, len(self._rows), _BASINS_PER_PASS):
-            rows = self._rows[b0 : b0 + _BASINS_PER_PASS]
-            bad = ~np.isfinite(self.store.forcing[rows]).all(axis=2)
-            cum = np.concatenate(
-                [np.zeros((bad.shape[0], 1), np.int32), np.cumsum(bad, axis=1, dtype=np.int32)],
-                axis=1,
-            )
-            out.append((cum[:, days + 1] - cum[:, days + 1 - self.seq_length]) == 0)
+        out = [complete for _, complete in self._complete_passes(days)]
         return np.concatenate(out) if out else np.zeros((0, len(days)), bool)
 
     def eval_days(self) -> np.ndarray:

@@ -68,12 +68,7 @@ def store_info(path: str | os.PathLike) -> dict:
 
 
 def store_attributes(path: str | os.PathLike) -> pd.DataFrame:
-    """Every stored attribute column of every basin.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The store file.
+    """Every stored attribute column of every basin of the store file ``path``.
 
     Returns
     -------

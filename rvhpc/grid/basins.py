@@ -14,8 +14,8 @@ prepared from the union of its lists, and preparing checks the download holds ev
 from __future__ import annotations
 
 from rvhpc.errors import DataError
+from rvhpc.grid.basinlists import synthetic_ids
 from rvhpc.grid.cells import Cell, Grid
-from rvhpc.grid.scenarios import synthetic_ids
 
 
 def available_basins(grid: Grid) -> tuple[set[str], str] | None:

@@ -21,10 +21,11 @@ import pandas as pd
 
 from rvhpc.data.footprint import static_width
 from rvhpc.errors import ConfigError
+from rvhpc.grid.basinlists import store_basins
 from rvhpc.grid.cells import Cell, Grid
 from rvhpc.grid.packing import pack_groups
 from rvhpc.grid.rates import Rate, check_shape, rate_for, read_rates
-from rvhpc.grid.scenarios import base_period, store_basins
+from rvhpc.grid.scenarios import base_period
 
 #: seconds ``--estimate`` measures for by default
 ESTIMATE_SECONDS = 60.0

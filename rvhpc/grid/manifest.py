@@ -12,8 +12,8 @@ from typing import Any
 
 from rvhpc.atomic import write_json
 from rvhpc.errors import ConfigError, RunDirError
+from rvhpc.grid.basinlists import ListReader, union_ids
 from rvhpc.grid.cells import Cell, Grid
-from rvhpc.grid.scenarios import ListReader, union_ids
 
 MANIFEST_FORMAT = 1
 

@@ -24,21 +24,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from rvhpc.errors import ConfigError, RvhpcError, excerpt
-from rvhpc.grid.spec import (
-    EvaluationSpec,
-    ExperimentSpec,
-    GridSpec,
-    LastYears,
-    basin_list_name,
-    check_cell_count,
-)
+from rvhpc.grid.basinlists import ListReader
+from rvhpc.grid.dataspec import EvaluationSpec, LastYears, basin_list_name
+from rvhpc.grid.spec import ExperimentSpec, GridSpec, check_cell_count
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -109,68 +103,6 @@ class Scenario:
             "train_period": self.period,
             "scenario": labels,
         }
-
-
-class ListReader:
-    """Reads each basin list once per grid load (ids in file order)."""
-
-    def __init__(self, spec: GridSpec) -> None:
-        self.spec = spec
-        self._ids: dict[str, tuple[str, ...]] = {}
-
-    def lists(self) -> dict[str, Path] | None:
-        basins = self.spec.data.basins
-        return basins if isinstance(basins, dict) else None
-
-    def ids(self, name: str) -> tuple[str, ...]:
-        if name not in self._ids:
-            self._ids[name] = tuple(self._read(name))
-        return self._ids[name]
-
-    def _read(self, name: str) -> list[str]:
-        from rvhpc.data.datasets import dataset_class
-
-        lists, data = self.lists(), self.spec.data
-        read_basin_list = dataset_class(data.dataset).read_basin_list
-        if lists is not None:
-            return read_basin_list(lists[name])
-        if isinstance(data.basins, Path):
-            return read_basin_list(data.basins)
-        if data.synthetic is not None:
-            return synthetic_ids(data.synthetic.basins, data.synthetic.seed, data.dataset)
-        store = data.store
-        if store is not None and store.is_file():
-            return store_basins(store)
-        raise ConfigError(
-            f"grid {self.spec.name}: k-fold needs the basin ids when the grid is loaded: "
-            "give data.basins as a list file, or prepare data.store first"
-        )
-
-
-def store_basins(path: Path) -> list[str]:
-    """The basin ids of an existing store, in its order."""
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        return [b.decode() for b in f["basins"][:]]
-
-
-def synthetic_ids(n: int, seed: int, dataset: str = "camels_us") -> list[str]:
-    """The basin ids ``rvhpc data synth --dataset D --basins n --seed seed`` lists (its first
-    draws)."""
-    if dataset == "caravan":
-        from rvhpc.data.synth.caravan import caravan_ids
-
-        return caravan_ids(n, seed)
-    from rvhpc.data.synth import attrs as synth_attrs
-
-    return sorted(str(b) for b in synth_attrs.sites(np.random.default_rng(seed), n)["id"])
-
-
-def union_ids(spec: GridSpec, reader: ListReader) -> list[str]:
-    """Every basin of the grid's lists, first appearance first (the store they share)."""
-    lists = reader.lists() or {}
-    return list(dict.fromkeys(b for name in lists for b in reader.ids(name)))
 
 
 def base_period(spec: GridSpec) -> tuple[pd.Timestamp, pd.Timestamp] | None:

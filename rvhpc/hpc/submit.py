@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from rvhpc.data.ensure import ensure_data
 from rvhpc.grid.basins import check_basins
-from rvhpc.grid.cells import Grid, load_grid
+from rvhpc.grid.cells import Grid
+from rvhpc.grid.expand import load_grid
 from rvhpc.grid.manifest import data_plan
 from rvhpc.grid.packing import check_pack_mode, task_groups
 from rvhpc.grid.state import grid_states, stale_line

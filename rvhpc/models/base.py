@@ -22,6 +22,15 @@ STATIC_GATE_KEYS = (
 )
 
 
+def static_gate_dims(sd: dict[str, torch.Tensor]) -> dict[str, int]:
+    """n_dynamic, n_static and hidden of a static-gate model's original state dict."""
+    return {
+        "n_dynamic": sd["lstm.weight_ih"].shape[0],
+        "n_static": sd["lstm.weight_sh"].shape[0],
+        "hidden": sd["lstm.weight_hh"].shape[0],
+    }
+
+
 def orthogonal(rows: int, cols: int) -> torch.Tensor:
     """An orthogonal [rows, cols] matrix drawn like the reference code (``nn.init.orthogonal_``)."""
     w = torch.empty(rows, cols)

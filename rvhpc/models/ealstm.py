@@ -19,6 +19,7 @@ from rvhpc.models.base import (
     identity_per_gate,
     orthogonal,
     packed_head,
+    static_gate_dims,
 )
 from rvhpc.models.members import blinear, pointwise
 from rvhpc.models.recurrence import last_hidden
@@ -73,11 +74,7 @@ class EALSTM(BaseModel):
 
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:
-        return {
-            "n_dynamic": sd["lstm.weight_ih"].shape[0],
-            "n_static": sd["lstm.weight_sh"].shape[0],
-            "hidden": sd["lstm.weight_hh"].shape[0],
-        }
+        return static_gate_dims(sd)
 
     _REF_NAMES = {
         "lstm.weight_ih": "weight_ih",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rvhpc.models.base import STATIC_GATE_KEYS, orthogonal
+from rvhpc.models.base import STATIC_GATE_KEYS, orthogonal, static_gate_dims
 from rvhpc.models.lstm import LSTM
 from rvhpc.models.members import blinear, pointwise
 
@@ -35,11 +35,7 @@ class FMLSTM(LSTM):
 
     @classmethod
     def dims_from_reference(cls, sd: dict[str, torch.Tensor], n_dynamic: int) -> dict[str, int]:
-        return {
-            "n_dynamic": sd["lstm.weight_ih"].shape[0],
-            "n_static": sd["lstm.weight_sh"].shape[0],
-            "hidden": sd["lstm.weight_hh"].shape[0],
-        }
+        return static_gate_dims(sd)
 
     @torch.no_grad()
     def load_reference(self, sd: dict[str, torch.Tensor]) -> None:

@@ -123,9 +123,8 @@ class BenchPack:
 
         self.n_static = 0 if arch == "lstm" else n_static
         self.members, self.batch_size, self.device = members, batch_size, device
-        check_step_memory(
-            arch, members, self.n_static, hidden, batch_size, seq_length, len(data.basins), device
-        )
+        shape = {"hidden": hidden, "batch_size": batch_size, "seq_length": seq_length}
+        check_step_memory(arch, members, self.n_static, len(data.basins), device, **shape)
         self.sampler = WindowSampler(data, seq_length=seq_length)
         self.samples = self.sampler.train_samples()
         if len(self.samples) == 0:

@@ -1,11 +1,11 @@
-"""``collect GRID``: the grid's cells and run directories come from rvhpc.grid.cells.load_grid."""
+"""``collect GRID``: the grid's cells and run directories come from rvhpc.grid.expand.load_grid."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from rvhpc.collect import collect
-from rvhpc.grid.cells import load_grid
+from rvhpc.grid.expand import load_grid
 from tests.collect.conftest import DATES, basin_ids, noisy, observed
 from tests.support.fake_runs import write_cell
 

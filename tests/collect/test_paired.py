@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from rvhpc.collect import collect
-from rvhpc.grid.cells import load_grid
+from rvhpc.grid.expand import load_grid
 from tests.collect.conftest import DATES, basin_ids, cell, noisy, observed
 from tests.support.fake_runs import write_cell
 

@@ -95,7 +95,7 @@ def test_old_or_empty_done_is_not_done(run):
 
 
 def test_grid_status_does_not_count_a_bare_done(tmp_path):
-    from rvhpc.grid.cells import load_grid
+    from rvhpc.grid.expand import load_grid
     from rvhpc.grid.manifest import write_manifest
     from rvhpc.hpc.status import grid_status
     from rvhpc.runrecords import write_done

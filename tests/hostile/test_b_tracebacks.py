@@ -156,7 +156,7 @@ def test_garbled_losses_refused(tmp_path: Path, tiny_store, trained) -> None:
 
 
 def test_attempt_log_with_bytes_that_are_not_utf8(tmp_path: Path) -> None:
-    from rvhpc.grid.cells import load_grid
+    from rvhpc.grid.expand import load_grid
 
     grid_file = write_grid(tmp_path)
     grid = load_grid(grid_file)

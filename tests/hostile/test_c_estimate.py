@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rvhpc.grid.scenarios import synthetic_ids
+from rvhpc.grid.basinlists import synthetic_ids
 from tests.hostile._c_support import bounded, refused
 from tests.hpc._gridtools import write_grid
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from rvhpc.grid.cells import load_grid
+from rvhpc.grid.expand import load_grid
 from rvhpc.grid.manifest import write_manifest
 from rvhpc.runfiles import CONFIG_JSON, DIVERGED
 from rvhpc.runrecords import write_done
@@ -189,7 +189,7 @@ def _lists_grid(tmp_path: Path, lists: dict, evaluation=None) -> Path:
     ids=["trained-on", "held-out-in-every-fold", "second-list"],
 )
 def test_basins_missing_from_synthetic_data_refused_up_front(tmp_path, lists, evaluation) -> None:
-    from rvhpc.grid.scenarios import synthetic_ids
+    from rvhpc.grid.basinlists import synthetic_ids
 
     lists = {k: synthetic_ids(5, 7) if v == "SMOKE" else v for k, v in lists.items()}
     path = _lists_grid(tmp_path, lists, evaluation)

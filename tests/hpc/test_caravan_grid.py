@@ -11,7 +11,7 @@ import yaml
 from rvhpc.data.ensure import ensure_data
 from rvhpc.data.store import open_store
 from rvhpc.errors import ConfigError
-from rvhpc.grid.cells import load_grid
+from rvhpc.grid.expand import load_grid
 from rvhpc.grid.manifest import data_plan
 from tests.conftest import CARAVAN_EVAL, CARAVAN_TRAIN
 

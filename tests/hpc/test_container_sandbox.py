@@ -194,7 +194,7 @@ def smoke(tmp_path_factory):
 
     from rvhpc import progress
     from rvhpc.data.ensure import ensure_data
-    from rvhpc.grid.cells import load_grid
+    from rvhpc.grid.expand import load_grid
     from rvhpc.grid.manifest import data_plan, write_manifest
 
     progress.set_quiet(True)

@@ -10,7 +10,7 @@ import yaml
 
 from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError, DataError, RunDirError
-from rvhpc.grid.cells import load_grid
+from rvhpc.grid.expand import load_grid
 from rvhpc.grid.manifest import data_plan, read_manifest, write_manifest
 from tests.hpc._gridtools import REPO, rvhpc, write_grid
 

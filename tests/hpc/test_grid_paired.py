@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rvhpc.errors import ConfigError
-from rvhpc.grid.cells import load_grid
+from rvhpc.grid.expand import load_grid
 from tests.hpc._gridtools import rvhpc, write_grid
 
 RANDOM_KINDS = ("gaussian", "mixed")

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from rvhpc.errors import ConfigError
-from rvhpc.grid.cells import load_grid
+from rvhpc.grid.expand import load_grid
 from tests.hpc._gridtools import rvhpc, write_grid
 
 #: sha1 of [[cell id, run dir]] of the built-in grids, as they were before names were kept

@@ -236,7 +236,7 @@ def test_example_profile_runs_the_cell_in_apptainer() -> None:
 
 
 def test_collect_job_goes_through_the_template_and_the_container(tmp_path: Path) -> None:
-    from rvhpc.grid.cells import load_grid
+    from rvhpc.grid.expand import load_grid
     from rvhpc.hpc.profile import load_profile
     from rvhpc.hpc.slurm import collect_script
 

@@ -14,10 +14,11 @@ import yaml
 from rvhpc import progress
 from rvhpc.data.ensure import ensure_data
 from rvhpc.errors import ConfigError
-from rvhpc.grid.cells import load_grid
+from rvhpc.grid.basinlists import synthetic_ids
 from rvhpc.grid.estimate import estimate
+from rvhpc.grid.expand import load_grid
 from rvhpc.grid.manifest import data_plan
-from rvhpc.grid.scenarios import folds_of, synthetic_ids
+from rvhpc.grid.scenarios import folds_of
 from tests.conftest import TINY_EVAL, TINY_TRAIN
 from tests.hpc._gridtools import rvhpc
 

@@ -15,7 +15,7 @@ import pandas as pd
 import yaml
 
 from rvhpc.exitcodes import EXIT_DIVERGED
-from rvhpc.grid.scenarios import synthetic_ids
+from rvhpc.grid.basinlists import synthetic_ids
 from rvhpc.resources import profiles_dir
 from rvhpc.runfiles import DIVERGED, DONE
 from tests.hpc._gridtools import rvhpc, write_grid

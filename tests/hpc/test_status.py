@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rvhpc.grid.cells import load_grid
+from rvhpc.grid.expand import load_grid
 from rvhpc.grid.manifest import write_manifest
 from rvhpc.hpc import slurm
 from rvhpc.hpc.array_task import append_attempt, attempts_file

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rvhpc.grid.cells import load_grid
+from rvhpc.grid.expand import load_grid
 from rvhpc.hpc.submit import dry_run_text, submit_grid
 from rvhpc.resources import profiles_dir
 from tests.support.fake_runs import mark_done

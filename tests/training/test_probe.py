@@ -28,8 +28,8 @@ def test_pack_rates_are_per_member() -> None:
 
 
 def test_a_faster_pack_is_priced_cheaper(tmp_path) -> None:
-    from rvhpc.grid.cells import load_grid
     from rvhpc.grid.estimate import probe_jobs, project
+    from rvhpc.grid.expand import load_grid
     from tests.hpc._gridtools import write_grid
 
     grid = load_grid(write_grid(tmp_path, experiments=[{"arch": "ea", "static": "physics",

@@ -184,3 +184,12 @@ class Dataset(ABC):
     @abstractmethod
     def cli_args(self) -> list[str]:
         """``rvhpc data check`` arguments that name this source (roots, list, options)."""
+
+    def selection_args(self) -> list[str]:
+        """The ``--inputs``/``--descriptors`` arguments of a selection other than the default."""
+        args = []
+        if self.inputs != self.default_inputs:
+            args += ["--inputs", ",".join(self.inputs)]
+        if self.descriptors != self.default_descriptors:
+            args += ["--descriptors", ",".join(self.descriptors)]
+        return args

@@ -111,11 +111,7 @@ class CamelsUS(Dataset):
     def cli_args(self) -> list[str]:
         args = ["--camels-root", str(self.root), "--basins", str(self.basin_file)]
         args += ["--forcing", self.options["forcing"]]
-        if self.inputs != self.default_inputs:
-            args += ["--inputs", ",".join(self.inputs)]
-        if self.descriptors != self.default_descriptors:
-            args += ["--descriptors", ",".join(self.descriptors)]
-        return args
+        return args + self.selection_args()
 
     def locate(self, report: CheckReport, findings: list[Finding]) -> dict[str, list[Path]]:
         found: dict[str, list[Path]] = {b.basin: [] for b in report.basins}

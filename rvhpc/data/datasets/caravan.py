@@ -109,11 +109,7 @@ class Caravan(Dataset):
         args += ["--basins", str(self.basin_file)]
         if self.options.get("format"):
             args += ["--format", self.options["format"]]
-        if self.inputs != self.default_inputs:
-            args += ["--inputs", ",".join(self.inputs)]
-        if self.descriptors != self.default_descriptors:
-            args += ["--descriptors", ",".join(self.descriptors)]
-        return args
+        return args + self.selection_args()
 
     # ---- time series ------------------------------------------------------------------------
     def locate(self, report: CheckReport, findings: list[Finding]) -> dict[str, list[Path]]:

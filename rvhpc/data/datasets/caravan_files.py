@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rvhpc.data import netcdf
+from rvhpc.data.attributes import by_gauge_id, malformed
 from rvhpc.data.datasets.base import BasinRecord
 from rvhpc.data.textparse import unique_days
 from rvhpc.errors import DataError
@@ -168,14 +169,5 @@ def read_attribute_csv(path: Path) -> pd.DataFrame:
     try:
         df = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, encoding_errors="replace")
     except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(
-            f"{path}: malformed attribute file ({str(exc).splitlines()[0][:120]})"
-        ) from None
-    df.columns = [v15(str(c).strip()) for c in df.columns]
-    if "gauge_id" not in df.columns:
-        raise DataError(f"{path}: no 'gauge_id' column in the first line")
-    df["gauge_id"] = df["gauge_id"].str.strip()
-    df = df.set_index("gauge_id")
-    if df.index.has_duplicates:
-        raise DataError(f"{path}: gauge_id {df.index[df.index.duplicated()][0]} appears twice")
-    return df
+        raise malformed(path, exc) from None
+    return by_gauge_id(df, [v15(str(c).strip()) for c in df.columns], path)

@@ -30,23 +30,22 @@ import pandas as pd
 
 from rvhpc import progress
 from rvhpc.config_io import check_seed
-from rvhpc.data.camels import ATTRIBUTE_DIR, CFS_TO_M3S, FORCING_DIR, STREAMFLOW_DIR
+from rvhpc.data.camels import (
+    ATTRIBUTE_DIR,
+    CFS_TO_M3S,
+    FORCING_DIR,
+    FORCING_HEADER,
+    STREAMFLOW_DIR,
+)
 from rvhpc.data.synth import attrs as synth_attrs
 from rvhpc.data.synth import camels_attrfiles, signatures
 from rvhpc.data.synth.hydrology import bucket, gaps, parameters
+from rvhpc.data.synth.target import refuse_occupied
 from rvhpc.data.synth.weather import weather as make_weather
 from rvhpc.errors import DataError
 from rvhpc.runfiles import BASIN_LIST
 
-FORCING_COLUMNS = (
-    "dayl(s)",
-    "prcp(mm/day)",
-    "srad(W/m2)",
-    "swe(mm)",
-    "tmax(C)",
-    "tmin(C)",
-    "vp(Pa)",
-)
+FORCING_COLUMNS = FORCING_HEADER[4:]  # the columns after Year Mnth Day Hr
 
 
 @dataclass
@@ -100,12 +99,7 @@ def check_target(root: Path, overwrite: bool) -> None:
             )
     if (root / BASIN_FILE).is_dir():
         raise DataError(f"{root / BASIN_FILE}: is a folder where synth writes the basin list")
-    held = [m for m in CAMELS_MARKERS if (root / m).exists()]
-    if held and not overwrite:
-        raise DataError(
-            f"{root}: already holds CAMELS US files ({', '.join(held)}); choose an empty folder, "
-            "or pass --overwrite to replace the files synth writes (nothing else is touched)"
-        )
+    refuse_occupied(root, CAMELS_MARKERS, "CAMELS US", overwrite)
 
 
 def synthesize(

@@ -31,6 +31,7 @@ from rvhpc.data.synth import attrs as synth_attrs
 from rvhpc.data.synth import caravan_values as cv
 from rvhpc.data.synth.camels import SynthResult
 from rvhpc.data.synth.hydrology import bucket, gaps, parameters
+from rvhpc.data.synth.target import refuse_occupied
 from rvhpc.data.synth.weather import weather as make_weather
 from rvhpc.errors import DataError
 from rvhpc.runfiles import BASIN_LIST
@@ -77,12 +78,7 @@ def check_target(root: Path, overwrite: bool) -> None:
     """Refuse a file, or a folder already holding Caravan files unless ``overwrite``."""
     if root.exists() and not root.is_dir():
         raise DataError(f"{root}: is a file, not a folder; choose a folder for the synthetic tree")
-    held = [m for m in MARKERS if (root / m).exists()]
-    if held and not overwrite:
-        raise DataError(
-            f"{root}: already holds Caravan files ({', '.join(held)}); choose an empty folder, "
-            "or pass --overwrite to replace the files synth writes (nothing else is touched)"
-        )
+    refuse_occupied(root, MARKERS, "Caravan", overwrite)
 
 
 def synthesize_caravan(
