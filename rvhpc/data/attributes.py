@@ -131,7 +131,7 @@ def by_gauge_id(df: pd.DataFrame, columns: list[str], path: Path) -> pd.DataFram
     df.columns = columns
     if "gauge_id" not in df.columns:
         raise DataError(f"{path}: no 'gauge_id' column in the first line")
-    df["gauge_id"] = df["gauge_id"].str.strip()
+    df["gauge_id"] = df["gauge_id"].astype(str).str.strip()
     df = df.set_index("gauge_id")
     if df.index.has_duplicates:
         raise DataError(f"{path}: gauge_id {df.index[df.index.duplicated()][0]} appears twice")
