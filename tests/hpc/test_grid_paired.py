@@ -85,7 +85,7 @@ def test_paired_label_does_not_change_the_cell_id(tmp_path: Path) -> None:
                 "seeds": [-1],
                 "attr_seeds": "paired",
             },
-            "attr_seed",
+            r"seeds\.0: Input should be greater than or equal to 0",
         ),
     ],
 )

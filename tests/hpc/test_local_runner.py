@@ -31,8 +31,8 @@ def test_failing_cell_fails_the_run(tmp_path: Path) -> None:
         tmp_path,
         name="bad",
         experiments=[{"arch": "ea", "static": "physics", "seeds": [0]}],
-        seq_length=5000,
-    )  # longer than the synthetic record: the cell refuses it
+        seq_length=3000,
+    )  # within the bounds, longer than the 4-year synthetic record: the cell refuses it
     proc = rvhpc("run", grid)
     assert proc.returncode == 1 and "1 cell(s) failed" in proc.stderr, proc.stdout + proc.stderr
     status = json.loads(rvhpc("status", grid, "--json").stdout)
