@@ -146,10 +146,10 @@ def reference_deviation() -> dict:
     from tests.models.test_models import (
         ARCHS,
         N_DYN,
+        gradients_and_reference,
         inputs,
         random_reference_dict,
         reference_forward,
-        to_reference_grads,
     )
 
     out = {}
@@ -159,13 +159,7 @@ def reference_deviation() -> dict:
         x_d, x_s = inputs(arch, steps=30)
         with torch.no_grad():
             fwd = (model(x_d, x_s).double() - reference_forward(sd, arch, x_d, x_s)).abs().max()
-        sd = random_reference_dict(arch, seed=2)
-        model = from_reference(sd, arch, n_dynamic=N_DYN).eval()
-        x_d, x_s = inputs(arch, steps=15, seed=3)
-        model(x_d, x_s).square().sum().backward()
-        ours = to_reference_grads(model)
-        ref = {k: v.double().requires_grad_(True) for k, v in sd.items()}
-        reference_forward(ref, arch, x_d, x_s).square().sum().backward()
+        ours, ref = gradients_and_reference(arch)
         grad = max(
             float(((ours[k].double() - v.grad).abs() / (1 + v.grad.abs())).max())
             for k, v in ref.items()

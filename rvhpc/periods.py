@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from rvhpc import progress
 from rvhpc.errors import excerpt
 
+#: the paper's periods (reference.md), the defaults of ``rvhpc data prepare`` and ``check``
+PAPER_TRAIN_PERIOD = ("1999-10-01", "2008-09-30")
+PAPER_EVAL_PERIOD = ("1989-10-01", "1999-09-30")
 #: the days rvhpc accepts: those pandas' nanosecond timestamps hold (1677-09-22 .. 2262-04-11)
 FIRST_DAY, LAST_DAY = dt.date(1678, 1, 1), dt.date(2261, 12, 31)
 

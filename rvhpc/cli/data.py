@@ -25,6 +25,7 @@ from rvhpc.cli.data_source import (
     make_source,
     print_report,
 )
+from rvhpc.periods import PAPER_EVAL_PERIOD, PAPER_TRAIN_PERIOD
 
 data_app = typer.Typer(
     name="data",
@@ -85,10 +86,10 @@ def prepare(
     fmt: FormatOpt = None,
     inputs: InputsOpt = None,
     descriptors: DescriptorsOpt = None,
-    train_start: TrainStartOpt = "1999-10-01",
-    train_end: TrainEndOpt = "2008-09-30",
-    eval_start: EvalStartOpt = "1989-10-01",
-    eval_end: EvalEndOpt = "1999-09-30",
+    train_start: TrainStartOpt = PAPER_TRAIN_PERIOD[0],
+    train_end: TrainEndOpt = PAPER_TRAIN_PERIOD[1],
+    eval_start: EvalStartOpt = PAPER_EVAL_PERIOD[0],
+    eval_end: EvalEndOpt = PAPER_EVAL_PERIOD[1],
     val_start: Annotated[
         str | None,
         typer.Option(
@@ -150,10 +151,10 @@ def check(
     fmt: FormatOpt = None,
     inputs: InputsOpt = None,
     descriptors: DescriptorsOpt = None,
-    train_start: TrainStartOpt = "1999-10-01",
-    train_end: TrainEndOpt = "2008-09-30",
-    eval_start: EvalStartOpt = "1989-10-01",
-    eval_end: EvalEndOpt = "1999-09-30",
+    train_start: TrainStartOpt = PAPER_TRAIN_PERIOD[0],
+    train_end: TrainEndOpt = PAPER_TRAIN_PERIOD[1],
+    eval_start: EvalStartOpt = PAPER_EVAL_PERIOD[0],
+    eval_end: EvalEndOpt = PAPER_EVAL_PERIOD[1],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Check a download before `data prepare` (which makes the same checks).

@@ -30,7 +30,7 @@ from rvhpc.data.storesum import checksums_ok
 from rvhpc.data.writer import FORMAT_VERSION, StoreWriter
 from rvhpc.errors import DataError, StoreError
 from rvhpc.locks import file_lock
-from rvhpc.periods import parse_period
+from rvhpc.periods import PAPER_EVAL_PERIOD, PAPER_TRAIN_PERIOD, parse_period
 
 
 def fingerprint(source: Dataset, train_period: tuple, eval_period: tuple) -> str:
@@ -95,8 +95,8 @@ def check_command(source: Dataset, train_period: tuple, eval_period: tuple) -> s
 def prepare(
     source: Dataset,
     out: str | os.PathLike,
-    train_period: tuple = ("1999-10-01", "2008-09-30"),
-    eval_period: tuple = ("1989-10-01", "1999-09-30"),
+    train_period: tuple = PAPER_TRAIN_PERIOD,
+    eval_period: tuple = PAPER_EVAL_PERIOD,
     batch: int | None = None,
     workers: int | None = None,
     before_rebuild: Callable[[Path], None] | None = None,

@@ -26,6 +26,7 @@ from rvhpc.data.prepare import prepare, stored_fingerprint
 from rvhpc.data.storeread import open_checked, stored_dates, stored_series, stored_text
 from rvhpc.data.writer import FORMAT_VERSION
 from rvhpc.errors import DataError, StoreError
+from rvhpc.periods import PAPER_EVAL_PERIOD, PAPER_TRAIN_PERIOD
 
 __all__ = [
     "FORMAT_VERSION",
@@ -109,8 +110,8 @@ def prepare_store(
     basin_file: str | os.PathLike,
     out: str | os.PathLike,
     forcing: str | None = None,
-    train_period: tuple[str, str] = ("1999-10-01", "2008-09-30"),
-    eval_period: tuple[str, str] = ("1989-10-01", "1999-09-30"),
+    train_period: tuple[str, str] = PAPER_TRAIN_PERIOD,
+    eval_period: tuple[str, str] = PAPER_EVAL_PERIOD,
     dataset: str = "camels_us",
     before_rebuild: Callable[[Path], None] | None = None,
     **options,

@@ -95,8 +95,9 @@ def test_matches_reference_equations(arch):
     )
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_gradients_match_autograd_of_reference(arch):
+def gradients_and_reference(arch: str) -> tuple[dict, dict]:
+    """rvhpc's gradients in the reference layout, and the float64 reference parameters with
+    theirs (``.grad``), of one loss on random weights and inputs (also bench_numerics')."""
     sd = random_reference_dict(arch, seed=2)
     model = from_reference(sd, arch, n_dynamic=N_DYN).eval()
     x_d, x_s = inputs(arch, steps=15, seed=3)
@@ -104,6 +105,12 @@ def test_gradients_match_autograd_of_reference(arch):
     ours = to_reference_grads(model)
     ref = {k: v.double().requires_grad_(True) for k, v in sd.items()}
     reference_forward(ref, arch, x_d, x_s).square().sum().backward()
+    return ours, ref
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_gradients_match_autograd_of_reference(arch):
+    ours, ref = gradients_and_reference(arch)
     for key, value in ref.items():
         assert torch.allclose(ours[key].double(), value.grad, atol=1e-4, rtol=1e-4), key
 

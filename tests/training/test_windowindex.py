@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.bench_window_index import baseline_pairs
 from rvhpc.data import sampler as sampler_module
 from rvhpc.data.sampler import WindowSampler
 from rvhpc.data.select import training_view
@@ -24,25 +25,9 @@ from rvhpc.training.loop import EpochRunner, StopFlag
 T = 30
 
 
-def old_pairs(sampler: WindowSampler) -> np.ndarray:
-    """The training samples as rvhpc built them before the index (house at 12be168): int32 [n, 2]
-    (basin index, target day index), basins in passes of 64."""
-    days = sampler._period_days(sampler.store.train_period)
-    days = days[days >= sampler.seq_length - 1]
-    if len(days) == 0:
-        return np.empty((0, 2), dtype=np.int32)
-    out = []
-    for b0 in range(0, len(sampler._rows), 64):
-        rows = sampler._rows[b0 : b0 + 64]
-        bad = ~np.isfinite(sampler.store.forcing[rows]).all(axis=2)
-        cum = np.concatenate(
-            [np.zeros((bad.shape[0], 1), np.int32), np.cumsum(bad, axis=1, dtype=np.int32)], axis=1
-        )
-        bad_in_window = cum[:, days + 1] - cum[:, days + 1 - sampler.seq_length]
-        ok = np.isfinite(sampler.store.qobs[rows][:, days]) & (bad_in_window == 0)
-        basin_idx, k = np.nonzero(ok)
-        out.append(np.stack([basin_idx + b0, days[k]], axis=1).astype(np.int32))
-    return np.concatenate(out)
+# the training samples as rvhpc built them before the index (house at 12be168): int32 [n, 2]
+# (basin index, target day index), basins in passes of 64; the benchmark measures against it too
+old_pairs = baseline_pairs
 
 
 def assert_same_windows(index: WindowIndex, pairs: np.ndarray) -> None:

@@ -18,20 +18,7 @@ MISSING_SHARE = {
     ("root_depth_50", "root_depth_99"): 24 / 671,
 }
 #: the hydrological signatures that are NA for one basin (all but baseflow_index, as 03281100)
-SIGNATURES_MISSING = (
-    "q_mean",
-    "runoff_ratio",
-    "slope_fdc",
-    "stream_elas",
-    "q5",
-    "q95",
-    "high_q_freq",
-    "high_q_dur",
-    "low_q_freq",
-    "low_q_dur",
-    "zero_q_freq",
-    "hfd_mean",
-)
+SIGNATURES_MISSING = tuple(c for c in ATTRIBUTE_COLUMNS["hydro"] if c != "baseflow_index")
 
 
 def add_missing(attrs: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
