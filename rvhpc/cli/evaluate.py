@@ -154,11 +154,11 @@ def _run_numerics(run_dir: Path | None) -> str:
     bits training gave; the default mode for the original code's runs and a missing record."""
     import json
 
-    from rvhpc.numerics import DEFAULT_MODE
+    from rvhpc.numerics import DEFAULT_MODE, MODES
     from rvhpc.runfiles import CONFIG_JSON
 
     try:
         mode = json.loads((Path(run_dir) / CONFIG_JSON).read_text()).get("numerics")
     except (TypeError, OSError, ValueError, AttributeError):
         return DEFAULT_MODE
-    return mode if mode in ("portable", "fast") else DEFAULT_MODE
+    return mode if mode in MODES else DEFAULT_MODE

@@ -117,9 +117,10 @@ def estimate(grid: Grid) -> dict[str, Any]:
 
 
 def _per_epoch(cell: Cell, windows: int) -> int:
-    """Samples a cell trains on per epoch: its windows, or ``samples_per_epoch`` when fewer."""
-    n = cell.config.get("samples_per_epoch")
-    return windows if n is None else min(n, windows)
+    """Samples a cell trains on per epoch (training's own rule, with its windows)."""
+    from rvhpc.training.order import epoch_size
+
+    return epoch_size(windows, cell.config.get("samples_per_epoch"))
 
 
 def _days(period: Any) -> int:

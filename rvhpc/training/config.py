@@ -26,7 +26,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from rvhpc.config_io import Float, Int, Seed, Strict, location
 from rvhpc.errors import ConfigError, excerpt
 from rvhpc.experiments import check_cell, experiment_name
-from rvhpc.numerics import DEFAULT_MODE
+from rvhpc.numerics import DEFAULT_MODE, MODES
 from rvhpc.training.config_checks import (
     check_paired_draw,
     check_precision,
@@ -130,7 +130,7 @@ class TrainConfig(Strict):
         ge=1,
         le=MAX_THREADS,
     )
-    numerics: Literal["portable", "fast"] = option(
+    numerics: Literal[MODES] = option(
         "portable: the same bits for the same seed and threads on every x86-64 CPU with AVX2 (one "
         "fixed kernel path); fast: this machine's fastest kernels. See docs/numerics.md.",
         DEFAULT_MODE,

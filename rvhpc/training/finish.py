@@ -171,8 +171,9 @@ def _median(nse) -> float:
 
 def _nonfinite(pred: np.ndarray, sampler) -> str | None:
     """What is wrong with predictions that are not finite where the inputs are complete."""
-    complete = sampler.complete_windows(sampler.eval_days())
-    bad = ~np.isfinite(pred) & complete
+    bad = ~np.isfinite(pred)
+    if bad.any():  # the mask of complete windows only when there is something to excuse
+        bad &= sampler.complete_windows(sampler.eval_days())
     if not bad.any():
         return None
     basins = int(bad.any(axis=1).sum())

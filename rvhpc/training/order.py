@@ -103,6 +103,12 @@ def epoch_plan(
     return plan
 
 
+def epoch_size(n_samples: int, samples_per_epoch: int | None) -> int:
+    """Windows one epoch trains on: all ``n_samples``, or ``samples_per_epoch`` when fewer (the
+    length of :func:`epoch_order`)."""
+    return n_samples if samples_per_epoch is None else min(n_samples, samples_per_epoch)
+
+
 def epoch_size_line(samples_per_epoch: int, n_samples: int) -> str:
     """What ``samples_per_epoch`` does with this run's ``n_samples`` windows, in one line.
 
