@@ -167,6 +167,15 @@ def _work_lines(work: dict) -> list[str]:
             f"unpacked ({pr['cells']} processes), {pr['hours_packed']:.2f} packed "
             f"(--pack seeds, {pr['packs']} processes)"
         )
+        if pr["hours_packed"] > 0 and pr["pack_spread"] is not None:
+            gain = pr["hours_unpacked"] / pr["hours_packed"]
+            within = abs(gain - 1) <= pr["pack_spread"]
+            lines.append(
+                f"  packing: {gain:.2f}x the unpacked speed, "
+                + (f"within the {pr['pack_spread']:.0%} spread of the pack measurements: no "
+                   "gain or loss from packing is measured on this device" if within else
+                   f"beyond the {pr['pack_spread']:.0%} spread of the pack measurements")
+            )  # fmt: skip
         if pr["borrowed"]:
             lines.append(
                 f"  {pr['borrowed']} of {pr['cells']} cells charged the rate of the nearest "

@@ -177,8 +177,9 @@ def project(grid: Grid, rates: list[Rate]) -> dict[str, Any]:
     Returns
     -------
     dict
-        cells, packs, device, hours_unpacked, hours_packed, and ``borrowed``: cells charged the
-        rate of another static width than their own.
+        cells, packs, device, hours_unpacked, hours_packed, ``borrowed``: cells charged the
+        rate of another static width than their own, and ``pack_spread``: the largest relative
+        spread of the pack measurements used (None when one is unknown or nothing is packed).
 
     Raises
     ------
@@ -195,6 +196,7 @@ def project(grid: Grid, rates: list[Rate]) -> dict[str, Any]:
         )
     unpacked = packed = 0.0
     borrowed = 0
+    spreads: set[float | None] = set()
     groups = pack_groups(grid.cells)
     for group in groups:
         lead = group[0]
@@ -206,6 +208,8 @@ def project(grid: Grid, rates: list[Rate]) -> dict[str, Any]:
             borrowed += rate.n_static != width
         rate, k = rate_for(rates, lead.arch, len(group), width)
         packed += sample_epochs / rate.samples_per_s_per_member * -(-len(group) // k)
+        if k > 1:
+            spreads.add(rate.spread)
     return {
         "cells": len(grid.cells),
         "packs": len(groups),
@@ -213,6 +217,7 @@ def project(grid: Grid, rates: list[Rate]) -> dict[str, Any]:
         "hours_unpacked": unpacked / 3600,
         "hours_packed": packed / 3600,
         "borrowed": borrowed,
+        "pack_spread": None if None in spreads or not spreads else max(spreads),
     }
 
 

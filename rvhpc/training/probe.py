@@ -8,21 +8,28 @@ would take most of an hour there (the estimate once ran 15 minutes without a wor
 probe spends a time budget in order of value, says each measurement as it is made, and every
 figure it does not measure is marked as borrowed, never silently guessed:
 
-1. K=1 of every job (an arch at one static width), the jobs carrying most of the grid's work
-   first; each job is warmed up (one untimed step: buffers and kernels are made on the first
-   step), then timed over a few steps of one fixed batch within its share of the budget. At least
-   one job per arch is always measured.
+1. K=1 of each arch at its widest-used static width (the job carrying most of the arch's work),
+   warmed up first (one untimed step: buffers and kernels are made on the first step), then
+   timed over a few steps of one fixed batch within a quarter of the budget.
 2. The pack ratio from *paired* rounds: the samples/s of a K-member pack (all members) over the
    samples/s of K=1, from a K=1 step and a K=K step of the same arch and width back to back, so
    that load changes on a shared machine hit both sides of each ratio alike (1.0: a pack trains
    K members exactly as fast as K runs one after the other); the median of the rounds' ratios is
-   taken. The jobs with the most work are paired first, as long as a round fits into the time
-   left; at least one job is always paired (the cheapest, when none fits).
-3. Every packed per-member rate is the K=1 rate of its job times a pack ratio over K: its own
-   ratio, or the median ratio of the paired jobs (marked as such). So the packed and unpacked
-   figures come from the same probe, and load that changes between a K=1 and a K=5 measurement
-   taken minutes apart (2-step measurements once projected packing as 1.6x slower) cannot
-   decide which looks faster.
+   taken, and its spread is stated. The job with the most packed work is paired first, for at
+   least ``MIN_ROUNDS`` rounds when they fit (one round cannot state a spread); at least one
+   round is always made.
+3. K=1 of the other static widths of each arch, by share, as long as a warm-up and a step fit
+   into the time left. At the paper's shape on a 2-core CPU they differ from their arch's first
+   width by 1-3% (ea, fm) and up to 20% (ct), less than the pack ratio matters: a width not
+   measured is charged its arch's nearest measured width, and the projection counts such cells
+   as ``borrowed``.
+4. Paired rounds of further jobs, while they fit.
+
+Every packed per-member rate is the K=1 rate of its job times a pack ratio over K: its own ratio,
+or the median ratio of the paired jobs (marked as such). So the packed and unpacked figures come
+from the same probe, and load that changes between a K=1 and a K=5 measurement taken minutes
+apart (2-step measurements once projected packing as 1.6x slower) cannot decide which looks
+faster. At the paper's grid this takes 60-75 s on the 2-core development machine, idle.
 
 Each rate states its spread: (max - min) / median of its timed steps or rounds.
 """
@@ -40,6 +47,8 @@ from rvhpc.training.bench import BenchPack, synthetic_store
 
 #: the most timed steps of one job (a GPU reaches it in seconds; the budget ends it on a CPU)
 MAX_STEPS = 8
+#: paired rounds wanted of the first paired job, when they fit: enough to state a spread
+MIN_ROUNDS = 3
 
 
 @dataclass
@@ -112,31 +121,26 @@ def probe(
     progress.log(
         f"estimate: {len(order)} (arch, static width) jobs at hidden {hidden}, batch {batch_size},"
         f" seq {seq_length} on {dev}, about {budget_s:.0f} s: first K=1 of each arch "
-        f"({', '.join(archs)}; a warm-up step, then timed steps), then paired K=1/K=K rounds"
+        f"({', '.join(archs)}; a warm-up step, then timed steps), paired K=1/K=K rounds, then the "
+        "other widths"
     )
-    archs_done: set[str] = set()
-    for n, job in enumerate(order):
+    firsts, others = order[: len(archs)], order[len(archs) :]
+    for n, job in enumerate(firsts):
+        left = max(0.0, deadline - time.monotonic())
+        _single(job, dev, data, shape, left / 4 / (len(firsts) - n))
+    paired = sorted((j for j in order if j.members > 1), key=lambda j: -j.share)
+    if paired:
+        t_end = time.monotonic() + (deadline - time.monotonic()) / 2
+        _pair(paired[0], dev, data, shape, t_end, deadline)
+    for n, job in enumerate(others):
         left = deadline - time.monotonic()
-        if job.arch in archs_done and left <= 0:
+        ref = _step_seconds(order, job)
+        if 2 * ref > left:
             continue
-        pack = BenchPack(job.arch, 1, job.n_static, device=dev, data=data, **shape)
-        pack.step()  # warm-up
-        share = max(0.0, left) / (2 * (len(order) - n))  # half of the budget for K=1
-        t_end = time.monotonic() + share
-        while not job.single or (time.monotonic() < t_end and len(job.single) < MAX_STEPS):
-            job.single.append(pack.step())
-        archs_done.add(job.arch)
-        _say(job, "K=1", job.single, batch_size)
-        del pack
-    remaining = [j for j in order if j.single and j.members > 1]
-    while remaining:
-        left = deadline - time.monotonic()
-        fits = [j for j in remaining if _pair_cost(j) <= left]
-        if not fits and any(j.ratios for j in order):
-            break
-        job = fits[0] if fits else min(remaining, key=_pair_cost)  # at least one, the cheapest
-        remaining.remove(job)
-        _pair(job, dev, data, shape, deadline, max(1, len(fits)))
+        _single(job, dev, data, shape, left / 2 / (len(others) - n), ref)
+    for job in paired[1:]:
+        if job.single and _pair_cost(job) <= deadline - time.monotonic():
+            _pair(job, dev, data, shape, deadline, deadline)
     return _rates(order, batch_size, str(dev), shape)
 
 
@@ -154,14 +158,46 @@ def _value_order(jobs: list[Job]) -> list[Job]:
     return list(firsts.values()) + [j for j in by_share if firsts[j.arch] is not j]
 
 
-def _pair(job: Job, dev: Any, data: Any, shape: dict, deadline: float, jobs_left: int) -> None:
-    """Paired rounds (K=1 step, then K=members step) of one job within its share of the time."""
+def _single(job: Job, dev: Any, data: Any, shape: dict, share_s: float, ref: float = 0.0) -> None:
+    """A warm-up and then timed K=1 steps of one job within ``share_s``: at least one, and three
+    when the first is over 25% off ``ref`` (its arch's step), so that one slow step of a
+    shared machine (seen up to 2x here) does not become the job's rate."""
+    pack = BenchPack(job.arch, 1, job.n_static, device=dev, data=data, **shape)
+    pack.step()  # warm-up
+    t_end = time.monotonic() + share_s
+    while (
+        not job.single
+        or len(job.single) < MAX_STEPS
+        and (time.monotonic() < t_end or len(job.single) < 3 and _off(job.single[0], ref))
+    ):
+        job.single.append(pack.step())
+    _say(job, "K=1", job.single, shape["batch_size"])
+
+
+def _off(seconds: float, ref: float) -> bool:
+    return ref > 0 and abs(seconds / ref - 1) > 0.25
+
+
+def _step_seconds(order: list[Job], job: Job) -> float:
+    """A K=1 step of ``job`` as its arch's measured jobs took it."""
+    steps = [t for j in order if j.arch == job.arch for t in j.single]
+    return statistics.median(steps) if steps else 0.0
+
+
+def _pair(job: Job, dev: Any, data: Any, shape: dict, t_end: float, deadline: float) -> None:
+    """Paired rounds (K=1 step, then K=members step) of one job: one always, up to
+    ``MIN_ROUNDS`` while they fit before ``deadline``, more while they fit before ``t_end``."""
     one = BenchPack(job.arch, 1, job.n_static, device=dev, data=data, **shape)
     pack = BenchPack(job.arch, job.members, job.n_static, device=dev, data=data, **shape)
     one.step(), pack.step()  # warm-up
-    t_end = time.monotonic() + max(0.0, deadline - time.monotonic()) / jobs_left
-    while not job.ratios or (time.monotonic() < t_end and len(job.ratios) < MAX_STEPS):
+    round_s = 0.0
+    while len(job.ratios) < MAX_STEPS:
+        end = deadline if len(job.ratios) < MIN_ROUNDS else t_end
+        if job.ratios and time.monotonic() + round_s > end:
+            break
+        start = time.monotonic()
         t1, tk = one.step(), pack.step()
+        round_s = time.monotonic() - start
         job.ratios.append(t1 * job.members / tk)  # (K * batch / tk) / (batch / t1)
         progress.log(
             f"estimate: {job.label} paired round {len(job.ratios)}: K=1 {t1:.2f} s/step, "

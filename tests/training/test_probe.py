@@ -41,3 +41,60 @@ def test_a_faster_pack_is_priced_cheaper(tmp_path) -> None:
         rates = [Rate.model_validate(r) for r in _rates([job], 64, "cpu", SHAPE)]
         pr = project(grid, rates)
         assert pr["hours_packed"] == pytest.approx(pr["hours_unpacked"] * packed_share)
+
+
+def _jobs() -> list[Job]:
+    return [
+        Job("ea", 8, 1, 0.1),
+        Job("ea", 27, 5, 0.5),
+        Job("ct", 27, 5, 0.3),
+        Job("ea", 64, 5, 0.1),
+    ]
+
+
+def test_with_no_time_left_the_probe_measures_the_minimum() -> None:
+    """Out of time at once: each arch's widest-used job gets one step, the job with the most
+    packed work one paired round, and nothing else is measured (the projection borrows)."""
+    from rvhpc.training.probe import probe
+
+    jobs = _jobs()
+    rates = probe(jobs, device="cpu", budget_s=1e-9, threads=1, **SHAPE)
+    by_label = {j.label: j for j in jobs}
+    assert [len(by_label[k].single) for k in ("ea d=27", "ct d=27")] == [1, 1]
+    assert not by_label["ea d=8"].single and not by_label["ea d=64"].single
+    assert len(by_label["ea d=27"].ratios) == 1 and not by_label["ct d=27"].ratios
+    assert {(r["arch"], r["n_static"], r["members"]) for r in rates} == {
+        ("ea", 27, 1), ("ea", 27, 5), ("ct", 27, 1), ("ct", 27, 5)
+    }  # fmt: skip
+
+
+def test_with_time_the_pack_ratio_states_its_spread() -> None:
+    """With time (tiny steps), the first paired job gets at least MIN_ROUNDS rounds, so its
+    ratio's spread is known, and every width is measured."""
+    from rvhpc.training.probe import MIN_ROUNDS, probe
+
+    jobs = _jobs()
+    rates = probe(jobs, device="cpu", budget_s=20, threads=1, **SHAPE)
+    assert all(j.single for j in jobs)
+    assert len(next(j for j in jobs if j.label == "ea d=27").ratios) >= MIN_ROUNDS
+    packed = {r["n_static"]: r for r in rates if r["arch"] == "ea" and r["members"] == 5}
+    assert packed[27]["spread"] is not None and packed[27]["steps"] >= MIN_ROUNDS
+
+
+@pytest.mark.parametrize(("per_member", "verdict"), [(48.0, "within the 10% spread"),
+                                                     (80.0, "beyond the 10% spread")])  # fmt: skip
+def test_grid_show_says_whether_packing_differs_beyond_the_noise(
+    tmp_path, per_member: float, verdict: str
+) -> None:
+    """A pack ratio of 0.96 measured with a 10% spread is no measured loss; 1.6 is a gain."""
+    import json
+
+    from tests.hpc._gridtools import rvhpc, write_grid
+
+    grid = write_grid(tmp_path, experiments=[{"arch": "ea", "static": "physics", "seeds": [0, 1]}])
+    one = {"arch": "ea", "members": 1, "samples_per_s_per_member": 100.0}
+    rates = [one, dict(one, members=2, samples_per_s_per_member=per_member, spread=0.1)]
+    (tmp_path / "rates.json").write_text(json.dumps(rates))
+    run = rvhpc("grid", "show", grid, "--rates", tmp_path / "rates.json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert f"packing: {2 * per_member / 100:.2f}x the unpacked speed, {verdict}" in run.stdout
