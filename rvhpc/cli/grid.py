@@ -167,14 +167,12 @@ def _work_lines(work: dict) -> list[str]:
             f"unpacked ({pr['cells']} processes), {pr['hours_packed']:.2f} packed "
             f"(--pack seeds, {pr['packs']} processes)"
         )
-        if pr["hours_packed"] > 0 and pr["pack_spread"] is not None:
-            gain = pr["hours_unpacked"] / pr["hours_packed"]
-            within = abs(gain - 1) <= pr["pack_spread"]
+        if pr["pack_within_noise"] is not None:
+            spread = f"{pr['pack_spread']:.0%} spread of the pack measurements"
             lines.append(
-                f"  packing: {gain:.2f}x the unpacked speed, "
-                + (f"within the {pr['pack_spread']:.0%} spread of the pack measurements: no "
-                   "gain or loss from packing is measured on this device" if within else
-                   f"beyond the {pr['pack_spread']:.0%} spread of the pack measurements")
+                f"  packing: {pr['pack_gain']:.2f}x the unpacked speed, "
+                + (f"within the {spread}: no gain or loss from packing is measured on this device"
+                   if pr["pack_within_noise"] else f"beyond the {spread}")
             )  # fmt: skip
         if pr["borrowed"]:
             lines.append(

@@ -178,8 +178,9 @@ def project(grid: Grid, rates: list[Rate]) -> dict[str, Any]:
     -------
     dict
         cells, packs, device, hours_unpacked, hours_packed, ``borrowed``: cells charged the
-        rate of another static width than their own, and ``pack_spread``: the largest relative
-        spread of the pack measurements used (None when one is unknown or nothing is packed).
+        rate of another static width than their own, ``pack_spread``: the largest relative spread
+        of the pack measurements used (None when one is unknown or nothing is packed), and
+        ``pack_gain`` / ``pack_within_noise`` (:func:`_pack_verdict`).
 
     Raises
     ------
@@ -217,8 +218,16 @@ def project(grid: Grid, rates: list[Rate]) -> dict[str, Any]:
         "hours_unpacked": unpacked / 3600,
         "hours_packed": packed / 3600,
         "borrowed": borrowed,
-        "pack_spread": None if None in spreads or not spreads else max(spreads),
+        **_pack_verdict(unpacked, packed, None if None in spreads or not spreads else max(spreads)),
     }
+
+
+def _pack_verdict(unpacked: float, packed: float, spread: float | None) -> dict[str, Any]:
+    """``pack_spread``, ``pack_gain`` (unpacked over packed hours) and ``pack_within_noise``:
+    whether the gain lies within the pack measurements' spread (None where either is unknown)."""
+    gain = unpacked / packed if packed > 0 else None
+    within = None if gain is None or spread is None else abs(gain - 1) <= spread
+    return {"pack_spread": spread, "pack_gain": gain, "pack_within_noise": within}
 
 
 def work_estimate(
