@@ -167,12 +167,71 @@ def onednn_matmul() -> bool:
     return onednn_rnn() and capability().upper().startswith("AVX512")
 
 
+def openblas_matmul() -> bool:
+    """Whether rvhpc's recurrence matmuls go through numpy's OpenBLAS on its Haswell kernels: in
+    portable numerics (where OPENBLAS_CORETYPE is Haswell), instead of MKL's ``COMPATIBLE`` branch.
+
+    Measured at [256, 256] x [256, 768], one thread, on this project's AMD EPYC (Zen 4): MKL
+    ``COMPATIBLE`` (SSE2) 34 GFLOP/s, OpenBLAS Haswell 95, MKL's own dispatch 100. OpenBLAS takes
+    its kernels and its blocking from the core type it is told, not from the CPU or its caches.
+    """
+    return (
+        os.environ.get("RVHPC_NUMERICS") == "portable"
+        and os.environ.get("OPENBLAS_CORETYPE") == "Haswell"
+    )
+
+
+@cache
+def _openblas() -> ctypes.CDLL | None:
+    """numpy's OpenBLAS library, as loaded in this process (None where it is not found)."""
+    import numpy  # noqa: F401  (loads it)
+
+    try:
+        maps = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return None
+    for path in dict.fromkeys(line.split()[-1] for line in maps if "openblas" in line.lower()):
+        if path.startswith("/") and ".so" in path:
+            return ctypes.CDLL(path)
+    return None
+
+
+def _openblas_fn(*names: str) -> Any:
+    lib = _openblas()
+    for name in names:
+        fn = getattr(lib, name, None) if lib is not None else None
+        if fn is not None:
+            return fn
+    raise RuntimeError(f"numpy's OpenBLAS has none of {', '.join(names)}")
+
+
+def set_openblas_threads(n: int) -> None:
+    """Hand numpy's OpenBLAS ``n`` threads: the count torch trains with. Its bits depend on it
+    (it splits a product by thread count: 1 and 2 threads differ in the last bits, measured
+    here), so it is part of the thread count a portable run records; each count repeats its own
+    bits. Unset, OpenBLAS would start one thread per CPU of the machine."""
+    fn = _openblas_fn("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                      "openblas_set_num_threads")  # fmt: skip
+    fn.argtypes = [ctypes.c_int]
+    fn(n)
+
+
+def openblas_threads() -> int:
+    """numpy's OpenBLAS's thread count."""
+    fn = _openblas_fn("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                      "openblas_get_num_threads")  # fmt: skip
+    fn.restype = ctypes.c_int
+    return int(fn())
+
+
 def lstm_kernel() -> str:
     return "onednn-rnn" if onednn_rnn() else "recurrence"
 
 
 def matmul_path() -> str:
-    return "onednn" if onednn_matmul() else "mkl"
+    if onednn_matmul():
+        return "onednn"
+    return "openblas-haswell+mkl" if openblas_matmul() else "mkl"
 
 
 def record(device: Any, mode: str | None) -> dict[str, Any]:

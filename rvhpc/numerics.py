@@ -12,11 +12,13 @@ two results for the same seed unless the paths are fixed. Two modes:
     conditional-numerical-reproducibility branch ``COMPATIBLE,STRICT``, the only branch MKL
     supports on Intel and non-Intel CPUs alike (its AVX2 branch is Intel-only: on an AMD CPU
     ``MKL_CBWR=AVX2`` silently falls back to AUTO, measured here); oneDNN off (its blocking
-    follows the cache sizes it detects), so matmuls go to MKL and CT/FM/LSTM take the
-    hand-written recurrence instead of oneDNN's RNN; numpy's dispatch capped at AVX2 (its AVX-512
-    float64 exp/log/pow and quicksort give other bits, measured here); numpy's and scipy's
-    OpenBLAS on its Haswell kernels (its SkylakeX dgemm gives other bits). On a GPU: deterministic
-    algorithms (repeatable on the same GPU model and software; across GPU models it is not).
+    follows the cache sizes it detects), so CT/FM/LSTM take the hand-written recurrence instead
+    of oneDNN's RNN; numpy's dispatch capped at AVX2 (its AVX-512 float64 exp/log/pow and
+    quicksort give other bits, measured here); numpy's and scipy's OpenBLAS on its Haswell
+    kernels (its SkylakeX dgemm gives other bits), which also computes the recurrence's large
+    products (:func:`rvhpc.kernels.openblas_matmul`: MKL's ``COMPATIBLE`` branch is SSE2 code,
+    a third of the speed), on torch's thread count. On a GPU: deterministic algorithms
+    (repeatable on the same GPU model and software; across GPU models it is not).
 ``fast``
     Whatever this machine runs fastest: torch at the CPU's best level (or ``ATEN_CPU_CAPABILITY``
     where the user set it), MKL's own dispatch, oneDNN where the CPU has AVX-512. Repeatable on

@@ -11,9 +11,12 @@ aligned, as the allocator gives them to a run of its own, and nothing reduces ac
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 
-from rvhpc.kernels import onednn_matmul
+from rvhpc.kernels import onednn_matmul, openblas_matmul, openblas_threads, set_openblas_threads
 
 
 def _onednn_linear():
@@ -44,10 +47,62 @@ def uses_onednn(t: torch.Tensor) -> bool:
     )
 
 
+#: OpenBLAS's products from this many multiply-adds on (portable numerics): below, numpy's call
+#: overhead outweighs the faster kernel (the demo's [256, 32] x [32, 96] stays on MKL)
+OPENBLAS_MIN_MACS = 1 << 22
+
+
+def uses_openblas(a: torch.Tensor, n_out: int) -> bool:
+    """Whether the product of ``a`` [M, K] with a [K, n_out] operand goes to OpenBLAS: float32 on
+    the CPU in portable numerics (:func:`rvhpc.kernels.openblas_matmul`), from
+    :data:`OPENBLAS_MIN_MACS` on. The choice depends on the shape only, never on the machine."""
+    return (
+        a.device.type == "cpu"
+        and a.dtype == torch.float32
+        and a.shape[0] * a.shape[1] * n_out >= OPENBLAS_MIN_MACS
+        and openblas_matmul()
+    )
+
+
+def _blas_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a @ b by numpy's OpenBLAS (sgemm; transposed views are passed as such, never copied)."""
+    import numpy as np
+
+    out = a.new_empty(a.shape[0], b.shape[1])
+    np.matmul(a.detach().numpy(), b.detach().numpy(), out=out.numpy())
+    return out
+
+
+@contextlib.contextmanager
+def blas_threads(x: torch.Tensor) -> Iterator[None]:
+    """Inside, where :func:`rvhpc.kernels.openblas_matmul` (portable numerics, the CPU): torch's
+    pointwise ops on one thread and OpenBLAS's products on the threads torch had.
+
+    Why: torch's OpenMP threads spin after each parallel region, and OpenBLAS's own threads after
+    each product; the two pools then fight over the cores. Measured at the paper's shape (EA,
+    hidden 256, batch 256, seq 270) on 2 cores: 32 samples/s with both pools at 2 threads, 296
+    this way (one thread throughout: 222).
+    """
+    if x.device.type != "cpu" or not openblas_matmul():
+        yield
+        return
+    n = torch.get_num_threads()
+    if openblas_threads() != n:
+        set_openblas_threads(n)
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def mm_t(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a @ b.T for 2-D a, b (oneDNN's linear where :func:`uses_onednn`)."""
+    """a @ b.T for 2-D a, b (oneDNN's linear where :func:`uses_onednn`, OpenBLAS where
+    :func:`uses_openblas`)."""
     if uses_onednn(a):
         return _ONEDNN(a, b, None, "none", [], "")
+    if uses_openblas(a, b.shape[0]):
+        return _blas_mm(a, b.t())
     return torch.mm(a, b.t())
 
 
@@ -56,6 +111,8 @@ def add_mm_(a: torch.Tensor, h: torch.Tensor, w: torch.Tensor, w_t: torch.Tensor
     where :func:`uses_onednn`)."""
     if uses_onednn(a):
         a.add_(_ONEDNN(h, w_t, None, "none", [], ""))
+    elif uses_openblas(h, w.shape[1]):
+        a.add_(_blas_mm(h, w))
     else:
         a.addmm_(h, w)
 

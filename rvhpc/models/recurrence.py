@@ -26,7 +26,7 @@ import threading
 
 import torch
 
-from rvhpc.models.members import add_mm_, member, mm_t, per_member, uses_onednn
+from rvhpc.models.members import add_mm_, blas_threads, member, mm_t, per_member, uses_onednn
 
 
 class _Workspace:
@@ -226,6 +226,11 @@ class GateRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w_ih, bias, w_hh, i_ext):
+        with blas_threads(x):
+            return GateRecurrence._forward(ctx, x, w_ih, bias, w_hh, i_ext)
+
+    @staticmethod
+    def _forward(ctx, x, w_ih, bias, w_hh, i_ext):
         groups = _groups(x, w_ih, bias, w_hh, i_ext)
         outs, saved, ctx.workspace = [], [], []
         for group in groups:
@@ -241,6 +246,11 @@ class GateRecurrence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dh_last):
+        with blas_threads(dh_last):
+            return GateRecurrence._backward(ctx, dh_last)
+
+    @staticmethod
+    def _backward(ctx, dh_last):
         saved = ctx.saved_tensors
         need = ctx.needs_input_grad
         grads = []
@@ -283,5 +293,6 @@ def last_hidden(
     args = (x, weight_ih * scale, b, weight_hh * scale, i_ext)
     if torch.is_grad_enabled() and any(a is not None and a.requires_grad for a in args):
         return GateRecurrence.apply(*args)
-    outs = [gate_steps(*g, keep=False)[0] for g in _groups(*args)]
+    with blas_threads(x):
+        outs = [gate_steps(*g, keep=False)[0] for g in _groups(*args)]
     return torch.stack(outs) if per_member(x) else outs[0]
