@@ -26,7 +26,7 @@ import threading
 
 import torch
 
-from rvhpc.models.members import add_mm_, blas_threads, member, mm_t, per_member, uses_onednn
+from rvhpc.models.members import add_mm_, blas_threads, member, mm, mm_t, per_member, uses_onednn
 
 
 class _Workspace:
@@ -61,7 +61,7 @@ _WORKSPACE = _Workspace()
 
 def _mm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """[..., M, N] @ [..., N, P] into ``out`` (one member: mm; a group of members: bmm)."""
-    return torch.mm(a, b, out=out) if a.dim() == 2 else torch.bmm(a, b, out=out)
+    return mm(a, b, out=out) if a.dim() == 2 else torch.bmm(a, b, out=out)
 
 
 def _project(x: torch.Tensor, w_ih: torch.Tensor, bias: torch.Tensor, out: torch.Tensor) -> None:
@@ -196,7 +196,7 @@ def _backward_group(x, w_ih, w_hh, i_ext, hs, cs, tcs, acts, dh_last, need, per_
     hs_flat = hs.narrow(-3, 0, n_steps).reshape(*lead, n_steps * batch, hidden)
     dw_ih = dbias = dw_hh = None
     if need[1]:
-        dw_ih = torch.mm(x_flat.t(), dz) if one else torch.bmm(x_flat.transpose(-1, -2), dz)
+        dw_ih = mm(x_flat.t(), dz) if one else torch.bmm(x_flat.transpose(-1, -2), dz)
     if need[2]:  # per sample: summed over the T steps of [T, B, G]
         dbias = acts.sum(-3) if per_sample else dz.sum(-2, keepdim=True)
     if need[3]:
