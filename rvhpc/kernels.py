@@ -181,22 +181,39 @@ def openblas_matmul() -> bool:
     )
 
 
+#: the thread-count entry points of an OpenBLAS build: numpy's wheels (64-bit ints, prefixed),
+#: then a plain OpenBLAS (a distribution's numpy linked to the system's)
+_SET_THREADS = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                "openblas_set_num_threads")  # fmt: skip
+_GET_THREADS = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                "openblas_get_num_threads")  # fmt: skip
+
+
 @cache
 def _openblas() -> ctypes.CDLL | None:
-    """numpy's OpenBLAS library, as loaded in this process (None where it is not found)."""
-    import numpy  # noqa: F401  (loads it)
+    """numpy's OpenBLAS library, as loaded in this process (None where numpy has none).
+
+    Several may be loaded: scipy's wheels bring an OpenBLAS of their own (32-bit ints, other
+    symbol names), loaded first where scipy was imported first. numpy's is the one in numpy's
+    ``numpy.libs`` folder, else the one with numpy's entry points."""
+    import numpy
 
     try:
         maps = Path("/proc/self/maps").read_text().splitlines()
     except OSError:
         return None
-    for path in dict.fromkeys(line.split()[-1] for line in maps if "openblas" in line.lower()):
-        if path.startswith("/") and ".so" in path:
-            return ctypes.CDLL(path)
+    paths = [p for p in dict.fromkeys(line.split()[-1] for line in maps) if "openblas" in p.lower()]
+    paths = [p for p in paths if p.startswith("/") and ".so" in p]
+    own = Path(numpy.__file__).resolve().parent.parent / "numpy.libs"
+    paths.sort(key=lambda p: Path(p).parent != own)
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        if any(hasattr(lib, name) for name in _GET_THREADS):
+            return lib
     return None
 
 
-def _openblas_fn(*names: str) -> Any:
+def _openblas_fn(names: tuple[str, ...]) -> Any:
     lib = _openblas()
     for name in names:
         fn = getattr(lib, name, None) if lib is not None else None
@@ -205,21 +222,24 @@ def _openblas_fn(*names: str) -> Any:
     raise RuntimeError(f"numpy's OpenBLAS has none of {', '.join(names)}")
 
 
+def openblas_found() -> bool:
+    """Whether numpy computes its products on an OpenBLAS whose thread count rvhpc can set."""
+    return _openblas() is not None
+
+
 def set_openblas_threads(n: int) -> None:
     """Hand numpy's OpenBLAS ``n`` threads: the count torch trains with. Its bits depend on it
     (it splits a product by thread count: 1 and 2 threads differ in the last bits, measured
     here), so it is part of the thread count a portable run records; each count repeats its own
     bits. Unset, OpenBLAS would start one thread per CPU of the machine."""
-    fn = _openblas_fn("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
-                      "openblas_set_num_threads")  # fmt: skip
+    fn = _openblas_fn(_SET_THREADS)
     fn.argtypes = [ctypes.c_int]
     fn(n)
 
 
 def openblas_threads() -> int:
     """numpy's OpenBLAS's thread count."""
-    fn = _openblas_fn("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                      "openblas_get_num_threads")  # fmt: skip
+    fn = _openblas_fn(_GET_THREADS)
     fn.restype = ctypes.c_int
     return int(fn())
 

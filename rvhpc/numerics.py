@@ -204,6 +204,8 @@ def problems(mode: str, flush: bool) -> list[str]:
         above = kernels.numpy_above_avx2()
         if above:
             found.append(f"numpy dispatches to {', '.join(above)}")
+        if not kernels.openblas_found():
+            found.append("numpy computes on no OpenBLAS (portable numerics needs numpy's wheel)")
     return found
 
 

@@ -62,3 +62,31 @@ def test_openblas_gets_torchs_thread_count(openblas_everywhere):
             assert torch.get_num_threads() == n
     finally:
         torch.set_num_threads(old)
+
+
+def test_numpys_openblas_is_found_beside_scipys():
+    """scipy's wheels load an OpenBLAS of their own (other symbols, 32-bit ints); in a process
+    that mapped it at a lower address a portable run once failed to set the thread count. The
+    one rvhpc drives must be numpy's, the library ``np.matmul`` computes on."""
+    import subprocess
+    import sys
+
+    from rvhpc.numerics import child_environment
+
+    code = (
+        "import scipy.linalg, numpy, torch\n"
+        "from rvhpc import kernels\n"
+        "kernels.set_openblas_threads(2); assert kernels.openblas_threads() == 2\n"
+        "kernels.set_openblas_threads(1); assert kernels.openblas_threads() == 1\n"
+        "print(kernels._openblas()._name)\n"
+    )
+    env = child_environment("portable")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "numpy.libs" in out.stdout or "scipy_openblas64_" in out.stdout, out.stdout
+    maps_order = subprocess.run(
+        [sys.executable, "-c", "import scipy.linalg, numpy; print(open('/proc/self/maps').read())"],
+        env=env, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    libs = [line.split()[-1] for line in maps_order.splitlines() if "openblas" in line.lower()]
+    assert len(set(libs)) == 2, "scipy and numpy each bring an OpenBLAS (the case under test)"
