@@ -19,7 +19,7 @@ from tests.cli.test_readme import REPO, quick_start_commands
 MARGIN = 0.03
 
 
-# the demo trains 12 cells, 2 at a time: about 7 minutes on 2 idle cores; the limits leave room
+# the demo trains 12 cells, 2 at a time: 341 s on 2 idle cores here; the limits leave room
 # for a slower or busier CI machine
 @pytest.mark.timeout(1800)
 def test_readme_demo_command_runs_the_study_and_statics_beat_no_statics() -> None:
