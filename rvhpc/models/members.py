@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 
 from rvhpc.kernels import onednn_matmul, openblas_matmul, openblas_threads, set_openblas_threads
@@ -67,8 +68,6 @@ def uses_openblas(a: torch.Tensor, n_out: int) -> bool:
 def _blas_mm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """a @ b by numpy's OpenBLAS (sgemm; transposed views are passed as such, never copied),
     into ``out`` (contiguous) where given."""
-    import numpy as np
-
     if out is None:
         out = a.new_empty(a.shape[0], b.shape[1])
     np.matmul(a.detach().numpy(), b.detach().numpy(), out=out.numpy())
@@ -114,9 +113,7 @@ def mm_t(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     :func:`uses_openblas`)."""
     if uses_onednn(a):
         return _ONEDNN(a, b, None, "none", [], "")
-    if uses_openblas(a, b.shape[0]):
-        return _blas_mm(a, b.t())
-    return torch.mm(a, b.t())
+    return mm(a, b.t())
 
 
 def add_mm_(a: torch.Tensor, h: torch.Tensor, w: torch.Tensor, w_t: torch.Tensor | None) -> None:
