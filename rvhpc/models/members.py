@@ -57,10 +57,15 @@ def uses_openblas(a: torch.Tensor, n_out: int) -> bool:
     """Whether the product of ``a`` [M, K] with a [K, n_out] operand goes to OpenBLAS: float32 on
     the CPU in portable numerics (:func:`rvhpc.kernels.openblas_matmul`), from
     :data:`OPENBLAS_MIN_MACS` on. The choice depends on the shape only, never on the machine."""
+    return openblas_shape(a.shape[0], a.shape[1], n_out, a)
+
+
+def openblas_shape(rows: int, inner: int, n_out: int, like: torch.Tensor) -> bool:
+    """:func:`uses_openblas` for a [rows, inner] x [inner, n_out] product of ``like``'s kind."""
     return (
-        a.device.type == "cpu"
-        and a.dtype == torch.float32
-        and a.shape[0] * a.shape[1] * n_out >= OPENBLAS_MIN_MACS
+        like.device.type == "cpu"
+        and like.dtype == torch.float32
+        and rows * inner * n_out >= OPENBLAS_MIN_MACS
         and openblas_matmul()
     )
 
@@ -75,9 +80,11 @@ def _blas_mm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) 
 
 
 @contextlib.contextmanager
-def blas_threads(x: torch.Tensor) -> Iterator[None]:
+def blas_threads(x: torch.Tensor, row_blocks: bool = False) -> Iterator[int]:
     """Inside, where :func:`rvhpc.kernels.openblas_matmul` (portable numerics, the CPU): torch's
-    pointwise ops on one thread and OpenBLAS's products on the threads torch had.
+    pointwise ops on one thread, and OpenBLAS's products on the threads torch had, or on one
+    thread where the caller spreads ``row_blocks`` over them (:mod:`rvhpc.models.rowblocks`).
+    Yields the threads torch had (1 where neither applies).
 
     Why: torch's OpenMP threads spin after each parallel region, and OpenBLAS's own threads after
     each product; the two pools then fight over the cores. Measured at the paper's shape (EA,
@@ -85,43 +92,52 @@ def blas_threads(x: torch.Tensor) -> Iterator[None]:
     this way (one thread throughout: 222).
     """
     if x.device.type != "cpu" or not openblas_matmul():
-        yield
+        yield 1
         return
     n = torch.get_num_threads()
-    if openblas_threads() != n:
-        set_openblas_threads(n)
+    want = 1 if row_blocks else n
+    if openblas_threads() != want:
+        set_openblas_threads(want)
     torch.set_num_threads(1)
     try:
-        yield
+        yield n
     finally:
         torch.set_num_threads(n)
 
 
-def mm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """a @ b for 2-D a, b (into ``out`` where given; OpenBLAS where :func:`uses_openblas`).
+def mm(
+    a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None, blas: bool | None = None
+) -> torch.Tensor:
+    """a @ b for 2-D a, b (into ``out`` where given; OpenBLAS where :func:`uses_openblas`, or
+    where ``blas`` says so: a block of rows goes where the whole product would).
 
     Why: at the paper's shape the input projection and its weight gradient are skinny products
     over all T*B rows (EA [5, 69120] x [69120, 768]): 66 ms on MKL's ``COMPATIBLE`` branch, 19 on
     OpenBLAS (2 threads, measured here)."""
-    if uses_openblas(a, b.shape[1]):
+    if uses_openblas(a, b.shape[1]) if blas is None else blas:
         return _blas_mm(a, b, out)
     return torch.mm(a, b) if out is None else torch.mm(a, b, out=out)
 
 
-def mm_t(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a @ b.T for 2-D a, b (oneDNN's linear where :func:`uses_onednn`, OpenBLAS where
-    :func:`uses_openblas`)."""
+def mm_t(a: torch.Tensor, b: torch.Tensor, blas: bool | None = None) -> torch.Tensor:
+    """a @ b.T for 2-D a, b (oneDNN's linear where :func:`uses_onednn`, else as :func:`mm`)."""
     if uses_onednn(a):
         return _ONEDNN(a, b, None, "none", [], "")
-    return mm(a, b.t())
+    return mm(a, b.t(), blas=blas)
 
 
-def add_mm_(a: torch.Tensor, h: torch.Tensor, w: torch.Tensor, w_t: torch.Tensor | None) -> None:
+def add_mm_(
+    a: torch.Tensor,
+    h: torch.Tensor,
+    w: torch.Tensor,
+    w_t: torch.Tensor | None,
+    blas: bool | None = None,
+) -> None:
     """a += h @ w in place for 2-D operands (``w_t``: w transposed and contiguous, needed only
-    where :func:`uses_onednn`)."""
+    where :func:`uses_onednn`; ``blas`` as in :func:`mm`)."""
     if uses_onednn(a):
         a.add_(_ONEDNN(h, w_t, None, "none", [], ""))
-    elif uses_openblas(h, w.shape[1]):
+    elif uses_openblas(h, w.shape[1]) if blas is None else blas:
         a.add_(_blas_mm(h, w))
     else:
         a.addmm_(h, w)

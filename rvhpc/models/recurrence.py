@@ -22,41 +22,22 @@ demo epoch). On a GPU all members run as one group with batched matmuls (``baddb
 from __future__ import annotations
 
 import math
-import threading
+from functools import partial
 
 import torch
 
-from rvhpc.models.members import add_mm_, blas_threads, member, mm, mm_t, per_member, uses_onednn
-
-
-class _Workspace:
-    """Reuses the large per-batch CPU buffers between batches.
-
-    A fresh buffer of hundreds of MB is page-faulted in on every batch (glibc serves it by mmap),
-    which cost a third of a training step here. A buffer goes back only after its backward pass, so
-    a graph that is still alive never shares one; none ever leaves the recurrence.
-    """
-
-    def __init__(self, keep: int = 8) -> None:
-        self._free: list[torch.Tensor] = []
-        self._keep = keep
-        self._lock = threading.Lock()
-
-    def take(self, numel: int, like: torch.Tensor) -> torch.Tensor:
-        if like.device.type == "cpu":
-            with self._lock:
-                for k, buf in enumerate(self._free):
-                    if buf.numel() == numel and buf.dtype == like.dtype:
-                        return self._free.pop(k)
-        return like.new_empty(numel)
-
-    def give(self, *bufs: torch.Tensor) -> None:
-        with self._lock:
-            self._free.extend(b for b in bufs if b.device.type == "cpu")
-            del self._free[: -self._keep]
-
-
-_WORKSPACE = _Workspace()
+from rvhpc.models.backward import backward_group
+from rvhpc.models.members import (
+    add_mm_,
+    blas_threads,
+    member,
+    mm,
+    openblas_shape,
+    per_member,
+    uses_onednn,
+)
+from rvhpc.models.rowblocks import blocks, run, threads_for
+from rvhpc.models.workspace import WORKSPACE
 
 
 def _mm(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -83,42 +64,81 @@ def _buffers(x: torch.Tensor, n_keep: int, hidden: int, n_gate: int, keep: bool)
     m = math.prod(lead)
     size = m * (n_keep + 1) * batch * hidden
     n_act = m * n_keep * batch * n_gate
-    flat = _WORKSPACE.take(3 * size, x) if keep else x.new_empty(3 * size)
-    act_buf = _WORKSPACE.take(n_act, x) if keep else x.new_empty(n_act)
+    flat = WORKSPACE.take(3 * size, x) if keep else x.new_empty(3 * size)
+    act_buf = WORKSPACE.take(n_act, x) if keep else x.new_empty(n_act)
     hs = flat[:size].view(*lead, n_keep + 1, batch, hidden)
     cs = flat[size : 2 * size].view(*lead, n_keep + 1, batch, hidden)
     tcs = flat[2 * size : 2 * size + m * n_keep * batch * hidden].view(*lead, n_keep, batch, hidden)
     return hs, cs, tcs, act_buf.view(*lead, n_keep, batch, n_gate), (flat, act_buf)
 
 
-def gate_steps(x, w_ih, bias, w_hh, i_ext, keep: bool):
+def gate_steps(x, w_ih, bias, w_hh, i_ext, keep: bool, threads: int = 1):
     """Forward steps of ONE group: a member ([T, B, n] tensors, the CPU) or all members
     ([K, T, B, n], a GPU). ``keep=False`` (inference) holds two steps only, O(B H) memory.
 
     x [..., T, B, n] time-major, w_ih [..., n, G], bias [..., 1, G] or per sample [..., B, G],
     w_hh [..., H, G], i_ext [..., B, H] (EA: G = 3H, gates f, o, g) or None (G = 4H, gates f, o,
-    g, i), the g columns doubled (see :func:`gate_scale`). Returns h_T [..., B, H] and, with
-    ``keep``, (hs, cs, tcs, acts, workspace buffers).
+    g, i), the g columns doubled (see :func:`gate_scale`). ``threads`` > 1 (training, from
+    :func:`rowblocks.threads_for`): the rows in blocks over that many threads. Returns h_T
+    [..., B, H] and, with ``keep``, (hs, cs, tcs, acts, workspace buffers).
     """
-    n_steps = x.shape[-3]
+    n_steps, batch = x.shape[-3], x.shape[-2]
     hidden, n_gate = w_hh.shape[-2], w_hh.shape[-1]
     hs, cs, tcs, acts, bufs = _buffers(x, n_steps if keep else 1, hidden, n_gate, keep)
+    parts = blocks(batch, threads, hidden) if keep else [slice(None)]
     if keep:
+        _project_rows(x, w_ih, bias, acts, threads)
+    one = x.dim() == 3
+    # oneDNN's step form wants w_hh transposed: made once per batch, only where it is used
+    w_t = w_hh.transpose(-1, -2).contiguous() if one and uses_onednn(w_hh) else None
+    blas = openblas_shape(batch, hidden, n_gate, x)  # a block goes where the batch would
+    per_sample = bias.shape[-2] != 1
+
+    def rows(r: slice) -> None:
+        b = bias[..., r, :] if per_sample else bias
+        i = None if i_ext is None else i_ext[..., r, :]
+        views = (hs[..., r, :], cs[..., r, :], tcs[..., r, :], acts[..., r, :])
+        _steps(x[..., r, :], w_ih, b, w_hh, w_t, i, *views, keep, blas)
+
+    run([partial(rows, r) for r in parts])
+    h_last = hs.unbind(-3)[n_steps if keep else n_steps % 2].clone()
+    return h_last, ((hs, cs, tcs, acts, bufs) if keep else ())
+
+
+def _project_rows(x, w_ih, bias, acts, threads: int) -> None:
+    """:func:`_project` of all T steps; on OpenBLAS in blocks of rows over ``threads``."""
+    n_rows, n_in, n_gate = x.shape[-3] * x.shape[-2], x.shape[-1], w_ih.shape[-1]
+    if threads < 2 or not openblas_shape(n_rows, n_in, n_gate, x):
         _project(x, w_ih, bias, acts)
+        return
+    x_flat, flat = x.reshape(n_rows, n_in), acts.view(n_rows, n_gate)
+    per_sample = bias.shape[-2] != 1
+
+    def rows(r: slice) -> None:  # on OpenBLAS, as the whole product would be
+        out = mm(x_flat[r], w_ih, out=flat[r], blas=True)
+        if not per_sample:
+            out.add_(bias)
+
+    run([partial(rows, r) for r in blocks(n_rows, threads)])
+    if per_sample:
+        acts.add_(bias.unsqueeze(-3))
+
+
+def _steps(x, w_ih, bias, w_hh, w_t, i_ext, hs, cs, tcs, acts, keep: bool, blas) -> None:
+    """The time loop of :func:`gate_steps` over one block of rows (views of its buffers)."""
+    n_steps, hidden = x.shape[-3], w_hh.shape[-2]
     hs_t, cs_t, tcs_t, acts_t = hs.unbind(-3), cs.unbind(-3), tcs.unbind(-3), acts.unbind(-3)
     xs = None if keep else x.unsqueeze(-3).unbind(-4)  # [..., 1, B, n] per step
     hs_t[0].zero_()
     cs_t[0].zero_()
     one = x.dim() == 3
-    # oneDNN's step form wants w_hh transposed: made once per batch, only where it is used
-    w_t = w_hh.transpose(-1, -2).contiguous() if one and uses_onednn(w_hh) else None
     for t in range(n_steps):
         k, prev, nxt = (t, t, t + 1) if keep else (0, t % 2, (t + 1) % 2)
         a = acts_t[k]
         if not keep:
             _project(xs[t], w_ih, bias, acts)
         if one:
-            add_mm_(a, hs_t[prev], w_hh, w_t)
+            add_mm_(a, hs_t[prev], w_hh, w_t, blas)
         else:
             a.baddbmm_(hs_t[prev], w_hh)
         a.sigmoid_()
@@ -132,76 +152,6 @@ def gate_steps(x, w_ih, bias, w_hh, i_ext, keep: bool):
         torch.mul(c, 2.0, out=tc)
         tc.sigmoid_().mul_(2.0).sub_(1.0)
         torch.mul(o, tc, out=hs_t[nxt])
-    h_last = hs_t[n_steps if keep else n_steps % 2].clone()
-    return h_last, ((hs, cs, tcs, acts, bufs) if keep else ())
-
-
-def _gate_factors(acts, tcs, cs, i_ext, hidden: int):
-    """The factors that turn dh and dc into each step's gate gradients, for all T steps at once
-    (a few large kernels instead of ten small ones per step; measured -30 % per backward at the
-    demo's hidden 32). Overwrites tanh(c) with o (1 - tanh(c)^2), c_{t-1} with f (1 - f) c_{t-1}
-    and, for the 4-gate LSTM, i with i (1 - i) tanh(g). Returns (p_o, p_c, p_g, p_f) per step:
-    dz_o = dh p_o, dc += dh p_c, dz_g = dc p_g, dz_f = dc p_f (and dz_i = dc i)."""
-    n_steps = acts.shape[-3]
-    f, o, g, *rest = acts.split(hidden, -1)
-    buf = _WORKSPACE.take(2 * tcs.numel(), tcs)
-    p_o, p_g = buf[: tcs.numel()].view_as(tcs), buf[tcs.numel() :].view_as(tcs)
-    torch.mul(tcs, o, out=p_o)
-    p_o.addcmul_(p_o, o, value=-1.0)  # o (1 - o) tanh(c)
-    tcs.mul_(tcs)
-    torch.addcmul(o, o, tcs, value=-1.0, out=tcs)  # p_c = o (1 - tanh(c)^2)
-    i = i_ext.unsqueeze(-3) if i_ext is not None else rest[0]
-    torch.addcmul(g.new_tensor(0.5), g, g, value=-0.5, out=p_g)
-    p_g.mul_(i)  # i (1 - tanh(g)^2) / 2   (z_g = 2 g)
-    if i_ext is None:
-        i.addcmul_(i, i, value=-1.0).mul_(g)  # i (1 - i) tanh(g)
-    c_prev = cs.narrow(-3, 0, n_steps)
-    c_prev.mul_(f)
-    c_prev.addcmul_(c_prev, f, value=-1.0)  # f (1 - f) c_{t-1}
-    return p_o.unbind(-3), tcs.unbind(-3), p_g.unbind(-3), c_prev.unbind(-3), buf
-
-
-def _backward_group(x, w_ih, w_hh, i_ext, hs, cs, tcs, acts, dh_last, need, per_sample):
-    """Gradients (dw_ih, dbias, dw_hh, di) of one group; overwrites ``acts`` with dz (and
-    ``tcs``, ``cs`` with the factors of :func:`_gate_factors`)."""
-    n_steps, batch, n_gate = acts.shape[-3:]
-    hidden = w_hh.shape[-2]
-    one = acts.dim() == 3
-    dh = dh_last.contiguous().clone()
-    dc = torch.zeros_like(dh)
-    di = torch.zeros_like(dh) if i_ext is not None else None
-    u = torch.empty_like(dh)
-    p_o, p_c, p_g, p_f, buf = _gate_factors(acts, tcs, cs, i_ext, hidden)
-    acts_t = acts.unbind(-3)
-    w_hh_t = None if one else w_hh.transpose(-1, -2)
-    # Walk back in time; each step's activations are overwritten by that step's gradient dz.
-    for t in range(n_steps - 1, -1, -1):
-        a = acts_t[t]
-        f, o, g, *rest = a.split(hidden, -1)
-        torch.mul(dh, p_o[t], out=o)  # dz_o
-        dc.addcmul_(dh, p_c[t])  # dc += dh o (1 - tanh(c)^2)
-        if i_ext is not None:
-            di.addcmul_(dc, g)  # di += dc tanh(g)
-        else:
-            rest[0].mul_(dc)  # dz_i = dc tanh(g) i (1 - i)
-        torch.mul(dc, p_g[t], out=g)  # dz_g
-        torch.mul(dc, f, out=u)  # dc_{t-1} = dc f
-        torch.mul(dc, p_f[t], out=f)  # dz_f
-        dc, u = u, dc
-        dh = mm_t(a, w_hh) if one else torch.bmm(a, w_hh_t, out=dh)
-    _WORKSPACE.give(buf)
-    lead = acts.shape[:-3]
-    dz = acts.view(*lead, n_steps * batch, n_gate)
-    x_flat = x.reshape(*lead, n_steps * batch, x.shape[-1])
-    hs_flat = hs.narrow(-3, 0, n_steps).reshape(*lead, n_steps * batch, hidden)
-    dw_ih = dbias = dw_hh = None
-    if need[1]:
-        dw_ih = mm(x_flat.t(), dz) if one else torch.bmm(x_flat.transpose(-1, -2), dz)
-    if need[2]:  # per sample: summed over the T steps of [T, B, G]
-        dbias = acts.sum(-3) if per_sample else dz.sum(-2, keepdim=True)
-    if need[3]:
-        dw_hh = mm_t(hs_flat.t(), dz.t()) if one else torch.bmm(hs_flat.transpose(-1, -2), dz)
-    return dw_ih, dbias, dw_hh, (di if need[4] else None)
 
 
 def _groups(x, w_ih, bias, w_hh, i_ext) -> list[tuple]:
@@ -226,7 +176,8 @@ class GateRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w_ih, bias, w_hh, i_ext):
-        with blas_threads(x):
+        ctx.threads = threads_for(x, w_hh)  # before blas_threads leaves torch one thread
+        with blas_threads(x, ctx.threads > 1):
             return GateRecurrence._forward(ctx, x, w_ih, bias, w_hh, i_ext)
 
     @staticmethod
@@ -234,7 +185,7 @@ class GateRecurrence(torch.autograd.Function):
         groups = _groups(x, w_ih, bias, w_hh, i_ext)
         outs, saved, ctx.workspace = [], [], []
         for group in groups:
-            h_last, (hs, cs, tcs, acts, bufs) = gate_steps(*group, keep=True)
+            h_last, (hs, cs, tcs, acts, bufs) = gate_steps(*group, keep=True, threads=ctx.threads)
             outs.append(h_last)
             ctx.workspace.extend(bufs)
             gx, gw_ih, _, gw_hh, gi = group
@@ -246,7 +197,7 @@ class GateRecurrence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dh_last):
-        with blas_threads(dh_last):
+        with blas_threads(dh_last, ctx.threads > 1):
             return GateRecurrence._backward(ctx, dh_last)
 
     @staticmethod
@@ -259,8 +210,8 @@ class GateRecurrence(torch.autograd.Function):
             dh = dh_last[k] if per_member(dh_last) else dh_last
             gi = gi if ctx.has_i else None
             args = (gx, gw_ih, gw_hh, gi, hs, cs, tcs, acts, dh, need, ctx.per_sample)
-            grads.append(_backward_group(*args))
-        _WORKSPACE.give(*ctx.workspace)
+            grads.append(backward_group(*args, threads=ctx.threads))
+        WORKSPACE.give(*ctx.workspace)
         ctx.workspace = []
         if not per_member(dh_last):
             return (None, *grads[0])
