@@ -15,6 +15,9 @@ configurations; the best of the rounds is kept per configuration (the CPU is sha
 ratio is of numbers from one round.
 
     python -m benchmarks.bench_numerics [--rounds 2] [--quick] [--out FILE]
+
+One file of results per CPU vendor (``benchmarks/results/bench_numerics_amd.json``, ``_intel``);
+each has a ``.log`` beside it, the run's printed output.
 """
 
 from __future__ import annotations
@@ -236,7 +239,9 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="2 timed steps (a smoke run)")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/bench_numerics.json"))
+    parser.add_argument(
+        "--out", type=Path, help="default: benchmarks/results/bench_numerics_<vendor>.json"
+    )
     parser.add_argument("--workdir", type=Path, default=Path("bench-out/bench_numerics_work"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -269,6 +274,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     summary |= {"cpu": cpu, "load_average_1min": loads, "shapes": SHAPES, "rounds": args.rounds}
     top = "avx512" if cpu["avx512f"] else "avx2"  # the original as its users run it
     summary["against_original"] = against_original(summary, top)
+    vendor = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(cpu["vendor"], "other")
+    args.out = args.out or Path(f"benchmarks/results/bench_numerics_{vendor}.json")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     for key, runs in summary["ratios"].items():

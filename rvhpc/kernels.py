@@ -118,7 +118,7 @@ def worker_numerics() -> dict[str, str]:
     tiny = np.array([1e-310]) * np.float64(1.0)
     return {
         "numpy_dispatch": "avx512" if numpy_above_avx2() else "avx2",
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "auto"),
+        "openblas_coretype": openblas_corename(),
         "denormals": "ieee" if tiny[0] != 0 else "flushed",
     }
 
@@ -222,6 +222,20 @@ def _openblas_fn(names: tuple[str, ...]) -> Any:
     raise RuntimeError(f"numpy's OpenBLAS has none of {', '.join(names)}")
 
 
+_CORENAME = ("scipy_openblas_get_corename64_", "openblas_get_corename64_", "openblas_get_corename")
+
+
+def openblas_corename() -> str:
+    """The kernels numpy's OpenBLAS runs, as it reports them (``Haswell`` in portable numerics);
+    ``OPENBLAS_CORETYPE`` (or ``auto``) where it cannot say."""
+    try:
+        fn = _openblas_fn(_CORENAME)
+    except RuntimeError:
+        return os.environ.get("OPENBLAS_CORETYPE", "auto")
+    fn.restype = ctypes.c_char_p
+    return (fn() or b"").decode().strip() or os.environ.get("OPENBLAS_CORETYPE", "auto")
+
+
 def openblas_found() -> bool:
     """Whether numpy computes its products on an OpenBLAS whose thread count rvhpc can set."""
     return _openblas() is not None
@@ -279,7 +293,7 @@ def record(device: Any, mode: str | None) -> dict[str, Any]:
         "matmul": matmul_path(),
         "lstm_kernel": lstm_kernel(),
         "numpy_dispatch": "avx2" if not numpy_above_avx2() else "avx512",
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "auto"),
+        "openblas_coretype": openblas_corename(),
         "threads": torch.get_num_threads(),
         "device": str(device),
         "host": socket.gethostname(),
