@@ -45,6 +45,12 @@ TRAIN = ("2000-10-01", "2003-09-30")
 EVAL = ("1999-01-01", "2000-09-30")
 
 
+def per_vendor(stem: str, cpu: dict) -> Path:
+    """``benchmarks/results/<stem>_<vendor>.json``: one result file per CPU vendor."""
+    vendor = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(cpu["vendor"], "other")
+    return Path(f"benchmarks/results/{stem}_{vendor}.json")
+
+
 def configurations(avx512: bool) -> list[dict]:
     caps = ["default", "avx2"] + (["avx512"] if avx512 else [])
     out = [{"mode": "fast", "capability": c, "flush": f} for c in caps for f in (True, False)]
@@ -274,8 +280,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     summary |= {"cpu": cpu, "load_average_1min": loads, "shapes": SHAPES, "rounds": args.rounds}
     top = "avx512" if cpu["avx512f"] else "avx2"  # the original as its users run it
     summary["against_original"] = against_original(summary, top)
-    vendor = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(cpu["vendor"], "other")
-    args.out = args.out or Path(f"benchmarks/results/bench_numerics_{vendor}.json")
+    args.out = args.out or per_vendor("bench_numerics", cpu)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     for key, runs in summary["ratios"].items():

@@ -22,6 +22,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from benchmarks.bench_numerics import per_vendor
 from rvhpc import numerics
 
 ARCHS = ("ea", "sr", "ct", "fm", "lstm")
@@ -173,8 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--mode", choices=numerics.MODES, default="portable")
     args = parser.parse_args(argv)
     result = fingerprint(args.mode)
-    vendor = {"GenuineIntel": "intel", "AuthenticAMD": "amd"}.get(result["cpu"]["vendor"], "other")
-    out = args.out or Path(f"benchmarks/results/fingerprint_{vendor}.json")
+    out = args.out or per_vendor("fingerprint", result["cpu"])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"{len(result['components'])} components of {result['cpu']['model']} -> {out}")

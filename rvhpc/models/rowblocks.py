@@ -45,7 +45,9 @@ TILE = 24
 #: below this many rows per thread a block's steps are too small to pay for a thread
 MIN_ROWS = 2 * TILE
 
+#: the lanes' threads, and how many it has (kept, not read from the executor's private state)
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 _pool_lock = threading.Lock()
 
 
@@ -61,10 +63,11 @@ def blocks(rows: int, threads: int, width: int = 2) -> list[slice]:
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool
+    global _pool, _pool_size
     with _pool_lock:
-        if _pool is None or _pool._max_workers < workers:
+        if _pool is None or _pool_size < workers:
             old, _pool = _pool, ThreadPoolExecutor(workers, thread_name_prefix="rvhpc-rows")
+            _pool_size = workers
             if old is not None:
                 old.shutdown(wait=False)
         return _pool
