@@ -50,6 +50,8 @@ def test_readme_demo_command_runs_the_study_and_statics_beat_no_statics() -> Non
     for cell in cells:
         sessions = json.loads((cell.run_dir / "provenance.json").read_text())["sessions"]
         assert {r["numerics"] for s in sessions for r in s["ranks"]} == {"portable"}, cell.run_dir
+        # one thread per cell on any machine: the table does not follow the CPU count
+        assert {r["threads"] for s in sessions for r in s["ranks"]} == {1}, cell.run_dir
     assert not (results / "warnings.txt").exists()
     for name in ("paper_table.md", "summary.md", "metrics.parquet"):
         assert (results / name).stat().st_size > 0

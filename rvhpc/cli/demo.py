@@ -20,8 +20,11 @@ def register(app: typer.Typer) -> None:
             Path, typer.Option("--out", "-o", help="Folder for data, runs and results.")
         ] = Path("demo-out"),
         jobs: Annotated[
-            int, typer.Option("--jobs", "-j", help="Cells trained at the same time.")
-        ] = 2,
+            int | None,
+            typer.Option(
+                "--jobs", "-j", help="Cells trained at the same time (default: one per CPU)."
+            ),
+        ] = None,
         workers: Annotated[
             int | None, typer.Option(help="Dask workers for collect (default: one per CPU).")
         ] = None,
@@ -32,7 +35,8 @@ def register(app: typer.Typer) -> None:
         Synthetic CAMELS US (16 basins, 15 years), a grid of EA- and CT-LSTMs with physical, random
         and no static vectors (2 seeds each) trained locally in portable numerics (the same bits
         on every x86-64 CPU with AVX2), collected with Dask into the summary, the paper table and
-        figures. A rerun resumes: finished cells are kept.
+        figures. Each cell trains on one thread, so the table is the same bits on any machine;
+        more CPUs train more cells at once. A rerun resumes: finished cells are kept.
 
         Example: rvhpc demo --out demo-out --jobs 2
         """

@@ -32,7 +32,10 @@ def run(
     A cell whose run directory holds another config than the grid now asks for (a train key, a
     basin list or a period edited since it ran) is stale: it is named and left as it is, unless
     --rerun-stale. A search trial (all its seeds) is one process: --jobs N runs N workers of the
-    study. A cell that diverged (NaN loss) is not rerun. Exit status: 0 every cell done,
+    study. Each cell trains on the grid's train: {threads: N}, else on the CPUs this process may
+    use divided by --jobs (said in the log): a run's bits follow its thread count, so set
+    threads in the grid for the same models on any machine. A cell that diverged (NaN loss) is
+    not rerun. Exit status: 0 every cell done,
     1 a cell failed or stale cells were left, 3 a cell diverged, 75 a cell checkpointed.
 
     Example: rvhpc run smoke --jobs 2

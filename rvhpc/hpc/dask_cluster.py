@@ -11,7 +11,6 @@ place that starts the client of ``rvhpc collect`` and of the demo.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rvhpc import progress
+from rvhpc.data.pool import usable_cpus
 from rvhpc.errors import ConfigError, SchedulerError
 from rvhpc.hpc.profile import SiteProfile, load_profile
 from rvhpc.hpc.quoting import module_loads, quoted, sbatch_option
@@ -29,14 +29,6 @@ from rvhpc.numerics import METRICS_ENV
 SCHEDULERS = ("local", "slurm")
 LOOPBACK = "127.0.0.1"
 T = TypeVar("T")
-
-
-def default_workers() -> int:
-    """One worker per CPU this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def walltime_minutes(walltime: str) -> float:
@@ -125,7 +117,7 @@ def dask_client(
         spawn_env = {**dask.config.get("distributed.nanny.pre-spawn-environ"), **METRICS_ENV}
         with dask.config.set({"distributed.nanny.pre-spawn-environ": spawn_env}):
             cluster = LocalCluster(
-                n_workers=workers or default_workers(),
+                n_workers=workers or usable_cpus(),
                 threads_per_worker=1,
                 processes=True,
                 host=LOOPBACK,

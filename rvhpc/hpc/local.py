@@ -24,6 +24,7 @@ from typing import Any
 from rvhpc import numerics as kernel_path
 from rvhpc import progress
 from rvhpc.data.ensure import ensure_data
+from rvhpc.data.pool import usable_cpus
 from rvhpc.errors import ConfigError
 from rvhpc.exitcodes import EXIT_DIVERGED, EXIT_REQUEUE
 from rvhpc.grid.basins import check_basins
@@ -139,8 +140,10 @@ def run_local(
     todo = [g[0] for g in groups]
     grid.log_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    # share the cores between the concurrent cells instead of oversubscribing them
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    env.setdefault("OMP_NUM_THREADS", str(cell_threads(jobs)))
+    note = threads_note(todo, env["OMP_NUM_THREADS"])
+    if note:
+        progress.log(note)
     env.pop("SLURM_ARRAY_TASK_ID", None)
     running: dict[int, tuple[subprocess.Popen, Any]] = {}
     labels = {c.index: _label(grid, members[c.index]) for c in todo}
@@ -162,6 +165,25 @@ def run_local(
     result.logs = {m: log for i, log in result.logs.items() for m in members[i]}
     result.seconds = time.monotonic() - start
     return result
+
+
+def cell_threads(jobs: int) -> int:
+    """Threads of a cell whose grid sets none: the CPUs this process may use (its affinity mask:
+    a Slurm allocation or a container's share, not the host's count) shared by ``jobs`` cells."""
+    return max(1, usable_cpus() // jobs)
+
+
+def threads_note(cells: list, threads: str) -> str | None:
+    """A line for cells that take their thread count from this machine (their grid sets no
+    ``train: {threads: N}``): a run's bits follow its thread count (docs/numerics.md), so the
+    same grid on a machine with another number of CPUs trains other models."""
+    free = [c for c in cells if c.config.get("threads") is None]
+    if not free:
+        return None
+    return (
+        f"{len(free)} cell(s) train on {threads} thread(s) each, from this machine's CPUs and "
+        "--jobs; set train: {threads: N} in the grid for the same bits on any machine"
+    )
 
 
 #: signals that stop ``rvhpc run``: Slurm's scancel, Ctrl-C, a closed terminal

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 from rvhpc.resources import profiles_dir
-from tests.hpc._gridtools import rvhpc, write_grid
+from tests.hpc._gridtools import PYTHON, rvhpc, write_grid
+
+ONE_CELL = [{"arch": "ea", "static": "physics", "seeds": [0]}]
+
+
+def recorded_threads(folder: Path) -> set[int]:
+    """The thread counts in the provenance of every cell under ``folder``."""
+    return {
+        rank["threads"]
+        for path in folder.rglob("provenance.json")
+        for session in json.loads(path.read_text())["sessions"]
+        for rank in session["ranks"]
+    }
 
 
 def test_run_smoke_locally_completes_every_cell(tmp_path: Path) -> None:
@@ -24,6 +37,34 @@ def test_run_smoke_locally_completes_every_cell(tmp_path: Path) -> None:
     assert len(attempts) == 6
     again = rvhpc("run", "smoke", cwd=tmp_path)
     assert again.returncode == 0 and "0 cells run, 6 already done" in again.stdout
+
+
+def test_cells_share_the_cpus_this_run_may_use_not_the_hosts(tmp_path: Path) -> None:
+    # a run held to one CPU (a Slurm allocation, a container's share) on a machine with more:
+    # its cell trains on one thread, not on as many as the host has, and the run says so
+    assert (os.cpu_count() or 1) > 1, "this check needs a machine with 2 CPUs or more"
+    cpu = min(os.sched_getaffinity(0))
+    grid = write_grid(tmp_path, name="held", experiments=ONE_CELL)
+    proc = subprocess.run(
+        [PYTHON, "-m", "rvhpc", "run", str(grid)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert "1 cell(s) train on 1 thread(s) each" in proc.stderr, proc.stderr
+    assert "set train: {threads: N} in the grid" in proc.stderr
+    assert recorded_threads(tmp_path) == {1}
+
+
+def test_threads_the_grid_sets_hold_whatever_the_machine(tmp_path: Path) -> None:
+    # two cells at a time would leave each one CPU of this 2-CPU machine; the grid's 2 win
+    grid = write_grid(tmp_path, name="fixed", experiments=ONE_CELL, threads=2)
+    proc = rvhpc("run", grid, "--jobs", "2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert "thread(s) each" not in proc.stderr
+    assert recorded_threads(tmp_path) == {2}
 
 
 def test_failing_cell_fails_the_run(tmp_path: Path) -> None:
