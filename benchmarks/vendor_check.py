@@ -2,7 +2,7 @@
 
 MKL, oneDNN, torch's cpuinfo, numpy and OpenBLAS each pick their code by the CPU that ``cpuid``
 reports: its vendor, family, features and cache sizes. This script builds an ``LD_PRELOAD`` shim
-(``vendor/fakecpuid.c``) that traps ``cpuid`` with Linux's CPUID faulting and answers as an AMD
+(``cpuid/fakecpuid.c``) that traps ``cpuid`` with Linux's CPUID faulting and answers as an AMD
 EPYC Zen 4 would, then runs ``numerics_fingerprint`` natively and under the shim and compares the
 42 building blocks. ``portable`` must not move; ``fast`` must (MKL's own dispatch sees another
 CPU), which shows that the shim took effect. ``--demo`` also runs the whole portable demo under the
@@ -33,7 +33,7 @@ from pathlib import Path
 from benchmarks.numerics_fingerprint import compare
 
 HERE = Path(__file__).resolve().parent
-SHIM = HERE / "vendor" / "fakecpuid.c"
+SHIM = HERE / "cpuid" / "fakecpuid.c"
 OUT = HERE / "results" / "vendor_check.json"
 
 
