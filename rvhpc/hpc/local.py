@@ -140,8 +140,9 @@ def run_local(
     todo = [g[0] for g in groups]
     grid.log_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    source = "OMP_NUM_THREADS" if "OMP_NUM_THREADS" in env else "this machine's CPUs and --jobs"
     env.setdefault("OMP_NUM_THREADS", str(cell_threads(jobs)))
-    note = threads_note(todo, env["OMP_NUM_THREADS"])
+    note = threads_note(todo, env["OMP_NUM_THREADS"], source)
     if note:
         progress.log(note)
     env.pop("SLURM_ARRAY_TASK_ID", None)
@@ -173,7 +174,7 @@ def cell_threads(jobs: int) -> int:
     return max(1, usable_cpus() // jobs)
 
 
-def threads_note(cells: list, threads: str) -> str | None:
+def threads_note(cells: list, threads: str, source: str) -> str | None:
     """A line for cells that take their thread count from this machine (their grid sets no
     ``train: {threads: N}``): a run's bits follow its thread count (docs/numerics.md), so the
     same grid on a machine with another number of CPUs trains other models."""
@@ -181,8 +182,8 @@ def threads_note(cells: list, threads: str) -> str | None:
     if not free:
         return None
     return (
-        f"{len(free)} cell(s) train on {threads} thread(s) each, from this machine's CPUs and "
-        "--jobs; set train: {threads: N} in the grid for the same bits on any machine"
+        f"{len(free)} cell(s) train on {threads} thread(s) each, from {source}; set "
+        "train: {threads: N} in the grid for the same bits on any machine"
     )
 
 
