@@ -31,30 +31,34 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.numerics_fingerprint import compare
+from rvhpc.kernels import cpu_flags
 
 HERE = Path(__file__).resolve().parent
 SHIM = HERE / "cpuid" / "fakecpuid.c"
 OUT = HERE / "results" / "vendor_check.json"
 
 
+def _compiler() -> str | None:
+    return shutil.which("cc") or shutil.which("gcc")
+
+
 def unavailable() -> str | None:
     """Why this machine cannot run the check (None: it can)."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    if "GenuineIntel" not in info:
+    cpu = cpu_flags()
+    if cpu["vendor"] != "GenuineIntel":
         return "vendor_check presents an Intel CPU as an AMD one: run it on an Intel machine"
-    flags = next((line for line in info.splitlines() if line.startswith("flags")), "")
-    if "cpuid_fault" not in flags.split():
+    if not cpu["cpuid_fault"]:
         return "this CPU (or its hypervisor) has no CPUID faulting (cpuid_fault in /proc/cpuinfo)"
-    if not (shutil.which("cc") or shutil.which("gcc")):
+    if not _compiler():
         return "no C compiler (cc) to build the shim: install gcc"
     return None
 
 
 def build_shim(folder: Path) -> Path:
-    """The shim compiled into ``folder``."""
+    """The shim compiled into ``folder`` (where :func:`unavailable` found a compiler)."""
     lib = folder / "fakecpuid.so"
-    cc = shutil.which("cc") or shutil.which("gcc") or "cc"
-    subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(lib), str(SHIM)], check=True)
+    cmd = [str(_compiler()), "-O2", "-shared", "-fPIC", "-o", str(lib), str(SHIM)]
+    subprocess.run(cmd, check=True)
     return lib
 
 

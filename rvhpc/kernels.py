@@ -46,6 +46,7 @@ def cpu_flags() -> dict[str, Any]:
         "fma": "fma" in flags,
         "avx512f": "avx512f" in flags,
         "amx": any(f.startswith("amx") for f in flags),
+        "cpuid_fault": "cpuid_fault" in flags,  # Linux can trap cpuid (benchmarks/vendor_check)
     }
 
 
