@@ -58,7 +58,11 @@ def random_draws() -> dict[str, str]:
 
 
 def pointwise() -> dict[str, str]:
-    """torch's float32 kernels on values that reach the tails, the denormal range included."""
+    """torch's float32 kernels on values that reach the tails, the denormal range included.
+
+    ``torch.sqrt`` goes through MKL's vector math, which starts it from ``rsqrtps``: its hash is
+    expected to differ between CPU makers. Training no longer takes it (Adam is fused in portable
+    numerics; ``benchmarks/inexact_audit.py`` checks that no such instruction runs)."""
     import torch
 
     g = torch.Generator().manual_seed(1)

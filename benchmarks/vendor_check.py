@@ -2,7 +2,7 @@
 
 MKL, oneDNN, torch's cpuinfo, numpy and OpenBLAS each pick their code by the CPU that ``cpuid``
 reports: its vendor, family, features and cache sizes. This script builds an ``LD_PRELOAD`` shim
-(``cpuid/fakecpuid.c``) that traps ``cpuid`` with Linux's CPUID faulting and answers as an AMD
+(``shims/fakecpuid.c``) that traps ``cpuid`` with Linux's CPUID faulting and answers as an AMD
 EPYC Zen 4 would, then runs ``numerics_fingerprint`` natively and under the shim and compares the
 42 building blocks. ``portable`` must not move; ``fast`` must (MKL's own dispatch sees another
 CPU), which shows that the shim took effect. ``--demo`` also runs the whole portable demo under the
@@ -10,7 +10,9 @@ shim and prints its ``paper_table.md`` sha256.
 
 What it cannot show: the instructions still run on this CPU, so an instruction whose result is
 implementation-defined (``rcpps``/``rsqrtps``, x87 transcendentals) would still differ on a real
-AMD. MKL's ``COMPATIBLE`` branch avoids those two by design.
+AMD. MKL's ``COMPATIBLE`` branch does not avoid them: its vector square root starts from
+``rsqrtps``, which every portable run executed through Adam until Adam took torch's fused kernel
+(``benchmarks/inexact_audit.py`` finds them by execution).
 
     python -m benchmarks.vendor_check [--demo] [--out FILE]
 
@@ -24,22 +26,17 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks import shims
 from benchmarks.numerics_fingerprint import compare
 from rvhpc.kernels import cpu_flags
 
 HERE = Path(__file__).resolve().parent
-SHIM = HERE / "cpuid" / "fakecpuid.c"
 OUT = HERE / "results" / "vendor_check.json"
-
-
-def _compiler() -> str | None:
-    return shutil.which("cc") or shutil.which("gcc")
 
 
 def unavailable() -> str | None:
@@ -49,17 +46,9 @@ def unavailable() -> str | None:
         return "vendor_check presents an Intel CPU as an AMD one: run it on an Intel machine"
     if not cpu["cpuid_fault"]:
         return "this CPU (or its hypervisor) has no CPUID faulting (cpuid_fault in /proc/cpuinfo)"
-    if not _compiler():
+    if not shims.compiler():
         return "no C compiler (cc) to build the shim: install gcc"
     return None
-
-
-def build_shim(folder: Path) -> Path:
-    """The shim compiled into ``folder`` (where :func:`unavailable` found a compiler)."""
-    lib = folder / "fakecpuid.so"
-    cmd = [str(_compiler()), "-O2", "-shared", "-fPIC", "-o", str(lib), str(SHIM)]
-    subprocess.run(cmd, check=True)
-    return lib
 
 
 def fingerprint(mode: str, out: Path, preload: Path | None) -> dict:
@@ -81,7 +70,7 @@ def check(modes: tuple[str, ...] = ("portable", "fast"), demo: bool = False) -> 
     result: dict = {"presented_as": "AMD EPYC Zen 4 (AuthenticAMD, family 0x19 model 0x11)"}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        shim = build_shim(folder)
+        shim = shims.build("fakecpuid", folder)
         for mode in modes:
             native = fingerprint(mode, folder / f"{mode}_native.json", None)
             shimmed = fingerprint(mode, folder / f"{mode}_amd.json", shim)

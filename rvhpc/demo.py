@@ -6,14 +6,15 @@ paper table and figures. It shows what the study is about: a global LSTM told wh
 looking at (by descriptors or by random vectors) beats one that is not.
 
 The design separates the models by more than kernel-path noise (docs/numerics.md): the same
-seeds on four kernel paths moved single experiments' ensemble median NSE by up to 0.057, and the
-smallest margin of a model with static vectors over the plain LSTM was 0.063 or more on every
-path. A Gaussian d=8 experiment (EG-8) was dropped for that reason: its margin was 0.016 on one
-path. The demo runs in portable numerics (the same bits on every x86-64 CPU with AVX2) on one
-thread per cell: a run's bits follow its thread count, and when the local runner shared the
-machine's CPUs between the cells, a 4-CPU machine trained each cell on 2 threads and printed
-another table than a 2-CPU one (on an Intel Xeon: EO 0.691 instead of 0.708, EM-32 0.790 instead
-of 0.748). More CPUs run more cells at once instead.
+seeds on nine kernel paths of an AMD EPYC and an Intel Xeon moved single experiments' ensemble
+median NSE by up to 0.078, and the smallest margin of a model with static vectors over the plain
+LSTM within a run was 0.053 or more on every path. A Gaussian d=8 experiment (EG-8) was dropped
+for that reason: its margin was 0.016 on one path. The demo runs in portable numerics (the same
+bits on every x86-64 CPU with AVX2) on one thread per cell: a run's bits follow its thread
+count, and when the local runner shared the machine's CPUs between the cells, a 4-CPU machine
+trained each cell on 2 threads and printed another table than a 2-CPU one (on an Intel Xeon,
+before Adam was fused: EO 0.691 instead of 0.708, EM-32 0.790 instead of 0.748). More CPUs run
+more cells at once instead.
 """
 
 from __future__ import annotations

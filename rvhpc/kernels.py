@@ -269,6 +269,23 @@ def matmul_path() -> str:
     return "openblas-haswell+mkl" if openblas_matmul() else "mkl"
 
 
+#: Adam on a CPU in torch's fused kernel (True) or torch's default one. torch's default Adam takes
+#: the square root of the second moments through MKL's vector math, whose ``COMPATIBLE`` branch
+#: starts it from ``rsqrtps``: an approximation whose bits are each CPU maker's own (Intel's and
+#: AMD's differ) and that the root does not refine away (on an Intel Xeon it differed from the
+#: correctly rounded root in the last bit for 17 % of all float32 in [1, 4)). Every portable run
+#: executed it (``benchmarks/inexact_audit.py``), so its bits followed the vendor. The fused
+#: kernel's root is the vector unit's ``sqrtps``, exact in IEEE arithmetic on every CPU.
+FUSED_ADAM = {"portable": True, "fast": False}
+
+
+def fused_adam(mode: str | None, device: Any) -> bool:
+    """Whether a run in ``mode`` on ``device`` takes Adam's fused kernel (:data:`FUSED_ADAM`;
+    on a GPU torch's default, as before: its bits are the GPU model's anyway)."""
+    kind = getattr(device, "type", str(device).split(":")[0])
+    return kind == "cpu" and FUSED_ADAM.get(str(mode), False)
+
+
 def record(device: Any, mode: str | None) -> dict[str, Any]:
     """Everything that decides the bits of a run in this process: versions, CPU, kernel path,
     threads, numerics mode, denormals, device (on a GPU its name and CUDA version)."""
@@ -293,6 +310,7 @@ def record(device: Any, mode: str | None) -> dict[str, Any]:
         "onednn_enabled": bool(torch.backends.mkldnn.enabled),
         "matmul": matmul_path(),
         "lstm_kernel": lstm_kernel(),
+        "adam": "fused" if fused_adam(mode, device) else "default",
         "numpy_dispatch": "avx2" if not numpy_above_avx2() else "avx512",
         "openblas_coretype": openblas_corename(),
         "threads": torch.get_num_threads(),

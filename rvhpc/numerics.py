@@ -17,8 +17,10 @@ two results for the same seed unless the paths are fixed. Two modes:
     quicksort give other bits, measured here); numpy's and scipy's OpenBLAS on its Haswell
     kernels (its SkylakeX dgemm gives other bits), which also computes the recurrence's large
     products (:func:`rvhpc.kernels.openblas_matmul`: MKL's ``COMPATIBLE`` branch is SSE2 code,
-    a third of the speed), on torch's thread count. On a GPU: deterministic algorithms
-    (repeatable on the same GPU model and software; across GPU models it is not).
+    a third of the speed), on torch's thread count; Adam in torch's fused kernel, whose square
+    root is the vector unit's, not MKL's approximation-seeded one
+    (:data:`rvhpc.kernels.FUSED_ADAM`). On a GPU: deterministic algorithms (repeatable on the
+    same GPU model and software; across GPU models it is not).
 ``fast``
     Whatever this machine runs fastest: torch at the CPU's best level (or ``ATEN_CPU_CAPABILITY``
     where the user set it), MKL's own dispatch, oneDNN where the CPU has AVX-512. Repeatable on
@@ -248,6 +250,7 @@ _KEY_CPU = (
     "matmul",
     "mkl_cbwr",
     "lstm_kernel",
+    "adam",
     "numpy_dispatch",
     "openblas_coretype",
     "threads",
@@ -274,6 +277,7 @@ def describe(record: dict[str, Any]) -> str:
         str(record.get("capability")),
         str(record.get("matmul")),
         f"MKL CNR {record.get('mkl_cbwr')}",
+        f"Adam {record.get('adam')}",
         f"{record.get('threads')} thread(s)",
         f"denormals {record.get('denormals')}",
     ]

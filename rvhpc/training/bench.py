@@ -19,7 +19,9 @@ import torch
 from rvhpc.errors import ConfigError
 from rvhpc.jobenv import JobEnv, resolve_device, thread_count
 from rvhpc.models.packed import PackedModel
+from rvhpc.numerics import entered
 from rvhpc.training.loop import EpochRunner
+from rvhpc.training.optimizer import adam
 
 
 def synthetic_store(
@@ -139,7 +141,7 @@ class BenchPack:
         if self.n_static:
             statics = torch.randn(members, len(data.basins), self.n_static, generator=gen)
             statics = statics.to(device)
-        optimizer = torch.optim.Adam(self.pack.parameters(), lr=1e-3)
+        optimizer = adam(self.pack.parameters(), 1e-3, entered(), device)
         self.runner = EpochRunner(
             self.pack, optimizer, self.sampler, self.samples, statics,
             batch_size=batch_size, seeds=[seed + k for k in range(members)], clip_norm=1.0,

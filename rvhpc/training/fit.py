@@ -26,6 +26,7 @@ from rvhpc.training import checkpoint as ckpt_io
 from rvhpc.training.distributed import all_gather_objects, barrier
 from rvhpc.training.finish import TrainOutcome, evaluate_members
 from rvhpc.training.loop import EpochRunner
+from rvhpc.training.optimizer import adam, load_state
 from rvhpc.training.order import mix_seed
 from rvhpc.training.validation import Validator, score_epoch, stopping_states
 
@@ -65,9 +66,9 @@ def train_group(configs, rds, models, x_s, resumes, trained, sampler, samples, s
         if resume is not None:
             model.load_state_dict(resume.model)
     pack = PackedModel(models).to(device)
-    optimizer = torch.optim.Adam(pack.parameters(), lr=config.lr)
+    optimizer = adam(pack.parameters(), config.lr, config.numerics, device)
     if resumes[0] is not None:
-        optimizer.load_state_dict(stack_optimizer_states([r.optimizer for r in resumes]))
+        load_state(optimizer, stack_optimizer_states([r.optimizer for r in resumes]))
     net = (
         DistributedDataParallel(pack, device_ids=[device.index] if device.type == "cuda" else None)
         if env.distributed

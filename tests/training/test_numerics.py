@@ -83,7 +83,7 @@ def test_provenance_records_what_produced_the_run(runs):
     assert portable["matmul"] == "openblas-haswell+mkl" and portable["lstm_kernel"] == "recurrence"
     assert portable["onednn_enabled"] is False
     assert portable["numpy_dispatch"] == "avx2" and portable["openblas_coretype"] == "Haswell"
-    assert portable["denormals"] == "flushed"
+    assert portable["denormals"] == "flushed" and portable["adam"] == "fused"
     assert portable["threads"] == 1 and portable["device"] == "cpu"
     assert portable["cpu"] == cpu_flags()["model"]
     for key in ("torch", "mkl", "onednn", "numpy", "host"):
@@ -92,6 +92,7 @@ def test_provenance_records_what_produced_the_run(runs):
     assert fast["numerics"] == "fast" and fast["capability"] == CAPABILITIES[-1].upper()
     assert fast["lstm_kernel"] == "onednn-rnn" and fast["onednn_enabled"] is True
     assert fast["matmul"] == ("onednn" if CAPABILITIES[-1] == "avx512" else "mkl")
+    assert fast["adam"] == "default"
     config = json.loads((runs[("ct", "fast", "default")] / "config.json").read_text())
     assert config["numerics"] == "fast"
 
@@ -107,6 +108,7 @@ def test_a_resume_adds_a_session(tiny_store, tmp_path):
     sessions = json.loads((out / "provenance.json").read_text())["sessions"]
     assert [s["from_epoch"] for s in sessions] == [0, 1]
     assert [s["ranks"][0]["numerics"] for s in sessions] == ["portable", "fast"]
+    assert [s["ranks"][0]["adam"] for s in sessions] == ["fused", "default"]
 
 
 def collect(source: Path, out: Path):

@@ -20,8 +20,9 @@ from tests.training.trainhelp import assert_same_predictions, cli_env, rvhpc, tr
 #: outside the tiny store's training (2000-10..2002-09) and evaluation (1999-01..2000-09) periods
 VAL = ("2002-10-01", "2003-09-30")
 EPOCHS = 8
-#: a learning rate high enough that the validation score peaks early and falls (patience 1)
-EARLY = ["--lr", "0.2", "--val-start", *VAL[:1], "--val-end", VAL[1], "--patience", "1"]
+#: a learning rate high enough that the validation score peaks early and falls (patience 1): it
+#: peaks at epoch 2 and stops after epoch 3, so a kill in epoch 3 must carry the best epoch over
+EARLY = ["--lr", "0.1", "--val-start", *VAL[:1], "--val-end", VAL[1], "--patience", "1"]
 
 
 def es_args(store: Path, out: Path) -> list[object]:
