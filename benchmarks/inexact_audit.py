@@ -115,6 +115,7 @@ class Auditor:
         self.work = work
         self.shim = shims.build("inexact_traps", work)
         self.sites: dict[str, list[dict]] = {}
+        self.table = work / "sites.txt"  # the shim's list of the sites in ``sites``
 
     def _env(self, env: dict[str, str], **files: Path) -> dict[str, str]:
         out = {**env, "LD_PRELOAD": str(self.shim)}
@@ -122,7 +123,8 @@ class Auditor:
         return out
 
     def learn(self, cmd: list[str], env: dict[str, str]) -> None:
-        """Disassemble every library ``cmd`` loads that is not known yet."""
+        """Run ``cmd`` with nothing armed (it computes as it does without the shim) and
+        disassemble every library it loads that is not known yet."""
         listing = self.work / "loaded.txt"
         listing.unlink(missing_ok=True)
         proc = _run(cmd, self._env(env, list=listing), self.work)
@@ -131,17 +133,16 @@ class Auditor:
         for lib in sorted(set(listing.read_text().split())):
             if lib not in self.sites:
                 self.sites[lib] = sites(lib)
+        self.table.write_text(
+            "".join(f"{lib}\t{s['offset']:x}\n" for lib, ss in self.sites.items() for s in ss)
+        )
 
     def watch(self, name: str, cmd: list[str], env: dict[str, str], swap: bool = False) -> dict:
         """Run ``cmd`` with every known site armed; the sites it executed and its last output
         line. ``swap``: answer ``rsqrtps`` with another approximation (see the shim)."""
         env = {**env, "RVHPC_TRAP_SWAP": "rsqrtps"} if swap else env
-        table = self.work / "sites.txt"
-        table.write_text(
-            "".join(f"{lib}\t{s['offset']:x}\n" for lib, ss in self.sites.items() for s in ss)
-        )
         hits, listing = self.work / f"hits-{name}.txt", self.work / f"loaded-{name}.txt"
-        proc = _run(cmd, self._env(env, sites=table, hits=hits, list=listing), self.work)
+        proc = _run(cmd, self._env(env, sites=self.table, hits=hits, list=listing), self.work)
         if proc.returncode != 0:
             raise RuntimeError(f"{name}: {' '.join(cmd)} failed: {proc.stderr[-2000:]}")
         index = {(lib, s["offset"]): s for lib, ss in self.sites.items() for s in ss}
@@ -198,14 +199,11 @@ def audit(archs: tuple[str, ...] = ARCHS, work: Path | None = None) -> dict:
         store = tiny_store(work)
         auditor = Auditor(work)
         control = [sys.executable, "-c", CONTROL]
-        auditor.learn(train_cmd(store, work / "learn", archs[0]), env)
+        first = archs[0]
+        auditor.learn(train_cmd(store, work / "plain", first), env)  # also the unwatched run
         auditor.learn(control, portable)
         runs = [auditor.watch(f"train-{a}", train_cmd(store, work / a, a), env) for a in archs]
-        first = archs[0]
         auditor.watch("swapped", train_cmd(store, work / "swapped", first), env, swap=True)
-        proc = _run(train_cmd(store, work / "plain", first), env, work)
-        if proc.returncode != 0:
-            raise RuntimeError(f"unwatched run failed: {proc.stderr[-2000:]}")
         checks = auditor.watch("control", control, portable)
         swapped = auditor.watch("control-swapped", control, portable, swap=True)
         return {
